@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/keelhq/keel/console"
+	"github.com/keelhq/keel/postgres"
+	"github.com/keelhq/keel/warehouse"
+)
+
+type consoleFlags struct {
+	common
+	addr string
+	tz   string
+}
+
+func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error {
+	fs := newFlagSet("console", stderr)
+	f.common.register(fs, env)
+	fs.StringVar(&f.addr, "addr", env.Get(envHTTPAddr, defaultHTTPAddr), "listen address ($"+envHTTPAddr+")")
+	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone ($"+envTimezone+")")
+	return fs.Parse(args)
+}
+
+func runConsole(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var f consoleFlags
+	if err := f.register(args, env, stderr); err != nil {
+		return err
+	}
+	log := f.logger(stderr)
+	run, err := f.service(ctx, log)
+	if err != nil {
+		return err
+	}
+	return run(ctx)
+}
+
+// loopbackAddr keeps the console on loopback: it has no sign-in yet, so it
+// must not be reachable from other machines. ":8080" becomes
+// "127.0.0.1:8080"; an explicit non-loopback host is refused.
+func loopbackAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("console address %q: %w", addr, err)
+	}
+	if host == "" {
+		return net.JoinHostPort("127.0.0.1", port), nil
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return addr, nil
+	}
+	return "", fmt.Errorf("console address %q: the console has no sign-in yet and only listens on loopback", addr)
+}
+
+func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
+	addr, err := loopbackAddr(f.addr)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(f.tz)
+	if err != nil {
+		return nil, fmt.Errorf("--tz: unknown timezone %q", f.tz)
+	}
+	db, err := postgres.Open(ctx, f.pg)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	store, err := warehouse.Open(ctx, f.clickhouse)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := store.CheckSchema(ctx); err != nil {
+		db.Close()
+		store.Close()
+		return nil, err
+	}
+	h, err := console.NewServer(console.Deps{
+		Warehouse: store, Names: db, Log: log,
+		Settings: warehouse.ActivitySettings{Location: loc},
+	})
+	if err != nil {
+		db.Close()
+		store.Close()
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		defer db.Close()
+		defer store.Close()
+		log.Info("console listening", "addr", addr)
+		return serveHTTP(ctx, addr, h, log)
+	}, nil
+}

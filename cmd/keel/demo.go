@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/keelhq/keel/demo"
+	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/postgres"
+)
+
+type demoFlags struct {
+	common
+	collector string
+	key       string
+	tenants   int
+	days      int
+	seed      uint64
+	scale     float64
+}
+
+func (f *demoFlags) register(args []string, env *Env, stderr io.Writer) error {
+	fs := newFlagSet("demo", stderr)
+	f.common.register(fs, env)
+	fs.StringVar(&f.collector, "collector", env.Get(envCollector, "http://127.0.0.1:8081"), "collector URL ($"+envCollector+")")
+	fs.StringVar(&f.key, "key", "", "ingest key to send with (default: create one named demo that may import the whole history)")
+	fs.IntVar(&f.tenants, "tenants", 200, "demo customer tenants")
+	fs.IntVar(&f.days, "days", 120, "days of history up to today")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed: the same seed sends the same events, which Keel stores once")
+	fs.Float64Var(&f.scale, "scale", 1, "multiplies seats and so events")
+	return fs.Parse(args)
+}
+
+func runDemo(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var f demoFlags
+	if err := f.register(args, env, stderr); err != nil {
+		return err
+	}
+	return f.run(ctx, stdout, stderr)
+}
+
+// run names the demo tenants in Postgres and sends their history through the
+// collector, like a product app importing its past would.
+func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
+	log := f.logger(stderr)
+	cfg := demo.Config{Tenants: f.tenants, Days: f.days, Seed: f.seed, Scale: f.scale, Now: time.Now()}
+	tenants := demo.Tenants(cfg)
+
+	db, err := postgres.Open(ctx, f.pg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	named := make([]postgres.Tenant, len(tenants))
+	for i, t := range tenants {
+		named[i] = postgres.Tenant{ID: t.ID, Name: t.Name}
+	}
+	if err := db.UpsertTenants(ctx, named); err != nil {
+		return err
+	}
+	key := f.key
+	if key == "" {
+		// The history reaches back further than the collector's late-arrival
+		// window, so the demo's key gets a window of its own.
+		_, key, err = db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{
+			Name: "demo", MaxAge: time.Duration(f.days+2) * 24 * time.Hour, Rate: -1,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	var rejected atomic.Int64
+	client, err := ingest.NewClient(ingest.ClientConfig{
+		URL: f.collector, Key: key, BatchSize: ingest.MaxBatchEvents, Concurrency: 4,
+		FlushInterval: 200 * time.Millisecond, MaxBuffered: 20000, Logger: log,
+		OnRejected: func(ev ingest.ClientEvent, reason string) {
+			if rejected.Add(1) <= 5 {
+				log.Warn("demo event rejected", "id", ev.ID, "reason", reason)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Sending %d days of product events for %d tenants to %s\n", f.days, len(tenants), f.collector)
+	bar := newProgress(stderr, "demo", f.days)
+	start := time.Now()
+	sent := 0
+	for day := 0; day < f.days; day++ {
+		err := demo.Day(cfg, tenants, day, func(ev ingest.ClientEvent) error {
+			sent++
+			return client.Send(ctx, ev)
+		})
+		if err != nil {
+			client.Close(context.WithoutCancel(ctx))
+			return fmt.Errorf("demo: %w", err)
+		}
+		el := time.Since(start).Seconds()
+		bar.update(day+1, fmt.Sprintf("%d events, %.0f/s", sent, float64(sent)/max(el, 0.001)))
+	}
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	err = client.Close(closeCtx)
+	bar.finish()
+	st := client.Stats()
+	el := time.Since(start)
+	fmt.Fprintf(stdout, "demo: %d events sent, %d accepted, %d rejected in %s (%.0f events/s)\n",
+		st.Sent, st.Accepted, st.Rejected, el.Round(time.Millisecond), float64(st.Accepted)/el.Seconds())
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if st.Rejected > 0 {
+		return fmt.Errorf("demo: %d events were rejected", st.Rejected)
+	}
+	return nil
+}

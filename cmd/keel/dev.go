@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keelhq/keel/devstack"
+)
+
+type devFlags struct {
+	dir         string
+	demo        bool
+	kafka       string
+	consoleAddr string
+	collectAddr string
+	loadAddr    string
+	logLevel    string
+	demoDays    int
+	demoTenants int
+}
+
+func runDev(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var f devFlags
+	fs := newFlagSet("dev", stderr)
+	fs.StringVar(&f.dir, "dir", ".keel", "where the local servers keep their data")
+	fs.BoolVar(&f.demo, "demo", true, "load demo data on first start")
+	fs.StringVar(&f.kafka, "kafka", "kfake", "local Kafka: kfake (in-process) or apache (a real broker from Maven Central jars)")
+	fs.StringVar(&f.consoleAddr, "addr", env.Get(envHTTPAddr, defaultHTTPAddr), "console address ($"+envHTTPAddr+")")
+	fs.StringVar(&f.collectAddr, "collect-addr", env.Get(envCollect, defaultCollect), "collector address ($"+envCollect+")")
+	fs.StringVar(&f.loadAddr, "load-addr", env.Get(envLoadAddr, defaultLoadAddr), "loader metrics address ($"+envLoadAddr+")")
+	fs.StringVar(&f.logLevel, "log-level", env.Get(envLogLevel, "info"), "log level")
+	fs.IntVar(&f.demoDays, "demo-days", 120, "days of demo history")
+	fs.IntVar(&f.demoTenants, "demo-tenants", 200, "demo tenants")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return f.run(ctx, env, stdout, stderr)
+}
+
+func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) error {
+	log := newLogger(stderr, f.logLevel)
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	// A stale dev.env from a killed run would point other commands at dead
+	// servers; it is rewritten once everything is up.
+	os.Remove(filepath.Join(dir, "dev.env"))
+
+	fmt.Fprintf(stdout, "Starting local Postgres, ClickHouse and Kafka (%s) under %s …\n", f.kafka, dir)
+	stack, err := devstack.StartStack(ctx, devstack.StackConfig{Dir: dir, Kafka: f.kafka, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := stack.Stop(stopCtx); err != nil {
+			log.Warn("stop local servers", "err", err)
+		}
+		os.Remove(filepath.Join(dir, "dev.env"))
+	}()
+
+	shared := common{
+		pg:         stack.Postgres.URL(),
+		clickhouse: stack.ClickHouse.URL(),
+		brokers:    strings.Join(stack.Kafka.Brokers(), ","),
+		topic:      env.Get(envTopic, defaultTopic),
+		logLevel:   f.logLevel,
+		lateWindow: durationEnv(env, envLateWindow, 30*24*time.Hour),
+	}
+	mf := migrateFlags{common: shared, partitions: 8}
+	if err := mf.migrate(ctx, io.Discard); err != nil {
+		return err
+	}
+
+	collectorURL := "http://" + dialable(f.collectAddr)
+	consoleURL := "http://" + dialable(f.consoleAddr)
+	if err := writeDevEnv(dir, [][2]string{
+		{envPG, shared.pg},
+		{envClickHouse, shared.clickhouse},
+		{"KEEL_CLICKHOUSE_HTTP_URL", stack.ClickHouse.HTTPURL()},
+		{envBrokers, shared.brokers},
+		{envCollector, collectorURL},
+		{"KEEL_CONSOLE_URL", consoleURL},
+		{"KEEL_LOADER_URL", "http://" + dialable(f.loadAddr)},
+	}); err != nil {
+		return err
+	}
+
+	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
+	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 50000, flush: 200 * time.Millisecond, dedupWindow: 100000}
+	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC")}
+	runCollector, err := cf.service(ctx, log)
+	if err != nil {
+		return err
+	}
+	runLoader, err := lf.service(ctx, log)
+	if err != nil {
+		return err
+	}
+	runConsole, err := vf.service(ctx, log)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runCollector(gctx) })
+	g.Go(func() error { return runLoader(gctx) })
+	g.Go(func() error { return runConsole(gctx) })
+	g.Go(func() error {
+		if err := waitReady(gctx, collectorURL+"/readyz"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s   (no sign-in yet: it listens on loopback only)\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
+			consoleURL, collectorURL, "http://"+dialable(f.loadAddr), filepath.Join(f.dir, "dev.env"))
+		marker := filepath.Join(dir, "demo-loaded")
+		if _, err := os.Stat(marker); f.demo && errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintln(stdout, "First start: loading demo data through the collector (keel dev --demo=false skips this).")
+			df := demoFlags{common: shared, collector: collectorURL, tenants: f.demoTenants, days: f.demoDays, seed: 1, scale: 1}
+			if err := df.run(gctx, stdout, stderr); err != nil {
+				if gctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(stdout, "Ready. Try: ./keel activity --tenant t-1001   ·   Ctrl-C stops everything.\n")
+		return nil
+	})
+	if err := g.Wait(); err != nil && ctx.Err() == nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nStopping …")
+	return nil
+}
+
+// dialable turns a listen address (":8081") into one a client can dial.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// waitReady polls url until it answers 200, or ctx ends.
+func waitReady(ctx context.Context, url string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Errorf("%s: %s", url, resp.Status)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("not ready after 60 s: %w", last)
+}

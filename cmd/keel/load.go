@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/warehouse"
+)
+
+type loadFlags struct {
+	common
+	addr        string
+	group       string
+	batchRows   int
+	flush       time.Duration
+	dedupWindow int
+}
+
+func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
+	fs := newFlagSet("load", stderr)
+	f.common.register(fs, env)
+	fs.StringVar(&f.addr, "addr", env.Get(envLoadAddr, defaultLoadAddr), "address of /metrics, /healthz, /readyz ($"+envLoadAddr+"); empty for none")
+	fs.StringVar(&f.group, "group", env.Get("KEEL_LOAD_GROUP", "keel-loader"), "Kafka consumer group ($KEEL_LOAD_GROUP)")
+	fs.IntVar(&f.batchRows, "batch-rows", 50000, "insert after this many rows")
+	fs.DurationVar(&f.flush, "flush", 200*time.Millisecond, "or this long after the first row")
+	fs.IntVar(&f.dedupWindow, "dedup-window", 100000, "event ids remembered per partition to drop resent events")
+	return fs.Parse(args)
+}
+
+func runLoad(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var f loadFlags
+	if err := f.register(args, env, stderr); err != nil {
+		return err
+	}
+	log := f.logger(stderr)
+	run, err := f.service(ctx, log)
+	if err != nil {
+		return err
+	}
+	return run(ctx)
+}
+
+// service opens ClickHouse, checks its schema and the topic, and returns the
+// function that loads until ctx ends.
+func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
+	store, err := warehouse.Open(ctx, f.clickhouse)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckSchema(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	brokers := f.brokerList()
+	if err := ingest.TopicReady(ctx, brokers, f.topic); err != nil {
+		store.Close()
+		return nil, err
+	}
+	l, err := warehouse.NewLoader(warehouse.LoaderConfig{
+		Brokers:       brokers,
+		Topic:         f.topic,
+		Group:         f.group,
+		BatchRows:     f.batchRows,
+		FlushInterval: f.flush,
+		DedupWindow:   f.dedupWindow,
+		Rules:         ingest.Rules{MaxAhead: ingest.DefaultMaxAhead, MaxAge: f.lateWindow},
+	}, store, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		defer store.Close()
+		g, ctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			log.Info("loader running", "topic", f.topic, "group", f.group)
+			return l.Run(ctx)
+		})
+		if f.addr != "" {
+			g.Go(func() error { return serveHTTP(ctx, f.addr, l.Handler(), log) })
+		}
+		if err := g.Wait(); err != nil {
+			return fmt.Errorf("loader: %w", err)
+		}
+		return nil
+	}, nil
+}

@@ -1,0 +1,69 @@
+// Command keel is Keel's one binary: `keel <command>`. Run `keel help` for
+// the commands. Every setting is a flag whose default comes from a KEEL_*
+// environment variable, or from .keel/dev.env beside a running `keel dev`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keel:", err)
+		os.Exit(1)
+	}
+}
+
+// command is one subcommand.
+type command struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"dev", "everything on one machine: local Postgres, ClickHouse and Kafka, demo data, collector, loader and console", runDev},
+		{"collect", "the HTTP event collector (POST /v1/events)", runCollect},
+		{"load", "the Kafka → ClickHouse loader (run several: they share a consumer group)", runLoad},
+		{"console", "the web console and JSON API", runConsole},
+		{"migrate", "apply Postgres and ClickHouse migrations and create the Kafka topics", runMigrate},
+		{"demo", "send realistic demo events through the collector", runDemo},
+		{"bench", "the project's benchmarks: keel bench ingest", runBench},
+		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
+		{"token", "keel token ingest NAME: print a new ingest key for a product app", runToken},
+	}
+}
+
+// run is the whole program; main only wires it to the process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[1] == "help" || args[1] == "-h" || args[1] == "--help" {
+		usage(stdout)
+		return nil
+	}
+	env := NewEnv(getenv)
+	for _, c := range commands() {
+		if c.name == args[1] {
+			return c.run(ctx, args[2:], env, stdout, stderr)
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[1])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Keel — the company's customers, revenue and product usage in one place.")
+	fmt.Fprintln(w, "\nUsage: keel <command> [flags]   (keel <command> -h for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
+	}
+}

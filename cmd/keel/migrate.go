@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/migrations"
+	"github.com/keelhq/keel/postgres"
+	"github.com/keelhq/keel/warehouse"
+)
+
+type migrateFlags struct {
+	common
+	partitions int
+}
+
+func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var f migrateFlags
+	fs := newFlagSet("migrate", stderr)
+	f.common.register(fs, env)
+	fs.IntVar(&f.partitions, "partitions", 8, "partitions of new Kafka topics (the most loaders that can share the work)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return f.migrate(ctx, stdout)
+}
+
+// migrate applies every migration and creates the topics. Running it again
+// changes nothing.
+func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
+	db, err := postgres.Open(ctx, f.pg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := migrations.ApplyPostgres(ctx, db.Pool())
+	for _, m := range applied {
+		fmt.Fprintf(stdout, "postgres: applied %04d_%s\n", m.Version, m.Name)
+	}
+	if err != nil {
+		return err
+	}
+	store, err := warehouse.Open(ctx, f.clickhouse)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	applied, err = migrations.ApplyClickHouse(ctx, store.Conn())
+	for _, m := range applied {
+		fmt.Fprintf(stdout, "clickhouse: applied %04d_%s\n", m.Version, m.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := ingest.EnsureTopic(ctx, f.brokerList(), f.topic, f.partitions); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema up to date (postgres %d, clickhouse %d); kafka topic %s ready\n",
+		len(migrations.Postgres()), len(migrations.ClickHouse()), f.topic)
+	return nil
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/keelhq/keel/postgres"
+)
+
+func runToken(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		return errors.New("usage: keel token ingest NAME [--max-age DURATION] [--rate EVENTS_PER_SECOND]")
+	}
+	var c common
+	fs := newFlagSet("token ingest", stderr)
+	c.register(fs, env)
+	maxAge := fs.Duration("max-age", 0, "late-arrival window for this key, e.g. 2880h to import 120 days of history (0 = the collector's)")
+	rate := fs.Float64("rate", 0, "events/s allowed for this key (0 = the collector's default, -1 = unlimited)")
+	// Accept the name before or after the flags.
+	rest := args[1:]
+	var name string
+	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
+		name, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if name == "" {
+		return errors.New("usage: keel token ingest NAME: NAME (the product app the key is for) is required")
+	}
+	db, err := postgres.Open(ctx, c.pg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	k, plain, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: name, MaxAge: *maxAge, Rate: *rate})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, plain)
+	fmt.Fprintf(stderr, "ingest key %d for %q created at %s; it is shown only this once.\n", k.ID, name, time.Now().UTC().Format(time.RFC3339))
+	return nil
+}

@@ -1,0 +1,101 @@
+// Package console is Keel's web console: server-rendered pages over chi,
+// with charts built in Go (go-echarts) and drawn by ECharts served from the
+// binary, so the console works with no internet.
+//
+// This first console is read-only and has no sign-in yet: it shows which
+// tenants send events and each tenant's activity. The server binds to
+// loopback only until sign-in exists (see cmd/keel/console.go).
+package console
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/warehouse"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Warehouse is what the console reads from ClickHouse.
+type Warehouse interface {
+	Tenants(ctx context.Context, now time.Time) ([]warehouse.TenantSummary, error)
+	Activity(ctx context.Context, tenant string, from, to warehouse.Day, s warehouse.ActivitySettings) (keel.Activity, error)
+}
+
+// Names gives tenants their display names (from Postgres).
+type Names interface {
+	TenantNames(ctx context.Context) (map[string]string, error)
+}
+
+// Deps are the console's dependencies.
+type Deps struct {
+	Warehouse Warehouse
+	Names     Names
+	Settings  warehouse.ActivitySettings
+	Log       *slog.Logger
+	Now       func() time.Time // nil = time.Now
+}
+
+type server struct {
+	Deps
+	pages map[string]*template.Template
+}
+
+// NewServer returns the console's handler. Templates are parsed once, here.
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, pages: pages}
+	return s.routes(), nil
+}
+
+func (s *server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	static, _ := fs.Sub(staticFS, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	r.Get("/", s.handleHome())
+	r.Get("/activity", s.handleActivity())
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, keel.Errorf(keel.ENOTFOUND, "There is no page at %s.", r.URL.Path))
+	})
+	return r
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func cacheForever(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,307 @@
+package ingest
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/time/rate"
+
+	"github.com/keelhq/keel"
+)
+
+// CollectorConfig configures the HTTP collector.
+type CollectorConfig struct {
+	Rules Rules
+	// Rate is the default events-per-second limit of one ingest key; a key
+	// may override it. Default 50,000.
+	Rate float64
+	// MaxInFlight bounds the batches being published at once, and with it
+	// the collector's memory; past it, requests wait up to a second and then
+	// get a 503. Default 64.
+	MaxInFlight int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the configuration.
+func (c CollectorConfig) Validate() error {
+	if c.Rules.MaxAge <= 0 || c.Rules.MaxAhead < 0 {
+		return errors.New("collector: the late-arrival window must be positive")
+	}
+	if c.Rate < 0 || c.MaxInFlight < 0 {
+		return errors.New("collector: rate and max in-flight must not be negative")
+	}
+	return nil
+}
+
+// Response is the body of a 202 from POST /v1/events.
+type Response struct {
+	Accepted int         `json:"accepted"`
+	Rejected []Rejection `json:"rejected"`
+}
+
+// Rejection says why one event of a batch was refused.
+type Rejection struct {
+	Index int    `json:"index"`
+	ID    string `json:"id,omitempty"`
+	Error string `json:"error"`
+}
+
+// Collector is the HTTP event collector (POST /v1/events).
+type Collector struct {
+	cfg      CollectorConfig
+	keys     *Keys
+	pub      Publisher
+	log      *slog.Logger
+	sem      chan struct{}
+	limiters sync.Map // key id → *rate.Limiter
+	reg      *prometheus.Registry
+	m        collectorMetrics
+}
+
+type collectorMetrics struct {
+	requests *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	publish  prometheus.Histogram
+	inflight prometheus.Gauge
+}
+
+// NewCollector returns a collector that authenticates with keys and
+// publishes with pub.
+func NewCollector(cfg CollectorConfig, keys *Keys, pub Publisher, log *slog.Logger) (*Collector, error) {
+	if cfg.Rules == (Rules{}) {
+		cfg.Rules = DefaultRules
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = 50000
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 64
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Collector{cfg: cfg, keys: keys, pub: pub, log: log, sem: make(chan struct{}, cfg.MaxInFlight), reg: prometheus.NewRegistry()}
+	c.m = collectorMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_collector_requests_total", Help: "POST /v1/events requests by HTTP status.",
+		}, []string{"status"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_collector_events_total", Help: "Events by outcome: accepted (acknowledged by Kafka) or rejected.",
+		}, []string{"outcome"}),
+		publish: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "keel_collector_publish_seconds", Help: "Time from handing a batch to Kafka to its acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keel_collector_inflight_batches", Help: "Batches being published now.",
+		}),
+	}
+	c.reg.MustRegister(c.m.requests, c.m.events, c.m.publish, c.m.inflight,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return c, nil
+}
+
+// Handler returns the collector's routes: POST /v1/events, GET /healthz,
+// GET /readyz and GET /metrics.
+func (c *Collector) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/events", c.handleEvents())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", c.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (c *Collector) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !c.keys.Loaded() {
+		http.Error(w, "ingest keys not loaded yet", http.StatusServiceUnavailable)
+		return
+	}
+	if err := c.pub.Ready(r.Context()); err != nil {
+		http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+func (c *Collector) handleEvents() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := c.serveEvents(w, r)
+		c.m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	})
+}
+
+func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
+	key, ok := c.authenticate(r)
+	if !ok {
+		return writeError(w, http.StatusUnauthorized, keel.EUNAUTHORIZED, "missing or unknown ingest key; send Authorization: Bearer <ingest key>")
+	}
+
+	// Bound the work in progress before reading the body, so that a flood of
+	// requests costs waiting goroutines, not buffered megabytes.
+	wait := time.NewTimer(time.Second)
+	defer wait.Stop()
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	case <-wait.C:
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusServiceUnavailable, keel.EUNAVAILABLE, "the collector is at capacity; retry shortly")
+	case <-r.Context().Done():
+		return 499
+	}
+
+	body, err := readBody(w, r)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge) {
+			return writeError(w, http.StatusRequestEntityTooLarge, keel.ETOOLARGE, fmt.Sprintf("the body is over %d bytes; send smaller batches", MaxBatchBytes))
+		}
+		return writeError(w, http.StatusBadRequest, keel.EINVALID, "cannot read the body: "+err.Error())
+	}
+	items, err := ParseBatch(body)
+	switch {
+	case errors.Is(err, ErrBatchTooLarge):
+		return writeError(w, http.StatusRequestEntityTooLarge, keel.ETOOLARGE, err.Error())
+	case err != nil:
+		return writeError(w, http.StatusBadRequest, keel.EINVALID, err.Error())
+	}
+
+	now := c.cfg.Now()
+	rules := c.cfg.Rules
+	if key.MaxAge > 0 {
+		rules.MaxAge = key.MaxAge
+	}
+	headers := []kafka.Header{{Key: HeaderKey, Value: []byte(strconv.FormatInt(key.ID, 10))}}
+	if key.MaxAge > 0 {
+		headers = append(headers, maxAgeHeader(key.MaxAge))
+	}
+	resp := Response{Rejected: []Rejection{}}
+	msgs := make([]Message, 0, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.Err == nil {
+			it.Err = rules.Check(&it.Event, now)
+		}
+		if it.Err != nil {
+			resp.Rejected = append(resp.Rejected, Rejection{Index: i, ID: truncate(it.Event.ID, MaxIDLen), Error: it.Err.Error()})
+			continue
+		}
+		msgs = append(msgs, Message{Key: []byte(it.Event.Tenant), Value: it.Raw, Headers: headers, Time: now})
+	}
+
+	if len(msgs) > 0 {
+		if wait, ok := c.allow(key, len(msgs), now); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return writeError(w, http.StatusTooManyRequests, keel.ERATELIMIT, fmt.Sprintf("ingest key %q is over its rate limit; retry after the Retry-After seconds", key.Name))
+		}
+		c.m.inflight.Inc()
+		start := time.Now()
+		err := c.pub.Publish(r.Context(), msgs)
+		c.m.inflight.Dec()
+		if err != nil {
+			if r.Context().Err() != nil {
+				return 499 // the client went away; it will retry with the same ids
+			}
+			c.log.Error("publish events", "err", err, "events", len(msgs))
+			w.Header().Set("Retry-After", "1")
+			return writeError(w, http.StatusServiceUnavailable, keel.EUNAVAILABLE, "the event stream cannot take events right now; nothing was accepted, retry with the same ids")
+		}
+		c.m.publish.Observe(time.Since(start).Seconds())
+	}
+	resp.Accepted = len(msgs)
+	c.m.events.WithLabelValues("accepted").Add(float64(resp.Accepted))
+	c.m.events.WithLabelValues("rejected").Add(float64(len(resp.Rejected)))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(w).Encode(resp)
+	return http.StatusAccepted
+}
+
+func (c *Collector) authenticate(r *http.Request) (Key, bool) {
+	h := r.Header.Get("Authorization")
+	plain, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || plain == "" {
+		return Key{}, false
+	}
+	return c.keys.Lookup(r.Context(), strings.TrimSpace(plain))
+}
+
+// allow takes n events from the key's token bucket, or says how long to wait.
+func (c *Collector) allow(key Key, n int, now time.Time) (time.Duration, bool) {
+	limit := c.cfg.Rate
+	if key.Rate != 0 {
+		limit = key.Rate
+	}
+	if limit < 0 {
+		return 0, true
+	}
+	v, ok := c.limiters.Load(key.ID)
+	if !ok {
+		// A burst of at least one full batch, so that a single batch is never
+		// refused forever.
+		burst := max(int(limit), MaxBatchEvents)
+		v, _ = c.limiters.LoadOrStore(key.ID, rate.NewLimiter(rate.Limit(limit), burst))
+	}
+	l := v.(*rate.Limiter)
+	res := l.ReserveN(now, n)
+	if !res.OK() {
+		return time.Second, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return max(d, time.Second), false
+	}
+	return 0, true
+}
+
+var errBodyTooLarge = errors.New("body too large")
+
+// readBody reads the request body, gunzipping it when it says so, and
+// refuses more than MaxBatchBytes either way.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, MaxBatchBytes)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		rd = zr
+	}
+	b, err := io.ReadAll(io.LimitReader(rd, MaxBatchBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBatchBytes {
+		return nil, errBodyTooLarge
+	}
+	return b, nil
+}
+
+// writeError writes the JSON error shape of the API and returns the status.
+func writeError(w http.ResponseWriter, status int, code, msg string) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	return status
+}

@@ -1,0 +1,135 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// keyPrefix starts every ingest key, so a leaked key is recognisable by
+// secret scanners and cannot be confused with a personal API token.
+const keyPrefix = "keel_ingest_"
+
+// Key is an ingest key as the collector knows it. The secret itself is never
+// stored: only its SHA-256, which is enough for a random 160-bit secret
+// (nothing to brute-force, so no slow hash is needed on the hot path).
+type Key struct {
+	ID   int64
+	Name string   // the product app it was issued to
+	Hash [32]byte // SHA-256 of the whole key string
+	// MaxAge overrides the late-arrival window for this key (0 = the
+	// collector's). Keys that import history get a longer one.
+	MaxAge time.Duration
+	// Rate overrides the events-per-second limit for this key (0 = the
+	// collector's; negative = unlimited).
+	Rate float64
+}
+
+// NewKey returns a fresh random ingest key and its hash.
+func NewKey() (plain string, hash [32]byte, err error) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", hash, fmt.Errorf("new ingest key: %w", err)
+	}
+	plain = keyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	return plain, HashKey(plain), nil
+}
+
+// HashKey returns the hash under which a key is stored.
+func HashKey(plain string) [32]byte {
+	return sha256.Sum256([]byte(plain))
+}
+
+// KeySource lists every active (not revoked) ingest key.
+type KeySource interface {
+	IngestKeys(ctx context.Context) ([]Key, error)
+}
+
+// Keys is the collector's in-memory view of the ingest keys. It reloads them
+// periodically and on a miss (at most once per MinReload), so a new key works
+// at once and a revoked one stops within the refresh interval — and a
+// Postgres outage never stops ingestion with keys already known.
+type Keys struct {
+	src       KeySource
+	log       *slog.Logger
+	minReload time.Duration
+
+	mu       sync.RWMutex
+	byHash   map[[32]byte]Key
+	loaded   bool
+	lastLoad time.Time
+	reloadMu sync.Mutex
+}
+
+// NewKeys returns a key cache over src.
+func NewKeys(src KeySource, log *slog.Logger) *Keys {
+	return &Keys{src: src, log: log, minReload: time.Second, byHash: map[[32]byte]Key{}}
+}
+
+// Lookup returns the key for a presented secret.
+func (k *Keys) Lookup(ctx context.Context, plain string) (Key, bool) {
+	h := HashKey(plain)
+	k.mu.RLock()
+	key, ok := k.byHash[h]
+	k.mu.RUnlock()
+	if ok || !strings.HasPrefix(plain, keyPrefix) {
+		return key, ok
+	}
+	if err := k.reload(ctx, false); err != nil {
+		k.log.Warn("reload ingest keys", "err", err)
+	}
+	k.mu.RLock()
+	key, ok = k.byHash[h]
+	k.mu.RUnlock()
+	return key, ok
+}
+
+// Loaded reports whether the keys were loaded at least once.
+func (k *Keys) Loaded() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.loaded
+}
+
+// Run reloads the keys every interval until ctx ends.
+func (k *Keys) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := k.reload(ctx, true); err != nil && ctx.Err() == nil {
+			k.log.Warn("reload ingest keys", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (k *Keys) reload(ctx context.Context, force bool) error {
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	if !force && time.Since(k.lastLoad) < k.minReload {
+		return nil
+	}
+	k.lastLoad = time.Now()
+	keys, err := k.src.IngestKeys(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[[32]byte]Key, len(keys))
+	for _, key := range keys {
+		m[key.Hash] = key
+	}
+	k.mu.Lock()
+	k.byHash, k.loaded = m, true
+	k.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,272 @@
+// Package migrations holds Keel's schema for Postgres and ClickHouse as
+// embedded SQL files, and the small migrator that applies them.
+//
+// Why not goose: goose records versions with a parameterised INSERT … VALUES
+// through database/sql, which hangs against ClickHouse 18.16 over the native
+// protocol. The migrator here is the part of goose Keel needs: numbered files
+// applied in order, a version table per database, and a check the services
+// run at start so they refuse a schema that is behind.
+//
+// Files are named NNNN_name.sql. A Postgres file runs in one transaction. A
+// ClickHouse file is split into statements on lines that end with ';' and
+// run one by one; ClickHouse has no DDL transactions, so every statement
+// must be idempotent (IF NOT EXISTS) — a migration interrupted half-way is
+// simply run again.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed postgres/*.sql clickhouse/*.sql
+var files embed.FS
+
+// Migration is one numbered SQL file.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Statements splits the file into statements: a statement ends on a line
+// whose last non-space character is ';'. Comment-only lines are dropped.
+func (m Migration) Statements() []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(m.SQL, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || (trimmed == "" && cur.Len() == 0) {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Postgres returns the Postgres migrations in order.
+func Postgres() []Migration { return load("postgres") }
+
+// ClickHouse returns the ClickHouse migrations in order.
+func ClickHouse() []Migration { return load("clickhouse") }
+
+func load(dir string) []Migration {
+	entries, err := fs.ReadDir(files, dir)
+	if err != nil {
+		panic(fmt.Sprintf("migrations: embedded dir %s: %v", dir, err)) // a build defect, not a runtime condition
+	}
+	var ms []Migration
+	for _, e := range entries {
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			panic(fmt.Sprintf("migrations: %s/%s is not named NNNN_name.sql", dir, e.Name()))
+		}
+		b, err := fs.ReadFile(files, path.Join(dir, e.Name()))
+		if err != nil {
+			panic(fmt.Sprintf("migrations: read %s: %v", e.Name(), err))
+		}
+		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i := range ms {
+		if ms[i].Version != i+1 {
+			panic(fmt.Sprintf("migrations: %s versions must be 1, 2, 3, … without gaps; found %d at position %d", dir, ms[i].Version, i+1))
+		}
+	}
+	return ms
+}
+
+// latest is the version the binary expects.
+func latest(ms []Migration) int { return len(ms) }
+
+// ErrBehind is returned by the Check functions when a database's schema is
+// older than the binary's; run `keel migrate`.
+var ErrBehind = errors.New("schema is behind")
+
+func versionError(db string, have, want int) error {
+	if have < want {
+		return fmt.Errorf("%s %w: at version %d, keel needs %d; run `keel migrate`", db, ErrBehind, have, want)
+	}
+	return fmt.Errorf("%s schema is at version %d, newer than this keel binary knows (%d); upgrade keel", db, have, want)
+}
+
+// pgLockKey serialises concurrent `keel migrate` runs on one Postgres.
+const pgLockKey = 0x6b65656c // "keel"
+
+// ApplyPostgres brings the Postgres schema up to date and returns the
+// migrations it applied. Each file runs in its own transaction together with
+// the row that records it, so a failed file leaves no trace.
+func ApplyPostgres(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate postgres: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", pgLockKey); err != nil {
+		return nil, fmt.Errorf("migrate postgres: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", pgLockKey)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("migrate postgres: version table: %w", err)
+	}
+	have, err := postgresVersion(ctx, conn.Conn())
+	if err != nil {
+		return nil, err
+	}
+	var applied []Migration
+	for _, m := range Postgres() {
+		if m.Version <= have {
+			continue
+		}
+		if err := applyPostgres(ctx, conn.Conn(), m); err != nil {
+			return applied, err
+		}
+		applied = append(applied, m)
+	}
+	return applied, nil
+}
+
+func applyPostgres(ctx context.Context, conn *pgx.Conn, m Migration) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate postgres %04d_%s: %w", m.Version, m.Name, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migrate postgres %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+		return fmt.Errorf("migrate postgres %04d_%s: record version: %w", m.Version, m.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate postgres %04d_%s: commit: %w", m.Version, m.Name, err)
+	}
+	return nil
+}
+
+func postgresVersion(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (int, error) {
+	var v int
+	err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read postgres schema version: %w", err)
+	}
+	return v, nil
+}
+
+// CheckPostgres returns nil when the Postgres schema is exactly the version
+// this binary was built for, and an error wrapping ErrBehind when it is older.
+func CheckPostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	have, err := postgresVersion(ctx, pool)
+	if err != nil {
+		var exists bool
+		if qerr := pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); qerr == nil && !exists {
+			return versionError("postgres", 0, latest(Postgres()))
+		}
+		return err
+	}
+	if want := latest(Postgres()); have != want {
+		return versionError("postgres", have, want)
+	}
+	return nil
+}
+
+const chVersionTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    UInt32,
+	name       String,
+	applied_at DateTime('UTC')
+) ENGINE = MergeTree() ORDER BY version`
+
+// ApplyClickHouse brings the ClickHouse schema up to date and returns the
+// migrations it applied. A file's version is recorded after all of its
+// statements succeeded; since they are idempotent, re-running a file that
+// failed half-way is safe.
+func ApplyClickHouse(ctx context.Context, conn driver.Conn) ([]Migration, error) {
+	if err := conn.Exec(ctx, chVersionTable); err != nil {
+		return nil, fmt.Errorf("migrate clickhouse: version table: %w", err)
+	}
+	have, err := clickhouseVersion(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var applied []Migration
+	for _, m := range ClickHouse() {
+		if m.Version <= have {
+			continue
+		}
+		for i, stmt := range m.Statements() {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return applied, fmt.Errorf("migrate clickhouse %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		// Never INSERT … VALUES through Exec on ClickHouse 18.16 (it hangs);
+		// a one-row batch is the native protocol's way.
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+		if err != nil {
+			return applied, fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
+		}
+		if err := b.Append(uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
+			return applied, fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
+		}
+		if err := b.Send(); err != nil {
+			return applied, fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
+		}
+		applied = append(applied, m)
+	}
+	return applied, nil
+}
+
+func clickhouseVersion(ctx context.Context, conn driver.Conn) (int, error) {
+	var v uint32
+	if err := conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read clickhouse schema version: %w", err)
+	}
+	return int(v), nil
+}
+
+// CheckClickHouse returns nil when the ClickHouse schema is exactly the
+// version this binary was built for, and an error wrapping ErrBehind when it
+// is older.
+func CheckClickHouse(ctx context.Context, conn driver.Conn) error {
+	var exists uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&exists); err != nil {
+		return fmt.Errorf("read clickhouse schema version: %w", err)
+	}
+	want := latest(ClickHouse())
+	if exists == 0 {
+		return versionError("clickhouse", 0, want)
+	}
+	have, err := clickhouseVersion(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if have != want {
+		return versionError("clickhouse", have, want)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/ingest"
+)
+
+var _ ingest.KeySource = (*DB)(nil)
+
+// NewIngestKeyParams describes a key to create.
+type NewIngestKeyParams struct {
+	Name   string        // the product app the key is for
+	MaxAge time.Duration // 0 = the collector's late-arrival window
+	Rate   float64       // events/s; 0 = the collector's default, negative = unlimited
+}
+
+// CreateIngestKey stores a new ingest key and returns it with the secret,
+// which is shown this once and never stored.
+func (db *DB) CreateIngestKey(ctx context.Context, p NewIngestKeyParams) (ingest.Key, string, error) {
+	if p.Name == "" {
+		return ingest.Key{}, "", keel.Errorf(keel.EINVALID, "name: required")
+	}
+	if p.MaxAge < 0 {
+		return ingest.Key{}, "", keel.Errorf(keel.EINVALID, "max_age: must not be negative")
+	}
+	plain, hash, err := ingest.NewKey()
+	if err != nil {
+		return ingest.Key{}, "", err
+	}
+	k := ingest.Key{Name: p.Name, Hash: hash, MaxAge: p.MaxAge, Rate: p.Rate}
+	err = db.pool.QueryRow(ctx,
+		`INSERT INTO ingest_keys (name, key_hash, max_age_seconds, rate_per_second) VALUES ($1, $2, $3, $4) RETURNING id`,
+		p.Name, hash[:], int64(p.MaxAge/time.Second), p.Rate).Scan(&k.ID)
+	if err != nil {
+		return ingest.Key{}, "", fmt.Errorf("create ingest key %q: %w", p.Name, err)
+	}
+	return k, plain, nil
+}
+
+// RevokeIngestKey revokes a key; the collector stops accepting it within its
+// refresh interval.
+func (db *DB) RevokeIngestKey(ctx context.Context, id int64) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE ingest_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("revoke ingest key %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return keel.Errorf(keel.ENOTFOUND, "no active ingest key %d", id)
+	}
+	return nil
+}
+
+// IngestKeys lists the keys that are not revoked.
+func (db *DB) IngestKeys(ctx context.Context) ([]ingest.Key, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT id, name, key_hash, max_age_seconds, rate_per_second FROM ingest_keys WHERE revoked_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list ingest keys: %w", err)
+	}
+	defer rows.Close()
+	var out []ingest.Key
+	for rows.Next() {
+		var k ingest.Key
+		var hash []byte
+		var maxAge int64
+		if err := rows.Scan(&k.ID, &k.Name, &hash, &maxAge, &k.Rate); err != nil {
+			return nil, fmt.Errorf("list ingest keys: %w", err)
+		}
+		copy(k.Hash[:], hash)
+		k.MaxAge = time.Duration(maxAge) * time.Second
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list ingest keys: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,52 @@
+// Package postgres holds Keel's records in Postgres: hand-written SQL over
+// pgx, one file per kind of record, each change in a transaction.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keelhq/keel/migrations"
+)
+
+// DB is Keel's Postgres.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to Postgres at url and checks that it answers.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres url: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Pool returns the connection pool (for migrations and tests).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Close closes the pool.
+func (db *DB) Close() { db.pool.Close() }
+
+// CheckSchema returns an error when the schema is not the one this binary
+// was built for.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	return migrations.CheckPostgres(ctx, db.pool)
+}

@@ -1,0 +1,138 @@
+package warehouse
+
+import (
+	"time"
+
+	"github.com/keelhq/keel/ingest"
+)
+
+// Batch is what the loader hands to ClickHouse in one go: events and
+// rejected messages as columns (the native protocol's shape), each row
+// tagged with the Kafka topic, partition and offset it came from.
+type Batch struct {
+	Topic    string
+	Events   EventColumns
+	Rejected RejectedColumns
+}
+
+// EventColumns are the columns of the events table.
+type EventColumns struct {
+	Tenant, ID, Type, User []string
+	Time                   []time.Time
+	Props                  []string
+	Ingested               []time.Time
+	Partition              []uint32
+	Offset                 []uint64
+}
+
+// RejectedColumns are the columns of the rejected_events table.
+type RejectedColumns struct {
+	Received  []time.Time
+	Partition []uint32
+	Offset    []uint64
+	Tenant    []string
+	Reason    []string
+	Raw       []string
+}
+
+// Position is where a row came from in Kafka.
+type Position struct {
+	Partition int
+	Offset    int64
+}
+
+// Len returns the number of rows in the batch.
+func (b *Batch) Len() int { return len(b.Events.ID) + len(b.Rejected.Reason) }
+
+// AddEvent appends an event read at pos, ingested (received by Kafka) at t.
+func (b *Batch) AddEvent(ev *ingest.Event, pos Position, t time.Time) {
+	e := &b.Events
+	e.Tenant = append(e.Tenant, ev.Tenant)
+	e.ID = append(e.ID, ev.ID)
+	e.Type = append(e.Type, ev.Type)
+	e.User = append(e.User, ev.User)
+	e.Time = append(e.Time, ev.Time)
+	e.Props = append(e.Props, ev.Props)
+	e.Ingested = append(e.Ingested, t.UTC())
+	e.Partition = append(e.Partition, uint32(pos.Partition))
+	e.Offset = append(e.Offset, uint64(pos.Offset))
+}
+
+// AddRejected appends a message that could not be stored as an event.
+func (b *Batch) AddRejected(pos Position, t time.Time, tenant, reason string, raw []byte) {
+	r := &b.Rejected
+	r.Received = append(r.Received, t.UTC())
+	r.Partition = append(r.Partition, uint32(pos.Partition))
+	r.Offset = append(r.Offset, uint64(pos.Offset))
+	r.Tenant = append(r.Tenant, tenant)
+	r.Reason = append(r.Reason, reason)
+	r.Raw = append(r.Raw, string(raw))
+}
+
+// Reset empties the batch, keeping its memory for the next one.
+func (b *Batch) Reset() {
+	e := &b.Events
+	e.Tenant, e.ID, e.Type, e.User = e.Tenant[:0], e.ID[:0], e.Type[:0], e.User[:0]
+	e.Time, e.Props, e.Ingested = e.Time[:0], e.Props[:0], e.Ingested[:0]
+	e.Partition, e.Offset = e.Partition[:0], e.Offset[:0]
+	r := &b.Rejected
+	r.Received, r.Partition, r.Offset = r.Received[:0], r.Partition[:0], r.Offset[:0]
+	r.Tenant, r.Reason, r.Raw = r.Tenant[:0], r.Reason[:0], r.Raw[:0]
+}
+
+// Ranges returns, per partition, the lowest and highest offset in the batch.
+func (b *Batch) Ranges() map[int][2]int64 {
+	out := map[int][2]int64{}
+	add := func(p uint32, o uint64) {
+		r, ok := out[int(p)]
+		if !ok {
+			out[int(p)] = [2]int64{int64(o), int64(o)}
+			return
+		}
+		out[int(p)] = [2]int64{min(r[0], int64(o)), max(r[1], int64(o))}
+	}
+	for i := range b.Events.Offset {
+		add(b.Events.Partition[i], b.Events.Offset[i])
+	}
+	for i := range b.Rejected.Offset {
+		add(b.Rejected.Partition[i], b.Rejected.Offset[i])
+	}
+	return out
+}
+
+// Drop removes the rows whose position is in stored, and returns how many
+// it removed. The loader calls it before retrying a failed insert, because a
+// failed insert may still have stored some of its rows.
+func (b *Batch) Drop(stored map[int]*offsetSet) int {
+	n := 0
+	e := &b.Events
+	keep := 0
+	for i := range e.ID {
+		if stored[int(e.Partition[i])].has(int64(e.Offset[i])) {
+			n++
+			continue
+		}
+		e.Tenant[keep], e.ID[keep], e.Type[keep], e.User[keep] = e.Tenant[i], e.ID[i], e.Type[i], e.User[i]
+		e.Time[keep], e.Props[keep], e.Ingested[keep] = e.Time[i], e.Props[i], e.Ingested[i]
+		e.Partition[keep], e.Offset[keep] = e.Partition[i], e.Offset[i]
+		keep++
+	}
+	e.Tenant, e.ID, e.Type, e.User = e.Tenant[:keep], e.ID[:keep], e.Type[:keep], e.User[:keep]
+	e.Time, e.Props, e.Ingested = e.Time[:keep], e.Props[:keep], e.Ingested[:keep]
+	e.Partition, e.Offset = e.Partition[:keep], e.Offset[:keep]
+
+	r := &b.Rejected
+	keep = 0
+	for i := range r.Reason {
+		if stored[int(r.Partition[i])].has(int64(r.Offset[i])) {
+			n++
+			continue
+		}
+		r.Received[keep], r.Partition[keep], r.Offset[keep] = r.Received[i], r.Partition[i], r.Offset[i]
+		r.Tenant[keep], r.Reason[keep], r.Raw[keep] = r.Tenant[i], r.Reason[i], r.Raw[i]
+		keep++
+	}
+	r.Received, r.Partition, r.Offset = r.Received[:keep], r.Partition[:keep], r.Offset[:keep]
+	r.Tenant, r.Reason, r.Raw = r.Tenant[:keep], r.Reason[:keep], r.Raw[:keep]
+	return n
+}

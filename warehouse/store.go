@@ -1,0 +1,210 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/keelhq/keel/migrations"
+)
+
+// Store is Keel's ClickHouse: it stores what the loader reads from Kafka and
+// answers the metric queries.
+type Store struct {
+	conn driver.Conn
+}
+
+// Open connects to ClickHouse at url (clickhouse://host:9000/database) over
+// the native protocol — the only one ClickHouse 18.16 speaks to
+// clickhouse-go — and checks that the server answers.
+func Open(ctx context.Context, url string) (*Store, error) {
+	opts, err := clickhouse.ParseDSN(url)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse url %q: %w", url, err)
+	}
+	if opts.DialTimeout == 0 || opts.DialTimeout == 30*time.Second {
+		opts.DialTimeout = 5 * time.Second
+	}
+	opts.MaxOpenConns = max(opts.MaxOpenConns, 8)
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", url, err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := conn.Ping(pingCtx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to clickhouse %s: %w", url, err)
+	}
+	return &Store{conn: conn}, nil
+}
+
+// Conn returns the underlying connection (for migrations and tests).
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// CheckSchema returns an error when the ClickHouse schema is not the one this
+// binary was built for.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	return migrations.CheckClickHouse(ctx, s.conn)
+}
+
+const (
+	insertEvents   = "INSERT INTO events (tenant_id, event_id, event_type, user_id, event_time, props, ingested_at, kafka_topic, kafka_partition, kafka_offset)"
+	insertRejected = "INSERT INTO rejected_events (received_at, kafka_topic, kafka_partition, kafka_offset, tenant_id, reason, raw)"
+)
+
+// Insert stores a batch: its events in one insert, its rejected messages in
+// another. An insert of one block into one table partition is atomic in
+// ClickHouse; a batch spanning months is several parts, so a failure can
+// leave part of it stored — which is why the loader reconciles by Kafka
+// position before it retries.
+func (s *Store) Insert(ctx context.Context, b *Batch) error {
+	if e := &b.Events; len(e.ID) > 0 {
+		if err := s.send(ctx, insertEvents, e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset); err != nil {
+			return fmt.Errorf("insert %d events: %w", len(e.ID), err)
+		}
+	}
+	if r := &b.Rejected; len(r.Reason) > 0 {
+		if err := s.send(ctx, insertRejected, r.Received, repeat(b.Topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw); err != nil {
+			return fmt.Errorf("insert %d rejected events: %w", len(r.Reason), err)
+		}
+	}
+	return nil
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// send inserts whole columns, the cheapest way through clickhouse-go.
+func (s *Store) send(ctx context.Context, insert string, cols ...any) error {
+	batch, err := s.conn.PrepareBatch(ctx, insert)
+	if err != nil {
+		return err
+	}
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			batch.Abort()
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return batch.Send()
+}
+
+// positionFilter is the WHERE clause selecting, per partition of topic,
+// offsets in [lo, hi]. Partitions are sorted so the SQL is stable.
+func positionFilter(topic string, ranges map[int][2]int64) (string, []any) {
+	parts := make([]int, 0, len(ranges))
+	for p := range ranges {
+		parts = append(parts, p)
+	}
+	sort.Ints(parts)
+	var sb strings.Builder
+	sb.WriteString("kafka_topic = ? AND (")
+	args := make([]any, 0, 1+3*len(parts))
+	args = append(args, topic)
+	for i, p := range parts {
+		if i > 0 {
+			sb.WriteString(" OR ")
+		}
+		sb.WriteString("(kafka_partition = ? AND kafka_offset BETWEEN ? AND ?)")
+		r := ranges[p]
+		args = append(args, uint32(p), uint64(max(r[0], 0)), uint64(max(r[1], 0)))
+	}
+	sb.WriteString(")")
+	return sb.String(), args
+}
+
+// storedQuery selects the Kafka positions already stored, in events or
+// rejected_events, within the given ranges.
+func storedQuery(topic string, ranges map[int][2]int64) (string, []any) {
+	where, args := positionFilter(topic, ranges)
+	sql := "SELECT kafka_partition, kafka_offset FROM events WHERE " + where +
+		" UNION ALL SELECT kafka_partition, kafka_offset FROM rejected_events WHERE " + where
+	return sql, append(args, args...)
+}
+
+// Stored returns the positions of topic within ranges (inclusive, per
+// partition) that are already in ClickHouse.
+func (s *Store) Stored(ctx context.Context, topic string, ranges map[int][2]int64) (map[int]*offsetSet, error) {
+	out := map[int]*offsetSet{}
+	if len(ranges) == 0 {
+		return out, nil
+	}
+	sql, args := storedQuery(topic, ranges)
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read stored kafka positions: %w", err)
+	}
+	defer rows.Close()
+	var p uint32
+	var o uint64
+	for rows.Next() {
+		if err := rows.Scan(&p, &o); err != nil {
+			return nil, fmt.Errorf("read stored kafka positions: %w", err)
+		}
+		set := out[int(p)]
+		if set == nil {
+			set = &offsetSet{}
+			out[int(p)] = set
+		}
+		set.add(int64(o))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored kafka positions: %w", err)
+	}
+	return out, nil
+}
+
+// recentQuery selects the identities of the events stored at or after the
+// given offset of each partition, oldest first.
+func recentQuery(topic string, from map[int]int64) (string, []any) {
+	ranges := make(map[int][2]int64, len(from))
+	for p, o := range from {
+		ranges[p] = [2]int64{o, math.MaxInt64}
+	}
+	where, args := positionFilter(topic, ranges)
+	return "SELECT kafka_partition, tenant_id, event_id FROM events WHERE " + where +
+		" ORDER BY kafka_partition, kafka_offset", args
+}
+
+// RecentEvents calls fn with the identity of every event of topic stored at
+// or after the given offset of each partition, in Kafka order.
+func (s *Store) RecentEvents(ctx context.Context, topic string, from map[int]int64, fn func(partition int, tenant, id string)) error {
+	if len(from) == 0 {
+		return nil
+	}
+	sql, args := recentQuery(topic, from)
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("read recent event ids: %w", err)
+	}
+	defer rows.Close()
+	var (
+		p          uint32
+		tenant, id string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&p, &tenant, &id); err != nil {
+			return fmt.Errorf("read recent event ids: %w", err)
+		}
+		fn(int(p), tenant, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read recent event ids: %w", err)
+	}
+	return nil
+}
