@@ -986,6 +986,15 @@ type clientTestKeys []Key
 
 func (k clientTestKeys) IngestKeys(context.Context) ([]Key, error) { return k, nil }
 
+func (k clientTestKeys) IngestKey(_ context.Context, hash [32]byte) (Key, bool, error) {
+	for _, key := range k {
+		if key.Hash == hash {
+			return key, true, nil
+		}
+	}
+	return Key{}, false, nil
+}
+
 type clientTestPublisher struct {
 	mu   sync.Mutex
 	msgs []Message

@@ -134,7 +134,8 @@ func (p *KafkaPublisher) Close() error { return p.w.Close() }
 func TopicReady(ctx context.Context, brokers []string, topic string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 3 * time.Second}
+	c, done := adminClient(brokers)
+	defer done()
 	res, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return fmt.Errorf("kafka metadata: %w", err)
@@ -159,10 +160,19 @@ func TopicReady(ctx context.Context, brokers []string, topic string) error {
 	return fmt.Errorf("kafka topic %s does not exist (run keel migrate)", topic)
 }
 
+// adminClient returns a client with a transport of its own, so a pooled
+// connection to a broker that restarted since is never reused (it would fail
+// with EOF), and a function that closes it.
+func adminClient(brokers []string) (*kafka.Client, func()) {
+	tr := &kafka.Transport{DialTimeout: 3 * time.Second, IdleTimeout: time.Second}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: tr}, tr.CloseIdleConnections
+}
+
 // EnsureTopic creates topic with the given number of partitions unless it
 // exists. Replication is 1 for a single broker and 3 otherwise.
 func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions int) error {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	c, done := adminClient(brokers)
+	defer done()
 	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return fmt.Errorf("kafka metadata: %w", err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // keyPrefix starts every ingest key, so a leaked key is recognisable by
@@ -46,30 +48,43 @@ func HashKey(plain string) [32]byte {
 	return sha256.Sum256([]byte(plain))
 }
 
-// KeySource lists every active (not revoked) ingest key.
+// KeySource is where ingest keys are kept.
 type KeySource interface {
+	// IngestKeys lists every active (not revoked) key.
 	IngestKeys(ctx context.Context) ([]Key, error)
+	// IngestKey finds one active key by hash.
+	IngestKey(ctx context.Context, hash [32]byte) (Key, bool, error)
 }
 
-// Keys is the collector's in-memory view of the ingest keys. It reloads them
-// periodically and on a miss (at most once per MinReload), so a new key works
-// at once and a revoked one stops within the refresh interval — and a
-// Postgres outage never stops ingestion with keys already known.
+// Keys is the collector's in-memory view of the ingest keys. It reloads
+// them all periodically, so a revoked key stops working within the refresh
+// interval, and looks a key it does not know up on its own, so a new key
+// works at once. Postgres is only asked about unknown keys a few times a
+// second and each unknown key at most every missTTL, so a flood of bad keys
+// cannot flood Postgres; and an outage of Postgres never stops ingestion
+// with the keys already known.
 type Keys struct {
-	src       KeySource
-	log       *slog.Logger
-	minReload time.Duration
+	src     KeySource
+	log     *slog.Logger
+	lookups *rate.Limiter
 
-	mu       sync.RWMutex
-	byHash   map[[32]byte]Key
-	loaded   bool
-	lastLoad time.Time
-	reloadMu sync.Mutex
+	mu     sync.RWMutex
+	byHash map[[32]byte]Key
+	misses map[[32]byte]time.Time // unknown keys, until when not to ask again
+	loaded bool
 }
+
+// missTTL is how long an unknown key is not looked up again; maxMisses
+// bounds the memory of unknown keys.
+const (
+	missTTL   = 10 * time.Second
+	maxMisses = 10000
+)
 
 // NewKeys returns a key cache over src.
 func NewKeys(src KeySource, log *slog.Logger) *Keys {
-	return &Keys{src: src, log: log, minReload: time.Second, byHash: map[[32]byte]Key{}}
+	return &Keys{src: src, log: log, lookups: rate.NewLimiter(20, 20),
+		byHash: map[[32]byte]Key{}, misses: map[[32]byte]time.Time{}}
 }
 
 // Lookup returns the key for a presented secret.
@@ -81,13 +96,28 @@ func (k *Keys) Lookup(ctx context.Context, plain string) (Key, bool) {
 	if ok || !strings.HasPrefix(plain, keyPrefix) {
 		return key, ok
 	}
-	if err := k.reload(ctx, false); err != nil {
-		k.log.Warn("reload ingest keys", "err", err)
-	}
 	k.mu.RLock()
-	key, ok = k.byHash[h]
+	until, missed := k.misses[h]
 	k.mu.RUnlock()
-	return key, ok
+	if missed && time.Now().Before(until) || !k.lookups.Allow() {
+		return Key{}, false
+	}
+	key, ok, err := k.src.IngestKey(ctx, h)
+	if err != nil {
+		k.log.Warn("look up ingest key", "err", err)
+		return Key{}, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ok {
+		k.byHash[h] = key
+		return key, true
+	}
+	if len(k.misses) >= maxMisses {
+		k.misses = map[[32]byte]time.Time{}
+	}
+	k.misses[h] = time.Now().Add(missTTL)
+	return Key{}, false
 }
 
 // Loaded reports whether the keys were loaded at least once.
@@ -102,7 +132,7 @@ func (k *Keys) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := k.reload(ctx, true); err != nil && ctx.Err() == nil {
+		if err := k.reload(ctx); err != nil && ctx.Err() == nil {
 			k.log.Warn("reload ingest keys", "err", err)
 		}
 		select {
@@ -113,13 +143,7 @@ func (k *Keys) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (k *Keys) reload(ctx context.Context, force bool) error {
-	k.reloadMu.Lock()
-	defer k.reloadMu.Unlock()
-	if !force && time.Since(k.lastLoad) < k.minReload {
-		return nil
-	}
-	k.lastLoad = time.Now()
+func (k *Keys) reload(ctx context.Context) error {
 	keys, err := k.src.IngestKeys(ctx)
 	if err != nil {
 		return err
@@ -130,6 +154,7 @@ func (k *Keys) reload(ctx context.Context, force bool) error {
 	}
 	k.mu.Lock()
 	k.byHash, k.loaded = m, true
+	k.misses = map[[32]byte]time.Time{}
 	k.mu.Unlock()
 	return nil
 }

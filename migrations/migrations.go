@@ -241,9 +241,20 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn) ([]Migration, error)
 	return applied, nil
 }
 
+const (
+	chVersionQuery = "SELECT max(version) FROM schema_migrations"
+	chTableQuery   = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
+)
+
+// ClickHouseBookkeeping returns the statements the migrator itself runs on
+// ClickHouse, so they can be checked on other ClickHouse releases too.
+func ClickHouseBookkeeping() []string {
+	return []string{chVersionTable, chVersionQuery, chTableQuery}
+}
+
 func clickhouseVersion(ctx context.Context, conn driver.Conn) (int, error) {
 	var v uint32
-	if err := conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+	if err := conn.QueryRow(ctx, chVersionQuery).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read clickhouse schema version: %w", err)
 	}
 	return int(v), nil
@@ -254,7 +265,7 @@ func clickhouseVersion(ctx context.Context, conn driver.Conn) (int, error) {
 // is older.
 func CheckClickHouse(ctx context.Context, conn driver.Conn) error {
 	var exists uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&exists); err != nil {
+	if err := conn.QueryRow(ctx, chTableQuery).Scan(&exists); err != nil {
 		return fmt.Errorf("read clickhouse schema version: %w", err)
 	}
 	want := latest(ClickHouse())

@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/ingest"
@@ -52,6 +55,24 @@ func (db *DB) RevokeIngestKey(ctx context.Context, id int64) error {
 		return keel.Errorf(keel.ENOTFOUND, "no active ingest key %d", id)
 	}
 	return nil
+}
+
+// IngestKey finds an active key by the hash of its secret.
+func (db *DB) IngestKey(ctx context.Context, hash [32]byte) (ingest.Key, bool, error) {
+	var k ingest.Key
+	var maxAge int64
+	err := db.pool.QueryRow(ctx,
+		`SELECT id, name, max_age_seconds, rate_per_second FROM ingest_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+		hash[:]).Scan(&k.ID, &k.Name, &maxAge, &k.Rate)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ingest.Key{}, false, nil
+	}
+	if err != nil {
+		return ingest.Key{}, false, fmt.Errorf("look up ingest key: %w", err)
+	}
+	k.Hash = hash
+	k.MaxAge = time.Duration(maxAge) * time.Second
+	return k, true, nil
 }
 
 // IngestKeys lists the keys that are not revoked.

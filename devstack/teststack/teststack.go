@@ -1,0 +1,91 @@
+// Package teststack gives integration tests one set of real servers per test
+// binary: Postgres, ClickHouse and a Kafka broker from devstack, with Keel's
+// migrations applied. The servers start on first use, so a package's unit
+// tests alone start nothing, and stop when the tests end.
+//
+// KEEL_TEST_KAFKA picks the broker: kfake (the default) or apache, a real
+// Apache Kafka broker. A server that cannot start fails the test; it is
+// never skipped.
+package teststack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/keelhq/keel/devstack"
+	"github.com/keelhq/keel/migrations"
+)
+
+var (
+	once  sync.Once
+	stack *devstack.Stack
+	dir   string
+	err   error
+)
+
+// Main runs the tests and then stops the servers. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { teststack.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	if stack != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		stack.Stop(ctx)
+		cancel()
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// Get returns the running servers, starting them on first use.
+func Get(t testing.TB) *devstack.Stack {
+	t.Helper()
+	once.Do(start)
+	if err != nil {
+		t.Fatalf("start test servers: %v", err)
+	}
+	return stack
+}
+
+func start() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if dir, err = os.MkdirTemp("", "keel-test-"); err != nil {
+		return
+	}
+	stack, err = devstack.StartStack(ctx, devstack.StackConfig{Dir: dir, Kafka: os.Getenv("KEEL_TEST_KAFKA")})
+	if err != nil {
+		return
+	}
+	err = migrate(ctx, stack)
+}
+
+func migrate(ctx context.Context, s *devstack.Stack) error {
+	pool, err := pgxpool.New(ctx, s.Postgres.URL())
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pool.Close()
+	if _, err := migrations.ApplyPostgres(ctx, pool); err != nil {
+		return err
+	}
+	opts, err := clickhouse.ParseDSN(s.ClickHouse.URL())
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	defer conn.Close()
+	_, err = migrations.ApplyClickHouse(ctx, conn)
+	return err
+}
