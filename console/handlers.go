@@ -113,10 +113,12 @@ func activityChart(a keel.Activity) string {
 	)
 	bar.SetXAxis(days).AddSeries("Logins", logins, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#c7d7f2"}))
 	line := charts.NewLine()
+	line.SetGlobalOptions(charts.WithAnimation(false))
+	plain := charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})
 	line.SetXAxis(days).
-		AddSeries("Active users", dau, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
-		AddSeries("WAU", wau, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"})).
-		AddSeries("MAU", mau, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#a05bb5"}))
+		AddSeries("Active users", dau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
+		AddSeries("WAU", wau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"})).
+		AddSeries("MAU", mau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#a05bb5"}))
 	bar.Overlap(line)
 	bar.Validate()
 	return string(bar.JSONNotEscaped())
