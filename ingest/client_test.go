@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/segmentio/kafka-go"
+
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -997,10 +999,10 @@ func (k clientTestKeys) IngestKey(_ context.Context, hash [32]byte) (Key, bool, 
 
 type clientTestPublisher struct {
 	mu   sync.Mutex
-	msgs []Message
+	msgs []kafka.Message
 }
 
-func (p *clientTestPublisher) Publish(_ context.Context, msgs []Message) error {
+func (p *clientTestPublisher) Publish(_ context.Context, msgs []kafka.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.msgs = append(p.msgs, msgs...)

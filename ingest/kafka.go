@@ -18,18 +18,12 @@ const (
 	HeaderMaxAge = "keel-max-age" // late-arrival window in seconds, when the key overrides it
 )
 
-// Message is one event on its way to Kafka.
-type Message struct {
-	Key     []byte // the tenant id: all of a tenant's events share a partition
-	Value   []byte // the event's JSON as sent
-	Headers []kafka.Header
-	Time    time.Time // ingest time
-}
-
 // Publisher hands messages to Kafka. Publish returns nil only when every
-// message was acknowledged by all in-sync replicas.
+// message was acknowledged by all in-sync replicas. A message's key is the
+// tenant id (all of a tenant's events share a partition), its value the
+// event's JSON as sent, its time the ingest time.
 type Publisher interface {
-	Publish(ctx context.Context, msgs []Message) error
+	Publish(ctx context.Context, msgs []kafka.Message) error
 	Ready(ctx context.Context) error
 }
 
@@ -84,7 +78,7 @@ func NewKafkaPublisher(cfg KafkaConfig) (*KafkaPublisher, error) {
 		Topic:           cfg.Topic,
 		Balancer:        &kafka.Murmur2Balancer{},
 		RequiredAcks:    kafka.RequireAll,
-		BatchSize:       MaxBatchEvents * 4,
+		BatchSize:       512,
 		BatchBytes:      16 << 20,
 		BatchTimeout:    cfg.BatchTimeout,
 		WriteTimeout:    cfg.WriteTimeout,
@@ -98,12 +92,8 @@ func NewKafkaPublisher(cfg KafkaConfig) (*KafkaPublisher, error) {
 }
 
 // Publish writes msgs and waits for the acknowledgement of all of them.
-func (p *KafkaPublisher) Publish(ctx context.Context, msgs []Message) error {
-	km := make([]kafka.Message, len(msgs))
-	for i, m := range msgs {
-		km[i] = kafka.Message{Key: m.Key, Value: m.Value, Headers: m.Headers, Time: m.Time}
-	}
-	if err := p.w.WriteMessages(ctx, km...); err != nil {
+func (p *KafkaPublisher) Publish(ctx context.Context, msgs []kafka.Message) error {
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish %d events to %s: %w", len(msgs), p.cfg.Topic, err)
 	}
 	return nil

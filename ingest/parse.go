@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -195,11 +195,13 @@ func (s *scanner) trailing() error {
 
 // event reads an event object at s.i. err is a syntax error; semErr the first
 // problem with the event's content.
+//
+// It is the collector's and the loader's hot path, so it allocates once per
+// event: the string fields are sliced out of one string built at the end.
 func (s *scanner) event() (ev Event, semErr error, err error) {
 	s.i++ // '{'
 	var seen uint8
-	var timeStr string
-	var haveProps bool
+	var id, tenant, user, typ, timeRaw, props []byte
 	note := func(e error) {
 		if semErr == nil {
 			semErr = e
@@ -214,7 +216,7 @@ func (s *scanner) event() (ev Event, semErr error, err error) {
 			if s.peek() != '"' {
 				return ev, nil, s.syntax("expected a field name")
 			}
-			key, _, err := s.str()
+			key, keyEsc, err := s.span()
 			if err != nil {
 				return ev, nil, err
 			}
@@ -225,56 +227,76 @@ func (s *scanner) event() (ev Event, semErr error, err error) {
 			s.i++
 			s.ws()
 			var bit uint8
-			var dst *string
-			switch key {
-			case "id":
-				bit, dst = 1, &ev.ID
-			case "type":
-				bit, dst = 2, &ev.Type
-			case "tenant":
-				bit, dst = 4, &ev.Tenant
-			case "user":
-				bit, dst = 8, &ev.User
-			case "time":
-				bit, dst = 16, &timeStr
-			case "props":
-				bit = 32
+			var dst *[]byte
+			if !keyEsc {
+				switch string(key) {
+				case "id":
+					bit, dst = 1, &id
+				case "type":
+					bit, dst = 2, &typ
+				case "tenant":
+					bit, dst = 4, &tenant
+				case "user":
+					bit, dst = 8, &user
+				case "time":
+					bit, dst = 16, &timeRaw
+				case "props":
+					bit = 32
+				}
 			}
-			if bit == 0 {
-				note(fieldErr(key, "unknown field; an event has id, type, tenant, user, time and props"))
+			name := func() string {
+				if keyEsc {
+					if v, ok := unescape(key); ok {
+						return truncate(v, 40)
+					}
+				}
+				return truncate(string(key), 40)
+			}
+			switch {
+			case bit == 0:
+				note(fieldErr(name(), "unknown field; an event has id, type, tenant, user, time and props"))
 				if _, err := s.value(); err != nil {
 					return ev, nil, err
 				}
-			} else {
-				if seen&bit != 0 {
-					note(fieldErr(key, "appears twice"))
+			case seen&bit != 0:
+				note(fieldErr(name(), "appears twice"))
+				if _, err := s.value(); err != nil {
+					return ev, nil, err
 				}
+			case bit == 32:
 				seen |= bit
-				if bit == 32 {
-					props, perr, err := s.props()
-					if err != nil {
-						return ev, nil, err
-					}
-					if perr != nil {
-						note(perr)
-					}
-					ev.Props, haveProps = props, true
-				} else if s.peek() == '"' {
-					v, valid, err := s.str()
-					if err != nil {
-						return ev, nil, err
-					}
-					if !valid {
-						note(fieldErr(key, "not valid UTF-8"))
-					}
-					*dst = v
-				} else {
-					k, err := s.value()
-					if err != nil {
-						return ev, nil, err
-					}
-					note(fieldErr(key, "must be a string, not %s", k))
+				p, perr, err := s.props()
+				if err != nil {
+					return ev, nil, err
 				}
+				if perr != nil {
+					note(perr)
+				}
+				props = p
+			case s.peek() == '"':
+				seen |= bit
+				v, esc, err := s.span()
+				if err != nil {
+					return ev, nil, err
+				}
+				if esc {
+					u, ok := unescape(v)
+					if !ok {
+						return ev, nil, &SyntaxError{Offset: s.i, Msg: errBadEscape.Error()}
+					}
+					v = []byte(u)
+				}
+				if !utf8.Valid(v) {
+					note(fieldErr(name(), "not valid UTF-8"))
+				}
+				*dst = v
+			default:
+				seen |= bit
+				k, err := s.value()
+				if err != nil {
+					return ev, nil, err
+				}
+				note(fieldErr(name(), "must be a string, not %s", k))
 			}
 			s.ws()
 			switch s.peek() {
@@ -289,17 +311,50 @@ func (s *scanner) event() (ev Event, semErr error, err error) {
 			break
 		}
 	}
-	if !haveProps || ev.Props == "" {
-		ev.Props = "{}"
+	if len(props) == 0 {
+		props = emptyProps
 	}
+	// One allocation for every string of the event.
+	var sb strings.Builder
+	sb.Grow(len(id) + len(tenant) + len(user) + len(props))
+	sb.Write(id)
+	sb.Write(tenant)
+	sb.Write(user)
+	sb.Write(props)
+	all := sb.String()
+	n1, n2, n3 := len(id), len(id)+len(tenant), len(id)+len(tenant)+len(user)
+	ev.ID, ev.Tenant, ev.User, ev.Props = all[:n1], all[n1:n2], all[n2:n3], all[n3:]
+	ev.Type = internType(typ)
 	if semErr != nil {
 		return ev, semErr, nil
 	}
-	return ev, check(&ev, timeStr, seen), nil
+	return ev, check(&ev, timeRaw, seen), nil
+}
+
+var emptyProps = []byte("{}")
+
+// internType returns the constant for a known event type, so the common
+// types cost no allocation.
+func internType(t []byte) string {
+	switch string(t) {
+	case TypeLogin:
+		return TypeLogin
+	case TypeLogout:
+		return TypeLogout
+	case TypeFeatureUsed:
+		return TypeFeatureUsed
+	case TypePageView:
+		return TypePageView
+	case TypeAPICall:
+		return TypeAPICall
+	case TypeSeatSnapshot:
+		return TypeSeatSnapshot
+	}
+	return string(t)
 }
 
 // check validates the fields of a syntactically fine event.
-func check(ev *Event, timeStr string, seen uint8) error {
+func check(ev *Event, timeRaw []byte, seen uint8) error {
 	if err := checkID("id", ev.ID, MaxIDLen); err != nil {
 		return err
 	}
@@ -320,14 +375,14 @@ func check(ev *Event, timeStr string, seen uint8) error {
 			return err
 		}
 	}
-	if seen&16 == 0 || timeStr == "" {
+	if seen&16 == 0 || len(timeRaw) == 0 {
 		return fieldErr("time", "required (RFC 3339, e.g. 2026-11-23T08:00:00Z)")
 	}
-	t, err := time.Parse(time.RFC3339Nano, timeStr)
-	if err != nil {
-		return fieldErr("time", "%q is not an RFC 3339 time such as 2026-11-23T08:00:00Z", truncate(timeStr, 40))
+	t, ok := parseTime(timeRaw)
+	if !ok {
+		return fieldErr("time", "%q is not an RFC 3339 time such as 2026-11-23T08:00:00Z", truncate(string(timeRaw), 40))
 	}
-	ev.Time = t.UTC()
+	ev.Time = t
 	if ev.Type == TypeSeatSnapshot {
 		if err := checkSeats(ev.Props); err != nil {
 			return err
@@ -378,83 +433,109 @@ func propValue(props, key string) (string, bool) {
 
 // props reads the props object and returns it as compact JSON. Values must
 // be strings, numbers or bools: props are flat by contract, so they can be
-// stored and queried without a schema.
-func (s *scanner) props() (compact string, semErr error, err error) {
+// stored and queried without a schema. The result aliases the input when the
+// object was already compact.
+func (s *scanner) props() (compact []byte, semErr error, err error) {
 	start := s.i
 	switch s.peek() {
 	case 'n':
 		if _, err := s.value(); err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
-		return "{}", nil, nil
+		return emptyProps, nil, nil
 	case '{':
 	default:
 		k, err := s.value()
 		if err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
-		return "", fieldErr("props", "must be an object, not %s", k), nil
+		return nil, fieldErr("props", "must be an object, not %s", k), nil
 	}
 	s.i++
-	out := make([]byte, 0, 64)
-	out = append(out, '{')
-	var keys []string
-	s.ws()
+	var out []byte // built only once whitespace shows the input is not compact
+	var keys [16][]byte
+	var more [][]byte
+	nkeys := 0
+	mark := s.i // input up to mark is already in out (when out != nil)
+	ws := func() {
+		before := s.i
+		s.ws()
+		if s.i != before {
+			if out == nil {
+				out = append(make([]byte, 0, 64), s.b[start:before]...)
+			} else {
+				out = append(out, s.b[mark:before]...)
+			}
+			mark = s.i
+		}
+	}
+	ws()
 	if s.peek() == '}' {
 		s.i++
-		return "{}", nil, nil
+		return emptyProps, nil, nil
 	}
 	for {
-		s.ws()
+		ws()
 		if s.peek() != '"' {
-			return "", nil, s.syntax("expected a key in props")
+			return nil, nil, s.syntax("expected a key in props")
 		}
-		ks := s.i
-		key, valid, err := s.str()
+		key, esc, err := s.span()
 		if err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
-		ke := s.i
-		if semErr == nil && !valid {
+		name := func() string {
+			if esc {
+				if v, ok := unescape(key); ok {
+					return "props." + truncate(v, 40)
+				}
+			}
+			return "props." + truncate(string(key), 40)
+		}
+		if semErr == nil && !esc && !utf8.Valid(key) {
 			semErr = fieldErr("props", "a key is not valid UTF-8")
 		}
 		if semErr == nil {
-			for _, k := range keys {
-				if k == key {
-					semErr = fieldErr("props."+truncate(key, 40), "appears twice")
+			for i := 0; i < nkeys; i++ {
+				var k []byte
+				if i < len(keys) {
+					k = keys[i]
+				} else {
+					k = more[i-len(keys)]
+				}
+				if bytes.Equal(k, key) {
+					semErr = fieldErr(name(), "appears twice")
 				}
 			}
-			keys = append(keys, key)
+			if nkeys < len(keys) {
+				keys[nkeys] = key
+			} else {
+				more = append(more, key)
+			}
+			nkeys++
 		}
-		s.ws()
+		ws()
 		if s.peek() != ':' {
-			return "", nil, s.syntax("expected ':' in props")
+			return nil, nil, s.syntax("expected ':' in props")
 		}
 		s.i++
-		s.ws()
+		ws()
 		vs := s.i
 		k, err := s.value()
 		if err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
 		if semErr == nil {
 			switch k {
 			case kString:
 				if !utf8.Valid(s.b[vs:s.i]) {
-					semErr = fieldErr("props."+truncate(key, 40), "not valid UTF-8")
+					semErr = fieldErr(name(), "not valid UTF-8")
 				}
 			case kNumber, kBool:
 			default:
-				semErr = fieldErr("props."+truncate(key, 40), "must be a string, number or bool, not %s", k)
+				semErr = fieldErr(name(), "must be a string, number or bool, not %s", k)
 			}
 		}
-		if len(out) > 1 {
-			out = append(out, ',')
-		}
-		out = append(out, s.b[ks:ke]...)
-		out = append(out, ':')
-		out = append(out, s.b[vs:s.i]...)
-		s.ws()
+		ws()
 		switch s.peek() {
 		case ',':
 			s.i++
@@ -462,22 +543,24 @@ func (s *scanner) props() (compact string, semErr error, err error) {
 		case '}':
 			s.i++
 		default:
-			return "", nil, s.syntax("expected ',' or '}' in props")
+			return nil, nil, s.syntax("expected ',' or '}' in props")
 		}
 		break
 	}
 	if semErr == nil && s.i-start > MaxPropsBytes {
 		semErr = fieldErr("props", "%d bytes; at most %d", s.i-start, MaxPropsBytes)
 	}
-	out = append(out, '}')
-	return string(out), semErr, nil
+	if out == nil {
+		return s.b[start:s.i], semErr, nil
+	}
+	return append(out, s.b[mark:s.i]...), semErr, nil
 }
 
 // value skips one JSON value of any kind and reports its kind.
 func (s *scanner) value() (kind, error) {
 	switch c := s.peek(); {
 	case c == '"':
-		_, _, err := s.str()
+		_, _, err := s.span()
 		return kString, err
 	case c == '{':
 		return kObject, s.skipContainer('{', '}')
@@ -561,7 +644,7 @@ func (s *scanner) skipContainer(open, close byte) error {
 			if s.peek() != '"' {
 				return s.syntax("expected a key")
 			}
-			if _, _, err := s.str(); err != nil {
+			if _, _, err := s.span(); err != nil {
 				return err
 			}
 			s.ws()
@@ -589,36 +672,47 @@ func (s *scanner) skipContainer(open, close byte) error {
 
 var errBadEscape = errors.New("invalid escape")
 
-// str reads a string at s.i and returns it unescaped. valid is false when the
-// string holds bytes that are not UTF-8 (a content problem, not a syntax one).
-func (s *scanner) str() (v string, valid bool, err error) {
+// span reads a string at s.i and returns its raw body (between the quotes)
+// and whether it holds escapes; the caller unescapes only if it must.
+func (s *scanner) span() (raw []byte, escaped bool, err error) {
 	s.i++ // opening quote
 	start := s.i
-	plain := true
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			raw := s.b[start:s.i]
+			raw = s.b[start:s.i]
 			s.i++
-			if plain {
-				return string(raw), utf8.Valid(raw), nil
+			if escaped {
+				if _, ok := unescape(raw); !ok {
+					return nil, false, &SyntaxError{Offset: start, Msg: errBadEscape.Error()}
+				}
 			}
-			out, ok := unescape(raw)
-			if !ok {
-				return "", false, &SyntaxError{Offset: start, Msg: errBadEscape.Error()}
-			}
-			return out, utf8.ValidString(out), nil
+			return raw, escaped, nil
 		case c == '\\':
-			plain = false
+			escaped = true
 			s.i += 2
 		case c < 0x20:
-			return "", false, s.syntax("control character in a string")
+			return nil, false, s.syntax("control character in a string")
 		default:
 			s.i++
 		}
 	}
-	return "", false, s.syntax("unterminated string")
+	return nil, false, s.syntax("unterminated string")
+}
+
+// str reads a string at s.i and returns it unescaped. valid is false when the
+// string holds bytes that are not UTF-8 (a content problem, not a syntax one).
+func (s *scanner) str() (v string, valid bool, err error) {
+	raw, esc, err := s.span()
+	if err != nil {
+		return "", false, err
+	}
+	if !esc {
+		return string(raw), utf8.Valid(raw), nil
+	}
+	out, _ := unescape(raw)
+	return out, utf8.ValidString(out), nil
 }
 
 // unescape decodes the escapes of a JSON string body.

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,49 @@ func FuzzParseBatch(f *testing.F) {
 			if it.Err == nil && !json.Valid([]byte(it.Event.Props)) {
 				t.Fatalf("props %q are not valid JSON", it.Event.Props)
 			}
+		}
+	})
+}
+
+func benchBody(n int) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"bench-1763900000-%09d","type":"feature_used","tenant":"bench-1763900000-%03d","user":"user-%05d","time":"2026-11-23T08:00:00Z","props":{"feature":"export","plan":"business"}}`, i, i%500, i%20000)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+func BenchmarkParseBatch(b *testing.B) {
+	body := benchBody(1000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		items, err := ParseBatch(body)
+		if err != nil || len(items) != 1000 || items[999].Err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzParseTime checks the fast RFC 3339 reader against time.Parse.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2026-11-23T08:00:00Z", "2026-11-23T08:00:00.123456789+08:00", "2024-02-29T23:59:59-00:30",
+		"2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-23t08:00:00z", "2026-11-23T08:00:00.Z", "2026-11-23T24:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseTime([]byte(s))
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok != (err == nil) {
+			t.Fatalf("parseTime(%q) ok = %v, time.Parse error = %v", s, ok, err)
+		}
+		if ok && !got.Equal(want) {
+			t.Fatalf("parseTime(%q) = %v, time.Parse = %v", s, got, want)
 		}
 	})
 }

@@ -39,9 +39,9 @@
 // new owner reads what is stored. An insert in flight runs to completion
 // with its own timeout rather than being cut off, so its outcome is known.
 //
-// Memory is bounded whatever the backlog: the readers hold at most
-// QueueCapacity messages each, the batch at most BatchRows rows or
-// BatchBytes bytes, and the dedup window DedupWindow keys per partition.
+// Memory is bounded whatever the backlog: each partition's reader holds at
+// most three fetches of 512 KiB, the batch at most BatchRows rows or BatchBytes
+// bytes, and the dedup window DedupWindow keys per partition.
 //
 // A Kafka topic must never be deleted and re-created under the same name:
 // offsets would start again at zero and collide with the stored positions.
@@ -87,7 +87,7 @@ type LoaderConfig struct {
 	Topic   string // default "keel.events"
 	Group   string // consumer group; default "keel-loader"
 
-	BatchRows     int           // flush at this many rows; default 50,000
+	BatchRows     int           // flush at this many rows; default 25,000
 	BatchBytes    int           // or this many bytes of messages; default 32 MiB
 	FlushInterval time.Duration // or this long after the first row; default 200 ms
 
@@ -121,7 +121,7 @@ func (c *LoaderConfig) defaults() {
 		c.Group = "keel-loader"
 	}
 	if c.BatchRows == 0 {
-		c.BatchRows = 50000
+		c.BatchRows = 25000
 	}
 	if c.BatchBytes == 0 {
 		c.BatchBytes = 32 << 20
@@ -293,13 +293,20 @@ func (w *worker) run(ctx context.Context) {
 	// promise the consumer group relies on: nothing of this generation runs
 	// once the next one starts.
 	readCtx, stopReaders := context.WithCancel(ctx)
-	msgs := make(chan kafka.Message, 4096)
+	fetches := make(chan fetch, len(w.assigned))
 	var wg sync.WaitGroup
+	dialer := &kafka.Dialer{Timeout: 10 * time.Second}
 	for _, a := range w.assigned {
+		r := &partitionReader{brokers: l.cfg.Brokers, topic: l.cfg.Topic, partition: a.ID,
+			maxBytes: 512 << 10, maxWait: 100 * time.Millisecond, log: l.log, dialer: dialer}
+		start := a.Offset
+		if start < 0 {
+			start = kafka.FirstOffset
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.read(readCtx, a, msgs)
+			r.run(readCtx, start, fetches)
 		}()
 	}
 	defer func() {
@@ -313,11 +320,14 @@ func (w *worker) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return // unflushed messages are not committed; the next owner reads them again
-		case m := <-msgs:
-			w.add(m)
-			if w.batch.Len() >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes {
-				if !w.flush(ctx) {
-					return
+		case f := <-fetches:
+			l.m.lag.WithLabelValues(strconv.Itoa(f.partition)).Set(float64(f.lag))
+			for i := range f.msgs {
+				w.add(&f.msgs[i])
+				if w.batch.Len() >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes {
+					if !w.flush(ctx) {
+						return
+					}
 				}
 			}
 		case <-tick.C:
@@ -374,63 +384,11 @@ func (w *worker) prepare(ctx context.Context) bool {
 	}
 }
 
-// read feeds one partition's messages into out until ctx ends.
-func (w *worker) read(ctx context.Context, a kafka.PartitionAssignment, out chan<- kafka.Message) {
-	l := w.l
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        l.cfg.Brokers,
-		Topic:          l.cfg.Topic,
-		Partition:      a.ID,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        100 * time.Millisecond,
-		QueueCapacity:  1024,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { l.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
-	})
-	defer r.Close()
-	start := a.Offset
-	if start < 0 {
-		start = kafka.FirstOffset
-	}
-	if err := r.SetOffset(start); err != nil {
-		l.log.Error("loader: set offset", "partition", a.ID, "offset", start, "err", err)
-		return
-	}
-	lag := l.m.lag.WithLabelValues(strconv.Itoa(a.ID))
-	lastLag := time.Time{}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			l.log.Warn("loader: fetch", "partition", a.ID, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		if now := time.Now(); now.Sub(lastLag) > 500*time.Millisecond {
-			lag.Set(float64(r.Lag()))
-			lastLag = now
-		}
-		select {
-		case out <- m:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
 // maxRaw caps what is kept of a rejected message.
 const maxRaw = 1 << 20
 
 // add judges one message and puts it in the batch, or skips it.
-func (w *worker) add(m kafka.Message) {
+func (w *worker) add(m *kafka.Message) {
 	l := w.l
 	if !w.pending {
 		w.pending, w.firstAt = true, time.Now()

@@ -35,8 +35,12 @@ func newTopic(t *testing.T, brokers []string, partitions int) string {
 // produce writes messages keyed by tenant, as the collector does.
 func produce(t *testing.T, brokers []string, topic string, msgs ...kafka.Message) {
 	t.Helper()
+	// A transport of its own: the shared default one caches cluster metadata
+	// and would not know a topic created a moment ago.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 5000}
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 5000, Transport: tr}
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -85,36 +85,35 @@ func (k keyer) key(tenant, id string) eventKey {
 	return eventKey{h1.Sum64(), h2.Sum64()}
 }
 
-// recentKeys remembers the last n event keys of a partition, forgetting the
-// oldest first. It is how the loader recognises an event sent twice (a
-// client retry, a producer retry) without asking ClickHouse for every batch.
+// recentKeys remembers the event keys of a partition's recent messages: at
+// least the last n/2 and at most the last n. It is how the loader
+// recognises an event sent twice (a client retry, a producer retry) without
+// asking ClickHouse for every batch. Two generations of maps, the older
+// dropped whole when the newer fills, cost no per-key eviction.
 type recentKeys struct {
-	seen map[eventKey]struct{}
-	ring []eventKey
-	next int
-	full bool
+	cur, prev map[eventKey]struct{}
+	half      int
 }
 
 func newRecentKeys(n int) *recentKeys {
-	return &recentKeys{seen: make(map[eventKey]struct{}, min(n, 4096)), ring: make([]eventKey, n)}
+	half := max(n/2, 0)
+	return &recentKeys{cur: make(map[eventKey]struct{}, min(half, 4096)), half: half}
 }
 
 // add records k and reports whether it was already there.
 func (r *recentKeys) add(k eventKey) (dup bool) {
-	if _, ok := r.seen[k]; ok {
+	if _, ok := r.cur[k]; ok {
 		return true
 	}
-	if len(r.ring) == 0 {
+	if _, ok := r.prev[k]; ok {
+		return true
+	}
+	if r.half == 0 {
 		return false
 	}
-	if r.full {
-		delete(r.seen, r.ring[r.next])
+	if len(r.cur) >= r.half {
+		r.prev, r.cur = r.cur, make(map[eventKey]struct{}, r.half)
 	}
-	r.ring[r.next] = k
-	r.seen[k] = struct{}{}
-	r.next++
-	if r.next == len(r.ring) {
-		r.next, r.full = 0, true
-	}
+	r.cur[k] = struct{}{}
 	return false
 }

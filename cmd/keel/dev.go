@@ -102,7 +102,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	}
 
 	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
-	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 50000, flush: 200 * time.Millisecond, dedupWindow: 100000}
+	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000}
 	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC")}
 	runCollector, err := cf.service(ctx, log)
 	if err != nil {

@@ -105,6 +105,7 @@ const (
 type common struct {
 	pg, clickhouse, brokers, topic, logLevel string
 	lateWindow                               time.Duration
+	pprof                                    bool
 }
 
 func (c *common) register(fs *flag.FlagSet, env *Env) {
@@ -113,6 +114,7 @@ func (c *common) register(fs *flag.FlagSet, env *Env) {
 	fs.StringVar(&c.brokers, "brokers", env.Get(envBrokers, defaultBrokers), "Kafka brokers, comma-separated ($"+envBrokers+")")
 	fs.StringVar(&c.topic, "topic", env.Get(envTopic, defaultTopic), "Kafka topic of product events ($"+envTopic+")")
 	fs.StringVar(&c.logLevel, "log-level", env.Get(envLogLevel, "info"), "debug, info, warn or error ($"+envLogLevel+")")
+	fs.BoolVar(&c.pprof, "pprof", env.Get("KEEL_PPROF", "") == "1", "serve Go's /debug/pprof/ profiles beside /metrics ($KEEL_PPROF=1); for diagnosis, off by default")
 	fs.DurationVar(&c.lateWindow, "late-window", durationEnv(env, envLateWindow, 30*24*time.Hour), "late-arrival window: older events are rejected ($"+envLateWindow+")")
 }
 

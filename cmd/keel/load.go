@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,6 +22,7 @@ type loadFlags struct {
 	batchRows   int
 	flush       time.Duration
 	dedupWindow int
+	memoryLimit int64
 }
 
 func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
@@ -27,9 +30,10 @@ func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
 	f.common.register(fs, env)
 	fs.StringVar(&f.addr, "addr", env.Get(envLoadAddr, defaultLoadAddr), "address of /metrics, /healthz, /readyz ($"+envLoadAddr+"); empty for none")
 	fs.StringVar(&f.group, "group", env.Get("KEEL_LOAD_GROUP", "keel-loader"), "Kafka consumer group ($KEEL_LOAD_GROUP)")
-	fs.IntVar(&f.batchRows, "batch-rows", 50000, "insert after this many rows")
+	fs.IntVar(&f.batchRows, "batch-rows", 25000, "insert after this many rows")
 	fs.DurationVar(&f.flush, "flush", 200*time.Millisecond, "or this long after the first row")
-	fs.IntVar(&f.dedupWindow, "dedup-window", 100000, "event ids remembered per partition to drop resent events")
+	fs.IntVar(&f.dedupWindow, "dedup-window", 100000, "event ids remembered per partition to drop resent events (at least half that many, at most all)")
+	fs.Int64Var(&f.memoryLimit, "memory-limit", 192<<20, "soft memory limit in bytes for the Go heap of a standalone loader (GOMEMLIMIT overrides it)")
 	return fs.Parse(args)
 }
 
@@ -39,6 +43,12 @@ func runLoad(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 		return err
 	}
 	log := f.logger(stderr)
+	// The loader's live memory is bounded (see the warehouse package doc);
+	// a soft limit keeps garbage from doubling it. Only for a loader of its
+	// own: inside keel dev the limit would cover the in-process broker too.
+	if os.Getenv("GOMEMLIMIT") == "" && f.memoryLimit > 0 {
+		debug.SetMemoryLimit(f.memoryLimit)
+	}
 	run, err := f.service(ctx, log)
 	if err != nil {
 		return err
@@ -83,7 +93,7 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 			return l.Run(ctx)
 		})
 		if f.addr != "" {
-			g.Go(func() error { return serveHTTP(ctx, f.addr, l.Handler(), log) })
+			g.Go(func() error { return serveHTTP(ctx, f.addr, withPprof(f.pprof, l.Handler()), log) })
 		}
 		if err := g.Wait(); err != nil {
 			return fmt.Errorf("loader: %w", err)

@@ -7,8 +7,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
+
+// withPprof adds Go's profiling endpoints under /debug/pprof/ when on.
+func withPprof(on bool, h http.Handler) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	return mux
+}
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully with
 // a fresh timeout so in-flight requests (a batch waiting for Kafka's ack)
