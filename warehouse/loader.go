@@ -94,7 +94,7 @@ type LoaderConfig struct {
 	Rules       ingest.Rules // time rules; default ingest.DefaultRules
 	DedupWindow int          // event ids remembered per partition; default 100,000
 
-	InsertTimeout  time.Duration // one insert attempt; default 20 s
+	InsertTimeout  time.Duration // one insert attempt; default 10 s
 	SessionTimeout time.Duration // consumer group session; default 10 s
 }
 
@@ -136,7 +136,7 @@ func (c *LoaderConfig) defaults() {
 		c.DedupWindow = 100000
 	}
 	if c.InsertTimeout == 0 {
-		c.InsertTimeout = 20 * time.Second
+		c.InsertTimeout = 10 * time.Second
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
@@ -230,7 +230,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		StartOffset:           kafka.FirstOffset,
 		SessionTimeout:        l.cfg.SessionTimeout,
 		HeartbeatInterval:     l.cfg.SessionTimeout / 5,
-		RebalanceTimeout:      l.cfg.InsertTimeout + 10*time.Second,
+		RebalanceTimeout:      l.cfg.InsertTimeout + 5*time.Second,
 		JoinGroupBackoff:      500 * time.Millisecond,
 		WatchPartitionChanges: true,
 		Timeout:               5 * time.Second,

@@ -31,6 +31,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if opts.DialTimeout == 0 || opts.DialTimeout == 30*time.Second {
 		opts.DialTimeout = 5 * time.Second
 	}
+	if opts.ReadTimeout == 0 {
+		// clickhouse-go waits five minutes by default; a server that hangs
+		// (starting up, or overloaded) should fail a request much sooner so
+		// that callers retry or report it.
+		opts.ReadTimeout = 60 * time.Second
+	}
 	opts.MaxOpenConns = max(opts.MaxOpenConns, 8)
 	conn, err := clickhouse.Open(opts)
 	if err != nil {

@@ -52,16 +52,24 @@ func runCollect(ctx context.Context, args []string, env *Env, stdout, stderr io.
 // serves it until ctx ends. It refuses to start on a schema that is behind
 // or a topic that does not exist.
 func (f *collectFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	db, err := postgres.Open(ctx, f.pg)
+	var db *postgres.DB
+	err := retryStart(ctx, log, "postgres", func(ctx context.Context) error {
+		d, err := postgres.Open(ctx, f.pg)
+		if err != nil {
+			return err
+		}
+		if err := d.CheckSchema(ctx); err != nil {
+			d.Close()
+			return err
+		}
+		db = d
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := db.CheckSchema(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	brokers := f.brokerList()
-	if err := ingest.TopicReady(ctx, brokers, f.topic); err != nil {
+	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return ingest.TopicReady(ctx, brokers, f.topic) }); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -15,8 +15,9 @@ import (
 
 type consoleFlags struct {
 	common
-	addr string
-	tz   string
+	addr     string
+	tz       string
+	insecure bool
 }
 
 func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error {
@@ -24,6 +25,7 @@ func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error
 	f.common.register(fs, env)
 	fs.StringVar(&f.addr, "addr", env.Get(envHTTPAddr, defaultHTTPAddr), "listen address ($"+envHTTPAddr+")")
 	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone ($"+envTimezone+")")
+	fs.BoolVar(&f.insecure, "insecure-listen", false, "listen on a non-loopback address although the console has no sign-in yet (only behind something that restricts who can reach it)")
 	return fs.Parse(args)
 }
 
@@ -54,13 +56,16 @@ func loopbackAddr(addr string) (string, error) {
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 		return addr, nil
 	}
-	return "", fmt.Errorf("console address %q: the console has no sign-in yet and only listens on loopback", addr)
+	return "", fmt.Errorf("console address %q: the console has no sign-in yet and only listens on loopback (--insecure-listen overrides)", addr)
 }
 
 func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	addr, err := loopbackAddr(f.addr)
-	if err != nil {
-		return nil, err
+	addr := f.addr
+	if !f.insecure {
+		var err error
+		if addr, err = loopbackAddr(f.addr); err != nil {
+			return nil, err
+		}
 	}
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {

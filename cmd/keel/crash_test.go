@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
@@ -76,10 +78,10 @@ func startProc(t *testing.T, name string, env []string, args ...string) *proc {
 	p.start()
 	t.Cleanup(func() {
 		p.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("KEEL_TEST_VERBOSE") != "" {
 			b, _ := os.ReadFile(log.Name())
-			if len(b) > 8000 {
-				b = b[len(b)-8000:]
+			if len(b) > 20000 {
+				b = b[len(b)-20000:]
 			}
 			t.Logf("--- %s log (tail) ---\n%s", name, b)
 		}
@@ -326,7 +328,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d accepted events stored after 3 minutes", rows, events)
+			t.Fatalf("only %d of %d accepted events stored after 3 minutes; consumer group: %s", rows, events, describeGroup(st.Kafka.Brokers(), run))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -355,6 +357,26 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 	}
 	metrics := scrape(t, "http://127.0.0.1:"+loadPort+"/metrics")
 	t.Logf("last loader's counters: %s", metrics)
+}
+
+// describeGroup says who is in the consumer group, for a failure message.
+func describeGroup(brokers []string, group string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	res, err := (&kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}).DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return err.Error()
+	}
+	var sb strings.Builder
+	for _, g := range res.Groups {
+		fmt.Fprintf(&sb, "state %s, %d members:", g.GroupState, len(g.Members))
+		for _, m := range g.Members {
+			fmt.Fprintf(&sb, " [%s %s partitions %v]", m.MemberID, m.ClientHost, m.MemberAssignments.Topics)
+		}
+	}
+	return sb.String()
 }
 
 // scrape returns the loader's message counters, for the log.

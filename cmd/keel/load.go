@@ -59,16 +59,24 @@ func runLoad(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 // service opens ClickHouse, checks its schema and the topic, and returns the
 // function that loads until ctx ends.
 func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	store, err := warehouse.Open(ctx, f.clickhouse)
+	var store *warehouse.Store
+	err := retryStart(ctx, log, "clickhouse", func(ctx context.Context) error {
+		s, err := warehouse.Open(ctx, f.clickhouse)
+		if err != nil {
+			return err
+		}
+		if err := s.CheckSchema(ctx); err != nil {
+			s.Close()
+			return err
+		}
+		store = s
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := store.CheckSchema(ctx); err != nil {
-		store.Close()
-		return nil, err
-	}
 	brokers := f.brokerList()
-	if err := ingest.TopicReady(ctx, brokers, f.topic); err != nil {
+	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return ingest.TopicReady(ctx, brokers, f.topic) }); err != nil {
 		store.Close()
 		return nil, err
 	}

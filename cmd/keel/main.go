@@ -40,6 +40,7 @@ func commands() []command {
 		{"bench", "the project's benchmarks: keel bench ingest", runBench},
 		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
 		{"token", "keel token ingest NAME: print a new ingest key for a product app", runToken},
+		{"healthcheck", "keel healthcheck URL: exit 0 if URL answers 200 (for container health checks)", runHealthcheck},
 	}
 }
 

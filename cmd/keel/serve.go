@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/keelhq/keel/migrations"
 )
 
 // withPprof adds Go's profiling endpoints under /debug/pprof/ when on.
@@ -24,6 +27,36 @@ func withPprof(on bool, h http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	return mux
+}
+
+// startTimeout bounds how long a service waits for its servers at start.
+const startTimeout = 2 * time.Minute
+
+// retryStart runs open until it succeeds, each attempt bounded by 15 s, so a
+// service started while Postgres, ClickHouse or Kafka is restarting waits
+// for it instead of hanging or exiting. A schema that is behind is not
+// waited for: nothing will fix it but `keel migrate`.
+func retryStart(ctx context.Context, log *slog.Logger, what string, open func(context.Context) error) error {
+	deadline := time.Now().Add(startTimeout)
+	wait := 200 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := open(actx)
+		cancel()
+		if err == nil || errors.Is(err, migrations.ErrBehind) || ctx.Err() != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: still failing after %s: %w", what, startTimeout, err)
+		}
+		log.Warn("waiting for "+what, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
 }
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully with
@@ -60,6 +93,29 @@ func serveListener(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shut down %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// runHealthcheck is for images without a shell or curl: it GETs a URL
+// (a service's /readyz) and fails unless the answer is 200.
+func runHealthcheck(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: keel healthcheck URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", args[0], resp.Status)
 	}
 	return nil
 }
