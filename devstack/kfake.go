@@ -114,6 +114,16 @@ func (k *Kfake) Start(ctx context.Context) error {
 			return fmt.Errorf("start kfake: %w", err)
 		}
 		k.lock = lock
+		// kfake restores consumer-group members from session_state.json
+		// at start, and a member restored that way which never comes back
+		// can keep its partitions for minutes (seen with a loader killed
+		// while the broker restarted). A real broker's members rejoin after
+		// a restart anyway, so start without them; committed offsets live
+		// elsewhere in Dir and survive.
+		if err := os.Remove(filepath.Join(k.cfg.Dir, "session_state.json")); err != nil && !os.IsNotExist(err) {
+			k.unlock()
+			return fmt.Errorf("start kfake: %w", err)
+		}
 		opts = append(opts, kfake.DataDir(k.cfg.Dir))
 	}
 	c, err := kfake.NewCluster(opts...)

@@ -233,8 +233,12 @@ func (l *Loader) Run(ctx context.Context) error {
 		RebalanceTimeout:      l.cfg.InsertTimeout + 5*time.Second,
 		JoinGroupBackoff:      500 * time.Millisecond,
 		WatchPartitionChanges: true,
-		Timeout:               5 * time.Second,
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { l.log.Debug("kafka group: " + fmt.Sprintf(f, a...)) }),
+		// kafka-go gives a JoinGroup Timeout + RebalanceTimeout to answer. A
+		// join the client gives up on while the broker still completes it
+		// leaves a member behind that holds partitions until the broker
+		// expires it (for minutes, seen with kfake), so be generous.
+		Timeout:     30 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { l.log.Debug("kafka group: " + fmt.Sprintf(f, a...)) }),
 	})
 	if err != nil {
 		return fmt.Errorf("loader: consumer group: %w", err)
@@ -258,6 +262,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		l.ready.Store(true)
 		assigned := gen.Assignments[l.cfg.Topic]
 		l.m.partitions.Set(float64(len(assigned)))
+		l.m.lag.Reset() // partitions this loader no longer owns are another's to report
 		l.log.Info("loader: new generation", "generation", gen.ID, "partitions", len(assigned))
 		if len(assigned) == 0 {
 			gen.Start(func(ctx context.Context) { <-ctx.Done() })
@@ -275,7 +280,7 @@ type worker struct {
 	assigned []kafka.PartitionAssignment
 
 	stored  map[int]*offsetSet  // positions at or after the commit already in ClickHouse
-	recent  map[int]*recentKeys // the last DedupWindow event keys per partition
+	recent  map[int]*recentKeys // recent event keys per partition (DedupWindow)
 	next    map[int]int64       // offset to commit per partition
 	batch   Batch
 	bytes   int

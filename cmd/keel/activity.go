@@ -44,14 +44,11 @@ func runActivity(ctx context.Context, args []string, env *Env, stdout, stderr io
 			return fmt.Errorf("--from: %w", err)
 		}
 	}
-	store, err := warehouse.Open(ctx, c.clickhouse)
+	store, err := openClickHouse(ctx, c.logger(stderr), c.clickhouse, false)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.CheckSchema(ctx); err != nil {
-		return err
-	}
 	a, err := store.Activity(ctx, *tenant, fromDay, toDay, warehouse.ActivitySettings{Location: loc, LoginsOnly: *loginsOnly})
 	if err != nil {
 		if keel.ErrorCode(err) == keel.EINVALID {

@@ -84,13 +84,10 @@ func (f *benchFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	r := &benchRun{f: f, id: fmt.Sprintf("%d", time.Now().Unix()), stderr: stderr}
 	r.topic = "keel.bench." + r.id
 	var err error
-	if r.store, err = warehouse.Open(ctx, f.clickhouse); err != nil {
+	if r.store, err = openClickHouse(ctx, f.logger(stderr), f.clickhouse, false); err != nil {
 		return fmt.Errorf("bench needs a running stack (keel dev): %w", err)
 	}
 	defer r.store.Close()
-	if err := r.store.CheckSchema(ctx); err != nil {
-		return err
-	}
 	if r.dir, err = os.MkdirTemp("", "keel-bench-"); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
-	"github.com/keelhq/keel/postgres"
 )
 
 type collectFlags struct {
@@ -52,19 +51,7 @@ func runCollect(ctx context.Context, args []string, env *Env, stdout, stderr io.
 // serves it until ctx ends. It refuses to start on a schema that is behind
 // or a topic that does not exist.
 func (f *collectFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	var db *postgres.DB
-	err := retryStart(ctx, log, "postgres", func(ctx context.Context) error {
-		d, err := postgres.Open(ctx, f.pg)
-		if err != nil {
-			return err
-		}
-		if err := d.CheckSchema(ctx); err != nil {
-			d.Close()
-			return err
-		}
-		db = d
-		return nil
-	})
+	db, err := openPostgres(ctx, log, f.pg, true)
 	if err != nil {
 		return nil, err
 	}

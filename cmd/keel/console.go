@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/console"
-	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
 )
 
@@ -71,22 +70,13 @@ func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(cont
 	if err != nil {
 		return nil, fmt.Errorf("--tz: unknown timezone %q", f.tz)
 	}
-	db, err := postgres.Open(ctx, f.pg)
+	db, err := openPostgres(ctx, log, f.pg, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.CheckSchema(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	store, err := warehouse.Open(ctx, f.clickhouse)
+	store, err := openClickHouse(ctx, log, f.clickhouse, true)
 	if err != nil {
 		db.Close()
-		return nil, err
-	}
-	if err := store.CheckSchema(ctx); err != nil {
-		db.Close()
-		store.Close()
 		return nil, err
 	}
 	h, err := console.NewServer(console.Deps{

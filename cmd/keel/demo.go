@@ -49,14 +49,11 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	cfg := demo.Config{Tenants: f.tenants, Days: f.days, Seed: f.seed, Scale: f.scale, Now: time.Now()}
 	tenants := demo.Tenants(cfg)
 
-	db, err := postgres.Open(ctx, f.pg)
+	db, err := openPostgres(ctx, log, f.pg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx); err != nil {
-		return err
-	}
 	named := make([]postgres.Tenant, len(tenants))
 	for i, t := range tenants {
 		named[i] = postgres.Tenant{ID: t.ID, Name: t.Name}

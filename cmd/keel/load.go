@@ -59,19 +59,7 @@ func runLoad(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 // service opens ClickHouse, checks its schema and the topic, and returns the
 // function that loads until ctx ends.
 func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	var store *warehouse.Store
-	err := retryStart(ctx, log, "clickhouse", func(ctx context.Context) error {
-		s, err := warehouse.Open(ctx, f.clickhouse)
-		if err != nil {
-			return err
-		}
-		if err := s.CheckSchema(ctx); err != nil {
-			s.Close()
-			return err
-		}
-		store = s
-		return nil
-	})
+	store, err := openClickHouse(ctx, log, f.clickhouse, true)
 	if err != nil {
 		return nil, err
 	}

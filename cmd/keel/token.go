@@ -34,14 +34,11 @@ func runToken(ctx context.Context, args []string, env *Env, stdout, stderr io.Wr
 	if name == "" {
 		return errors.New("usage: keel token ingest NAME: NAME (the product app the key is for) is required")
 	}
-	db, err := postgres.Open(ctx, c.pg)
+	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx); err != nil {
-		return err
-	}
 	k, plain, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: name, MaxAge: *maxAge, Rate: *rate})
 	if err != nil {
 		return err
