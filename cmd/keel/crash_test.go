@@ -152,6 +152,14 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 		tenants     = 50
 		loaderKills = 6
 	)
+	if os.Getenv("KEEL_TEST_KAFKA") != "apache" {
+		// kfake keeps a consumer that was SIGKILLed in the middle of joining
+		// its group as a member, with its partitions, for minutes — so this
+		// test, which kills loaders at random moments, stalls on it now and
+		// then. Against a real broker the member expires with its session.
+		// `make test` runs this test with KEEL_TEST_KAFKA=apache.
+		t.Skip("the crash test runs against a real Apache Kafka broker: set KEEL_TEST_KAFKA=apache (make test does)")
+	}
 	st := teststack.Get(t)
 	ctx := context.Background()
 	run := fmt.Sprintf("crash%d", time.Now().UnixNano()%1e9)
