@@ -1,0 +1,274 @@
+package keel
+
+import (
+	"net/mail"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Customer is a company that buys the product. Its status, first purchase
+// and payment totals are derived from its orders and subscriptions, never
+// typed in.
+type Customer struct {
+	ID         int64
+	Name       string
+	TenantID   string // the customer's tenant id in the product's events; "" = not linked yet
+	SalesOwner *int64 // employee id
+	CSMOwner   *int64 // employee id
+	Industry   string
+	Region     string
+	Website    string
+	Notes      string
+	Contacts   []Contact
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Contact is a person at a customer.
+type Contact struct {
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+// MaxContacts bounds a customer's contacts.
+const MaxContacts = 50
+
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+// ValidTenant returns an EINVALID error naming field unless id is a tenant id
+// as events carry it.
+func ValidTenant(field, id string) error {
+	if !tenantPattern.MatchString(id) {
+		return Errorf(EINVALID, "%s: %q must be 1 to 128 letters, digits, '.', '_', ':' or '-'", field, id)
+	}
+	return nil
+}
+
+// Validate checks a new or changed customer.
+func (c Customer) Validate() error {
+	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
+		return Errorf(EINVALID, "name: must be 1 to 200 characters")
+	}
+	if c.TenantID != "" {
+		if err := ValidTenant("tenant_id", c.TenantID); err != nil {
+			return err
+		}
+	}
+	for field, v := range map[string]string{"industry": c.Industry, "region": c.Region, "website": c.Website} {
+		if len(v) > 200 {
+			return Errorf(EINVALID, "%s: at most 200 characters", field)
+		}
+	}
+	if len(c.Notes) > 10000 {
+		return Errorf(EINVALID, "notes: at most 10000 characters")
+	}
+	if len(c.Contacts) > MaxContacts {
+		return Errorf(EINVALID, "contacts: at most %d", MaxContacts)
+	}
+	for i, ct := range c.Contacts {
+		if strings.TrimSpace(ct.Name) == "" || len(ct.Name) > 200 {
+			return Errorf(EINVALID, "contacts[%d].name: must be 1 to 200 characters", i)
+		}
+		if ct.Email != "" {
+			if _, err := mail.ParseAddress(ct.Email); err != nil || len(ct.Email) > 254 {
+				return Errorf(EINVALID, "contacts[%d].email: %q is not an email address", i, ct.Email)
+			}
+		}
+		if len(ct.Phone) > 50 || len(ct.Title) > 200 {
+			return Errorf(EINVALID, "contacts[%d]: phone at most 50 and title at most 200 characters", i)
+		}
+	}
+	return nil
+}
+
+// CheckOwners returns an EINVALID error when an owner is not an active
+// employee with a fitting role: the sales owner must be in sales, the CSM
+// owner a CSM.
+func (c Customer) CheckOwners(sales, csm *Employee) error {
+	if c.SalesOwner != nil {
+		if sales == nil || sales.Status != EmployeeActive || !sales.Has(RoleSales) {
+			return Errorf(EINVALID, "sales_owner: employee %d is not an active sales employee", *c.SalesOwner)
+		}
+	}
+	if c.CSMOwner != nil {
+		if csm == nil || csm.Status != EmployeeActive || !csm.Has(RoleCSM) {
+			return Errorf(EINVALID, "csm_owner: employee %d is not an active CSM", *c.CSMOwner)
+		}
+	}
+	return nil
+}
+
+// CustomerStatus is derived from a customer's subscriptions.
+type CustomerStatus string
+
+// The customer statuses.
+const (
+	CustomerProspect CustomerStatus = "prospect" // nothing granted yet
+	CustomerTrial    CustomerStatus = "trial"    // only trials, never paid
+	CustomerActive   CustomerStatus = "active"   // paid service now (or bought, starting later)
+	CustomerRenewed  CustomerStatus = "renewed"  // paid service now, and renewed at least once
+	CustomerChurned  CustomerStatus = "churned"  // paid before, nothing paid now or ahead
+)
+
+// StatusOf derives a customer's status on day now from its subscriptions.
+func StatusOf(subs []Subscription, now time.Time) CustomerStatus {
+	var paid, paidNow, paidAhead, trial, renewed bool
+	for _, s := range subs {
+		for _, g := range s.terms() {
+			if g.Trial {
+				trial = true
+				continue
+			}
+			paid = true
+			if !now.Before(g.Start) && now.Before(g.End) {
+				paidNow = true
+				if g.OrderKind == OrderRenewal {
+					renewed = true
+				}
+			}
+			if now.Before(g.Start) {
+				paidAhead = true
+			}
+		}
+	}
+	switch {
+	case paidNow && renewed:
+		return CustomerRenewed
+	case paidNow || paidAhead:
+		return CustomerActive
+	case paid:
+		return CustomerChurned
+	case trial:
+		return CustomerTrial
+	}
+	return CustomerProspect
+}
+
+// FirstPurchase is the first day of paid service; nil when there was none.
+func FirstPurchase(subs []Subscription) *time.Time {
+	var first *time.Time
+	for _, s := range subs {
+		for _, g := range s.terms() {
+			if !g.Trial && (first == nil || g.Start.Before(*first)) {
+				t := g.Start
+				first = &t
+			}
+		}
+	}
+	return first
+}
+
+// PaymentTotals are what a customer ordered, paid and still owes in one
+// currency: approved orders count, void and unapproved ones do not.
+type PaymentTotals struct {
+	Currency    string `json:"currency"`
+	Ordered     int64  `json:"ordered"`
+	Paid        int64  `json:"paid"`
+	Outstanding int64  `json:"outstanding"`
+}
+
+// TotalsOf sums a customer's approved orders per currency, in currency order.
+func TotalsOf(orders []Order) []PaymentTotals {
+	by := map[string]*PaymentTotals{}
+	for _, o := range orders {
+		if o.Status != OrderApproved || o.Kind == OrderTrial {
+			continue
+		}
+		t := by[o.Currency]
+		if t == nil {
+			t = &PaymentTotals{Currency: o.Currency}
+			by[o.Currency] = t
+		}
+		t.Ordered += o.Total()
+		if o.Payment != nil {
+			t.Paid += o.Payment.Amount
+		}
+		t.Outstanding = t.Ordered - t.Paid
+	}
+	out := make([]PaymentTotals, 0, len(by))
+	for _, t := range by {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	return out
+}
+
+// FollowUpKind is the kind of contact a follow-up records.
+type FollowUpKind string
+
+// The follow-up kinds.
+const (
+	FollowUpCall    FollowUpKind = "call"
+	FollowUpVisit   FollowUpKind = "visit"
+	FollowUpEmail   FollowUpKind = "email"
+	FollowUpMeeting FollowUpKind = "meeting"
+	FollowUpNote    FollowUpKind = "note"
+)
+
+// Follow-up limits: attachments live in Postgres, so they are kept small.
+const (
+	MaxAttachmentBytes  = 5 << 20
+	MaxAttachments      = 5
+	MaxFollowUpTextSize = 20000
+)
+
+// FollowUp is a record of contact with a customer.
+type FollowUp struct {
+	ID          int64
+	CustomerID  int64
+	At          time.Time
+	AuthorID    int64
+	Kind        FollowUpKind
+	Text        string
+	Attachments []Attachment
+	CreatedAt   time.Time
+}
+
+// Attachment is a file on a follow-up. Data is empty when listed.
+type Attachment struct {
+	ID          int64
+	Name        string
+	ContentType string
+	Size        int64
+	Data        []byte
+}
+
+// Validate checks a new follow-up.
+func (f FollowUp) Validate(now time.Time) error {
+	switch f.Kind {
+	case FollowUpCall, FollowUpVisit, FollowUpEmail, FollowUpMeeting, FollowUpNote:
+	default:
+		return Errorf(EINVALID, "kind: %q is not call, visit, email, meeting or note", f.Kind)
+	}
+	if f.At.IsZero() {
+		return Errorf(EINVALID, "at: required")
+	}
+	if f.At.Year() < 2000 || f.At.After(now.Add(24*time.Hour)) {
+		return Errorf(EINVALID, "at: %s is out of range (2000 to today)", f.At.Format(time.RFC3339))
+	}
+	if strings.TrimSpace(f.Text) == "" {
+		return Errorf(EINVALID, "text: required")
+	}
+	if len(f.Text) > MaxFollowUpTextSize {
+		return Errorf(EINVALID, "text: at most %d bytes", MaxFollowUpTextSize)
+	}
+	if len(f.Attachments) > MaxAttachments {
+		return Errorf(EINVALID, "attachments: at most %d", MaxAttachments)
+	}
+	for i, a := range f.Attachments {
+		if strings.TrimSpace(a.Name) == "" || len(a.Name) > 255 || strings.ContainsAny(a.Name, "/\\\x00") {
+			return Errorf(EINVALID, "attachments[%d].name: must be a file name of 1 to 255 characters", i)
+		}
+		if len(a.Data) == 0 {
+			return Errorf(EINVALID, "attachments[%d]: the file is empty", i)
+		}
+		if len(a.Data) > MaxAttachmentBytes {
+			return Errorf(ETOOLARGE, "attachments[%d]: %s is over %d MiB", i, a.Name, MaxAttachmentBytes>>20)
+		}
+	}
+	return nil
+}

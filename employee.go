@@ -1,0 +1,141 @@
+package keel
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Role is what an employee does at the company. An employee has one or more.
+type Role string
+
+// The roles.
+const (
+	RoleAdmin      Role = "admin"      // keeps the catalogue and the employees
+	RoleSales      Role = "sales"      // keeps customers, creates orders
+	RoleCSM        Role = "csm"        // customer success: customers, follow-ups, orders
+	RoleFinance    Role = "finance"    // confirms payment, approves, rejects and voids orders
+	RoleLeadership Role = "leadership" // reads the dashboards and revenue metrics
+)
+
+// Roles lists every role, in the order they are shown.
+var Roles = []Role{RoleAdmin, RoleSales, RoleCSM, RoleFinance, RoleLeadership}
+
+// ParseRole returns the role named s, or an EINVALID error naming field.
+func ParseRole(field, s string) (Role, error) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", Errorf(EINVALID, "%s: unknown role %q (want one of admin, sales, csm, finance, leadership)", field, s)
+}
+
+// EmployeeStatus says whether an employee may still sign in.
+type EmployeeStatus string
+
+// The employee statuses.
+const (
+	EmployeeActive   EmployeeStatus = "active"
+	EmployeeDeparted EmployeeStatus = "departed"
+)
+
+// Employee is a person who works at the company and uses Keel.
+type Employee struct {
+	ID        int64
+	Email     string
+	Name      string
+	Roles     []Role
+	Status    EmployeeStatus
+	Locale    string // UI language: "en" or "zh"
+	CreatedAt time.Time
+}
+
+// Has reports whether e has role r.
+func (e Employee) Has(r Role) bool {
+	for _, x := range e.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks a new or changed employee record.
+func (e Employee) Validate() error {
+	if _, err := mail.ParseAddress(e.Email); err != nil || strings.ContainsAny(e.Email, " <>") || len(e.Email) > 254 {
+		return Errorf(EINVALID, "email: %q is not an email address", e.Email)
+	}
+	if strings.TrimSpace(e.Name) == "" || len(e.Name) > 200 {
+		return Errorf(EINVALID, "name: must be 1 to 200 characters")
+	}
+	if len(e.Roles) == 0 {
+		return Errorf(EINVALID, "roles: an employee needs at least one role")
+	}
+	seen := map[Role]bool{}
+	for _, r := range e.Roles {
+		if _, err := ParseRole("roles", string(r)); err != nil {
+			return err
+		}
+		if seen[r] {
+			return Errorf(EINVALID, "roles: %s is listed twice", r)
+		}
+		seen[r] = true
+	}
+	switch e.Locale {
+	case "", "en", "zh":
+	default:
+		return Errorf(EINVALID, "locale: %q is not supported (want en or zh)", e.Locale)
+	}
+	return nil
+}
+
+// Action is something an employee may or may not do.
+type Action string
+
+// The actions that are checked. Reading records is open to every active
+// employee; everything that changes one is listed here.
+const (
+	ActCustomerWrite  Action = "customer.write"  // create or update a customer, its contacts
+	ActFollowUpAdd    Action = "followup.add"    // add a follow-up record
+	ActCatalogueWrite Action = "catalogue.write" // products, their status and prices
+	ActOrderCreate    Action = "order.create"    // create an order (and submit one's own)
+	ActOrderDecide    Action = "order.decide"    // approve, reject or void an order
+	ActRevenueRead    Action = "revenue.read"    // MRR and the other revenue metrics
+	ActEmployeeAdmin  Action = "employee.admin"  // add, change and deactivate employees; tokens of others
+	ActAuditRead      Action = "audit.read"      // read the audit log
+)
+
+// permissions is DESIGN.md's table of who may do what.
+var permissions = map[Action][]Role{
+	ActCustomerWrite:  {RoleSales, RoleCSM, RoleAdmin},
+	ActFollowUpAdd:    {RoleSales, RoleCSM, RoleAdmin},
+	ActCatalogueWrite: {RoleAdmin},
+	ActOrderCreate:    {RoleSales, RoleCSM},
+	ActOrderDecide:    {RoleFinance},
+	ActRevenueRead:    {RoleLeadership, RoleFinance, RoleAdmin},
+	ActEmployeeAdmin:  {RoleAdmin},
+	ActAuditRead:      {RoleAdmin},
+}
+
+// Can returns nil when e may do a, an EUNAUTHORIZED error when e has
+// departed, and an EFORBIDDEN error naming the roles that may otherwise.
+func (e Employee) Can(a Action) error {
+	if e.Status != EmployeeActive {
+		return Errorf(EUNAUTHORIZED, "%s's account is deactivated", e.Email)
+	}
+	roles, ok := permissions[a]
+	if !ok {
+		return Errorf(EFORBIDDEN, "no one may %s", a)
+	}
+	for _, r := range roles {
+		if e.Has(r) {
+			return nil
+		}
+	}
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return Errorf(EFORBIDDEN, "%s needs the role %s", a, strings.Join(names, " or "))
+}

@@ -1,0 +1,477 @@
+package keel
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// OrderKind says what an order does for the customer.
+type OrderKind string
+
+// The order kinds.
+const (
+	OrderTrial   OrderKind = "trial"   // 0-priced, time-limited, approves itself
+	OrderNew     OrderKind = "new"     // a first purchase of a product
+	OrderRenewal OrderKind = "renewal" // extends a product's service
+	OrderUpgrade OrderKind = "upgrade" // switches to another edition
+	OrderAddon   OrderKind = "addon"   // adds an add-on or quota
+)
+
+// OrderStatus is where an order is in its life.
+type OrderStatus string
+
+// The order statuses: draft → pending_approval → approved / rejected;
+// approved → void.
+const (
+	OrderDraft    OrderStatus = "draft"
+	OrderPending  OrderStatus = "pending_approval"
+	OrderApproved OrderStatus = "approved"
+	OrderRejected OrderStatus = "rejected"
+	OrderVoid     OrderStatus = "void"
+)
+
+// Payment is finance's confirmation that an order was paid.
+type Payment struct {
+	Amount    int64 // minor units, in the order's currency
+	PaidAt    time.Time
+	Reference string // bank reference, invoice number …
+}
+
+// OrderLine is one product on an order, at the price version it was sold at.
+type OrderLine struct {
+	ID             int64
+	ProductID      int64
+	ProductKind    ProductKind
+	PriceVersionID int64 // 0 on trial lines: trials are free
+	UnitAmount     int64 // minor units per unit per period, from the price version
+	Period         Period
+	Quantity       int64
+	Months         int
+	Start          *time.Time // service start for back-dated history; nil = the approval day
+}
+
+// Total is the line's price: unit amount × quantity for every month (or
+// year) of the term, once for one-off prices.
+func (l OrderLine) Total() int64 {
+	switch l.Period {
+	case PeriodMonth:
+		return l.UnitAmount * l.Quantity * int64(l.Months)
+	case PeriodYear:
+		return l.UnitAmount * l.Quantity * int64(l.Months) / 12
+	default:
+		return l.UnitAmount * l.Quantity
+	}
+}
+
+// MonthlyAmount is the line's recurring revenue per month; 0 for one-off
+// prices (METRICS.md: they are not MRR).
+func (l OrderLine) MonthlyAmount() int64 {
+	switch l.Period {
+	case PeriodMonth:
+		return l.UnitAmount * l.Quantity
+	case PeriodYear:
+		return l.UnitAmount * l.Quantity / 12
+	default:
+		return 0
+	}
+}
+
+// Order is a request to sell products to a customer. Finance's approval is
+// what grants service.
+type Order struct {
+	ID           int64
+	CustomerID   int64
+	Kind         OrderKind
+	Status       OrderStatus
+	Currency     string
+	Lines        []OrderLine
+	CreatedBy    int64
+	CreatedAt    time.Time
+	SubmittedAt  *time.Time
+	DecidedBy    *int64 // who approved or rejected
+	DecidedAt    *time.Time
+	Payment      *Payment
+	RejectReason string
+	VoidedBy     *int64
+	VoidedAt     *time.Time
+}
+
+// Total is the sum of the lines.
+func (o Order) Total() int64 {
+	var t int64
+	for _, l := range o.Lines {
+		t += l.Total()
+	}
+	return t
+}
+
+// OrderSettings are the business's knobs for orders.
+type OrderSettings struct {
+	TrialMaxDays     int // a trial lasts at most this long; default 30
+	TrialsPerEdition int // trial orders a customer may have per edition; default 1
+}
+
+// DefaultOrderSettings are the defaults.
+var DefaultOrderSettings = OrderSettings{TrialMaxDays: 30, TrialsPerEdition: 1}
+
+// LineRequest is one line as asked for by sales.
+type LineRequest struct {
+	ProductID int64
+	Quantity  int64
+	Months    int
+	Start     *time.Time
+}
+
+// CatalogueEntry is a product with its price versions.
+type CatalogueEntry struct {
+	Product  Product
+	Versions []PriceVersion
+}
+
+// OrderRequest is everything NewOrder needs.
+type OrderRequest struct {
+	Customer  Customer
+	Kind      OrderKind
+	Lines     []LineRequest
+	Catalogue map[int64]CatalogueEntry // the products of the lines
+	Orders    []Order                  // the customer's existing orders, for the trial rule
+	Settings  OrderSettings
+}
+
+// MaxLines bounds the lines of one order.
+const MaxLines = 50
+
+// NewOrder checks a request and returns the draft order it makes. The
+// lines take the price version in effect on their service start (or today).
+func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
+	if err := by.Can(ActOrderCreate); err != nil {
+		return Order{}, err
+	}
+	if req.Customer.ID == 0 {
+		return Order{}, Errorf(EINVALID, "customer_id: required")
+	}
+	switch req.Kind {
+	case OrderTrial, OrderNew, OrderRenewal, OrderUpgrade, OrderAddon:
+	default:
+		return Order{}, Errorf(EINVALID, "kind: %q is not an order kind (want trial, new, renewal, upgrade or addon)", req.Kind)
+	}
+	if len(req.Lines) == 0 {
+		return Order{}, Errorf(EINVALID, "lines: an order needs at least one line")
+	}
+	if len(req.Lines) > MaxLines {
+		return Order{}, Errorf(EINVALID, "lines: at most %d lines", MaxLines)
+	}
+	s := req.Settings.withDefaults()
+	o := Order{CustomerID: req.Customer.ID, Kind: req.Kind, Status: OrderDraft, CreatedBy: by.ID, CreatedAt: now.UTC()}
+	today := Date(now)
+	editions := 0
+	for i, lr := range req.Lines {
+		field := fmt.Sprintf("lines[%d]", i)
+		entry, ok := req.Catalogue[lr.ProductID]
+		if !ok || lr.ProductID == 0 {
+			return Order{}, Errorf(EINVALID, "%s.product_id: there is no product %d", field, lr.ProductID)
+		}
+		p := entry.Product
+		if p.Status != ProductEnabled {
+			return Order{}, Errorf(EINVALID, "%s.product_id: %s is disabled and cannot be ordered", field, p.Code)
+		}
+		if lr.Quantity < 1 || lr.Quantity > 1_000_000 {
+			return Order{}, Errorf(EINVALID, "%s.quantity: must be 1 to 1000000", field)
+		}
+		if lr.Months < 1 || lr.Months > 120 {
+			return Order{}, Errorf(EINVALID, "%s.months: must be 1 to 120", field)
+		}
+		start := today
+		if lr.Start != nil {
+			start = Date(*lr.Start)
+			if start.Year() < 2000 || start.After(today.AddDate(1, 0, 0)) {
+				return Order{}, Errorf(EINVALID, "%s.start: %s is out of range (2000 to a year from today)", field, start.Format(time.DateOnly))
+			}
+			lr.Start = &start
+		}
+		line := OrderLine{ProductID: p.ID, ProductKind: p.Kind, Quantity: lr.Quantity, Months: lr.Months, Start: lr.Start}
+		if err := kindAllows(req.Kind, p, field); err != nil {
+			return Order{}, err
+		}
+		if p.Kind == KindEdition {
+			editions++
+		}
+		if req.Kind == OrderTrial {
+			if days := start.AddDate(0, lr.Months, 0).Sub(start).Hours() / 24; int(days) > s.TrialMaxDays {
+				return Order{}, Errorf(EINVALID, "%s.months: a trial lasts at most %d days", field, s.TrialMaxDays)
+			}
+			line.Period = PeriodMonth // free: UnitAmount stays 0
+		} else {
+			v, err := PriceAt(p, entry.Versions, start)
+			if err != nil {
+				return Order{}, Errorf(EINVALID, "%s.product_id: %s has no price on %s", field, p.Code, start.Format(time.DateOnly))
+			}
+			if v.Period == PeriodYear && lr.Months%12 != 0 {
+				return Order{}, Errorf(EINVALID, "%s.months: %s is priced per year, so months must be a multiple of 12", field, p.Code)
+			}
+			if o.Currency != "" && v.Currency != o.Currency {
+				return Order{}, Errorf(EINVALID, "%s.product_id: %s is priced in %s but the order is in %s; one order has one currency", field, p.Code, v.Currency, o.Currency)
+			}
+			o.Currency = v.Currency
+			line.PriceVersionID, line.UnitAmount, line.Period = v.ID, v.Amount, v.Period
+		}
+		o.Lines = append(o.Lines, line)
+	}
+	if editions > 1 {
+		return Order{}, Errorf(EINVALID, "lines: at most one edition per order")
+	}
+	if o.Currency == "" {
+		o.Currency = "USD" // trials cost nothing in any currency
+	}
+	if o.Total() > MaxAmount {
+		return Order{}, Errorf(EINVALID, "lines: the order total is over the limit")
+	}
+	if req.Kind == OrderTrial {
+		if err := trialAllowed(o, req.Orders, req.Catalogue, s, "lines"); err != nil {
+			return Order{}, err
+		}
+	}
+	return o, nil
+}
+
+func (s OrderSettings) withDefaults() OrderSettings {
+	if s.TrialMaxDays <= 0 {
+		s.TrialMaxDays = DefaultOrderSettings.TrialMaxDays
+	}
+	if s.TrialsPerEdition <= 0 {
+		s.TrialsPerEdition = DefaultOrderSettings.TrialsPerEdition
+	}
+	return s
+}
+
+func kindAllows(k OrderKind, p Product, field string) error {
+	switch k {
+	case OrderTrial, OrderUpgrade:
+		if p.Kind != KindEdition {
+			return Errorf(EINVALID, "%s.product_id: a %s order is for an edition, and %s is an %s", field, k, p.Code, p.Kind)
+		}
+	case OrderAddon:
+		if p.Kind == KindEdition {
+			return Errorf(EINVALID, "%s.product_id: %s is an edition; an addon order is for add-ons", field, p.Code)
+		}
+	}
+	return nil
+}
+
+// trialAllowed enforces "at most TrialsPerEdition trials per customer per
+// edition", counting the customer's trials that are not rejected or void.
+func trialAllowed(o Order, orders []Order, cat map[int64]CatalogueEntry, s OrderSettings, field string) error {
+	for _, l := range o.Lines {
+		n := 0
+		for _, other := range orders {
+			if other.Kind != OrderTrial || other.ID == o.ID || other.Status == OrderRejected || other.Status == OrderVoid {
+				continue
+			}
+			for _, ol := range other.Lines {
+				if ol.ProductID == l.ProductID {
+					n++
+					break
+				}
+			}
+		}
+		if n >= s.TrialsPerEdition {
+			return Errorf(ECONFLICT, "%s: the customer already had %d trial(s) of %s; the limit is %d", field, n, cat[l.ProductID].Product.Code, s.TrialsPerEdition)
+		}
+	}
+	return nil
+}
+
+// CustomerState is what the rules need to know of a customer's past: its
+// orders and its subscriptions.
+type CustomerState struct {
+	Orders        []Order
+	Subscriptions []Subscription
+	Catalogue     map[int64]CatalogueEntry // at least the products of the order's lines
+	Settings      OrderSettings
+}
+
+// Submit sends a draft for approval. Only the employee who created it may
+// submit it. A trial order approves itself: Submit then returns its grants,
+// computed against the customer's subscriptions, after checking the trial
+// limit again (two drafts may have been created side by side).
+func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, error) {
+	if err := by.Can(ActOrderCreate); err != nil {
+		return nil, err
+	}
+	if by.ID != o.CreatedBy {
+		return nil, Errorf(EFORBIDDEN, "only the employee who created order %d may submit it", o.ID)
+	}
+	if o.Status != OrderDraft {
+		return nil, Errorf(ECONFLICT, "order %d is %s; only a draft can be submitted", o.ID, o.Status)
+	}
+	t := now.UTC()
+	if o.Kind != OrderTrial {
+		o.Status, o.SubmittedAt = OrderPending, &t
+		return nil, nil
+	}
+	if err := trialAllowed(*o, cs.Orders, cs.Catalogue, cs.Settings.withDefaults(), "lines"); err != nil {
+		return nil, err
+	}
+	grants, err := o.grants(cs.Subscriptions, now)
+	if err != nil {
+		return nil, err
+	}
+	o.Status, o.SubmittedAt, o.DecidedAt = OrderApproved, &t, &t
+	return grants, nil
+}
+
+// Approve records finance's approval with the payment and returns the
+// grants it makes. Approving an approved order again with the same payment
+// is a harmless repeat (a retried request): it returns repeat = true and no
+// grants, and the caller changes nothing. Any other second approval is a
+// conflict.
+func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Time) (grants []Grant, repeat bool, err error) {
+	if err := by.Can(ActOrderDecide); err != nil {
+		return nil, false, err
+	}
+	p.PaidAt = p.PaidAt.UTC()
+	if o.Status == OrderApproved && o.Payment != nil && *o.Payment == p {
+		return nil, true, nil
+	}
+	if o.Status != OrderPending {
+		return nil, false, Errorf(ECONFLICT, "order %d is %s; only an order pending approval can be approved", o.ID, o.Status)
+	}
+	if err := p.validate(o, now); err != nil {
+		return nil, false, err
+	}
+	grants, err = o.grants(subs, now)
+	if err != nil {
+		return nil, false, err
+	}
+	t, id := now.UTC(), by.ID
+	o.Status, o.Payment, o.DecidedBy, o.DecidedAt = OrderApproved, &p, &id, &t
+	return grants, false, nil
+}
+
+func (p Payment) validate(o *Order, now time.Time) error {
+	switch {
+	case p.Amount < 0:
+		return Errorf(EINVALID, "paid_amount: must not be negative")
+	case p.Amount > o.Total():
+		return Errorf(EINVALID, "paid_amount: %d is more than the order total %d %s", p.Amount, o.Total(), o.Currency)
+	case p.PaidAt.IsZero():
+		return Errorf(EINVALID, "paid_at: required")
+	case p.PaidAt.Year() < 2000 || p.PaidAt.After(now.Add(24*time.Hour)):
+		return Errorf(EINVALID, "paid_at: %s is out of range (2000 to today)", p.PaidAt.Format(time.DateOnly))
+	case strings.TrimSpace(p.Reference) == "":
+		return Errorf(EINVALID, "payment_ref: required")
+	case len(p.Reference) > 200:
+		return Errorf(EINVALID, "payment_ref: at most 200 characters")
+	}
+	return nil
+}
+
+// Reject turns an order pending approval down, with a reason.
+func (o *Order) Reject(by Employee, reason string, now time.Time) error {
+	if err := by.Can(ActOrderDecide); err != nil {
+		return err
+	}
+	if o.Status != OrderPending {
+		return Errorf(ECONFLICT, "order %d is %s; only an order pending approval can be rejected", o.ID, o.Status)
+	}
+	if len(reason) > 2000 {
+		return Errorf(EINVALID, "reason: at most 2000 characters")
+	}
+	t, id := now.UTC(), by.ID
+	o.Status, o.RejectReason, o.DecidedBy, o.DecidedAt = OrderRejected, reason, &id, &t
+	return nil
+}
+
+// Void takes an approved order back. The caller marks every grant of the
+// order void, which takes back exactly what it granted.
+func (o *Order) Void(by Employee, now time.Time) error {
+	if err := by.Can(ActOrderDecide); err != nil {
+		return err
+	}
+	if o.Status != OrderApproved {
+		return Errorf(ECONFLICT, "order %d is %s; only an approved order can be voided", o.ID, o.Status)
+	}
+	t, id := now.UTC(), by.ID
+	o.Status, o.VoidedBy, o.VoidedAt = OrderVoid, &id, &t
+	return nil
+}
+
+// grants computes what approving the order on day now does to the
+// customer's subscriptions (one per product; a grant with SubscriptionID 0
+// asks for a new one).
+func (o *Order) grants(subs []Subscription, now time.Time) ([]Grant, error) {
+	today := Date(now)
+	byProduct := map[int64]Subscription{}
+	for _, s := range subs {
+		byProduct[s.ProductID] = s
+	}
+	var out []Grant
+	for i, l := range o.Lines {
+		field := fmt.Sprintf("lines[%d]", i)
+		start := today
+		if l.Start != nil {
+			start = *l.Start
+		}
+		sub := byProduct[l.ProductID]
+		g := Grant{SubscriptionID: sub.ID, ProductID: l.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind,
+			Kind: GrantTerm, Trial: o.Kind == OrderTrial, Quantity: l.Quantity, MonthlyAmount: l.MonthlyAmount(), Currency: o.Currency}
+		switch o.Kind {
+		case OrderTrial:
+			if sub.ID != 0 && sub.Status(start) != SubVoid && !sub.Trial() {
+				return nil, Errorf(ECONFLICT, "%s: the customer already bought this edition; a trial is for new customers", field)
+			}
+		case OrderNew:
+			if sub.ID != 0 && sub.PaidAt(start) {
+				return nil, Errorf(ECONFLICT, "%s: the customer already has this product in service until %s; use a renewal", field, sub.End().Format(time.DateOnly))
+			}
+			if l.ProductKind == KindEdition {
+				if other, ok := paidEditionAt(subs, start, l.ProductID); ok {
+					return nil, Errorf(ECONFLICT, "%s: the customer has another edition (product %d) in service; use an upgrade", field, other.ProductID)
+				}
+			}
+		case OrderRenewal:
+			if sub.ID == 0 || sub.Status(start) == SubVoid {
+				return nil, Errorf(ECONFLICT, "%s: the customer has no service of this product to renew; use a new order", field)
+			}
+			// A renewal extends from the current end while the service
+			// runs, so no paid day is lost; after a lapse it starts anew.
+			if l.Start == nil && sub.End().After(today) {
+				start = sub.End()
+			}
+		case OrderUpgrade:
+			from, ok := paidEditionAt(subs, start, l.ProductID)
+			if !ok {
+				if sub.ID != 0 && sub.PaidAt(start) {
+					return nil, Errorf(ECONFLICT, "%s: the customer already has this edition; an upgrade switches to another one", field)
+				}
+				return nil, Errorf(ECONFLICT, "%s: the customer has no edition in service on %s to upgrade from; use a new order", field, start.Format(time.DateOnly))
+			}
+			out = append(out, Grant{SubscriptionID: from.ID, ProductID: from.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind, Kind: GrantCut, Start: start, Currency: o.Currency})
+		case OrderAddon:
+			if l.ProductKind == KindAddonTerm {
+				ed, ok := paidEditionAt(subs, start, 0)
+				if !ok {
+					return nil, Errorf(ECONFLICT, "%s: this add-on runs with the edition's term, and the customer has no edition in service on %s", field, start.Format(time.DateOnly))
+				}
+				g.Start, g.End = start, ed.End()
+				out = append(out, g)
+				continue
+			}
+		}
+		g.Start, g.End = start, start.AddDate(0, l.Months, 0)
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// paidEditionAt finds a paid edition subscription in service on day t,
+// other than product except.
+func paidEditionAt(subs []Subscription, t time.Time, except int64) (Subscription, bool) {
+	for _, s := range subs {
+		if s.ProductKind == KindEdition && s.ProductID != except && s.PaidAt(t) {
+			return s, true
+		}
+	}
+	return Subscription{}, false
+}

@@ -1,0 +1,184 @@
+package keel
+
+import (
+	"sort"
+	"time"
+)
+
+// SubscriptionStatus is a subscription's state on a given day, derived from
+// its grants.
+type SubscriptionStatus string
+
+// The subscription statuses.
+const (
+	SubPending SubscriptionStatus = "pending" // granted, not started yet
+	SubActive  SubscriptionStatus = "active"  // in service today
+	SubEnded   SubscriptionStatus = "ended"   // its last term is over
+	SubVoid    SubscriptionStatus = "void"    // every order that shaped it was voided
+)
+
+// GrantKind says what a grant does to its subscription.
+type GrantKind string
+
+// The grant kinds.
+const (
+	// A term adds Quantity to the subscription from Start to End.
+	GrantTerm GrantKind = "term"
+	// A cut ends the subscription at Start: an upgrade switching the
+	// customer to another edition from that day.
+	GrantCut GrantKind = "cut"
+)
+
+// Grant is what one line of one approved order did to one subscription.
+// A subscription is never edited directly: its state is the sum of its live
+// grants, so voiding an order — marking its grants void — takes back exactly
+// what that order granted and nothing else.
+type Grant struct {
+	ID             int64
+	SubscriptionID int64 // 0 until stored: a new subscription for ProductID
+	ProductID      int64
+	OrderID        int64
+	LineID         int64
+	OrderKind      OrderKind
+	Kind           GrantKind
+	Trial          bool
+	Quantity       int64
+	Start          time.Time // UTC midnight
+	End            time.Time // exclusive; zero for a cut
+	MonthlyAmount  int64     // the line's recurring revenue per month (minor units); 0 for trials and one-off prices
+	Currency       string
+	Void           bool
+}
+
+// Subscription is a customer's service of one product ("a service"). There
+// is at most one per customer and product; orders add grants to it.
+type Subscription struct {
+	ID          int64
+	CustomerID  int64
+	ProductID   int64
+	ProductKind ProductKind
+	Grants      []Grant
+}
+
+func (s Subscription) cut() (time.Time, bool) {
+	var at time.Time
+	found := false
+	for _, g := range s.Grants {
+		if !g.Void && g.Kind == GrantCut && (!found || g.Start.Before(at)) {
+			at, found = g.Start, true
+		}
+	}
+	return at, found
+}
+
+// terms returns the live terms, clipped at the cut, without empty ones.
+func (s Subscription) terms() []Grant {
+	cut, hasCut := s.cut()
+	var out []Grant
+	for _, g := range s.Grants {
+		if g.Void || g.Kind != GrantTerm {
+			continue
+		}
+		if hasCut && g.End.After(cut) {
+			g.End = cut
+		}
+		if g.End.After(g.Start) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Start is the first day of service; zero when there is none.
+func (s Subscription) Start() time.Time {
+	var start time.Time
+	for _, g := range s.terms() {
+		if start.IsZero() || g.Start.Before(start) {
+			start = g.Start
+		}
+	}
+	return start
+}
+
+// End is the day service ends (exclusive); zero when there is none.
+func (s Subscription) End() time.Time {
+	var end time.Time
+	for _, g := range s.terms() {
+		if g.End.After(end) {
+			end = g.End
+		}
+	}
+	return end
+}
+
+// QuantityAt is the quantity (seats, quota) in service on day t. Paid terms
+// add up; a trial counts only on days no paid term covers.
+func (s Subscription) QuantityAt(t time.Time) int64 {
+	var paid, trial int64
+	for _, g := range s.terms() {
+		if t.Before(g.Start) || !t.Before(g.End) {
+			continue
+		}
+		if g.Trial {
+			trial += g.Quantity
+		} else {
+			paid += g.Quantity
+		}
+	}
+	if paid > 0 {
+		return paid
+	}
+	return trial
+}
+
+// PaidAt reports whether a paid term covers day t.
+func (s Subscription) PaidAt(t time.Time) bool {
+	for _, g := range s.terms() {
+		if !g.Trial && !t.Before(g.Start) && t.Before(g.End) {
+			return true
+		}
+	}
+	return false
+}
+
+// Trial reports whether every live term is a trial.
+func (s Subscription) Trial() bool {
+	terms := s.terms()
+	for _, g := range terms {
+		if !g.Trial {
+			return false
+		}
+	}
+	return len(terms) > 0
+}
+
+// Status is the subscription's state on day now.
+func (s Subscription) Status(now time.Time) SubscriptionStatus {
+	terms := s.terms()
+	if len(terms) == 0 {
+		return SubVoid
+	}
+	for _, g := range terms {
+		if !now.Before(g.Start) && now.Before(g.End) {
+			return SubActive
+		}
+	}
+	if now.Before(s.End()) {
+		return SubPending
+	}
+	return SubEnded
+}
+
+// OrderIDs lists the orders that shaped the subscription, oldest first.
+func (s Subscription) OrderIDs() []int64 {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, g := range s.Grants {
+		if !seen[g.OrderID] {
+			seen[g.OrderID] = true
+			ids = append(ids, g.OrderID)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
