@@ -108,12 +108,12 @@ func (o Order) Total() int64 {
 
 // OrderSettings are the business's knobs for orders.
 type OrderSettings struct {
-	TrialMaxDays     int // a trial lasts at most this long; default 30
+	TrialMaxDays     int // a trial lasts at most this long; default 31, so a one-month trial fits every month
 	TrialsPerEdition int // trial orders a customer may have per edition; default 1
 }
 
 // DefaultOrderSettings are the defaults.
-var DefaultOrderSettings = OrderSettings{TrialMaxDays: 30, TrialsPerEdition: 1}
+var DefaultOrderSettings = OrderSettings{TrialMaxDays: 31, TrialsPerEdition: 1}
 
 // LineRequest is one line as asked for by sales.
 type LineRequest struct {
