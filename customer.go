@@ -1,7 +1,6 @@
 package keel
 
 import (
-	"net/mail"
 	"regexp"
 	"sort"
 	"strings"
@@ -74,7 +73,7 @@ func (c Customer) Validate() error {
 			return Errorf(EINVALID, "contacts[%d].name: must be 1 to 200 characters", i)
 		}
 		if ct.Email != "" {
-			if _, err := mail.ParseAddress(ct.Email); err != nil || len(ct.Email) > 254 {
+			if !validEmail(ct.Email) {
 				return Errorf(EINVALID, "contacts[%d].email: %q is not an email address", i, ct.Email)
 			}
 		}
@@ -124,11 +123,13 @@ func StatusOf(subs []Subscription, now time.Time) CustomerStatus {
 				continue
 			}
 			paid = true
+			// Renewed at least once: a live renewal counts even when its
+			// term is still ahead or an upgrade has since cut it short.
+			if g.OrderKind == OrderRenewal {
+				renewed = true
+			}
 			if !now.Before(g.Start) && now.Before(g.End) {
 				paidNow = true
-				if g.OrderKind == OrderRenewal {
-					renewed = true
-				}
 			}
 			if now.Before(g.Start) {
 				paidAhead = true

@@ -63,7 +63,7 @@ func (e Employee) Has(r Role) bool {
 
 // Validate checks a new or changed employee record.
 func (e Employee) Validate() error {
-	if _, err := mail.ParseAddress(e.Email); err != nil || strings.ContainsAny(e.Email, " <>") || len(e.Email) > 254 {
+	if !validEmail(e.Email) {
 		return Errorf(EINVALID, "email: %q is not an email address", e.Email)
 	}
 	if strings.TrimSpace(e.Name) == "" || len(e.Name) > 200 {
@@ -88,6 +88,14 @@ func (e Employee) Validate() error {
 		return Errorf(EINVALID, "locale: %q is not supported (want en or zh)", e.Locale)
 	}
 	return nil
+}
+
+// validEmail reports whether s is a bare email address ("ann@acme.example"),
+// not one of the other forms net/mail parses: "Ann <ann@acme.example>",
+// an address with a comment or surrounding spaces.
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && len(s) <= 254
 }
 
 // Action is something an employee may or may not do.
