@@ -64,6 +64,21 @@ func (l OrderLine) Total() int64 {
 	}
 }
 
+// overLimit reports whether the line's total is over MaxAmount. It divides
+// instead of multiplying: amount × quantity × months can overflow int64
+// (and wrap to a negative total) long before a sum of lines could.
+func (l OrderLine) overLimit() bool {
+	units := l.UnitAmount * l.Quantity // ≤ MaxAmount × 1,000,000: fits
+	switch l.Period {
+	case PeriodMonth:
+		return units > MaxAmount/int64(max(l.Months, 1))
+	case PeriodYear:
+		return units > MaxAmount/int64(max(l.Months/12, 1))
+	default:
+		return units > MaxAmount
+	}
+}
+
 // MonthlyAmount is the line's recurring revenue per month; 0 for one-off
 // prices (METRICS.md: they are not MRR).
 func (l OrderLine) MonthlyAmount() int64 {
@@ -215,6 +230,9 @@ func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
 			}
 			o.Currency = v.Currency
 			line.PriceVersionID, line.UnitAmount, line.Period = v.ID, v.Amount, v.Period
+			if line.overLimit() {
+				return Order{}, Errorf(EINVALID, "%s: the line total is over the limit of %d", field, int64(MaxAmount))
+			}
 		}
 		o.Lines = append(o.Lines, line)
 	}
@@ -228,7 +246,7 @@ func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
 		return Order{}, Errorf(EINVALID, "lines: the order total is over the limit")
 	}
 	if req.Kind == OrderTrial {
-		if err := trialAllowed(o, req.Orders, req.Catalogue, s, "lines"); err != nil {
+		if err := trialAllowed(o, req.Orders, req.Catalogue, s, true, "lines"); err != nil {
 			return Order{}, err
 		}
 	}
@@ -249,7 +267,11 @@ func kindAllows(k OrderKind, p Product, field string) error {
 	switch k {
 	case OrderTrial, OrderUpgrade:
 		if p.Kind != KindEdition {
-			return Errorf(EINVALID, "%s.product_id: a %s order is for an edition, and %s is an %s", field, k, p.Code, p.Kind)
+			article := "a"
+			if k == OrderUpgrade {
+				article = "an"
+			}
+			return Errorf(EINVALID, "%s.product_id: %s %s order is for an edition, and %s is an %s", field, article, k, p.Code, p.Kind)
 		}
 	case OrderAddon:
 		if p.Kind == KindEdition {
@@ -261,11 +283,18 @@ func kindAllows(k OrderKind, p Product, field string) error {
 
 // trialAllowed enforces "at most TrialsPerEdition trials per customer per
 // edition", counting the customer's trials that are not rejected or void.
-func trialAllowed(o Order, orders []Order, cat map[int64]CatalogueEntry, s OrderSettings, field string) error {
+// Drafts count when a trial is created, not when one is submitted: two
+// drafts made side by side would otherwise refuse each other for ever
+// (a draft can be neither submitted nor withdrawn then); the first one
+// submitted wins.
+func trialAllowed(o Order, orders []Order, cat map[int64]CatalogueEntry, s OrderSettings, countDrafts bool, field string) error {
 	for _, l := range o.Lines {
 		n := 0
 		for _, other := range orders {
 			if other.Kind != OrderTrial || other.ID == o.ID || other.Status == OrderRejected || other.Status == OrderVoid {
+				continue
+			}
+			if other.Status == OrderDraft && !countDrafts {
 				continue
 			}
 			for _, ol := range other.Lines {
@@ -310,7 +339,7 @@ func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, e
 		o.Status, o.SubmittedAt = OrderPending, &t
 		return nil, nil
 	}
-	if err := trialAllowed(*o, cs.Orders, cs.Catalogue, cs.Settings.withDefaults(), "lines"); err != nil {
+	if err := trialAllowed(*o, cs.Orders, cs.Catalogue, cs.Settings.withDefaults(), false, "lines"); err != nil {
 		return nil, err
 	}
 	grants, err := o.grants(cs.Subscriptions, now)
@@ -331,7 +360,7 @@ func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Ti
 		return nil, false, err
 	}
 	p.PaidAt = p.PaidAt.UTC()
-	if o.Status == OrderApproved && o.Payment != nil && *o.Payment == p {
+	if o.Status == OrderApproved && o.Payment != nil && o.Payment.same(p) {
 		return nil, true, nil
 	}
 	if o.Status != OrderPending {
@@ -347,6 +376,13 @@ func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Ti
 	t, id := now.UTC(), by.ID
 	o.Status, o.Payment, o.DecidedBy, o.DecidedAt = OrderApproved, &p, &id, &t
 	return grants, false, nil
+}
+
+// same reports whether q records the same payment as p. Times compare as
+// instants: == on time.Time also compares locations, and an order read back
+// from storage rarely carries the *time.Location it was approved with.
+func (p Payment) same(q Payment) bool {
+	return p.Amount == q.Amount && p.PaidAt.Equal(q.PaidAt) && p.Reference == q.Reference
 }
 
 func (p Payment) validate(o *Order, now time.Time) error {
@@ -438,6 +474,13 @@ func (o *Order) grants(subs []Subscription, now time.Time) ([]Grant, error) {
 			// runs, so no paid day is lost; after a lapse it starts anew.
 			if l.Start == nil && sub.End().After(today) {
 				start = sub.End()
+			}
+			// One edition at a time: renewing the edition an upgrade left
+			// would put two in service.
+			if l.ProductKind == KindEdition {
+				if other, ok := paidEditionAt(subs, start, l.ProductID); ok {
+					return nil, Errorf(ECONFLICT, "%s: the customer has another edition (product %d) in service on %s; use an upgrade", field, other.ProductID, start.Format(time.DateOnly))
+				}
 			}
 		case OrderUpgrade:
 			from, ok := paidEditionAt(subs, start, l.ProductID)

@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -57,35 +58,36 @@ type Subscription struct {
 	CustomerID  int64
 	ProductID   int64
 	ProductKind ProductKind
-	Grants      []Grant
+	Grants      []Grant // in the order they were made (by id): a cut ends only the terms before it
 }
 
-func (s Subscription) cut() (time.Time, bool) {
-	var at time.Time
-	found := false
-	for _, g := range s.Grants {
-		if !g.Void && g.Kind == GrantCut && (!found || g.Start.Before(at)) {
-			at, found = g.Start, true
-		}
-	}
-	return at, found
-}
-
-// terms returns the live terms, clipped at the cut, without empty ones.
+// terms returns the live terms, each clipped at the earliest live cut made
+// after it, without empty ones. A cut ends the service granted before it,
+// not service granted again later (a customer back on an edition it left).
 func (s Subscription) terms() []Grant {
-	cut, hasCut := s.cut()
+	var cut time.Time
+	hasCut := false
 	var out []Grant
-	for _, g := range s.Grants {
-		if g.Void || g.Kind != GrantTerm {
+	for i := len(s.Grants) - 1; i >= 0; i-- {
+		g := s.Grants[i]
+		if g.Void {
 			continue
 		}
-		if hasCut && g.End.After(cut) {
-			g.End = cut
-		}
-		if g.End.After(g.Start) {
-			out = append(out, g)
+		switch g.Kind {
+		case GrantCut:
+			if !hasCut || g.Start.Before(cut) {
+				cut, hasCut = g.Start, true
+			}
+		case GrantTerm:
+			if hasCut && g.End.After(cut) {
+				g.End = cut
+			}
+			if g.End.After(g.Start) {
+				out = append(out, g)
+			}
 		}
 	}
+	slices.Reverse(out)
 	return out
 }
 
