@@ -1,23 +1,20 @@
 // Package console is Keel's web console: server-rendered pages over chi,
 // with charts built in Go (go-echarts) and drawn by ECharts served from the
-// binary, so the console works with no internet.
+// binary, so the console works with no internet; and the JSON API under
+// /api/v1/, where every request carries a personal API token.
 //
-// This first console is read-only and has no sign-in yet: it shows which
-// tenants send events and each tenant's activity. The server binds to
-// loopback only until sign-in exists (see cmd/keel/console.go).
+// The pages are read-only and have no sign-in yet: they show which tenants
+// send events and each tenant's activity. The server binds to loopback only
+// until sign-in exists (see cmd/keel/console.go).
 package console
 
 import (
 	"context"
 	"embed"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/warehouse"
@@ -44,6 +41,7 @@ type Names interface {
 type Deps struct {
 	Warehouse Warehouse
 	Names     Names
+	Store     Store // records for the JSON API; nil = the API answers 503
 	Settings  warehouse.ActivitySettings
 	Log       *slog.Logger
 	Now       func() time.Time // nil = time.Now
@@ -59,27 +57,15 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	s := &server{Deps: d, pages: pages}
 	return s.routes(), nil
-}
-
-func (s *server) routes() http.Handler {
-	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
-	r.Use(securityHeaders)
-	static, _ := fs.Sub(staticFS, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	r.Get("/", s.handleHome())
-	r.Get("/activity", s.handleActivity())
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.renderError(w, r, keel.Errorf(keel.ENOTFOUND, "There is no page at %s.", r.URL.Path))
-	})
-	return r
 }
 
 func securityHeaders(next http.Handler) http.Handler {

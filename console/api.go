@@ -1,0 +1,416 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/keelhq/keel"
+)
+
+// Store is what the JSON API reads and changes in Postgres. Every method
+// that changes a record takes the employee making the change, checks their
+// role itself and writes the audit log in the same transaction; errors are
+// *keel.Error with a code, or internal failures.
+type Store interface {
+	AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error)
+	Employee(ctx context.Context, id int64) (keel.Employee, error)
+	EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error)
+	Employees(ctx context.Context) ([]keel.Employee, error)
+	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
+	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
+	Authenticate(ctx context.Context, token string) (keel.Employee, error)
+
+	CreateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
+	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
+	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
+	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
+	AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp) (keel.FollowUp, error)
+	FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]keel.FollowUp, int, error)
+	Attachment(ctx context.Context, id int64) (keel.Attachment, error)
+
+	CreateProduct(ctx context.Context, by keel.Employee, p keel.Product) (keel.Product, error)
+	SetProductStatus(ctx context.Context, by keel.Employee, id int64, s keel.ProductStatus) (keel.Product, error)
+	AddPrice(ctx context.Context, by keel.Employee, v keel.PriceVersion) (keel.PriceVersion, error)
+	Product(ctx context.Context, id int64) (keel.CatalogueEntry, error)
+	Products(ctx context.Context) ([]keel.CatalogueEntry, error)
+
+	CreateOrder(ctx context.Context, by keel.Employee, customerID int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
+	SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
+	ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error)
+	RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error)
+	VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
+	Order(ctx context.Context, id int64) (keel.Order, error)
+	Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int, error)
+	OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, error)
+	Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]keel.Subscription, int, error)
+
+	Audit(ctx context.Context, f keel.AuditFilter) ([]keel.AuditEntry, int, error)
+}
+
+// Request body limits. Follow-ups carry attachments (base64, so a third
+// larger than the files), everything else is a small record.
+const (
+	maxBodyBytes     = 1 << 20
+	maxFollowUpBytes = 10 << 20
+)
+
+// apiError is the one place an error becomes a JSON answer. Only internal
+// errors are logged; callers see the message of a coded error, or a
+// generic one.
+func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	code := keel.ErrorCode(err)
+	if code == keel.EINTERNAL {
+		s.Log.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == keel.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keel"`)
+	}
+	writeJSONError(w, statusOf(code), code, keel.ErrorMessage(err))
+}
+
+// writeJSONError writes {"error": {"code": …, "message": …}}.
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	type body struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message}})
+}
+
+// writeJSON writes v as the response. Encoding goes to memory first so a
+// value that cannot be encoded never leaves half an answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, status = []byte(`{"error":{"code":"internal","message":"internal error"}}`), http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b)
+	w.Write([]byte("\n"))
+}
+
+// writeCreated answers 201 with the new record and where to find it.
+func writeCreated(w http.ResponseWriter, location string, v any) {
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, v)
+}
+
+// noStore keeps API answers, which hold customers' records, out of caches.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// decodeBody decodes the request's JSON body into v, strictly: a body over
+// limit is ETOOLARGE; anything but one JSON object with known fields of the
+// right types is EINVALID naming the field. With allowEmpty, an empty body
+// is fine and leaves v as it is.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty bool, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return keel.Errorf(keel.EINVALID, "Content-Type: %q is not JSON (send application/json)", ct)
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		if allowEmpty {
+			return nil
+		}
+		return keel.Errorf(keel.EINVALID, "body: required (a JSON object)")
+	}
+	if err != nil {
+		return jsonError("", err, limit)
+	}
+	// One value, nothing after it: a second object is a client bug.
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			if e := jsonError("", err, limit); keel.ErrorCode(e) == keel.ETOOLARGE {
+				return e
+			}
+		}
+		return keel.Errorf(keel.EINVALID, "body: more than one JSON value")
+	}
+	return nil
+}
+
+// decodeInto decodes one part of a body (a line of an order, an
+// attachment) strictly, naming fields after prefix, e.g. "lines[2].".
+func decodeInto(raw json.RawMessage, prefix string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(prefix, err, 0)
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into an EINVALID (or ETOOLARGE) error
+// that names the field, prefixed with prefix.
+func jsonError(prefix string, err error, limit int64) error {
+	var (
+		maxErr    *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+	)
+	field := func(name string) string {
+		if name == "" {
+			if prefix == "" {
+				return "body"
+			}
+			return strings.TrimSuffix(prefix, ".")
+		}
+		return prefix + name
+	}
+	switch {
+	case errors.As(err, &maxErr):
+		return keel.Errorf(keel.ETOOLARGE, "body: over the limit of %d MiB", limit>>20)
+	case errors.As(err, &typeErr):
+		return keel.Errorf(keel.EINVALID, "%s: want %s", field(typeErr.Field), describeType(typeErr.Type))
+	case errors.As(err, &syntaxErr):
+		return keel.Errorf(keel.EINVALID, "%s: not valid JSON (at byte %d: %s)", field(""), syntaxErr.Offset, syntaxErr.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return keel.Errorf(keel.EINVALID, "%s: not valid JSON (it ends too early)", field(""))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return keel.Errorf(keel.EINVALID, "%s: unknown field", field(name))
+	}
+	return keel.Errorf(keel.EINVALID, "%s: not valid JSON", field(""))
+}
+
+// describeType says in words what a JSON value of Go type t looks like.
+func describeType(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	}
+	return "an object"
+}
+
+// optional is a field of a partial update: Set tells an absent field from
+// one sent as null (Null) or with a value (V).
+type optional[T any] struct {
+	Set  bool
+	Null bool
+	V    T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.V)
+}
+
+// pathID is the record id in the URL. A path whose id is not a positive
+// integer names no record.
+func pathID(r *http.Request, what string) (int64, error) {
+	s := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, keel.Errorf(keel.ENOTFOUND, "there is no %s %q", what, s)
+	}
+	return id, nil
+}
+
+// queryParams returns the URL's query, refusing parameters other than
+// allowed and parameters given twice, so a typo is an error rather than a
+// filter silently not applied.
+func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, keel.Errorf(keel.EINVALID, "query: %s", err)
+	}
+	for name, vs := range q {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == name
+		}
+		if !ok && len(allowed) == 0 {
+			return nil, keel.Errorf(keel.EINVALID, "%s: unknown parameter (this list takes none)", name)
+		}
+		if !ok {
+			return nil, keel.Errorf(keel.EINVALID, "%s: unknown parameter (want one of %s)", name, strings.Join(allowed, ", "))
+		}
+		if len(vs) > 1 {
+			return nil, keel.Errorf(keel.EINVALID, "%s: given %d times", name, len(vs))
+		}
+	}
+	return q, nil
+}
+
+// queryID parses an optional record id parameter; 0 when absent.
+func queryID(q url.Values, name string) (int64, error) {
+	s := q.Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, keel.Errorf(keel.EINVALID, "%s: %q is not a record id (want a positive integer)", name, s)
+	}
+	return id, nil
+}
+
+// queryPage parses limit and offset.
+func queryPage(q url.Values) (keel.Page, error) {
+	var p keel.Page
+	for _, f := range []struct {
+		name string
+		to   *int
+	}{{"limit", &p.Limit}, {"offset", &p.Offset}} {
+		s := q.Get(f.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return p, keel.Errorf(keel.EINVALID, "%s: %q is not an integer", f.name, s)
+		}
+		*f.to = n
+	}
+	if q.Get("limit") == "0" {
+		return p, keel.Errorf(keel.EINVALID, "limit: must be 1 to %d", keel.MaxPageSize)
+	}
+	return p.Normalize()
+}
+
+// queryEnum parses an optional parameter that must be one of values.
+func queryEnum[T ~string](q url.Values, name string, values ...T) (T, error) {
+	s := q.Get(name)
+	if s == "" {
+		return "", nil
+	}
+	return parseEnum(name, s, values...)
+}
+
+// parseEnum returns s as a T when it is one of values, or an EINVALID
+// error naming field and the values.
+func parseEnum[T ~string](field, s string, values ...T) (T, error) {
+	names := make([]string, len(values))
+	for i, v := range values {
+		if string(v) == s {
+			return v, nil
+		}
+		names[i] = string(v)
+	}
+	return "", keel.Errorf(keel.EINVALID, "%s: %q is not one of %s", field, s, strings.Join(names, ", "))
+}
+
+// list is one page of a list.
+type list[T any] struct {
+	Items  []T `json:"items"`
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// newList converts a page of records; Items is [] rather than null when
+// the page is empty.
+func newList[R, T any](rows []R, total int, p keel.Page, conv func(R) T) list[T] {
+	items := make([]T, len(rows))
+	for i, r := range rows {
+		items[i] = conv(r)
+	}
+	return list[T]{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset}
+}
+
+// parseDay parses a "YYYY-MM-DD" field as UTC midnight, within the years
+// records may have.
+func parseDay(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, keel.Errorf(keel.EINVALID, "%s: %q is not a date like 2026-11-23", field, s)
+	}
+	if err := yearInRange(field, t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+// parseTime parses a field that is a day ("YYYY-MM-DD", UTC midnight) or
+// an RFC 3339 time.
+func parseTime(field, s string) (time.Time, error) {
+	if len(s) == len(time.DateOnly) {
+		return parseDay(field, s)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, keel.Errorf(keel.EINVALID, "%s: %q is not a date like 2026-11-23 or a time like 2026-11-23T08:00:00Z", field, s)
+	}
+	if err := yearInRange(field, t); err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+func yearInRange(field string, t time.Time) error {
+	if y := t.UTC().Year(); y < 2000 || y > 2100 {
+		return keel.Errorf(keel.EINVALID, "%s: %s is out of range (2000 to 2100)", field, t.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// day formats a calendar day.
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// dayPtr formats an optional day; nil stays null.
+func dayPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := day(*t)
+	return &s
+}
+
+// stamp formats an instant in RFC 3339, UTC.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// stampPtr formats an optional instant; nil stays null.
+func stampPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := stamp(*t)
+	return &s
+}
+
+// location is the URL of a record in the API.
+func location(kind string, id int64) string { return fmt.Sprintf("/api/v1/%s/%d", kind, id) }

@@ -1,0 +1,201 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/keelhq/keel"
+)
+
+// productJSON is a product with its price versions, oldest first.
+type productJSON struct {
+	ID        int64       `json:"id"`
+	Code      string      `json:"code"`
+	Name      string      `json:"name"`
+	Kind      string      `json:"kind"`
+	Unit      string      `json:"unit"`
+	Status    string      `json:"status"`
+	CreatedAt string      `json:"created_at"`
+	Prices    []priceJSON `json:"prices"`
+}
+
+// priceJSON is one price version; effective_to is null for the current one.
+type priceJSON struct {
+	ID            int64   `json:"id"`
+	ProductID     int64   `json:"product_id"`
+	Amount        int64   `json:"amount"`
+	Currency      string  `json:"currency"`
+	Period        string  `json:"period"`
+	EffectiveFrom string  `json:"effective_from"`
+	EffectiveTo   *string `json:"effective_to"`
+	CreatedAt     string  `json:"created_at"`
+}
+
+func toProductJSON(p keel.Product, versions []keel.PriceVersion) productJSON {
+	out := productJSON{ID: p.ID, Code: p.Code, Name: p.Name, Kind: string(p.Kind), Unit: p.Unit, Status: string(p.Status),
+		CreatedAt: stamp(p.CreatedAt), Prices: make([]priceJSON, len(versions))}
+	for i, v := range versions {
+		out.Prices[i] = toPriceJSON(v)
+	}
+	return out
+}
+
+func toPriceJSON(v keel.PriceVersion) priceJSON {
+	return priceJSON{ID: v.ID, ProductID: v.ProductID, Amount: v.Amount, Currency: v.Currency, Period: string(v.Period),
+		EffectiveFrom: day(v.EffectiveFrom), EffectiveTo: dayPtr(v.EffectiveTo), CreatedAt: stamp(v.CreatedAt)}
+}
+
+func toCatalogueJSON(e keel.CatalogueEntry) productJSON { return toProductJSON(e.Product, e.Versions) }
+
+// productRequest is the body of POST /products; status defaults to enabled.
+type productRequest struct {
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Unit   string `json:"unit"`
+	Status string `json:"status"`
+}
+
+var productStatuses = []keel.ProductStatus{keel.ProductEnabled, keel.ProductDisabled}
+
+func (s *server) handleProductCreate() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req productRequest
+		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductEnabled}
+		if req.Status != "" {
+			st, err := parseEnum("status", req.Status, productStatuses...)
+			if err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			p.Status = st
+		}
+		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeCreated(w, location("products", p.ID), toProductJSON(p, nil))
+	}
+}
+
+// priceRequest is the body of POST /products/{id}/prices.
+type priceRequest struct {
+	Amount        *int64 `json:"amount"`
+	Currency      string `json:"currency"`
+	Period        string `json:"period"`
+	EffectiveFrom string `json:"effective_from"`
+}
+
+func (s *server) handlePriceCreate() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "product")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var req priceRequest
+		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if req.Amount == nil {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "amount: required (minor units per unit per period, e.g. cents)"))
+			return
+		}
+		if req.EffectiveFrom == "" {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "effective_from: required"))
+			return
+		}
+		from, err := parseDay("effective_from", req.EffectiveFrom)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		v := keel.PriceVersion{ProductID: id, Amount: *req.Amount, Currency: req.Currency, Period: keel.Period(req.Period), EffectiveFrom: from}
+		if err := v.Validate(); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		v, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeCreated(w, location("products", id), toPriceJSON(v))
+	}
+}
+
+type productStatusRequest struct {
+	Status string `json:"status"`
+}
+
+func (s *server) handleProductStatus() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "product")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var req productStatusRequest
+		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if req.Status == "" {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)"))
+			return
+		}
+		st, err := parseEnum("status", req.Status, productStatuses...)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if _, err := s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		e, err := s.Store.Product(r.Context(), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toCatalogueJSON(e))
+	}
+}
+
+func (s *server) handleProductGet() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "product")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		e, err := s.Store.Product(r.Context(), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toCatalogueJSON(e))
+	}
+}
+
+// handleProductList lists the whole catalogue: it is small, so it has no
+// paging, and answers in the list shape for the day it does.
+func (s *server) handleProductList() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := queryParams(r); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		rows, err := s.Store.Products(r.Context())
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, newList(rows, len(rows), keel.Page{Limit: len(rows)}, toCatalogueJSON))
+	}
+}

@@ -1,0 +1,444 @@
+package console
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
+// customerJSON is a customer as the API shows it, with everything derived.
+type customerJSON struct {
+	ID            int64              `json:"id"`
+	Name          string             `json:"name"`
+	TenantID      string             `json:"tenant_id"`
+	SalesOwner    *int64             `json:"sales_owner"`
+	CSMOwner      *int64             `json:"csm_owner"`
+	Industry      string             `json:"industry"`
+	Region        string             `json:"region"`
+	Website       string             `json:"website"`
+	Notes         string             `json:"notes"`
+	Contacts      []contactJSON      `json:"contacts"`
+	Status        string             `json:"status"`
+	FirstPurchase *string            `json:"first_purchase"`
+	Totals        []totalsJSON       `json:"totals"`
+	Subscriptions []subscriptionJSON `json:"subscriptions"`
+	CreatedAt     string             `json:"created_at"`
+	UpdatedAt     string             `json:"updated_at"`
+}
+
+type contactJSON struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+	Title string `json:"title"`
+}
+
+// totalsJSON is what a customer ordered, paid and owes in one currency.
+type totalsJSON struct {
+	Currency    string `json:"currency"`
+	Ordered     int64  `json:"ordered"`
+	Paid        int64  `json:"paid"`
+	Outstanding int64  `json:"outstanding"`
+}
+
+func toCustomerJSON(v keel.CustomerView, now time.Time) customerJSON {
+	c := customerJSON{
+		ID: v.ID, Name: v.Name, TenantID: v.TenantID, SalesOwner: v.SalesOwner, CSMOwner: v.CSMOwner,
+		Industry: v.Industry, Region: v.Region, Website: v.Website, Notes: v.Notes,
+		Contacts: make([]contactJSON, len(v.Contacts)), Status: string(v.Status),
+		FirstPurchase: dayPtr(v.FirstPurchase), Totals: make([]totalsJSON, len(v.Totals)),
+		Subscriptions: make([]subscriptionJSON, len(v.Subscriptions)),
+		CreatedAt:     stamp(v.CreatedAt), UpdatedAt: stamp(v.UpdatedAt),
+	}
+	for i, ct := range v.Contacts {
+		c.Contacts[i] = contactJSON(ct)
+	}
+	for i, t := range v.Totals {
+		c.Totals[i] = totalsJSON(t)
+	}
+	for i, s := range v.Subscriptions {
+		c.Subscriptions[i] = toSubscriptionJSON(s, now)
+	}
+	return c
+}
+
+// customerRequest is the body of POST /customers and PUT /customers/{id}.
+type customerRequest struct {
+	Name       string            `json:"name"`
+	TenantID   string            `json:"tenant_id"`
+	SalesOwner *int64            `json:"sales_owner"`
+	CSMOwner   *int64            `json:"csm_owner"`
+	Industry   string            `json:"industry"`
+	Region     string            `json:"region"`
+	Website    string            `json:"website"`
+	Notes      string            `json:"notes"`
+	Contacts   []json.RawMessage `json:"contacts"`
+}
+
+// customerPatch is the body of PATCH /customers/{id}: absent fields keep
+// their value; null clears an owner.
+type customerPatch struct {
+	Name       optional[string]            `json:"name"`
+	TenantID   optional[string]            `json:"tenant_id"`
+	SalesOwner optional[int64]             `json:"sales_owner"`
+	CSMOwner   optional[int64]             `json:"csm_owner"`
+	Industry   optional[string]            `json:"industry"`
+	Region     optional[string]            `json:"region"`
+	Website    optional[string]            `json:"website"`
+	Notes      optional[string]            `json:"notes"`
+	Contacts   optional[[]json.RawMessage] `json:"contacts"`
+}
+
+func decodeContacts(raw []json.RawMessage) ([]keel.Contact, error) {
+	out := make([]keel.Contact, 0, len(raw))
+	for i, r := range raw {
+		var c contactJSON
+		if err := decodeInto(r, fmt.Sprintf("contacts[%d].", i), &c); err != nil {
+			return nil, err
+		}
+		out = append(out, keel.Contact(c))
+	}
+	return out, nil
+}
+
+func (req customerRequest) customer() (keel.Customer, error) {
+	contacts, err := decodeContacts(req.Contacts)
+	if err != nil {
+		return keel.Customer{}, err
+	}
+	return keel.Customer{
+		Name: req.Name, TenantID: req.TenantID, SalesOwner: req.SalesOwner, CSMOwner: req.CSMOwner,
+		Industry: req.Industry, Region: req.Region, Website: req.Website, Notes: req.Notes, Contacts: contacts,
+	}, nil
+}
+
+func (p customerPatch) apply(c *keel.Customer) error {
+	str := func(o optional[string], to *string) {
+		if o.Set {
+			*to = o.V
+		}
+	}
+	str(p.Name, &c.Name)
+	str(p.TenantID, &c.TenantID)
+	str(p.Industry, &c.Industry)
+	str(p.Region, &c.Region)
+	str(p.Website, &c.Website)
+	str(p.Notes, &c.Notes)
+	for _, o := range []struct {
+		v  optional[int64]
+		to **int64
+	}{{p.SalesOwner, &c.SalesOwner}, {p.CSMOwner, &c.CSMOwner}} {
+		switch {
+		case o.v.Null:
+			*o.to = nil
+		case o.v.Set:
+			id := o.v.V
+			*o.to = &id
+		}
+	}
+	if p.Contacts.Set {
+		contacts, err := decodeContacts(p.Contacts.V)
+		if err != nil {
+			return err
+		}
+		c.Contacts = contacts
+	}
+	return nil
+}
+
+func (s *server) handleCustomerCreate() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req customerRequest
+		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		c, err := req.customer()
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		v, err := s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeCreated(w, location("customers", v.ID), toCustomerJSON(v, s.Now()))
+	}
+}
+
+// handleCustomerUpdate serves PUT (replace: absent fields become empty)
+// and PATCH (merge: absent fields keep their value).
+func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "customer")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var c keel.Customer
+		if replace {
+			var req customerRequest
+			if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			if c, err = req.customer(); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+		} else {
+			var p customerPatch
+			if err := decodeBody(w, r, maxBodyBytes, false, &p); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			cur, err := s.Store.Customer(r.Context(), id)
+			if err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			c = cur.Customer
+			if err := p.apply(&c); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+		}
+		c.ID = id
+		v, err := s.Store.UpdateCustomer(r.Context(), employeeFrom(r.Context()), c)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+	}
+}
+
+func (s *server) handleCustomerGet() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "customer")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		v, err := s.Store.Customer(r.Context(), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+	}
+}
+
+var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
+
+func (s *server) handleCustomerList() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := queryParams(r, "q", "status", "owner", "limit", "offset")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var f keel.CustomerFilter
+		f.Query = q.Get("q")
+		if len(f.Query) > 200 {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "q: at most 200 characters"))
+			return
+		}
+		if f.Status, err = queryEnum(q, "status", customerStatuses...); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Owner, err = queryID(q, "owner"); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Page, err = queryPage(q); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		rows, total, err := s.Store.Customers(r.Context(), f)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		now := s.Now()
+		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(v keel.CustomerView) customerJSON { return toCustomerJSON(v, now) }))
+	}
+}
+
+// followUpJSON is a follow-up record; its attachments are listed without
+// their contents, which GET /attachments/{id} serves.
+type followUpJSON struct {
+	ID          int64            `json:"id"`
+	CustomerID  int64            `json:"customer_id"`
+	At          string           `json:"at"`
+	AuthorID    int64            `json:"author_id"`
+	Kind        string           `json:"kind"`
+	Text        string           `json:"text"`
+	Attachments []attachmentJSON `json:"attachments"`
+	CreatedAt   string           `json:"created_at"`
+}
+
+type attachmentJSON struct {
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	URL         string `json:"url"`
+}
+
+func toFollowUpJSON(f keel.FollowUp) followUpJSON {
+	out := followUpJSON{ID: f.ID, CustomerID: f.CustomerID, At: stamp(f.At), AuthorID: f.AuthorID, Kind: string(f.Kind),
+		Text: f.Text, Attachments: make([]attachmentJSON, len(f.Attachments)), CreatedAt: stamp(f.CreatedAt)}
+	for i, a := range f.Attachments {
+		size := a.Size
+		if size == 0 {
+			size = int64(len(a.Data))
+		}
+		out.Attachments[i] = attachmentJSON{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: size, URL: location("attachments", a.ID)}
+	}
+	return out
+}
+
+// followUpRequest is the body of POST /customers/{id}/followups. At is a
+// day or an RFC 3339 time, now when absent.
+type followUpRequest struct {
+	At          string            `json:"at"`
+	Kind        string            `json:"kind"`
+	Text        string            `json:"text"`
+	Attachments []json.RawMessage `json:"attachments"`
+}
+
+// attachmentRequest is one file of a follow-up, its contents in base64.
+type attachmentRequest struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Data        string `json:"data"`
+}
+
+func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.FollowUp, error) {
+	f := keel.FollowUp{CustomerID: customerID, Kind: keel.FollowUpKind(req.Kind), Text: req.Text, At: now.UTC()}
+	if req.At != "" {
+		at, err := parseTime("at", req.At)
+		if err != nil {
+			return f, err
+		}
+		f.At = at
+	}
+	if len(req.Attachments) > keel.MaxAttachments {
+		return f, keel.Errorf(keel.EINVALID, "attachments: at most %d", keel.MaxAttachments)
+	}
+	for i, raw := range req.Attachments {
+		field := fmt.Sprintf("attachments[%d]", i)
+		var a attachmentRequest
+		if err := decodeInto(raw, field+".", &a); err != nil {
+			return f, err
+		}
+		ct := "application/octet-stream"
+		if a.ContentType != "" {
+			mt, params, err := mime.ParseMediaType(a.ContentType)
+			if err != nil || len(a.ContentType) > 200 {
+				return f, keel.Errorf(keel.EINVALID, "%s.content_type: %q is not a media type like application/pdf", field, a.ContentType)
+			}
+			ct = mime.FormatMediaType(mt, params)
+		}
+		data, err := base64.StdEncoding.DecodeString(a.Data)
+		if err != nil {
+			return f, keel.Errorf(keel.EINVALID, "%s.data: not base64 (standard alphabet, with padding)", field)
+		}
+		f.Attachments = append(f.Attachments, keel.Attachment{Name: a.Name, ContentType: ct, Size: int64(len(data)), Data: data})
+	}
+	return f, nil
+}
+
+func (s *server) handleFollowUpCreate() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "customer")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var req followUpRequest
+		if err := decodeBody(w, r, maxFollowUpBytes, false, &req); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		f, err := req.followUp(id, s.Now())
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		f, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeCreated(w, fmt.Sprintf("/api/v1/customers/%d/followups", id), toFollowUpJSON(f))
+	}
+}
+
+func (s *server) handleFollowUpList() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "customer")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		q, err := queryParams(r, "limit", "offset")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		p, err := queryPage(q)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		rows, total, err := s.Store.FollowUps(r.Context(), id, p)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, newList(rows, total, p, toFollowUpJSON))
+	}
+}
+
+// handleAttachment serves a follow-up's file as a download: never rendered
+// by the browser in the console's origin, whatever its type says.
+func (s *server) handleAttachment() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "attachment")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		a, err := s.Store.Attachment(r.Context(), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		ct := a.ContentType
+		if _, _, err := mime.ParseMediaType(ct); err != nil || ct == "" {
+			ct = "application/octet-stream"
+		}
+		disposition := mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})
+		if disposition == "" {
+			disposition = "attachment"
+		}
+		h := w.Header()
+		h.Set("Content-Type", ct)
+		h.Set("Content-Disposition", disposition)
+		h.Set("Content-Length", strconv.Itoa(len(a.Data)))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+		w.WriteHeader(http.StatusOK)
+		w.Write(a.Data)
+	}
+}

@@ -1,0 +1,64 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/warehouse"
+)
+
+// handleActivityMetrics serves a tenant's daily activity from ClickHouse:
+// to defaults to today in the reporting timezone, from to 29 days before.
+// The answer is keel.Activity, whose JSON shape is the contract shared with
+// `keel activity --json`.
+func (s *server) handleActivityMetrics() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := queryParams(r, "tenant", "from", "to")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		tenant := q.Get("tenant")
+		if tenant == "" {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "tenant: required"))
+			return
+		}
+		if err := keel.ValidTenant("tenant", tenant); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		loc := s.Settings.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		to := warehouse.DayOf(s.Now(), loc)
+		if v := q.Get("to"); v != "" {
+			if to, err = queryDay("to", v); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+		}
+		from := to.AddDays(-29)
+		if v := q.Get("from"); v != "" {
+			if from, err = queryDay("from", v); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+		}
+		a, err := s.Warehouse.Activity(r.Context(), tenant, from, to, s.Settings)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	}
+}
+
+func queryDay(field, s string) (warehouse.Day, error) {
+	t, err := parseDay(field, s)
+	if err != nil {
+		return warehouse.Day{}, err
+	}
+	return warehouse.DayOf(t, time.UTC), nil
+}

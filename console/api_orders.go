@@ -1,0 +1,403 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
+// orderJSON is an order as the API shows it. Money is in minor units of
+// the order's currency.
+type orderJSON struct {
+	ID           int64        `json:"id"`
+	CustomerID   int64        `json:"customer_id"`
+	Kind         string       `json:"kind"`
+	Status       string       `json:"status"`
+	Currency     string       `json:"currency"`
+	Total        int64        `json:"total"`
+	Lines        []lineJSON   `json:"lines"`
+	CreatedBy    int64        `json:"created_by"`
+	CreatedAt    string       `json:"created_at"`
+	SubmittedAt  *string      `json:"submitted_at"`
+	DecidedBy    *int64       `json:"decided_by"`
+	DecidedAt    *string      `json:"decided_at"`
+	Payment      *paymentJSON `json:"payment"`
+	RejectReason string       `json:"reject_reason"`
+	VoidedBy     *int64       `json:"voided_by"`
+	VoidedAt     *string      `json:"voided_at"`
+}
+
+type lineJSON struct {
+	ID             int64   `json:"id"`
+	ProductID      int64   `json:"product_id"`
+	ProductKind    string  `json:"product_kind"`
+	PriceVersionID *int64  `json:"price_version_id"` // null on trial lines
+	UnitAmount     int64   `json:"unit_amount"`
+	Period         string  `json:"period"`
+	Quantity       int64   `json:"quantity"`
+	Months         int     `json:"months"`
+	Start          *string `json:"start"` // null = the approval day
+	Total          int64   `json:"total"`
+}
+
+type paymentJSON struct {
+	Amount    int64  `json:"amount"`
+	PaidAt    string `json:"paid_at"`
+	Reference string `json:"reference"`
+}
+
+// orderDetailJSON is one order with what it granted.
+type orderDetailJSON struct {
+	orderJSON
+	Grants []grantJSON `json:"grants"`
+}
+
+// grantJSON is what one line of an approved order did to a subscription.
+type grantJSON struct {
+	ID             int64   `json:"id"`
+	SubscriptionID int64   `json:"subscription_id"`
+	ProductID      int64   `json:"product_id"`
+	LineID         int64   `json:"line_id"`
+	Kind           string  `json:"kind"`
+	Trial          bool    `json:"trial"`
+	Quantity       int64   `json:"quantity"`
+	Start          string  `json:"start"`
+	End            *string `json:"end"` // null for a cut
+	MonthlyAmount  int64   `json:"monthly_amount"`
+	Currency       string  `json:"currency"`
+	Void           bool    `json:"void"`
+}
+
+func toOrderJSON(o keel.Order) orderJSON {
+	out := orderJSON{
+		ID: o.ID, CustomerID: o.CustomerID, Kind: string(o.Kind), Status: string(o.Status), Currency: o.Currency,
+		Total: o.Total(), Lines: make([]lineJSON, len(o.Lines)), CreatedBy: o.CreatedBy, CreatedAt: stamp(o.CreatedAt),
+		SubmittedAt: stampPtr(o.SubmittedAt), DecidedBy: o.DecidedBy, DecidedAt: stampPtr(o.DecidedAt),
+		RejectReason: o.RejectReason, VoidedBy: o.VoidedBy, VoidedAt: stampPtr(o.VoidedAt),
+	}
+	for i, l := range o.Lines {
+		lj := lineJSON{ID: l.ID, ProductID: l.ProductID, ProductKind: string(l.ProductKind), UnitAmount: l.UnitAmount,
+			Period: string(l.Period), Quantity: l.Quantity, Months: l.Months, Start: dayPtr(l.Start), Total: l.Total()}
+		if l.PriceVersionID != 0 {
+			id := l.PriceVersionID
+			lj.PriceVersionID = &id
+		}
+		out.Lines[i] = lj
+	}
+	if o.Payment != nil {
+		out.Payment = &paymentJSON{Amount: o.Payment.Amount, PaidAt: stamp(o.Payment.PaidAt), Reference: o.Payment.Reference}
+	}
+	return out
+}
+
+func toGrantJSON(g keel.Grant) grantJSON {
+	out := grantJSON{ID: g.ID, SubscriptionID: g.SubscriptionID, ProductID: g.ProductID, LineID: g.LineID, Kind: string(g.Kind),
+		Trial: g.Trial, Quantity: g.Quantity, Start: day(g.Start), MonthlyAmount: g.MonthlyAmount, Currency: g.Currency, Void: g.Void}
+	if !g.End.IsZero() {
+		out.End = dayPtr(&g.End)
+	}
+	return out
+}
+
+// subscriptionJSON is a customer's service of one product, as of today.
+type subscriptionJSON struct {
+	ID          int64   `json:"id"`
+	CustomerID  int64   `json:"customer_id"`
+	ProductID   int64   `json:"product_id"`
+	ProductKind string  `json:"product_kind"`
+	Status      string  `json:"status"`
+	Trial       bool    `json:"trial"`
+	Start       *string `json:"start"` // null when every grant is void
+	End         *string `json:"end"`   // exclusive
+	Quantity    int64   `json:"quantity"`
+	OrderIDs    []int64 `json:"order_ids"`
+}
+
+// toSubscriptionJSON shows a subscription as of now. Its quantity is the
+// one in service today; for one that has not started (or has ended), the
+// quantity of its first (or last) day, which is what people ask about.
+func toSubscriptionJSON(s keel.Subscription, now time.Time) subscriptionJSON {
+	status := s.Status(now)
+	out := subscriptionJSON{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductKind: string(s.ProductKind),
+		Status: string(status), Trial: s.Trial(), OrderIDs: s.OrderIDs()}
+	if out.OrderIDs == nil {
+		out.OrderIDs = []int64{}
+	}
+	start, end := s.Start(), s.End()
+	if !start.IsZero() {
+		out.Start, out.End = dayPtr(&start), dayPtr(&end)
+	}
+	switch status {
+	case keel.SubActive:
+		out.Quantity = s.QuantityAt(keel.Date(now))
+	case keel.SubPending:
+		out.Quantity = s.QuantityAt(start)
+	case keel.SubEnded:
+		out.Quantity = s.QuantityAt(end.AddDate(0, 0, -1))
+	}
+	return out
+}
+
+// orderRequest is the body of POST /orders.
+type orderRequest struct {
+	CustomerID *int64            `json:"customer_id"`
+	Kind       string            `json:"kind"`
+	Lines      []json.RawMessage `json:"lines"`
+}
+
+// lineRequest is one line of an order request; start is "YYYY-MM-DD",
+// for service that starts on a day other than the approval day.
+type lineRequest struct {
+	ProductID int64  `json:"product_id"`
+	Quantity  int64  `json:"quantity"`
+	Months    int    `json:"months"`
+	Start     string `json:"start"`
+}
+
+var orderKinds = []keel.OrderKind{keel.OrderTrial, keel.OrderNew, keel.OrderRenewal, keel.OrderUpgrade, keel.OrderAddon}
+
+var orderStatuses = []keel.OrderStatus{keel.OrderDraft, keel.OrderPending, keel.OrderApproved, keel.OrderRejected, keel.OrderVoid}
+
+func (s *server) handleOrderCreate() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req orderRequest
+		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if req.CustomerID == nil {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "customer_id: required"))
+			return
+		}
+		if *req.CustomerID < 1 {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", *req.CustomerID))
+			return
+		}
+		if req.Kind == "" {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)"))
+			return
+		}
+		kind, err := parseEnum("kind", req.Kind, orderKinds...)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if len(req.Lines) == 0 {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "lines: an order needs at least one line"))
+			return
+		}
+		if len(req.Lines) > keel.MaxLines {
+			s.apiError(w, r, keel.Errorf(keel.EINVALID, "lines: at most %d lines", keel.MaxLines))
+			return
+		}
+		lines := make([]keel.LineRequest, len(req.Lines))
+		for i, raw := range req.Lines {
+			field := fmt.Sprintf("lines[%d]", i)
+			var l lineRequest
+			if err := decodeInto(raw, field+".", &l); err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			if l.ProductID < 1 {
+				s.apiError(w, r, keel.Errorf(keel.EINVALID, "%s.product_id: required (a product id)", field))
+				return
+			}
+			lines[i] = keel.LineRequest{ProductID: l.ProductID, Quantity: l.Quantity, Months: l.Months}
+			if l.Start != "" {
+				start, err := parseDay(field+".start", l.Start)
+				if err != nil {
+					s.apiError(w, r, err)
+					return
+				}
+				lines[i].Start = &start
+			}
+		}
+		o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), *req.CustomerID, kind, lines)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeCreated(w, location("orders", o.ID), toOrderJSON(o))
+	}
+}
+
+// orderAction serves the POST /orders/{id}/… transitions: decode the body
+// (when there is one), call the store, answer with the order.
+func (s *server) orderAction(allowEmpty bool, body any, do func(r *http.Request, by keel.Employee, id int64) (keel.Order, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "order")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if err := decodeBody(w, r, maxBodyBytes, allowEmpty, body); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		o, err := do(r, employeeFrom(r.Context()), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toOrderJSON(o))
+	}
+}
+
+func (s *server) handleOrderSubmit() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var none struct{}
+		s.orderAction(true, &none, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+			return s.Store.SubmitOrder(r.Context(), by, id)
+		})(w, r)
+	}
+}
+
+// approveRequest is finance's confirmation of payment. paid_at is a day
+// or an RFC 3339 time.
+type approveRequest struct {
+	PaidAmount *int64 `json:"paid_amount"`
+	PaidAt     string `json:"paid_at"`
+	PaymentRef string `json:"payment_ref"`
+}
+
+func (s *server) handleOrderApprove() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req approveRequest
+		s.orderAction(false, &req, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+			if req.PaidAmount == nil {
+				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_amount: required (minor units, e.g. cents)")
+			}
+			if req.PaidAt == "" {
+				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_at: required")
+			}
+			paidAt, err := parseTime("paid_at", req.PaidAt)
+			if err != nil {
+				return keel.Order{}, err
+			}
+			return s.Store.ApproveOrder(r.Context(), by, id, keel.Payment{Amount: *req.PaidAmount, PaidAt: paidAt, Reference: req.PaymentRef})
+		})(w, r)
+	}
+}
+
+type rejectRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *server) handleOrderReject() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req rejectRequest
+		s.orderAction(false, &req, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+			return s.Store.RejectOrder(r.Context(), by, id, req.Reason)
+		})(w, r)
+	}
+}
+
+func (s *server) handleOrderVoid() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var none struct{}
+		s.orderAction(true, &none, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+			return s.Store.VoidOrder(r.Context(), by, id)
+		})(w, r)
+	}
+}
+
+func (s *server) handleOrderGet() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "order")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		o, err := s.Store.Order(r.Context(), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		grants, err := s.Store.OrderGrants(r.Context(), id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		out := orderDetailJSON{orderJSON: toOrderJSON(o), Grants: make([]grantJSON, len(grants))}
+		for i, g := range grants {
+			out.Grants[i] = toGrantJSON(g)
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func (s *server) handleOrderList() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := queryParams(r, "customer_id", "status", "kind", "created_by", "limit", "offset")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var f keel.OrderFilter
+		if f.CustomerID, err = queryID(q, "customer_id"); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.CreatedBy, err = queryID(q, "created_by"); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Status, err = queryEnum(q, "status", orderStatuses...); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Page, err = queryPage(q); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		rows, total, err := s.Store.Orders(r.Context(), f)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toOrderJSON))
+	}
+}
+
+var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
+
+func (s *server) handleSubscriptionList() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := queryParams(r, "customer_id", "product_id", "status", "limit", "offset")
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var f keel.SubscriptionFilter
+		if f.CustomerID, err = queryID(q, "customer_id"); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.ProductID, err = queryID(q, "product_id"); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Status, err = queryEnum(q, "status", subscriptionStatuses...); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		if f.Page, err = queryPage(q); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		rows, total, err := s.Store.Subscriptions(r.Context(), f)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		now := s.Now()
+		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(sub keel.Subscription) subscriptionJSON { return toSubscriptionJSON(sub, now) }))
+	}
+}

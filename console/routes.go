@@ -1,0 +1,87 @@
+package console
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/keelhq/keel"
+)
+
+// routes is every route of the console: the pages, the static files and
+// the JSON API. Each mutating API route names the action it needs, checked
+// here before the handler runs (and again by the store, which is what
+// guarantees that an unauthorised call changes nothing).
+func (s *server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	static, _ := fs.Sub(staticFS, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	r.Get("/", s.handleHome())
+	r.Get("/activity", s.handleActivity())
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(noStore)
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			s.apiError(w, r, keel.Errorf(keel.ENOTFOUND, "there is no API route %s", r.URL.Path))
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			writeJSONError(w, http.StatusMethodNotAllowed, keel.EINVALID, "method: "+r.Method+" is not allowed on "+r.URL.Path)
+		})
+		r.Use(s.authenticate)
+
+		r.Get("/me", s.handleMe())
+
+		r.Route("/customers", func(r chi.Router) {
+			r.Get("/", s.handleCustomerList())
+			r.With(s.require(keel.ActCustomerWrite)).Post("/", s.handleCustomerCreate())
+			r.Route("/{id}", func(r chi.Router) {
+				r.Get("/", s.handleCustomerGet())
+				r.With(s.require(keel.ActCustomerWrite)).Patch("/", s.handleCustomerUpdate(false))
+				r.With(s.require(keel.ActCustomerWrite)).Put("/", s.handleCustomerUpdate(true))
+				r.Get("/followups", s.handleFollowUpList())
+				r.With(s.require(keel.ActFollowUpAdd)).Post("/followups", s.handleFollowUpCreate())
+			})
+		})
+		r.Get("/attachments/{id}", s.handleAttachment())
+
+		r.Route("/products", func(r chi.Router) {
+			r.Get("/", s.handleProductList())
+			r.With(s.require(keel.ActCatalogueWrite)).Post("/", s.handleProductCreate())
+			r.Get("/{id}", s.handleProductGet())
+			r.With(s.require(keel.ActCatalogueWrite)).Post("/{id}/prices", s.handlePriceCreate())
+			r.With(s.require(keel.ActCatalogueWrite)).Post("/{id}/status", s.handleProductStatus())
+		})
+
+		r.Route("/orders", func(r chi.Router) {
+			r.Get("/", s.handleOrderList())
+			r.With(s.require(keel.ActOrderCreate)).Post("/", s.handleOrderCreate())
+			r.Get("/{id}", s.handleOrderGet())
+			r.With(s.require(keel.ActOrderCreate)).Post("/{id}/submit", s.handleOrderSubmit())
+			r.With(s.require(keel.ActOrderDecide)).Post("/{id}/approve", s.handleOrderApprove())
+			r.With(s.require(keel.ActOrderDecide)).Post("/{id}/reject", s.handleOrderReject())
+			r.With(s.require(keel.ActOrderDecide)).Post("/{id}/void", s.handleOrderVoid())
+		})
+		r.Get("/subscriptions", s.handleSubscriptionList())
+
+		r.Get("/metrics/activity", s.handleActivityMetrics())
+
+		r.Route("/employees", func(r chi.Router) {
+			r.Use(s.require(keel.ActEmployeeAdmin))
+			r.Get("/", s.handleEmployeeList())
+			r.Post("/", s.handleEmployeeCreate())
+			r.Put("/{id}/roles", s.handleEmployeeRoles())
+			r.Post("/{id}/deactivate", s.handleEmployeeDeactivate())
+		})
+		r.With(s.require(keel.ActAuditRead)).Get("/audit", s.handleAudit())
+	})
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, keel.Errorf(keel.ENOTFOUND, "There is no page at %s.", r.URL.Path))
+	})
+	return r
+}
