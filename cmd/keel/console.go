@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/console"
+	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
 )
+
+// The console's JSON API runs on Keel's Postgres.
+var _ console.Store = (*postgres.DB)(nil)
 
 type consoleFlags struct {
 	common
@@ -24,7 +28,7 @@ func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error
 	f.common.register(fs, env)
 	fs.StringVar(&f.addr, "addr", env.Get(envHTTPAddr, defaultHTTPAddr), "listen address ($"+envHTTPAddr+")")
 	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone ($"+envTimezone+")")
-	fs.BoolVar(&f.insecure, "insecure-listen", false, "listen on a non-loopback address although the console has no sign-in yet (only behind something that restricts who can reach it)")
+	fs.BoolVar(&f.insecure, "insecure-listen", false, "listen on a non-loopback address although the console's pages have no sign-in yet (only behind something that restricts who can reach them); the JSON API under /api/v1/ needs a personal API token on every request either way")
 	return fs.Parse(args)
 }
 
@@ -41,8 +45,10 @@ func runConsole(ctx context.Context, args []string, env *Env, stdout, stderr io.
 	return run(ctx)
 }
 
-// loopbackAddr keeps the console on loopback: it has no sign-in yet, so it
-// must not be reachable from other machines. ":8080" becomes
+// loopbackAddr keeps the console on loopback: its pages have no sign-in
+// yet, so they must not be reachable from other machines. (The JSON API
+// beside them checks a personal API token on every request, but shares the
+// listener, so the pages decide.) ":8080" becomes
 // "127.0.0.1:8080"; an explicit non-loopback host is refused.
 func loopbackAddr(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
@@ -55,7 +61,7 @@ func loopbackAddr(addr string) (string, error) {
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 		return addr, nil
 	}
-	return "", fmt.Errorf("console address %q: the console has no sign-in yet and only listens on loopback (--insecure-listen overrides)", addr)
+	return "", fmt.Errorf("console address %q: the console's pages have no sign-in yet, so it only listens on loopback (--insecure-listen overrides)", addr)
 }
 
 func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
@@ -80,7 +86,7 @@ func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(cont
 		return nil, err
 	}
 	h, err := console.NewServer(console.Deps{
-		Warehouse: store, Names: db, Log: log,
+		Warehouse: store, Names: db, Store: db, Log: log,
 		Settings: warehouse.ActivitySettings{Location: loc},
 	})
 	if err != nil {

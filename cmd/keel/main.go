@@ -39,6 +39,7 @@ func commands() []command {
 		{"demo", "send realistic demo events through the collector", runDemo},
 		{"bench", "the project's benchmarks: keel bench ingest", runBench},
 		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
+		{"user", "keel user add --email E --name N --role R | keel user deactivate --email E: add an employee (prints a one-time password) or lock one out", runUser},
 		{"token", "keel token ingest NAME: print a new ingest key for a product app", runToken},
 		{"healthcheck", "keel healthcheck URL: exit 0 if URL answers 200 (for container health checks)", runHealthcheck},
 	}

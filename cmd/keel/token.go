@@ -5,14 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/postgres"
 )
 
+const tokenUsage = "usage: keel token create --email E [--name N] | keel token ingest NAME [--max-age DURATION] [--rate EVENTS_PER_SECOND]"
+
 func runToken(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "create" {
+		return runTokenCreate(ctx, args[1:], env, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return errors.New("usage: keel token ingest NAME [--max-age DURATION] [--rate EVENTS_PER_SECOND]")
+		return errors.New(tokenUsage)
 	}
 	var c common
 	fs := newFlagSet("token ingest", stderr)
@@ -45,5 +52,43 @@ func runToken(ctx context.Context, args []string, env *Env, stdout, stderr io.Wr
 	}
 	fmt.Fprintln(stdout, plain)
 	fmt.Fprintf(stderr, "ingest key %d for %q created at %s; it is shown only this once.\n", k.ID, name, time.Now().UTC().Format(time.RFC3339))
+	return nil
+}
+
+// runTokenCreate prints a new personal API token for an employee, made as
+// keel.System. The token is shown this once; Postgres keeps only its hash.
+func runTokenCreate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("token create", stderr)
+	c.register(fs, env)
+	email := fs.String("email", "", "the employee the token acts as (required)")
+	name := fs.String("name", "", "what the token is for, e.g. \"laptop\" or \"billing script\" (default: keel token create and the date)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("token create: unexpected argument %q; %s", fs.Arg(0), tokenUsage)
+	}
+	if *email == "" {
+		return errors.New("token create: --email is required")
+	}
+	if *name == "" {
+		*name = "keel token create " + time.Now().UTC().Format(time.DateOnly)
+	}
+	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	e, err := db.EmployeeByEmail(ctx, strings.TrimSpace(*email))
+	if err != nil {
+		return cliError("token create", err)
+	}
+	token, err := db.CreateToken(ctx, keel.System, e.ID, *name)
+	if err != nil {
+		return cliError("token create", err)
+	}
+	fmt.Fprintln(stdout, token)
+	fmt.Fprintf(stderr, "API token %q for employee %d <%s> created; it is shown only this once.\n", *name, e.ID, e.Email)
 	return nil
 }

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/keelhq/keel"
+)
+
+// rolesFlag collects --role, given several times or comma-separated.
+type rolesFlag []keel.Role
+
+func (f *rolesFlag) String() string {
+	names := make([]string, len(*f))
+	for i, r := range *f {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ",")
+}
+
+func (f *rolesFlag) Set(v string) error {
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		r, err := keel.ParseRole("--role", name)
+		if err != nil {
+			return errors.New(keel.ErrorMessage(err))
+		}
+		*f = append(*f, r)
+	}
+	return nil
+}
+
+const userUsage = "usage: keel user add --email E --name N --role R [--role R…] | keel user deactivate --email E"
+
+// runUser adds and deactivates employees with machine access, as
+// keel.System: how the first admin comes to exist, and how someone is
+// locked out when no admin is at hand.
+func runUser(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(userUsage)
+	}
+	switch args[0] {
+	case "add":
+		return runUserAdd(ctx, args[1:], env, stdout, stderr)
+	case "deactivate":
+		return runUserDeactivate(ctx, args[1:], env, stdout, stderr)
+	}
+	return fmt.Errorf("unknown user command %q; %s", args[0], userUsage)
+}
+
+func runUserAdd(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("user add", stderr)
+	c.register(fs, env)
+	email := fs.String("email", "", "the employee's email, which they sign in with (required)")
+	name := fs.String("name", "", "the employee's name (required)")
+	locale := fs.String("locale", "", "UI language: en or zh (default en)")
+	var roles rolesFlag
+	fs.Var(&roles, "role", "a role: admin, sales, csm, finance or leadership; repeat it or separate with commas (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("user add: unexpected argument %q; %s", fs.Arg(0), userUsage)
+	}
+	switch {
+	case *email == "":
+		return errors.New("user add: --email is required")
+	case *name == "":
+		return errors.New("user add: --name is required")
+	case len(roles) == 0:
+		return errors.New("user add: --role is required (admin, sales, csm, finance or leadership)")
+	}
+	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	e, password, err := db.AddEmployee(ctx, keel.System, keel.Employee{
+		Email: strings.TrimSpace(*email), Name: *name, Roles: roles, Locale: *locale, Status: keel.EmployeeActive,
+	})
+	if err != nil {
+		return cliError("user add", err)
+	}
+	fmt.Fprintln(stdout, password)
+	fmt.Fprintf(stderr, "employee %d <%s> added with roles %s; the password above is shown only this once.\n", e.ID, e.Email, (*rolesFlag)(&e.Roles).String())
+	return nil
+}
+
+func runUserDeactivate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("user deactivate", stderr)
+	c.register(fs, env)
+	email := fs.String("email", "", "the employee's email (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("user deactivate: unexpected argument %q; %s", fs.Arg(0), userUsage)
+	}
+	if *email == "" {
+		return errors.New("user deactivate: --email is required")
+	}
+	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	e, err := db.EmployeeByEmail(ctx, strings.TrimSpace(*email))
+	if err != nil {
+		return cliError("user deactivate", err)
+	}
+	if e, err = db.DeactivateEmployee(ctx, keel.System, e.ID); err != nil {
+		return cliError("user deactivate", err)
+	}
+	fmt.Fprintf(stdout, "employee %d <%s> is %s: their sessions and API tokens no longer work.\n", e.ID, e.Email, e.Status)
+	return nil
+}
+
+// cliError shows a coded error by its message (it is meant for the user)
+// and keeps any other error whole, for the operator.
+func cliError(what string, err error) error {
+	if keel.ErrorCode(err) != keel.EINTERNAL {
+		return fmt.Errorf("%s: %s", what, keel.ErrorMessage(err))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/postgres"
+)
+
+// TestUserAndTokenCommands walks an employee's life through the CLI: added
+// with roles, given an API token that works, deactivated — and the token
+// stops working at once.
+func TestUserAndTokenCommands(t *testing.T) {
+	env := freshDatabases(t)
+	if _, _, err := runKeel(t, env, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, env[envPG])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	out, errOut, err := runKeel(t, env, "user", "add", "--email", "Ada@Example.com", "--name", "Ada Lovelace", "--role", "admin,sales", "--role", "finance")
+	if err != nil {
+		t.Fatalf("user add: %v (%s)", err, errOut)
+	}
+	password := strings.TrimSpace(out)
+	if len(password) < 12 || strings.ContainsAny(password, " \n") {
+		t.Fatalf("user add printed %q, want one password", out)
+	}
+	if !strings.Contains(errOut, "Ada@Example.com") || !strings.Contains(errOut, "admin,sales,finance") {
+		t.Errorf("user add told %q, want the email and roles", errOut)
+	}
+	e, err := db.CheckPassword(ctx, "ada@example.com", password)
+	if err != nil {
+		t.Fatalf("the printed password does not sign in: %v", err)
+	}
+	if e.Name != "Ada Lovelace" || len(e.Roles) != 3 || !e.Has(keel.RoleAdmin) || !e.Has(keel.RoleSales) || !e.Has(keel.RoleFinance) {
+		t.Errorf("added %+v, want Ada with admin, sales and finance", e)
+	}
+
+	out, _, err = runKeel(t, env, "token", "create", "--email", "ada@example.com", "--name", "laptop")
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	token := strings.TrimSpace(out)
+	if !strings.HasPrefix(token, postgres.TokenPrefix) || strings.Contains(token, "\n") {
+		t.Fatalf("token create printed %q, want one keel_api_ token", out)
+	}
+	if got, err := db.Authenticate(ctx, token); err != nil || got.ID != e.ID {
+		t.Fatalf("the token authenticates as %+v, %v; want Ada", got, err)
+	}
+	// The ingest keys beside it still work as before.
+	if out, _, err := runKeel(t, env, "token", "ingest", "billing-app"); err != nil || !strings.HasPrefix(out, "keel_ingest_") {
+		t.Errorf("token ingest: %q, %v", out, err)
+	}
+
+	out, _, err = runKeel(t, env, "user", "deactivate", "--email", "ada@example.com")
+	if err != nil {
+		t.Fatalf("user deactivate: %v", err)
+	}
+	if !strings.Contains(out, "departed") {
+		t.Errorf("user deactivate printed %q", out)
+	}
+	if _, err := db.Authenticate(ctx, token); keel.ErrorCode(err) != keel.EUNAUTHORIZED {
+		t.Errorf("a departed employee's token: %v, want unauthorized", err)
+	}
+	if _, err := db.CheckPassword(ctx, "ada@example.com", password); keel.ErrorCode(err) != keel.EUNAUTHORIZED {
+		t.Errorf("a departed employee's password: %v, want unauthorized", err)
+	}
+	if _, _, err := runKeel(t, env, "token", "create", "--email", "ada@example.com"); err == nil || !strings.Contains(err.Error(), "departed") {
+		t.Errorf("token for a departed employee: %v, want refused", err)
+	}
+	audit, _, err := db.Audit(ctx, keel.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, a := range audit {
+		if a.Actor != keel.System.Email {
+			t.Errorf("audit entry %s by %q, want the CLI as system", a.Action, a.Actor)
+		}
+		actions = append(actions, a.Action)
+	}
+	if got := strings.Join(actions, " "); got != "employee.deactivate token.create employee.add" {
+		t.Errorf("audit log %q, want the add, the token and the deactivation", got)
+	}
+}
+
+func TestUserAndTokenCommandErrors(t *testing.T) {
+	env := freshDatabases(t)
+	if _, _, err := runKeel(t, env, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runKeel(t, env, "user", "add", "--email", "bo@example.com", "--name", "Bo", "--role", "sales"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"user"}, "usage: keel user add"},
+		{[]string{"user", "remove"}, `unknown user command "remove"`},
+		{[]string{"user", "add", "--name", "X", "--role", "sales"}, "--email is required"},
+		{[]string{"user", "add", "--email", "x@example.com", "--role", "sales"}, "--name is required"},
+		{[]string{"user", "add", "--email", "x@example.com", "--name", "X"}, "--role is required"},
+		{[]string{"user", "add", "--email", "x@example.com", "--name", "X", "--role", "boss"}, `unknown role "boss"`},
+		{[]string{"user", "add", "--email", "not-an-email", "--name", "X", "--role", "sales"}, "email:"},
+		{[]string{"user", "add", "--email", "BO@example.com", "--name", "Bo again", "--role", "csm"}, "already belongs"},
+		{[]string{"user", "deactivate"}, "--email is required"},
+		{[]string{"user", "deactivate", "--email", "nobody@example.com"}, "no employee"},
+		{[]string{"token", "create"}, "--email is required"},
+		{[]string{"token", "create", "--email", "nobody@example.com"}, "no employee"},
+		{[]string{"token"}, "keel token create"},
+	}
+	for _, tt := range tests {
+		out, _, err := runKeel(t, env, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("keel %s: %v, want an error containing %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+		if out != "" {
+			t.Errorf("keel %s printed %q on a failure", strings.Join(tt.args, " "), out)
+		}
+	}
+}
