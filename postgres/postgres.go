@@ -15,6 +15,24 @@ import (
 // DB is Keel's Postgres.
 type DB struct {
 	pool *pgxpool.Pool
+	// clock is what the stores take for "now": the day an order is approved
+	// on, the time an audit row records. nil = time.Now.
+	clock func() time.Time
+}
+
+// SetClock makes the stores read the time from now instead of the system
+// clock (for tests and demo data that live on another day). Call it before
+// the DB is shared.
+func (db *DB) SetClock(now func() time.Time) { db.clock = now }
+
+// now is the current time in UTC, truncated to what timestamptz keeps, so
+// a value written and read back compares equal.
+func (db *DB) now() time.Time {
+	t := time.Now()
+	if db.clock != nil {
+		t = db.clock()
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // Open connects to Postgres at url and checks that it answers.

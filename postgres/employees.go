@@ -1,0 +1,355 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/keelhq/keel"
+)
+
+const employeeColumns = `id, email, name, roles, status, locale, created_at`
+
+func scanEmployee(row pgx.Row) (keel.Employee, error) {
+	var e keel.Employee
+	var roles []string
+	if err := row.Scan(&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt); err != nil {
+		return keel.Employee{}, err
+	}
+	e.Roles = make([]keel.Role, len(roles))
+	for i, r := range roles {
+		e.Roles[i] = keel.Role(r)
+	}
+	e.CreatedAt = e.CreatedAt.UTC()
+	return e, nil
+}
+
+func roleNames(roles []keel.Role) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// lockEmployee reads employee id for update inside a change.
+func lockEmployee(ctx context.Context, tx pgx.Tx, id int64) (keel.Employee, error) {
+	e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1 FOR NO KEY UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "employee %d not found", id)
+	}
+	if err != nil {
+		return keel.Employee{}, fmt.Errorf("read employee %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// selfLock is the lock a change takes on the actor's row: UPDATE when the
+// change is to that same row, so two such changes queue instead of both
+// holding a share lock and deadlocking on the upgrade.
+func selfLock(by keel.Employee, id int64) string {
+	if by.ID == id {
+		return "NO KEY UPDATE"
+	}
+	return "SHARE"
+}
+
+// AddEmployee adds an active employee and returns it with a generated
+// one-time password, which is stored only as an argon2id hash: show it once.
+// It needs keel.ActEmployeeAdmin; it returns EINVALID for a bad record and
+// ECONFLICT when the email (in any case) is taken.
+func (db *DB) AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error) {
+	password := rand.Text()
+	hash := hashPassword(password)
+	c, err := db.begin(ctx, by, "SHARE")
+	if err != nil {
+		return keel.Employee{}, "", err
+	}
+	defer c.tx.Rollback(ctx)
+	if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
+		return keel.Employee{}, "", err
+	}
+	e.ID, e.Email, e.Status, e.CreatedAt = 0, strings.TrimSpace(e.Email), keel.EmployeeActive, c.now
+	if e.Locale == "" {
+		e.Locale = "en"
+	}
+	if err := e.Validate(); err != nil {
+		return keel.Employee{}, "", err
+	}
+	err = c.tx.QueryRow(ctx,
+		`INSERT INTO employees (email, name, roles, status, locale, password_hash, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		e.Email, e.Name, roleNames(e.Roles), e.Status, e.Locale, hash, e.CreatedAt).Scan(&e.ID)
+	if isUnique(err, "employees_email_key") {
+		return keel.Employee{}, "", keel.Errorf(keel.ECONFLICT, "email: %s already belongs to an employee", e.Email)
+	}
+	if err != nil {
+		return keel.Employee{}, "", fmt.Errorf("add employee %s: %w", e.Email, err)
+	}
+	if err := c.audit(ctx, "employee.add", "employee", e.ID, nil, e); err != nil {
+		return keel.Employee{}, "", err
+	}
+	if err := c.commit(ctx); err != nil {
+		return keel.Employee{}, "", fmt.Errorf("add employee %s: %w", e.Email, err)
+	}
+	return e, password, nil
+}
+
+// Employee returns employee id, or ENOTFOUND.
+func (db *DB) Employee(ctx context.Context, id int64) (keel.Employee, error) {
+	e, err := scanEmployee(db.pool.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "employee %d not found", id)
+	}
+	if err != nil {
+		return keel.Employee{}, fmt.Errorf("read employee %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// EmployeeByEmail returns the employee with that email in any case, or
+// ENOTFOUND.
+func (db *DB) EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error) {
+	e, err := scanEmployee(db.pool.QueryRow(ctx,
+		`SELECT `+employeeColumns+` FROM employees WHERE lower(email) = lower($1)`, strings.TrimSpace(email)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "no employee with email %s", email)
+	}
+	if err != nil {
+		return keel.Employee{}, fmt.Errorf("read employee %s: %w", email, err)
+	}
+	return e, nil
+}
+
+// Employees lists every employee, departed ones too, by name.
+func (db *DB) Employees(ctx context.Context) ([]keel.Employee, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+employeeColumns+` FROM employees ORDER BY lower(name), id`)
+	if err != nil {
+		return nil, fmt.Errorf("list employees: %w", err)
+	}
+	defer rows.Close()
+	out := []keel.Employee{}
+	for rows.Next() {
+		e, err := scanEmployee(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list employees: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list employees: %w", err)
+	}
+	return out, nil
+}
+
+// SetEmployeeRoles replaces employee id's roles. It needs
+// keel.ActEmployeeAdmin; it returns ENOTFOUND and EINVALID for bad roles.
+func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error) {
+	c, err := db.begin(ctx, by, selfLock(by, id))
+	if err != nil {
+		return keel.Employee{}, err
+	}
+	defer c.tx.Rollback(ctx)
+	if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
+		return keel.Employee{}, err
+	}
+	before, err := lockEmployee(ctx, c.tx, id)
+	if err != nil {
+		return keel.Employee{}, err
+	}
+	after := before
+	after.Roles = append([]keel.Role(nil), roles...)
+	if err := after.Validate(); err != nil {
+		return keel.Employee{}, err
+	}
+	if _, err := c.tx.Exec(ctx, `UPDATE employees SET roles = $2 WHERE id = $1`, id, roleNames(after.Roles)); err != nil {
+		return keel.Employee{}, fmt.Errorf("set roles of employee %d: %w", id, err)
+	}
+	if err := c.audit(ctx, "employee.roles", "employee", id, before, after); err != nil {
+		return keel.Employee{}, err
+	}
+	if err := c.commit(ctx); err != nil {
+		return keel.Employee{}, fmt.Errorf("set roles of employee %d: %w", id, err)
+	}
+	return after, nil
+}
+
+// Password length bounds: the floor keeps guessable passwords out, the
+// ceiling keeps hashing cheap.
+const (
+	minPasswordLen = 12
+	maxPasswordLen = 1024
+)
+
+// SetPassword sets employee id's password. Employees may set their own;
+// anyone else's needs keel.ActEmployeeAdmin. It returns ENOTFOUND, and
+// EINVALID for a password shorter than 12 or longer than 1024 characters.
+func (db *DB) SetPassword(ctx context.Context, by keel.Employee, id int64, password string) error {
+	if n := utf8.RuneCountInString(password); n < minPasswordLen || len(password) > maxPasswordLen {
+		return keel.Errorf(keel.EINVALID, "password: must be %d to %d characters", minPasswordLen, maxPasswordLen)
+	}
+	hash := hashPassword(password)
+	c, err := db.begin(ctx, by, selfLock(by, id))
+	if err != nil {
+		return err
+	}
+	defer c.tx.Rollback(ctx)
+	if c.by.ID != id || id == 0 {
+		if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
+			return err
+		}
+	} else if c.by.Status != keel.EmployeeActive {
+		return keel.Errorf(keel.EUNAUTHORIZED, "%s's account is deactivated", c.by.Email)
+	}
+	e, err := lockEmployee(ctx, c.tx, id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.tx.Exec(ctx, `UPDATE employees SET password_hash = $2 WHERE id = $1`, id, hash); err != nil {
+		return fmt.Errorf("set password of employee %d: %w", id, err)
+	}
+	// The record is unchanged but for the hash, which never leaves the table.
+	if err := c.audit(ctx, "employee.password", "employee", id, e, e); err != nil {
+		return err
+	}
+	if err := c.commit(ctx); err != nil {
+		return fmt.Errorf("set password of employee %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeactivateEmployee marks employee id departed and, in the same
+// transaction, deletes their sessions and revokes their API tokens, so they
+// are locked out at once. Deactivating a departed employee changes nothing.
+// It needs keel.ActEmployeeAdmin; it returns ENOTFOUND, and ECONFLICT for
+// one's own account.
+func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error) {
+	c, err := db.begin(ctx, by, selfLock(by, id))
+	if err != nil {
+		return keel.Employee{}, err
+	}
+	defer c.tx.Rollback(ctx)
+	if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
+		return keel.Employee{}, err
+	}
+	if c.by.ID == id {
+		return keel.Employee{}, keel.Errorf(keel.ECONFLICT, "you cannot deactivate your own account")
+	}
+	before, err := lockEmployee(ctx, c.tx, id)
+	if err != nil {
+		return keel.Employee{}, err
+	}
+	if before.Status == keel.EmployeeDeparted {
+		return before, nil
+	}
+	after := before
+	after.Status = keel.EmployeeDeparted
+	if _, err := c.tx.Exec(ctx, `UPDATE employees SET status = $2 WHERE id = $1`, id, after.Status); err != nil {
+		return keel.Employee{}, fmt.Errorf("deactivate employee %d: %w", id, err)
+	}
+	if _, err := c.tx.Exec(ctx, `DELETE FROM sessions WHERE employee_id = $1`, id); err != nil {
+		return keel.Employee{}, fmt.Errorf("deactivate employee %d: sessions: %w", id, err)
+	}
+	if _, err := c.tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE employee_id = $1 AND revoked_at IS NULL`, id, c.now); err != nil {
+		return keel.Employee{}, fmt.Errorf("deactivate employee %d: tokens: %w", id, err)
+	}
+	if err := c.audit(ctx, "employee.deactivate", "employee", id, before, after); err != nil {
+		return keel.Employee{}, err
+	}
+	if err := c.commit(ctx); err != nil {
+		return keel.Employee{}, fmt.Errorf("deactivate employee %d: %w", id, err)
+	}
+	return after, nil
+}
+
+// errSignIn is the one answer to every failed sign-in, so it tells an
+// attacker nothing about which emails exist or who has departed.
+var errSignIn = keel.Errorf(keel.EUNAUTHORIZED, "wrong email or password")
+
+// CheckPassword returns the active employee with that email and password,
+// and EUNAUTHORIZED — the same message — for an unknown email, a wrong
+// password or a departed employee. An unknown email costs as much time as a
+// known one.
+func (db *DB) CheckPassword(ctx context.Context, email, password string) (keel.Employee, error) {
+	var hash string
+	var e keel.Employee
+	var roles []string
+	err := db.pool.QueryRow(ctx,
+		`SELECT `+employeeColumns+`, password_hash FROM employees WHERE lower(email) = lower($1)`, strings.TrimSpace(email)).
+		Scan(&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		checkPassword(dummyHash(), password)
+		return keel.Employee{}, errSignIn
+	}
+	if err != nil {
+		return keel.Employee{}, fmt.Errorf("check password: %w", err)
+	}
+	if !checkPassword(hash, password) || e.Status != keel.EmployeeActive {
+		return keel.Employee{}, errSignIn
+	}
+	for _, r := range roles {
+		e.Roles = append(e.Roles, keel.Role(r))
+	}
+	e.CreatedAt = e.CreatedAt.UTC()
+	return e, nil
+}
+
+// argon2id parameters: OWASP's recommendation for argon2id (19 MiB, two
+// passes, one lane), ~20 ms a hash here. They are stored with each hash, so
+// they can be raised later without invalidating old hashes.
+const (
+	argonMemory  = 19 * 1024 // KiB
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// hashPassword returns the argon2id hash of password in PHC string format:
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
+func hashPassword(password string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// checkPassword reports whether password matches a hash made by
+// hashPassword, comparing in constant time.
+func checkPassword(encoded, password string) bool {
+	if len(password) > maxPasswordLen {
+		return false
+	}
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<20 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return false
+	}
+	want, err := b64.DecodeString(parts[5])
+	if err != nil || len(want) == 0 || len(want) > 128 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+var dummyHash = sync.OnceValue(func() string { return hashPassword(rand.Text()) })
