@@ -1,0 +1,427 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keelhq/keel"
+)
+
+const customerColumns = `c.id, c.name, coalesce(c.tenant_id, ''), c.sales_owner, c.csm_owner, c.industry, c.region,
+	c.website, c.notes, c.contacts, c.created_at, c.updated_at`
+
+func scanCustomer(row pgx.Row) (keel.Customer, error) {
+	var c keel.Customer
+	var contacts []byte
+	if err := row.Scan(&c.ID, &c.Name, &c.TenantID, &c.SalesOwner, &c.CSMOwner, &c.Industry, &c.Region,
+		&c.Website, &c.Notes, &contacts, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return keel.Customer{}, err
+	}
+	if err := json.Unmarshal(contacts, &c.Contacts); err != nil {
+		return keel.Customer{}, fmt.Errorf("customer %d contacts: %w", c.ID, err)
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// readCustomer reads customer id; lock is "" or a locking clause such as
+// "FOR NO KEY UPDATE". It returns ENOTFOUND.
+func readCustomer(ctx context.Context, q querier, id int64, lock string) (keel.Customer, error) {
+	c, err := scanCustomer(q.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers c WHERE c.id = $1 `+lock, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return keel.Customer{}, keel.Errorf(keel.ENOTFOUND, "customer %d not found", id)
+	}
+	if err != nil {
+		return keel.Customer{}, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// customerFact is the data of customer.created and customer.updated facts:
+// the fields the warehouse reports by. Notes and contacts stay out: the
+// warehouse has no use for them, and they would make a fact large.
+type customerFact struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	TenantID   string    `json:"tenant_id"`
+	SalesOwner *int64    `json:"sales_owner"`
+	CSMOwner   *int64    `json:"csm_owner"`
+	Industry   string    `json:"industry"`
+	Region     string    `json:"region"`
+	Website    string    `json:"website"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func factOfCustomer(c keel.Customer) customerFact {
+	return customerFact{ID: c.ID, Name: c.Name, TenantID: c.TenantID, SalesOwner: c.SalesOwner, CSMOwner: c.CSMOwner,
+		Industry: c.Industry, Region: c.Region, Website: c.Website, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// tenantFact is the data of a tenant.linked fact.
+type tenantFact struct {
+	CustomerID int64  `json:"customer_id"`
+	TenantID   string `json:"tenant_id"`
+	Previous   string `json:"previous_tenant_id"` // "" when the customer had none
+	Name       string `json:"name"`
+}
+
+// checkOwners applies keel.Customer.CheckOwners to the owners c sets. An
+// owner unchanged from before is not checked again, so an owner who has
+// since departed does not block editing the rest of the record. The owners
+// are locked (FOR SHARE) so they cannot depart while the change commits.
+func checkOwners(ctx context.Context, tx pgx.Tx, c keel.Customer, before *keel.Customer) error {
+	if before != nil && samePtr(before.SalesOwner, c.SalesOwner) {
+		c.SalesOwner = nil
+	}
+	if before != nil && samePtr(before.CSMOwner, c.CSMOwner) {
+		c.CSMOwner = nil
+	}
+	owner := func(id *int64) (*keel.Employee, error) {
+		if id == nil {
+			return nil, nil
+		}
+		e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1 FOR SHARE`, *id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read employee %d: %w", *id, err)
+		}
+		return &e, nil
+	}
+	sales, err := owner(c.SalesOwner)
+	if err != nil {
+		return err
+	}
+	csm, err := owner(c.CSMOwner)
+	if err != nil {
+		return err
+	}
+	return c.CheckOwners(sales, csm)
+}
+
+func samePtr(a, b *int64) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// linkTenant records the customer's tenant in tenants (named after the
+// customer), and returns ECONFLICT when another customer has it.
+func linkTenant(ctx context.Context, tx pgx.Tx, c keel.Customer) error {
+	var other int64
+	err := tx.QueryRow(ctx, `SELECT id FROM customers WHERE tenant_id = $1 AND id <> $2`, c.TenantID, c.ID).Scan(&other)
+	if err == nil {
+		return keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to customer %d", c.TenantID, other)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("link tenant %s: %w", c.TenantID, err)
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`,
+		c.TenantID, c.Name); err != nil {
+		return fmt.Errorf("link tenant %s: %w", c.TenantID, err)
+	}
+	return nil
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func contactsJSON(cs []keel.Contact) ([]byte, error) {
+	if cs == nil {
+		cs = []keel.Contact{}
+	}
+	return json.Marshal(cs)
+}
+
+// CreateCustomer adds a customer and returns it with its (empty) derived
+// state. A tenant id links the customer to its product events: the tenant
+// is recorded and a tenant.linked fact sent. It needs keel.ActCustomerWrite;
+// it returns EINVALID for a bad record or owner, and ECONFLICT when the
+// tenant belongs to another customer.
+func (db *DB) CreateCustomer(ctx context.Context, by keel.Employee, cu keel.Customer) (keel.CustomerView, error) {
+	c, err := db.begin(ctx, by, "SHARE")
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	defer c.tx.Rollback(ctx)
+	if err := c.by.Can(keel.ActCustomerWrite); err != nil {
+		return keel.CustomerView{}, err
+	}
+	cu.ID, cu.CreatedAt, cu.UpdatedAt = 0, c.now, c.now
+	if err := cu.Validate(); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := checkOwners(ctx, c.tx, cu, nil); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if cu.TenantID != "" {
+		if err := linkTenant(ctx, c.tx, cu); err != nil {
+			return keel.CustomerView{}, err
+		}
+	}
+	contacts, err := contactsJSON(cu.Contacts)
+	if err != nil {
+		return keel.CustomerView{}, fmt.Errorf("create customer: %w", err)
+	}
+	err = c.tx.QueryRow(ctx,
+		`INSERT INTO customers (name, tenant_id, sales_owner, csm_owner, industry, region, website, notes, contacts, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id`,
+		cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
+		contacts, cu.CreatedAt).Scan(&cu.ID)
+	if isUnique(err, "customers_tenant_id_key") {
+		return keel.CustomerView{}, keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to another customer", cu.TenantID)
+	}
+	if err != nil {
+		return keel.CustomerView{}, fmt.Errorf("create customer: %w", err)
+	}
+	// Read back, so the audit row, the facts and the answer hold what was
+	// stored, exactly as later reads return it.
+	if cu, err = readCustomer(ctx, c.tx, cu.ID, ""); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := c.audit(ctx, "customer.create", "customer", cu.ID, nil, cu); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := c.fact(ctx, FactCustomerCreated, cu.ID, cu.TenantID, factOfCustomer(cu)); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if cu.TenantID != "" {
+		if err := c.fact(ctx, FactTenantLinked, cu.ID, cu.TenantID, tenantFact{CustomerID: cu.ID, TenantID: cu.TenantID, Name: cu.Name}); err != nil {
+			return keel.CustomerView{}, err
+		}
+	}
+	views, err := customerViews(ctx, c.tx, []keel.Customer{cu}, c.now)
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := c.commit(ctx); err != nil {
+		return keel.CustomerView{}, fmt.Errorf("create customer: %w", err)
+	}
+	return views[0], nil
+}
+
+// UpdateCustomer replaces the editable fields of customer cu.ID: name,
+// tenant id, owners, industry, region, website, notes and contacts. A new
+// tenant id sends a tenant.linked fact. It needs keel.ActCustomerWrite; it
+// returns ENOTFOUND, EINVALID and ECONFLICT as CreateCustomer does.
+func (db *DB) UpdateCustomer(ctx context.Context, by keel.Employee, cu keel.Customer) (keel.CustomerView, error) {
+	c, err := db.begin(ctx, by, "SHARE")
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	defer c.tx.Rollback(ctx)
+	if err := c.by.Can(keel.ActCustomerWrite); err != nil {
+		return keel.CustomerView{}, err
+	}
+	before, err := readCustomer(ctx, c.tx, cu.ID, "FOR NO KEY UPDATE")
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	cu.CreatedAt, cu.UpdatedAt = before.CreatedAt, c.now
+	if err := cu.Validate(); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := checkOwners(ctx, c.tx, cu, &before); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if cu.TenantID != "" {
+		if err := linkTenant(ctx, c.tx, cu); err != nil {
+			return keel.CustomerView{}, err
+		}
+	}
+	contacts, err := contactsJSON(cu.Contacts)
+	if err != nil {
+		return keel.CustomerView{}, fmt.Errorf("update customer %d: %w", cu.ID, err)
+	}
+	_, err = c.tx.Exec(ctx,
+		`UPDATE customers SET name = $2, tenant_id = $3, sales_owner = $4, csm_owner = $5, industry = $6, region = $7,
+		        website = $8, notes = $9, contacts = $10, updated_at = $11
+		 WHERE id = $1`,
+		cu.ID, cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
+		contacts, cu.UpdatedAt)
+	if isUnique(err, "customers_tenant_id_key") {
+		return keel.CustomerView{}, keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to another customer", cu.TenantID)
+	}
+	if err != nil {
+		return keel.CustomerView{}, fmt.Errorf("update customer %d: %w", cu.ID, err)
+	}
+	// Read back, as CreateCustomer does.
+	after, err := readCustomer(ctx, c.tx, cu.ID, "")
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := c.audit(ctx, "customer.update", "customer", cu.ID, before, after); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := c.fact(ctx, FactCustomerUpdated, after.ID, after.TenantID, factOfCustomer(after)); err != nil {
+		return keel.CustomerView{}, err
+	}
+	if after.TenantID != "" && after.TenantID != before.TenantID {
+		tf := tenantFact{CustomerID: after.ID, TenantID: after.TenantID, Previous: before.TenantID, Name: after.Name}
+		if err := c.fact(ctx, FactTenantLinked, after.ID, after.TenantID, tf); err != nil {
+			return keel.CustomerView{}, err
+		}
+	}
+	views, err := customerViews(ctx, c.tx, []keel.Customer{after}, c.now)
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	if err := c.commit(ctx); err != nil {
+		return keel.CustomerView{}, fmt.Errorf("update customer %d: %w", cu.ID, err)
+	}
+	return views[0], nil
+}
+
+// Customer returns customer id with everything derived about it today: its
+// status, first purchase, payment totals and subscriptions with their
+// grants. It returns ENOTFOUND.
+func (db *DB) Customer(ctx context.Context, id int64) (keel.CustomerView, error) {
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return keel.CustomerView{}, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	defer tx.Rollback(ctx)
+	cu, err := readCustomer(ctx, tx, id, "")
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	views, err := customerViews(ctx, tx, []keel.Customer{cu}, db.now())
+	if err != nil {
+		return keel.CustomerView{}, err
+	}
+	return views[0], nil
+}
+
+// customerViews derives the status, first purchase, totals and
+// subscriptions of customers on day now, with the domain's rules.
+func customerViews(ctx context.Context, q querier, cs []keel.Customer, now time.Time) ([]keel.CustomerView, error) {
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	subs, err := loadSubscriptions(ctx, q, "s.customer_id = ANY($1)", ids)
+	if err != nil {
+		return nil, err
+	}
+	bySub := map[int64][]keel.Subscription{}
+	for _, s := range subs {
+		bySub[s.CustomerID] = append(bySub[s.CustomerID], s)
+	}
+	// Only approved orders count towards the totals (keel.TotalsOf skips
+	// the others too); reading just those keeps the page cheap.
+	orders, err := loadOrders(ctx, q, "o.customer_id = ANY($1) AND o.status = 'approved' AND o.kind <> 'trial'", ids)
+	if err != nil {
+		return nil, err
+	}
+	byOrder := map[int64][]keel.Order{}
+	for _, o := range orders {
+		byOrder[o.CustomerID] = append(byOrder[o.CustomerID], o)
+	}
+	out := make([]keel.CustomerView, len(cs))
+	for i, c := range cs {
+		s := bySub[c.ID]
+		if s == nil {
+			s = []keel.Subscription{}
+		}
+		out[i] = keel.CustomerView{Customer: c, Status: keel.StatusOf(s, now), FirstPurchase: keel.FirstPurchase(s),
+			Totals: keel.TotalsOf(byOrder[c.ID]), Subscriptions: s}
+	}
+	return out, nil
+}
+
+// customerStatusSQL is keel.StatusOf in SQL over live_terms, for filtering
+// a list by status: $today is the day. A customer with no live terms has
+// no row (a prospect). A test checks it against keel.StatusOf.
+const customerStatusSQL = `SELECT customer_id, CASE
+	WHEN bool_or(NOT trial AND starts_on <= $today AND $today < ends_on)
+	     AND bool_or(NOT trial AND order_kind = 'renewal') THEN 'renewed'
+	WHEN bool_or(NOT trial AND $today < ends_on) THEN 'active'
+	WHEN bool_or(NOT trial) THEN 'churned'
+	ELSE 'trial' END AS status
+	FROM live_terms GROUP BY customer_id`
+
+var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
+
+// Customers lists customers by name with their derived state, and the
+// number that match the filter: Query in the name or tenant id (any case),
+// Owner as sales or CSM owner, Status as derived today. It returns EINVALID
+// for a bad page or status.
+func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error) {
+	p, err := f.Page.Normalize()
+	if err != nil {
+		return nil, 0, err
+	}
+	now := db.now()
+	var c conds
+	from := ` FROM customers c`
+	if f.Status != "" {
+		if !oneOf(f.Status, customerStatuses) {
+			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not prospect, trial, active, renewed or churned", f.Status)
+		}
+		today := c.arg(keel.Date(now))
+		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", today+"::date") + `) st ON st.customer_id = c.id`
+		c.add("coalesce(st.status, 'prospect') = ?", string(f.Status))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		c.add(`(c.name ILIKE ? OR c.tenant_id ILIKE ?)`, "%"+likeEscape(q)+"%")
+	}
+	if f.Owner != 0 {
+		c.add("(c.sales_owner = ? OR c.csm_owner = ?)", f.Owner)
+	}
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list customers: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	var total int
+	if err := tx.QueryRow(ctx, `SELECT count(*)`+from+c.sql(), c.args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count customers: %w", err)
+	}
+	sql := `SELECT ` + customerColumns + from + c.sql() + ` ORDER BY lower(c.name), c.id` + c.page(p)
+	rows, err := tx.Query(ctx, sql, c.args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	var cs []keel.Customer
+	for rows.Next() {
+		cu, err := scanCustomer(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list customers: %w", err)
+		}
+		cs = append(cs, cu)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list customers: %w", err)
+	}
+	rows.Close()
+	views, err := customerViews(ctx, tx, cs, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	return views, total, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func oneOf[T comparable](v T, set []T) bool {
+	for _, x := range set {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,245 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keelhq/keel"
+)
+
+const grantColumns = `g.id, g.subscription_id, s.product_id, g.order_id, g.line_id, o.kind, g.kind, g.trial, g.quantity,
+	g.starts_on, g.ends_on, g.monthly_amount, g.currency, g.void`
+
+const grantFrom = ` FROM grants g JOIN subscriptions s ON s.id = g.subscription_id JOIN orders o ON o.id = g.order_id`
+
+func scanGrant(row pgx.Row) (keel.Grant, error) {
+	var g keel.Grant
+	var end *time.Time
+	if err := row.Scan(&g.ID, &g.SubscriptionID, &g.ProductID, &g.OrderID, &g.LineID, &g.OrderKind, &g.Kind, &g.Trial,
+		&g.Quantity, &g.Start, &end, &g.MonthlyAmount, &g.Currency, &g.Void); err != nil {
+		return keel.Grant{}, err
+	}
+	g.Start = keel.Date(g.Start)
+	if end != nil {
+		g.End = keel.Date(*end)
+	}
+	return g, nil
+}
+
+// loadGrants reads the grants that match where (over grants g,
+// subscriptions s and orders o), oldest first.
+func loadGrants(ctx context.Context, q querier, where string, args ...any) ([]keel.Grant, error) {
+	rows, err := q.Query(ctx, `SELECT `+grantColumns+grantFrom+` WHERE `+where+` ORDER BY g.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read grants: %w", err)
+	}
+	defer rows.Close()
+	out := []keel.Grant{}
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read grants: %w", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read grants: %w", err)
+	}
+	return out, nil
+}
+
+// loadSubscriptions reads the subscriptions that match where (over
+// subscriptions s and products p), by id, each with all its grants — void
+// ones too, as keel.Subscription expects.
+func loadSubscriptions(ctx context.Context, q querier, where string, args ...any) ([]keel.Subscription, error) {
+	rows, err := q.Query(ctx,
+		`SELECT s.id, s.customer_id, s.product_id, p.kind FROM subscriptions s JOIN products p ON p.id = s.product_id
+		 WHERE `+where+` ORDER BY s.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var subs []keel.Subscription
+	for rows.Next() {
+		var s keel.Subscription
+		if err := rows.Scan(&s.ID, &s.CustomerID, &s.ProductID, &s.ProductKind); err != nil {
+			return nil, fmt.Errorf("read subscriptions: %w", err)
+		}
+		s.Grants = []keel.Grant{}
+		subs = append(subs, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read subscriptions: %w", err)
+	}
+	rows.Close()
+	if len(subs) == 0 {
+		return subs, nil
+	}
+	ids := make([]int64, len(subs))
+	at := map[int64]int{}
+	for i, s := range subs {
+		ids[i], at[s.ID] = s.ID, i
+	}
+	grants, err := loadGrants(ctx, q, "g.subscription_id = ANY($1)", ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		i := at[g.SubscriptionID]
+		subs[i].Grants = append(subs[i].Grants, g)
+	}
+	return subs, nil
+}
+
+// subscriptionStatusSQL is keel.Subscription.Status in SQL over
+// live_terms, for filtering a list by status: $today is the day. A
+// subscription with no live terms has no row (void). A test checks it
+// against the domain.
+const subscriptionStatusSQL = `SELECT subscription_id, CASE
+	WHEN bool_or(starts_on <= $today AND $today < ends_on) THEN 'active'
+	WHEN $today < max(ends_on) THEN 'pending'
+	ELSE 'ended' END AS status
+	FROM live_terms GROUP BY subscription_id`
+
+var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
+
+// Subscriptions lists subscriptions by id with their grants, and the number
+// that match the filter (Status as derived today). It returns EINVALID for a
+// bad page or status.
+func (db *DB) Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]keel.Subscription, int, error) {
+	p, err := f.Page.Normalize()
+	if err != nil {
+		return nil, 0, err
+	}
+	var c conds
+	from := ` FROM subscriptions s JOIN products p ON p.id = s.product_id`
+	if f.Status != "" {
+		if !oneOf(f.Status, subscriptionStatuses) {
+			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not pending, active, ended or void", f.Status)
+		}
+		today := c.arg(keel.Date(db.now()))
+		from += ` LEFT JOIN (` + strings.ReplaceAll(subscriptionStatusSQL, "$today", today+"::date") + `) st ON st.subscription_id = s.id`
+		c.add("coalesce(st.status, 'void') = ?", string(f.Status))
+	}
+	if f.CustomerID != 0 {
+		c.add("s.customer_id = ?", f.CustomerID)
+	}
+	if f.ProductID != 0 {
+		c.add("s.product_id = ?", f.ProductID)
+	}
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list subscriptions: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	var total int
+	if err := tx.QueryRow(ctx, `SELECT count(*)`+from+c.sql(), c.args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count subscriptions: %w", err)
+	}
+	sql := `SELECT s.id` + from + c.sql() + ` ORDER BY s.id` + c.page(p)
+	rows, err := tx.Query(ctx, sql, c.args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list subscriptions: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, 0, fmt.Errorf("list subscriptions: %w", err)
+	}
+	subs, err := loadSubscriptions(ctx, tx, "s.id = ANY($1)", ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	if subs == nil {
+		subs = []keel.Subscription{}
+	}
+	return subs, total, nil
+}
+
+// subscriptionFact is the data of a subscription.changed fact: the
+// subscription as the domain derives it today, and its live grants with
+// their monthly amounts, from which the warehouse computes MRR on any day.
+type subscriptionFact struct {
+	ID          int64                   `json:"subscription_id"`
+	CustomerID  int64                   `json:"customer_id"`
+	ProductID   int64                   `json:"product_id"`
+	ProductCode string                  `json:"product_code"`
+	ProductKind keel.ProductKind        `json:"product_kind"`
+	Status      keel.SubscriptionStatus `json:"status"`
+	Start       *string                 `json:"start"` // YYYY-MM-DD; null when no live term
+	End         *string                 `json:"end"`   // exclusive
+	Quantity    int64                   `json:"quantity"`
+	Grants      []grantFact             `json:"grants"`
+}
+
+type grantFact struct {
+	ID            int64          `json:"grant_id"`
+	OrderID       int64          `json:"order_id"`
+	LineID        int64          `json:"line_id"`
+	OrderKind     keel.OrderKind `json:"order_kind"`
+	Kind          keel.GrantKind `json:"kind"`
+	Trial         bool           `json:"trial"`
+	Quantity      int64          `json:"quantity"`
+	Start         string         `json:"start"`
+	End           *string        `json:"end"` // null for a cut
+	MonthlyAmount int64          `json:"monthly_amount"`
+	Currency      string         `json:"currency"`
+}
+
+func day(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Format(time.DateOnly)
+	return &s
+}
+
+func factOfSubscription(s keel.Subscription, code string, now time.Time) subscriptionFact {
+	f := subscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
+		Status: s.Status(now), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(now), Grants: []grantFact{}}
+	for _, g := range s.Grants {
+		if g.Void {
+			continue
+		}
+		f.Grants = append(f.Grants, grantFact{ID: g.ID, OrderID: g.OrderID, LineID: g.LineID, OrderKind: g.OrderKind, Kind: g.Kind,
+			Trial: g.Trial, Quantity: g.Quantity, Start: g.Start.Format(time.DateOnly), End: day(g.End),
+			MonthlyAmount: g.MonthlyAmount, Currency: g.Currency})
+	}
+	return f
+}
+
+// subscriptionsChanged sends one subscription.changed fact per subscription
+// in ids, read inside the change after its grants were written.
+func (c *change) subscriptionsChanged(ctx context.Context, customer keel.Customer, ids []int64) error {
+	subs, err := loadSubscriptions(ctx, c.tx, "s.id = ANY($1)", ids)
+	if err != nil {
+		return err
+	}
+	codes := map[int64]string{}
+	rows, err := c.tx.Query(ctx, `SELECT p.id, p.code FROM products p JOIN subscriptions s ON s.product_id = p.id WHERE s.id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("read product codes: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var code string
+		if err := rows.Scan(&id, &code); err != nil {
+			rows.Close()
+			return fmt.Errorf("read product codes: %w", err)
+		}
+		codes[id] = code
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read product codes: %w", err)
+	}
+	for _, s := range subs {
+		if err := c.fact(ctx, FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
