@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync/atomic"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/postgres"
@@ -15,6 +17,9 @@ import (
 type demoFlags struct {
 	common
 	collector string
+	console   string
+	events    bool
+	sales     bool
 	key       string
 	tenants   int
 	days      int
@@ -26,6 +31,9 @@ func (f *demoFlags) register(args []string, env *Env, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
 	f.common.register(fs, env)
 	fs.StringVar(&f.collector, "collector", env.Get(envCollector, "http://127.0.0.1:8081"), "collector URL ($"+envCollector+")")
+	fs.StringVar(&f.console, "console", env.Get(envConsoleURL, "http://127.0.0.1:8080"), "console URL, for the JSON API ($"+envConsoleURL+")")
+	fs.BoolVar(&f.events, "events", true, "send the product events through the collector")
+	fs.BoolVar(&f.sales, "sales", true, "write the catalogue, customers and order history through the JSON API")
 	fs.StringVar(&f.key, "key", "", "ingest key to send with (default: create one named demo that may import the whole history)")
 	fs.IntVar(&f.tenants, "tenants", 200, "demo customer tenants")
 	fs.IntVar(&f.days, "days", 120, "days of history up to today")
@@ -39,7 +47,65 @@ func runDemo(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 	if err := f.register(args, env, stderr); err != nil {
 		return err
 	}
-	return f.run(ctx, stdout, stderr)
+	if f.sales {
+		if err := f.runSales(ctx, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if f.events {
+		return f.run(ctx, stdout, stderr)
+	}
+	return nil
+}
+
+// runSales writes the demo's sales history through the JSON API, as the
+// demo staff: it adds them (with the CLI's rights) when they are missing and
+// gives each a fresh API token for the run.
+func (f *demoFlags) runSales(ctx context.Context, stdout, stderr io.Writer) error {
+	log := f.logger(stderr)
+	db, err := openPostgres(ctx, log, f.pg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tokens, err := demoTokens(ctx, db)
+	if err != nil {
+		return err
+	}
+	plan := demo.Sales(demo.Config{Tenants: f.tenants, Seed: f.seed, Now: time.Now()})
+	fmt.Fprintf(stdout, "Writing the sales history through %s/api/v1: %s\n", f.console, plan.Summary())
+	bar := newProgress(stderr, "sales", len(plan.Customers))
+	start := time.Now()
+	res, err := demo.LoadSales(ctx, demo.API{URL: f.console, HTTP: &http.Client{Timeout: time.Minute}}, tokens, plan,
+		func(done, total int) { bar.update(done, fmt.Sprintf("%d customers", done)) })
+	bar.finish()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo: %d products, %d customers with %d orders written (%d customers were there already) in %s\n",
+		res.Products, res.Customers, res.Orders, res.Skipped, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// demoTokens makes sure every demo employee exists and returns a new API
+// token for each, by email.
+func demoTokens(ctx context.Context, db *postgres.DB) (map[string]string, error) {
+	tokens := map[string]string{}
+	for _, s := range demo.Staff {
+		e, err := db.EmployeeByEmail(ctx, s.Email)
+		if keel.ErrorCode(err) == keel.ENOTFOUND {
+			e, _, err = db.AddEmployee(ctx, keel.System, keel.Employee{Email: s.Email, Name: s.Name, Roles: s.Roles, Status: keel.EmployeeActive, Locale: "en"})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo employee %s: %w", s.Email, err)
+		}
+		tok, err := db.CreateToken(ctx, keel.System, e.ID, "demo")
+		if err != nil {
+			return nil, fmt.Errorf("demo token for %s: %w", s.Email, err)
+		}
+		tokens[s.Email] = tok
+	}
+	return tokens, nil
 }
 
 // run names the demo tenants in Postgres and sends their history through the

@@ -84,6 +84,7 @@ const (
 	envCollect    = "KEEL_COLLECT_ADDR"
 	envLoadAddr   = "KEEL_LOAD_ADDR"
 	envCollector  = "KEEL_COLLECTOR_URL"
+	envConsoleURL = "KEEL_CONSOLE_URL"
 	envTopic      = "KEEL_EVENTS_TOPIC"
 	envLogLevel   = "KEEL_LOG_LEVEL"
 	envLateWindow = "KEEL_LATE_WINDOW"
