@@ -106,6 +106,7 @@ func everyStatement(t *testing.T) []namedSQL {
 	for _, q := range queries {
 		out = append(out, namedSQL{q.name, bind(t, q.sql, q.args)})
 	}
+	out = append(out, factStatements(t)...)
 	return out
 }
 
@@ -165,4 +166,29 @@ func TestStatementsRunOn1816(t *testing.T) {
 		}
 		rows.Close()
 	}
+}
+
+// factStatements are the facts loader's inserts and queries, with sample
+// arguments.
+func factStatements(t *testing.T) []namedSQL {
+	t.Helper()
+	out := []namedSQL{
+		{"insert facts", insertFacts + " VALUES (7, 'tenant.linked', 12, 't-1', toDateTime('2026-11-20 08:00:00', 'UTC'), '{}', toDateTime('2026-11-20 08:00:01', 'UTC'), 'keel.facts', 1, 42)"},
+		{"insert tenant links", insertLinks + " VALUES ('t-1', 12, toDateTime('2026-11-20 08:00:00', 'UTC'), 7)"},
+		{"insert rejected fact", insertRejected + " VALUES (toDateTime('2026-11-20 08:00:01', 'UTC'), 'keel.facts', 1, 43, '12', 'id: required', '{}')"},
+	}
+	add := func(name, sql string, args []any) { out = append(out, namedSQL{name, bind(t, sql, args)}) }
+	sql, args := storedFactsQuery([]FactKey{{CustomerID: 12, ID: 7}, {CustomerID: 3, ID: 8}})
+	add("stored facts", sql, args)
+	sql, args = factCountsQuery(0, math.MaxUint64)
+	add("fact counts", sql, args)
+	sql, args = storedFactIDsQuery(1, 1000)
+	add("stored fact ids", sql, args)
+	sql, args = tenantCustomersQuery()
+	add("tenant customers", sql, args)
+	sql, args = customerEventsQuery(12, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
+	add("customer events", sql, args)
+	sql, args = storedQuery("keel.facts", map[int][2]int64{1: {43, 43}})
+	add("stored rejected facts", sql, args)
+	return out
 }

@@ -1,0 +1,939 @@
+package warehouse
+
+// # The facts loader, and why a fact is counted exactly once
+//
+// Facts are Postgres changes the warehouse must know: an order approved or
+// voided, a subscription changed, a customer created or updated, a tenant
+// linked to a customer. They reach ClickHouse in three hops, and each hop
+// either cannot lose a fact or repeats it until it is through:
+//
+//  1. Postgres → outbox. The change and its fact are written by the same
+//     transaction (postgres.AddFact): both commit or neither does.
+//
+//  2. Outbox → Kafka (keel relay, postgres/outbox.go). Unsent rows are
+//     published and marked sent only after Kafka acknowledged them (acks =
+//     all). A relay killed between the acknowledgement and the mark sends
+//     them again, so a fact may be in Kafka more than once — always with
+//     the same fact id (the outbox id) and the same key (the customer id),
+//     hence on the same partition.
+//
+//  3. Kafka → ClickHouse (this loader). Offsets are committed only after the
+//     batch they cover is stored, so a loader killed at any moment loses
+//     nothing; the next owner of the partition reads the uncommitted
+//     messages again. Before every insert the loader asks ClickHouse which
+//     of the batch's fact ids it already has and drops those, and it drops
+//     repeats inside the batch. That one check covers every source of
+//     repeats: a relay's re-send, a re-delivery after a loader crash, and
+//     an insert that failed half-way (it is made again before the retry).
+//     It is exact because a fact id only ever arrives on one partition, and
+//     a partition has one loader at a time: a consumer-group generation
+//     ends only after every goroutine of the old one returned, so no check
+//     races an insert of the same id.
+//
+// Underneath, facts is a ReplacingMergeTree keyed on (customer_id, fact_id)
+// and every query counts distinct fact ids (uniqExact) or takes one row per
+// id (argMax), so even a duplicate outside the check — a loader that was
+// expelled from its group while its insert was still running, or partitions
+// added to the topic so that a re-sent fact lands elsewhere — never changes
+// a number.
+//
+// Malformed messages are parked in rejected_events with the reason (kafka
+// topic keel.facts, the message key in tenant_id) and the loader goes on;
+// before parking it checks their Kafka positions so a re-delivered one is
+// parked once.
+//
+// Tenant links (tenant_links) are written by the loader for every valid
+// tenant.linked message it reads, new or seen before. A crash between
+// storing the fact and storing its link therefore heals when the message is
+// read again, and writing a link twice is harmless: a tenant belongs to the
+// customer of its latest link, argMax(customer_id, fact_id).
+//
+// Memory is bounded whatever the backlog: each partition's reader holds one
+// fetch of at most 512 KiB, the batch at most BatchRows messages or
+// BatchBytes bytes, and the in-batch dedup sets one id per fact of the batch.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/keelhq/keel/ingest"
+)
+
+// FactTenantLinked is the kind of fact that links a product tenant to a
+// customer (postgres.FactTenantLinked; repeated here because the warehouse
+// does not depend on the Postgres adapter).
+const FactTenantLinked = "tenant.linked"
+
+// Fact is one message of the facts topic, as the relay publishes it:
+//
+//	{"id": 7, "kind": "order.approved", "customer_id": 12, "tenant": "t-1001",
+//	 "at": "2026-11-23T08:00:00Z", "data": {…}}
+type Fact struct {
+	ID         uint64    // the outbox id: the fact's identity
+	Kind       string    // e.g. "order.approved"
+	CustomerID uint64    // also the Kafka message key
+	Tenant     string    // the customer's product tenant; may be empty
+	At         time.Time // when the change happened, UTC
+	Data       string    // the kind's own fields, a JSON object
+}
+
+// clickhouse DateTime's range.
+var (
+	minFactTime = time.Unix(0, 0).UTC()
+	maxFactTime = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// ParseFact decodes and checks a facts message. Errors name the field.
+func ParseFact(b []byte) (Fact, error) {
+	var m struct {
+		ID         *uint64         `json:"id"`
+		Kind       string          `json:"kind"`
+		CustomerID *uint64         `json:"customer_id"`
+		Tenant     string          `json:"tenant"`
+		At         string          `json:"at"`
+		Data       json.RawMessage `json:"data"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return Fact{}, fmt.Errorf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return Fact{}, errors.New("invalid JSON: data after the object")
+	}
+	var f Fact
+	switch {
+	case m.ID == nil || *m.ID == 0:
+		return Fact{}, errors.New("id: required, a positive integer")
+	case m.Kind == "":
+		return Fact{}, errors.New("kind: required")
+	case len(m.Kind) > 64:
+		return Fact{}, errors.New("kind: at most 64 bytes")
+	case m.CustomerID == nil || *m.CustomerID == 0:
+		return Fact{}, errors.New("customer_id: required, a positive integer")
+	case m.At == "":
+		return Fact{}, errors.New("at: required")
+	case m.Kind == FactTenantLinked && m.Tenant == "":
+		return Fact{}, errors.New("tenant: required for " + FactTenantLinked)
+	}
+	f.ID, f.Kind, f.CustomerID, f.Tenant = *m.ID, m.Kind, *m.CustomerID, m.Tenant
+	at, err := time.Parse(time.RFC3339Nano, m.At)
+	if err != nil {
+		return Fact{}, fmt.Errorf("at: not an RFC 3339 time: %q", truncateString(m.At, 64))
+	}
+	if at.Before(minFactTime) || at.After(maxFactTime) {
+		return Fact{}, fmt.Errorf("at: %s is outside 1970–2105", m.At)
+	}
+	f.At = at.UTC()
+	data := bytes.TrimSpace(m.Data)
+	switch {
+	case len(data) == 0 || bytes.Equal(data, []byte("null")):
+		f.Data = "{}"
+	case data[0] != '{':
+		return Fact{}, errors.New("data: must be a JSON object")
+	default:
+		var sb bytes.Buffer
+		if err := json.Compact(&sb, data); err != nil {
+			return Fact{}, fmt.Errorf("data: %v", err)
+		}
+		f.Data = sb.String()
+	}
+	return f, nil
+}
+
+// FactKey identifies a stored fact: its customer (the table's leading key
+// column, so the lookup uses the index) and its id.
+type FactKey struct {
+	CustomerID uint64
+	ID         uint64
+}
+
+// FactSink is what the facts loader needs from ClickHouse.
+type FactSink interface {
+	// InsertFacts stores a batch: facts, rejected messages and tenant links.
+	InsertFacts(ctx context.Context, b *FactBatch) error
+	// StoredFacts returns which of the given facts are stored.
+	StoredFacts(ctx context.Context, keys []FactKey) (map[uint64]bool, error)
+	// Stored returns which positions of topic within ranges are stored
+	// (here: which rejected messages are parked already).
+	Stored(ctx context.Context, topic string, ranges map[int][2]int64) (map[int]*offsetSet, error)
+}
+
+var _ FactSink = (*Store)(nil)
+
+// FactBatch is what the facts loader hands to ClickHouse in one go.
+type FactBatch struct {
+	Topic    string
+	Facts    FactColumns
+	Links    LinkColumns
+	Rejected RejectedColumns
+}
+
+// FactColumns are the columns of the facts table.
+type FactColumns struct {
+	ID, Customer []uint64
+	Kind, Tenant []string
+	At           []time.Time
+	Payload      []string
+	Loaded       []time.Time
+	Partition    []uint32
+	Offset       []uint64
+}
+
+// LinkColumns are the columns of the tenant_links table.
+type LinkColumns struct {
+	Tenant   []string
+	Customer []uint64
+	LinkedAt []time.Time
+	FactID   []uint64
+}
+
+// Len returns the number of rows in the batch.
+func (b *FactBatch) Len() int {
+	return len(b.Facts.ID) + len(b.Links.FactID) + len(b.Rejected.Reason)
+}
+
+// AddFact appends a fact read at pos.
+func (b *FactBatch) AddFact(f *Fact, pos Position, loaded time.Time) {
+	c := &b.Facts
+	c.ID = append(c.ID, f.ID)
+	c.Customer = append(c.Customer, f.CustomerID)
+	c.Kind = append(c.Kind, f.Kind)
+	c.Tenant = append(c.Tenant, f.Tenant)
+	c.At = append(c.At, f.At)
+	c.Payload = append(c.Payload, f.Data)
+	c.Loaded = append(c.Loaded, loaded.UTC().Truncate(time.Second))
+	c.Partition = append(c.Partition, uint32(pos.Partition))
+	c.Offset = append(c.Offset, uint64(pos.Offset))
+}
+
+// AddLink appends the tenant link a tenant.linked fact makes.
+func (b *FactBatch) AddLink(f *Fact) {
+	l := &b.Links
+	l.Tenant = append(l.Tenant, f.Tenant)
+	l.Customer = append(l.Customer, f.CustomerID)
+	l.LinkedAt = append(l.LinkedAt, f.At)
+	l.FactID = append(l.FactID, f.ID)
+}
+
+// AddRejected appends a message that could not be stored as a fact.
+func (b *FactBatch) AddRejected(pos Position, t time.Time, key, reason string, raw []byte) {
+	r := &b.Rejected
+	r.Received = append(r.Received, t.UTC())
+	r.Partition = append(r.Partition, uint32(pos.Partition))
+	r.Offset = append(r.Offset, uint64(pos.Offset))
+	r.Tenant = append(r.Tenant, key)
+	r.Reason = append(r.Reason, reason)
+	r.Raw = append(r.Raw, string(raw))
+}
+
+// Reset empties the batch, keeping its memory.
+func (b *FactBatch) Reset() {
+	c := &b.Facts
+	c.ID, c.Customer, c.Kind, c.Tenant = c.ID[:0], c.Customer[:0], c.Kind[:0], c.Tenant[:0]
+	c.At, c.Payload, c.Loaded, c.Partition, c.Offset = c.At[:0], c.Payload[:0], c.Loaded[:0], c.Partition[:0], c.Offset[:0]
+	l := &b.Links
+	l.Tenant, l.Customer, l.LinkedAt, l.FactID = l.Tenant[:0], l.Customer[:0], l.LinkedAt[:0], l.FactID[:0]
+	r := &b.Rejected
+	r.Received, r.Partition, r.Offset = r.Received[:0], r.Partition[:0], r.Offset[:0]
+	r.Tenant, r.Reason, r.Raw = r.Tenant[:0], r.Reason[:0], r.Raw[:0]
+}
+
+// Keys returns the identity of every fact in the batch.
+func (b *FactBatch) Keys() []FactKey {
+	out := make([]FactKey, len(b.Facts.ID))
+	for i := range out {
+		out[i] = FactKey{CustomerID: b.Facts.Customer[i], ID: b.Facts.ID[i]}
+	}
+	return out
+}
+
+// DropFacts removes the facts whose id is in stored and returns how many.
+func (b *FactBatch) DropFacts(stored map[uint64]bool) int {
+	c := &b.Facts
+	keep := 0
+	for i := range c.ID {
+		if stored[c.ID[i]] {
+			continue
+		}
+		c.ID[keep], c.Customer[keep], c.Kind[keep], c.Tenant[keep] = c.ID[i], c.Customer[i], c.Kind[i], c.Tenant[i]
+		c.At[keep], c.Payload[keep], c.Loaded[keep], c.Partition[keep], c.Offset[keep] = c.At[i], c.Payload[i], c.Loaded[i], c.Partition[i], c.Offset[i]
+		keep++
+	}
+	n := len(c.ID) - keep
+	c.ID, c.Customer, c.Kind, c.Tenant = c.ID[:keep], c.Customer[:keep], c.Kind[:keep], c.Tenant[:keep]
+	c.At, c.Payload, c.Loaded, c.Partition, c.Offset = c.At[:keep], c.Payload[:keep], c.Loaded[:keep], c.Partition[:keep], c.Offset[:keep]
+	return n
+}
+
+// RejectedRanges returns, per partition, the lowest and highest offset of
+// the rejected messages.
+func (b *FactBatch) RejectedRanges() map[int][2]int64 {
+	out := map[int][2]int64{}
+	r := &b.Rejected
+	for i := range r.Offset {
+		p, o := int(r.Partition[i]), int64(r.Offset[i])
+		if cur, ok := out[p]; ok {
+			out[p] = [2]int64{min(cur[0], o), max(cur[1], o)}
+		} else {
+			out[p] = [2]int64{o, o}
+		}
+	}
+	return out
+}
+
+// DropRejected removes the rejected messages whose position is in stored
+// and returns how many.
+func (b *FactBatch) DropRejected(stored map[int]*offsetSet) int {
+	r := &b.Rejected
+	keep := 0
+	for i := range r.Reason {
+		if stored[int(r.Partition[i])].has(int64(r.Offset[i])) {
+			continue
+		}
+		r.Received[keep], r.Partition[keep], r.Offset[keep] = r.Received[i], r.Partition[i], r.Offset[i]
+		r.Tenant[keep], r.Reason[keep], r.Raw[keep] = r.Tenant[i], r.Reason[i], r.Raw[i]
+		keep++
+	}
+	n := len(r.Reason) - keep
+	r.Received, r.Partition, r.Offset = r.Received[:keep], r.Partition[:keep], r.Offset[:keep]
+	r.Tenant, r.Reason, r.Raw = r.Tenant[:keep], r.Reason[:keep], r.Raw[:keep]
+	return n
+}
+
+const (
+	insertFacts = "INSERT INTO facts (fact_id, kind, customer_id, tenant, at, payload, loaded_at, kafka_topic, kafka_partition, kafka_offset)"
+	insertLinks = "INSERT INTO tenant_links (tenant, customer_id, linked_at, fact_id)"
+)
+
+// InsertFacts stores a batch: facts, then rejected messages, then tenant
+// links, each in one insert. A failure can leave part of it stored; the
+// loader drops what is stored before it retries, and links may be written
+// again at no harm.
+func (s *Store) InsertFacts(ctx context.Context, b *FactBatch) error {
+	if c := &b.Facts; len(c.ID) > 0 {
+		if err := s.send(ctx, insertFacts, c.ID, c.Kind, c.Customer, c.Tenant, c.At, c.Payload, c.Loaded, repeat(b.Topic, len(c.ID)), c.Partition, c.Offset); err != nil {
+			return fmt.Errorf("insert %d facts: %w", len(c.ID), err)
+		}
+	}
+	if r := &b.Rejected; len(r.Reason) > 0 {
+		if err := s.send(ctx, insertRejected, r.Received, repeat(b.Topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw); err != nil {
+			return fmt.Errorf("insert %d rejected facts: %w", len(r.Reason), err)
+		}
+	}
+	if l := &b.Links; len(l.FactID) > 0 {
+		if err := s.send(ctx, insertLinks, l.Tenant, l.Customer, l.LinkedAt, l.FactID); err != nil {
+			return fmt.Errorf("insert %d tenant links: %w", len(l.FactID), err)
+		}
+	}
+	return nil
+}
+
+// storedFactsChunk bounds one lookup's SQL (ClickHouse's max_query_size
+// is 256 KiB).
+const storedFactsChunk = 1000
+
+// storedFactsQuery selects which of the given facts are stored. The ids are
+// integers written into the SQL, not bound: there is nothing to escape, and
+// a list of a thousand binds would only be formatted the same way.
+// Filtering on customer_id first lets ClickHouse use the primary key.
+func storedFactsQuery(keys []FactKey) (string, []any) {
+	customers := make([]uint64, 0, len(keys))
+	ids := make([]uint64, 0, len(keys))
+	for _, k := range keys {
+		customers = append(customers, k.CustomerID)
+		ids = append(ids, k.ID)
+	}
+	return "SELECT DISTINCT fact_id FROM facts WHERE customer_id IN (" + uintList(customers) +
+		") AND fact_id IN (" + uintList(ids) + ")", nil
+}
+
+// uintList formats sorted, distinct numbers as "1, 2, 3".
+func uintList(xs []uint64) string {
+	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+	var sb strings.Builder
+	for i, x := range xs {
+		if i > 0 && x == xs[i-1] {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(strconv.FormatUint(x, 10))
+	}
+	return sb.String()
+}
+
+// StoredFacts returns the ids of the given facts that ClickHouse has.
+func (s *Store) StoredFacts(ctx context.Context, keys []FactKey) (map[uint64]bool, error) {
+	out := map[uint64]bool{}
+	for len(keys) > 0 {
+		n := min(len(keys), storedFactsChunk)
+		sql, args := storedFactsQuery(keys[:n])
+		keys = keys[n:]
+		rows, err := s.conn.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read stored fact ids: %w", err)
+		}
+		var id uint64
+		for rows.Next() {
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stored fact ids: %w", err)
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read stored fact ids: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// factCountsQuery counts distinct fact ids in [from, to] per kind, plus a
+// row with an empty kind for all kinds together (no fact has an empty kind: the
+// loader parks those).
+func factCountsQuery(from, to uint64) (string, []any) {
+	return `SELECT kind, uniqExact(fact_id) FROM facts WHERE fact_id BETWEEN ? AND ? GROUP BY kind
+UNION ALL
+SELECT '' AS kind, uniqExact(fact_id) FROM facts WHERE fact_id BETWEEN ? AND ?`, []any{from, to, from, to}
+}
+
+// FactCounts returns how many distinct facts of each kind are stored, and
+// how many distinct facts in all. Copies of a fact are counted once.
+func (s *Store) FactCounts(ctx context.Context) (map[string]uint64, uint64, error) {
+	return s.FactCountsBetween(ctx, 0, math.MaxUint64)
+}
+
+// FactCountsBetween is FactCounts for the fact ids in [from, to].
+func (s *Store) FactCountsBetween(ctx context.Context, from, to uint64) (map[string]uint64, uint64, error) {
+	sql, args := factCountsQuery(from, to)
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count facts: %w", err)
+	}
+	defer rows.Close()
+	byKind := map[string]uint64{}
+	var total uint64
+	for rows.Next() {
+		var kind string
+		var n uint64
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, 0, fmt.Errorf("count facts: %w", err)
+		}
+		if kind == "" {
+			total = n
+		} else {
+			byKind[kind] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("count facts: %w", err)
+	}
+	return byKind, total, nil
+}
+
+// storedFactIDsQuery lists the fact ids in [from, to] with the number of
+// rows holding each.
+func storedFactIDsQuery(from, to uint64) (string, []any) {
+	return "SELECT fact_id, count() FROM facts WHERE fact_id BETWEEN ? AND ? GROUP BY fact_id ORDER BY fact_id", []any{from, to}
+}
+
+// StoredFactIDs returns the distinct fact ids stored in [from, to],
+// ascending, and how many extra rows (copies beyond one per id) hold them.
+// Extra rows never change a number — merges fold them and every query counts
+// distinct ids — but the loader's check is meant to keep them at zero, and
+// tests hold it to that. It reads the whole range: for tests and operators.
+func (s *Store) StoredFactIDs(ctx context.Context, from, to uint64) (ids []uint64, copies uint64, err error) {
+	sql, args := storedFactIDsQuery(from, to)
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list stored fact ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, n uint64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, 0, fmt.Errorf("list stored fact ids: %w", err)
+		}
+		ids = append(ids, id)
+		copies += n - 1
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list stored fact ids: %w", err)
+	}
+	return ids, copies, nil
+}
+
+// tenantCustomersQuery maps every linked tenant to the customer of its
+// latest link.
+func tenantCustomersQuery() (string, []any) {
+	return "SELECT tenant, argMax(customer_id, fact_id) FROM tenant_links GROUP BY tenant ORDER BY tenant", nil
+}
+
+// TenantCustomers returns the customer id of every linked tenant.
+func (s *Store) TenantCustomers(ctx context.Context) (map[string]uint64, error) {
+	sql, args := tenantCustomersQuery()
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read tenant links: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var tenant string
+		var customer uint64
+		if err := rows.Scan(&tenant, &customer); err != nil {
+			return nil, fmt.Errorf("read tenant links: %w", err)
+		}
+		out[tenant] = customer
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read tenant links: %w", err)
+	}
+	return out, nil
+}
+
+// CustomerEvents is what a customer's product tenants did in a time range.
+type CustomerEvents struct {
+	Events uint64 // distinct events
+	Users  uint64 // distinct (tenant, user) pairs
+	Logins uint64 // distinct login events
+}
+
+// customerEventsQuery counts the events, in [from, to), of the tenants
+// whose latest link is to the customer — also events from before the link:
+// events of unknown tenants are kept precisely so they count once linked.
+// The events table is ordered by tenant, so only those tenants' ranges are
+// read.
+func customerEventsQuery(customerID uint64, from, to time.Time) (string, []any) {
+	return `SELECT uniqExact(tenant_id, event_id) AS events,
+    uniqExactIf(tenant_id, user_id, user_id != '') AS users,
+    uniqExactIf(tenant_id, event_id, event_type = 'login') AS logins
+FROM events
+WHERE tenant_id IN (
+    SELECT tenant FROM (
+        SELECT tenant, argMax(customer_id, fact_id) AS owner FROM tenant_links GROUP BY tenant
+    ) WHERE owner = ?
+) AND event_time >= ? AND event_time < ?`, []any{customerID, from.UTC(), to.UTC()}
+}
+
+// CustomerEventCounts returns the events of the customer's linked tenants
+// in [from, to), each counted once. It reads raw events: for reports and
+// checks, not for a page that is drawn on every request.
+func (s *Store) CustomerEventCounts(ctx context.Context, customerID uint64, from, to time.Time) (CustomerEvents, error) {
+	var out CustomerEvents
+	sql, args := customerEventsQuery(customerID, from, to)
+	if err := s.conn.QueryRow(ctx, sql, args...).Scan(&out.Events, &out.Users, &out.Logins); err != nil {
+		return CustomerEvents{}, fmt.Errorf("events of customer %d: %w", customerID, err)
+	}
+	return out, nil
+}
+
+// FactLoaderConfig configures a FactLoader.
+type FactLoaderConfig struct {
+	Brokers []string
+	Topic   string // default "keel.facts"
+	Group   string // consumer group; default "keel-facts-loader"
+
+	BatchRows     int           // flush at this many messages; default 5,000
+	BatchBytes    int           // or this many bytes of messages; default 8 MiB
+	FlushInterval time.Duration // or this long after the first message; default 200 ms
+
+	InsertTimeout  time.Duration // one insert attempt; default 10 s
+	SessionTimeout time.Duration // consumer group session; default 10 s
+
+	// Registerer receives the loader's metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+}
+
+// Validate checks the configuration after defaults are applied.
+func (c FactLoaderConfig) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("facts loader: no kafka brokers")
+	case c.Topic == "" || c.Group == "":
+		return errors.New("facts loader: topic and group are required")
+	case c.BatchRows <= 0 || c.BatchBytes <= 0 || c.FlushInterval <= 0:
+		return errors.New("facts loader: batch rows, bytes and flush interval must be positive")
+	case c.InsertTimeout <= 0 || c.SessionTimeout <= 0:
+		return errors.New("facts loader: timeouts must be positive")
+	}
+	return nil
+}
+
+func (c *FactLoaderConfig) defaults() {
+	if c.Topic == "" {
+		c.Topic = "keel.facts"
+	}
+	if c.Group == "" {
+		c.Group = "keel-facts-loader"
+	}
+	if c.BatchRows == 0 {
+		c.BatchRows = 5000
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 8 << 20
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 200 * time.Millisecond
+	}
+	if c.InsertTimeout == 0 {
+		c.InsertTimeout = 10 * time.Second
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+}
+
+// FactLoader moves facts from Kafka to ClickHouse. Run several with the same
+// group: Kafka spreads the partitions over them. The comment at the top of
+// this file explains why each fact is stored and counted exactly once.
+type FactLoader struct {
+	cfg  FactLoaderConfig
+	sink FactSink
+	log  *slog.Logger
+	m    factMetrics
+}
+
+type factMetrics struct {
+	messages   *prometheus.CounterVec
+	insert     prometheus.Histogram
+	batchRows  prometheus.Histogram
+	lag        *prometheus.GaugeVec
+	partitions prometheus.Gauge
+	errors     *prometheus.CounterVec
+}
+
+// NewFactLoader returns a facts loader writing to sink. It fails on an
+// invalid configuration or when its metrics cannot be registered.
+func NewFactLoader(cfg FactLoaderConfig, sink FactSink, log *slog.Logger) (*FactLoader, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := &FactLoader{cfg: cfg, sink: sink, log: log}
+	l.m = factMetrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_facts_loader_messages_total",
+			Help: "Facts messages by outcome: stored, duplicate (already stored or repeated in the batch: a relay re-send or a re-delivery), rejected (parked with a reason).",
+		}, []string{"outcome"}),
+		insert: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "keel_facts_loader_insert_seconds", Help: "Time to check and store one batch of facts in ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 13),
+		}),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "keel_facts_loader_batch_rows", Help: "Messages per flushed batch of facts.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "keel_facts_loader_lag_messages", Help: "Messages between the facts loader's position and the end of each partition.",
+		}, []string{"partition"}),
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keel_facts_loader_partitions", Help: "Partitions of the facts topic this loader owns now.",
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keel_facts_loader_errors_total", Help: "Failed attempts by step (insert, commit, topic); each is retried.",
+		}, []string{"step"}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{l.m.messages, l.m.insert, l.m.batchRows, l.m.lag, l.m.partitions, l.m.errors} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("facts loader: register metrics: %w", err)
+			}
+		}
+	}
+	return l, nil
+}
+
+// Run consumes until ctx ends. It returns nil on a clean shutdown; a missing
+// topic, broker and ClickHouse outages are waited out, not returned.
+func (l *FactLoader) Run(ctx context.Context) error {
+	if !l.waitTopic(ctx) {
+		return nil
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                    l.cfg.Group,
+		Brokers:               l.cfg.Brokers,
+		Topics:                []string{l.cfg.Topic},
+		StartOffset:           kafka.FirstOffset,
+		SessionTimeout:        l.cfg.SessionTimeout,
+		HeartbeatInterval:     l.cfg.SessionTimeout / 5,
+		RebalanceTimeout:      l.cfg.InsertTimeout + 5*time.Second,
+		JoinGroupBackoff:      500 * time.Millisecond,
+		WatchPartitionChanges: true,
+		Timeout:               30 * time.Second, // see Loader.Run
+		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { l.log.Debug("kafka facts group: " + fmt.Sprintf(f, a...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("facts loader: consumer group: %w", err)
+	}
+	defer group.Close()
+	backoff := newBackoff()
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.log.Warn("facts loader: join consumer group", "group", l.cfg.Group, "err", err)
+			if !backoff.wait(ctx) {
+				return nil
+			}
+			continue
+		}
+		backoff.reset()
+		assigned := gen.Assignments[l.cfg.Topic]
+		l.m.partitions.Set(float64(len(assigned)))
+		l.m.lag.Reset()
+		l.log.Info("facts loader: new generation", "generation", gen.ID, "partitions", len(assigned))
+		if len(assigned) == 0 {
+			gen.Start(func(ctx context.Context) { <-ctx.Done() })
+			continue
+		}
+		w := &factWorker{l: l, gen: gen, assigned: assigned, batch: FactBatch{Topic: l.cfg.Topic}}
+		gen.Start(w.run)
+	}
+}
+
+// waitTopic waits until the facts topic exists (keel migrate creates it),
+// so that a loader started first does not join a group with nothing to
+// read. It returns false when ctx ended first.
+func (l *FactLoader) waitTopic(ctx context.Context) bool {
+	backoff := newBackoff()
+	for i := 0; ; i++ {
+		err := ingest.TopicReady(ctx, l.cfg.Brokers, l.cfg.Topic)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		l.m.errors.WithLabelValues("topic").Inc()
+		if i%10 == 0 { // once a minute or so, not on every attempt
+			l.log.Warn("facts loader: waiting for the facts topic", "topic", l.cfg.Topic, "err", err)
+		}
+		if !backoff.wait(ctx) {
+			return false
+		}
+	}
+}
+
+// factWorker loads the partitions of one consumer-group generation.
+type factWorker struct {
+	l        *FactLoader
+	gen      *kafka.Generation
+	assigned []kafka.PartitionAssignment
+
+	next    map[int]int64       // offset to commit per partition
+	seen    map[uint64]struct{} // fact ids in the batch
+	links   map[uint64]struct{} // fact ids of the batch's links
+	batch   FactBatch
+	msgs    int // messages since the last commit
+	bytes   int
+	firstAt time.Time
+}
+
+func (w *factWorker) run(ctx context.Context) {
+	l := w.l
+	w.next = map[int]int64{}
+	w.seen = map[uint64]struct{}{}
+	w.links = map[uint64]struct{}{}
+	// As in Loader: the readers stop before run returns, so nothing of this
+	// generation runs once the next one starts.
+	readCtx, stopReaders := context.WithCancel(ctx)
+	fetches := make(chan fetch, len(w.assigned))
+	var wg sync.WaitGroup
+	dialer := &kafka.Dialer{Timeout: 10 * time.Second}
+	for _, a := range w.assigned {
+		r := &partitionReader{brokers: l.cfg.Brokers, topic: l.cfg.Topic, partition: a.ID,
+			maxBytes: 512 << 10, maxWait: 100 * time.Millisecond, log: l.log, dialer: dialer}
+		start := a.Offset
+		if start < 0 {
+			start = kafka.FirstOffset
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(readCtx, start, fetches)
+		}()
+	}
+	defer func() {
+		stopReaders()
+		wg.Wait()
+	}()
+
+	tick := time.NewTicker(max(l.cfg.FlushInterval/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return // uncommitted messages are read again by the next owner
+		case f := <-fetches:
+			l.m.lag.WithLabelValues(strconv.Itoa(f.partition)).Set(float64(f.lag))
+			for i := range f.msgs {
+				w.add(&f.msgs[i])
+				if w.msgs >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes {
+					if !w.flush(ctx) {
+						return
+					}
+				}
+			}
+		case <-tick.C:
+			if w.msgs > 0 && time.Since(w.firstAt) >= l.cfg.FlushInterval {
+				if !w.flush(ctx) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// add judges one message and puts it in the batch, or counts it as a
+// duplicate.
+func (w *factWorker) add(m *kafka.Message) {
+	l := w.l
+	if w.msgs == 0 {
+		w.firstAt = time.Now()
+	}
+	w.msgs++
+	w.next[m.Partition] = m.Offset + 1
+	pos := Position{Partition: m.Partition, Offset: m.Offset}
+	f, err := ParseFact(m.Value)
+	if err == nil && string(m.Key) != strconv.FormatUint(f.CustomerID, 10) {
+		err = fmt.Errorf("kafka message key %q is not the fact's customer_id %d; key facts by customer", truncateString(string(m.Key), 64), f.CustomerID)
+	}
+	if err != nil {
+		raw := m.Value
+		if len(raw) > maxRaw {
+			raw = raw[:maxRaw]
+		}
+		received := m.Time
+		if received.IsZero() {
+			received = time.Now()
+		}
+		w.batch.AddRejected(pos, received, truncateString(string(m.Key), 128), err.Error(), raw)
+		w.bytes += len(raw)
+		return
+	}
+	if f.Kind == FactTenantLinked {
+		// Even for a fact seen before: its link may be what a crash lost.
+		if _, dup := w.links[f.ID]; !dup {
+			w.links[f.ID] = struct{}{}
+			w.batch.AddLink(&f)
+		}
+	}
+	if _, dup := w.seen[f.ID]; dup {
+		l.m.messages.WithLabelValues("duplicate").Inc()
+		return
+	}
+	w.seen[f.ID] = struct{}{}
+	w.batch.AddFact(&f, pos, time.Now())
+	w.bytes += len(m.Value)
+}
+
+// flush stores the batch and commits the offsets it covers. It returns false
+// when the generation ended before that could be done.
+func (w *factWorker) flush(ctx context.Context) bool {
+	l := w.l
+	if w.batch.Len() > 0 {
+		if !w.store(ctx) {
+			return false
+		}
+	}
+	offsets := make(map[int]int64, len(w.next))
+	for p, o := range w.next {
+		offsets[p] = o
+	}
+	backoff := newBackoff()
+	for {
+		err := w.gen.CommitOffsets(map[string]map[int]int64{l.cfg.Topic: offsets})
+		if err == nil {
+			break
+		}
+		l.m.errors.WithLabelValues("commit").Inc()
+		l.log.Warn("facts loader: commit offsets", "err", err)
+		if !backoff.wait(ctx) {
+			return false
+		}
+	}
+	l.m.batchRows.Observe(float64(w.msgs))
+	w.batch.Reset()
+	clear(w.seen)
+	clear(w.links)
+	w.msgs, w.bytes = 0, 0
+	return true
+}
+
+// store drops what ClickHouse already has and inserts the rest, retrying
+// until it is stored or the generation ends. The check runs before every
+// attempt: first it finds re-sent and re-delivered facts, later also the
+// rows a failed attempt did store.
+func (w *factWorker) store(ctx context.Context) bool {
+	l := w.l
+	backoff := newBackoff()
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := w.dropStored(ctx)
+		if err == nil {
+			if w.batch.Len() == 0 {
+				return true
+			}
+			// Its own deadline rather than the generation's context: an
+			// insert cut off mid-way would leave its outcome unknown while
+			// the partition moves to another loader.
+			insCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.InsertTimeout)
+			err = l.sink.InsertFacts(insCtx, &w.batch)
+			cancel()
+			if err == nil {
+				l.m.insert.Observe(time.Since(start).Seconds())
+				l.m.messages.WithLabelValues("stored").Add(float64(len(w.batch.Facts.ID)))
+				l.m.messages.WithLabelValues("rejected").Add(float64(len(w.batch.Rejected.Reason)))
+				return true
+			}
+		}
+		l.m.errors.WithLabelValues("insert").Inc()
+		l.log.Warn("facts loader: store batch", "facts", len(w.batch.Facts.ID), "attempt", attempt, "err", err)
+		if !backoff.wait(ctx) {
+			return false
+		}
+	}
+}
+
+// dropStored removes from the batch the facts and rejected messages that
+// ClickHouse already has.
+func (w *factWorker) dropStored(ctx context.Context) error {
+	l := w.l
+	if len(w.batch.Facts.ID) > 0 {
+		stored, err := l.sink.StoredFacts(ctx, w.batch.Keys())
+		if err != nil {
+			return err
+		}
+		if n := w.batch.DropFacts(stored); n > 0 {
+			l.m.messages.WithLabelValues("duplicate").Add(float64(n))
+			l.log.Debug("facts loader: dropped facts already stored", "facts", n)
+		}
+	}
+	if len(w.batch.Rejected.Reason) > 0 {
+		stored, err := l.sink.Stored(ctx, l.cfg.Topic, w.batch.RejectedRanges())
+		if err != nil {
+			return err
+		}
+		w.batch.DropRejected(stored)
+	}
+	return nil
+}

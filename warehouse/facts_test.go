@@ -1,0 +1,448 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/keelhq/keel/ingest"
+)
+
+func TestParseFact(t *testing.T) {
+	at := "2026-11-20T08:00:00Z"
+	tests := []struct {
+		name    string
+		value   string
+		want    Fact
+		wantErr string
+	}{
+		{"full", `{"id":7,"kind":"order.approved","customer_id":12,"tenant":"t-1","at":"2026-11-20T09:00:00.5+01:00","data":{"order_id": 5, "paid": 100}}`,
+			Fact{ID: 7, Kind: "order.approved", CustomerID: 12, Tenant: "t-1", At: time.Date(2026, 11, 20, 8, 0, 0, 5e8, time.UTC), Data: `{"order_id":5,"paid":100}`}, ""},
+		{"no data", `{"id":7,"kind":"customer.created","customer_id":12,"at":"` + at + `"}`,
+			Fact{ID: 7, Kind: "customer.created", CustomerID: 12, At: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), Data: "{}"}, ""},
+		{"null data", `{"id":7,"kind":"customer.created","customer_id":12,"at":"` + at + `","data":null}`,
+			Fact{ID: 7, Kind: "customer.created", CustomerID: 12, At: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), Data: "{}"}, ""},
+		{"not JSON", `{"id":7`, Fact{}, "invalid JSON"},
+		{"trailing data", `{"id":7} {}`, Fact{}, "invalid JSON: data after the object"},
+		{"no id", `{"kind":"k","customer_id":1,"at":"` + at + `"}`, Fact{}, "id: required"},
+		{"zero id", `{"id":0,"kind":"k","customer_id":1,"at":"` + at + `"}`, Fact{}, "id: required"},
+		{"negative id", `{"id":-1,"kind":"k","customer_id":1,"at":"` + at + `"}`, Fact{}, "invalid JSON"},
+		{"no kind", `{"id":1,"customer_id":1,"at":"` + at + `"}`, Fact{}, "kind: required"},
+		{"no customer", `{"id":1,"kind":"k","at":"` + at + `"}`, Fact{}, "customer_id: required"},
+		{"no time", `{"id":1,"kind":"k","customer_id":1}`, Fact{}, "at: required"},
+		{"bad time", `{"id":1,"kind":"k","customer_id":1,"at":"yesterday"}`, Fact{}, "at: not an RFC 3339 time"},
+		{"time out of range", `{"id":1,"kind":"k","customer_id":1,"at":"1969-01-01T00:00:00Z"}`, Fact{}, "at: 1969-01-01T00:00:00Z is outside 1970–2105"},
+		{"data not an object", `{"id":1,"kind":"k","customer_id":1,"at":"` + at + `","data":[1]}`, Fact{}, "data: must be a JSON object"},
+		{"link without tenant", `{"id":1,"kind":"tenant.linked","customer_id":1,"at":"` + at + `"}`, Fact{}, "tenant: required for tenant.linked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseFact([]byte(tt.value))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStoredFactsQuery(t *testing.T) {
+	sql, args := storedFactsQuery([]FactKey{{CustomerID: 12, ID: 9}, {CustomerID: 3, ID: 4}, {CustomerID: 12, ID: 10}})
+	want := "SELECT DISTINCT fact_id FROM facts WHERE customer_id IN (3, 12) AND fact_id IN (4, 9, 10)"
+	if sql != want || len(args) != 0 {
+		t.Errorf("got %q %v, want %q", sql, args, want)
+	}
+}
+
+func TestFactBatchDrop(t *testing.T) {
+	var b FactBatch
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	for i := uint64(1); i <= 5; i++ {
+		b.AddFact(&Fact{ID: i, Kind: "k", CustomerID: 10 + i, At: at, Data: "{}"}, Position{Partition: 0, Offset: int64(i)}, at)
+	}
+	b.AddRejected(Position{Partition: 1, Offset: 7}, at, "1", "bad", nil)
+	b.AddRejected(Position{Partition: 1, Offset: 9}, at, "1", "bad", nil)
+	if n := b.DropFacts(map[uint64]bool{2: true, 4: true, 99: true}); n != 2 {
+		t.Errorf("dropped %d facts, want 2", n)
+	}
+	if want := []uint64{1, 3, 5}; !slices.Equal(b.Facts.ID, want) || !slices.Equal(b.Facts.Customer, []uint64{11, 13, 15}) || !slices.Equal(b.Facts.Offset, []uint64{1, 3, 5}) {
+		t.Errorf("kept ids %v customers %v offsets %v, want ids %v", b.Facts.ID, b.Facts.Customer, b.Facts.Offset, want)
+	}
+	if got := b.RejectedRanges(); len(got) != 1 || got[1] != [2]int64{7, 9} {
+		t.Errorf("rejected ranges %v, want partition 1: 7–9", got)
+	}
+	stored := &offsetSet{}
+	stored.add(9)
+	if n := b.DropRejected(map[int]*offsetSet{1: stored}); n != 1 || !slices.Equal(b.Rejected.Offset, []uint64{7}) {
+		t.Errorf("dropped %d rejected, kept offsets %v; want 1 dropped, [7] kept", n, b.Rejected.Offset)
+	}
+	if b.Len() != 4 {
+		t.Errorf("Len() = %d, want 4", b.Len())
+	}
+}
+
+// Fact ids are global in the facts table; each test takes its own billion.
+var factSeq atomic.Uint64
+
+func factBase() uint64 { return factSeq.Add(1) * 1_000_000_000 }
+
+func factMsg(id uint64, kind string, customer uint64, tenant string, at time.Time, data string) kafka.Message {
+	v := fmt.Sprintf(`{"id":%d,"kind":%q,"customer_id":%d,"tenant":%q,"at":%q,"data":%s}`, id, kind, customer, tenant, at.UTC().Format(time.RFC3339), data)
+	return kafka.Message{Key: []byte(strconv.FormatUint(customer, 10)), Value: []byte(v)}
+}
+
+type runningFactLoader struct {
+	*FactLoader
+	stop func()
+}
+
+func startFactLoader(t *testing.T, cfg FactLoaderConfig, sink FactSink) *runningFactLoader {
+	t.Helper()
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = 50 * time.Millisecond
+	}
+	l, err := NewFactLoader(cfg, sink, testLogger(t))
+	if err != nil {
+		t.Fatalf("NewFactLoader: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("facts loader: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Errorf("facts loader did not stop within 60 s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &runningFactLoader{FactLoader: l, stop: stop}
+}
+
+func (l *runningFactLoader) count(outcome string) float64 {
+	return testutil.ToFloat64(l.m.messages.WithLabelValues(outcome))
+}
+
+// waitGroupCaughtUp waits until group committed every message of topic.
+func waitGroupCaughtUp(t *testing.T, brokers []string, topic, group string, partitions int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
+	var reqs []kafka.OffsetRequest
+	var parts []int
+	for p := 0; p < partitions; p++ {
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+		parts = append(parts, p)
+	}
+	for {
+		ends, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+		if err == nil {
+			var committed *kafka.OffsetFetchResponse
+			if committed, err = c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}}); err == nil {
+				done := map[int]int64{}
+				for _, p := range committed.Topics[topic] {
+					done[p.Partition] = p.CommittedOffset
+				}
+				behind := 0
+				for _, p := range ends.Topics[topic] {
+					if p.LastOffset > 0 && done[p.Partition] < p.LastOffset {
+						behind++
+					}
+				}
+				if behind == 0 {
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("group %s did not catch up with %s: %v", group, topic, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func rejectedReasons(t *testing.T, s *Store, topic string) []string {
+	t.Helper()
+	rows, err := s.Conn().Query(context.Background(), "SELECT reason FROM rejected_events WHERE kafka_topic = ? ORDER BY kafka_partition, kafka_offset", topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestFactLoaderStoresOnceAndParksMalformed sends good facts, the same
+// facts again (within a batch and batches later, as a relay re-sends them)
+// and malformed messages. Each fact is stored once and each malformed
+// message parked with its reason. A second loader in a new group then reads
+// the whole topic again — a re-delivery of everything — and changes nothing.
+func TestFactLoaderStoresOnceAndParksMalformed(t *testing.T) {
+	stack, s := testStack(t)
+	ctx := context.Background()
+	brokers := stack.Kafka.Brokers()
+	topic := newTopic(t, brokers, 4)
+	base := factBase()
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	kinds := []string{"customer.created", "order.approved", "order.voided", "subscription.changed"}
+	const good = 300
+	var msgs []kafka.Message
+	var want []uint64
+	wantKinds := map[string]uint64{}
+	for i := uint64(1); i <= good; i++ {
+		k := kinds[i%uint64(len(kinds))]
+		msgs = append(msgs, factMsg(base+i, k, 1+i%17, "", at.Add(time.Duration(i)*time.Minute), fmt.Sprintf(`{"n": %d}`, i)))
+		want = append(want, base+i)
+		wantKinds[k]++
+	}
+	// Re-sends: a run of 50 several batches later, and one right after itself.
+	msgs = append(msgs, msgs[:50]...)
+	msgs = slices.Insert(msgs, 100, msgs[99])
+	const resent = 51
+	bad := []struct {
+		msg        kafka.Message
+		wantReason string
+	}{
+		{kafka.Message{Key: []byte("1"), Value: []byte(`{"id":`)}, "invalid JSON"},
+		{kafka.Message{Key: []byte("1"), Value: []byte(`{"kind":"order.approved","customer_id":1,"at":"2026-11-20T08:00:00Z"}`)}, "id: required"},
+		{kafka.Message{Key: []byte("1"), Value: []byte(`{"id":1,"customer_id":1,"at":"2026-11-20T08:00:00Z"}`)}, "kind: required"},
+		{kafka.Message{Key: []byte("1"), Value: []byte(`{"id":1,"kind":"order.approved","customer_id":1,"at":"Monday"}`)}, "at: not an RFC 3339 time"},
+		{kafka.Message{Key: []byte("1"), Value: []byte(`{"id":1,"kind":"order.approved","customer_id":1,"at":"2026-11-20T08:00:00Z","data":"x"}`)}, "data: must be a JSON object"},
+		{factMsg(base+900, "tenant.linked", 5, "", at, "{}"), "tenant: required for tenant.linked"},
+		{kafka.Message{Key: []byte("6"), Value: factMsg(base+901, "order.approved", 5, "", at, "{}").Value}, `kafka message key "6" is not the fact's customer_id 5`},
+		{kafka.Message{Key: []byte("1"), Value: nil}, "invalid JSON"},
+	}
+	for i, b := range bad {
+		msgs = slices.Insert(msgs, 20+i*40, b.msg)
+	}
+	produce(t, brokers, topic, msgs...)
+
+	l := startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: topic, Group: topic, BatchRows: 64}, s)
+	waitGroupCaughtUp(t, brokers, topic, topic, 4)
+	ids, copies, err := s.StoredFactIDs(ctx, base, base+999_999_999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, want) || copies != 0 {
+		t.Fatalf("stored %d distinct facts (%d extra copies), want the %d sent, once each", len(ids), copies, good)
+	}
+	byKind, total, err := s.FactCountsBetween(ctx, base, base+999_999_999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != good || fmt.Sprint(byKind) != fmt.Sprint(wantKinds) {
+		t.Errorf("counts %v (total %d), want %v (total %d)", byKind, total, wantKinds, good)
+	}
+	if got := l.count("stored"); got != good {
+		t.Errorf("stored counter %v, want %d", got, good)
+	}
+	if got := l.count("duplicate"); got != resent {
+		t.Errorf("duplicate counter %v, want %d", got, resent)
+	}
+	if got := l.count("rejected"); got != float64(len(bad)) {
+		t.Errorf("rejected counter %v, want %d", got, len(bad))
+	}
+	reasons := rejectedReasons(t, s, topic)
+	if len(reasons) != len(bad) {
+		t.Fatalf("parked %d messages, want %d: %q", len(reasons), len(bad), reasons)
+	}
+	for _, b := range bad {
+		if !slices.ContainsFunc(reasons, func(r string) bool { return strings.Contains(r, b.wantReason) }) {
+			t.Errorf("no parked message with reason %q in %q", b.wantReason, reasons)
+		}
+	}
+
+	// Everything again, through a group that has never committed.
+	l.stop()
+	again := startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: topic, Group: topic + ".again"}, s)
+	waitGroupCaughtUp(t, brokers, topic, topic+".again", 4)
+	ids, copies, err = s.StoredFactIDs(ctx, base, base+999_999_999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != good || copies != 0 {
+		t.Errorf("after re-reading the topic: %d distinct facts, %d extra copies; want %d and 0", len(ids), copies, good)
+	}
+	if got := again.count("duplicate"); got != good+resent {
+		t.Errorf("re-reading loader dropped %v duplicates, want %d", got, good+resent)
+	}
+	if n := len(rejectedReasons(t, s, topic)); n != len(bad) {
+		t.Errorf("after re-reading the topic %d parked messages, want %d", n, len(bad))
+	}
+}
+
+// TestFactLoaderRestoresLostLink: a loader that stored a tenant.linked fact
+// and died before storing its link finds the fact stored when the message
+// comes again — and must still write the link.
+func TestFactLoaderRestoresLostLink(t *testing.T) {
+	stack, s := testStack(t)
+	ctx := context.Background()
+	brokers := stack.Kafka.Brokers()
+	topic := newTopic(t, brokers, 2)
+	base := factBase()
+	tenant := "heal-" + topic
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	f := Fact{ID: base + 1, Kind: FactTenantLinked, CustomerID: base + 7, Tenant: tenant, At: at, Data: "{}"}
+	b := FactBatch{Topic: topic}
+	b.AddFact(&f, Position{Partition: 0, Offset: 0}, at)
+	if err := s.InsertFacts(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, topic, factMsg(f.ID, f.Kind, f.CustomerID, tenant, at, "{}"))
+	startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: topic, Group: topic}, s)
+	waitGroupCaughtUp(t, brokers, topic, topic, 2)
+	links, err := s.TenantCustomers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if links[tenant] != f.CustomerID {
+		t.Errorf("tenant %s linked to %d, want %d", tenant, links[tenant], f.CustomerID)
+	}
+	if _, copies, err := s.StoredFactIDs(ctx, base, base+999_999_999); err != nil || copies != 0 {
+		t.Errorf("fact stored again: %d extra copies (%v)", copies, err)
+	}
+}
+
+// TestTenantLinkAttribution: events arrive keyed by product tenant; facts
+// link tenants to customers, a tenant may be linked again to another
+// customer, and link facts may arrive twice. A customer's event counts are
+// those of the tenants whose latest link is to it.
+func TestTenantLinkAttribution(t *testing.T) {
+	stack, s := testStack(t)
+	ctx := context.Background()
+	brokers := stack.Kafka.Brokers()
+	eventsTopic := newTopic(t, brokers, 4)
+	factsTopic := newTopic(t, brokers, 4)
+	base := factBase()
+	prefix := fmt.Sprintf("attr%d", base/1_000_000_000)
+	ta, tb, tc := prefix+"-a", prefix+"-b", prefix+"-c"
+	c1, c2, c3, nobody := base+1, base+2, base+3, base+4
+	now := time.Now().UTC().Truncate(time.Second)
+
+	// a: 10 events by 3 users, 4 of them logins; b: 5 by 1 user, 2 logins;
+	// c: 7 by 2 users, no logins. One of a's events is a day old.
+	var events []kafka.Message
+	for i := 0; i < 10; i++ {
+		typ := ingest.TypeFeatureUsed
+		if i < 4 {
+			typ = ingest.TypeLogin
+		}
+		at := now.Add(-time.Duration(i) * time.Minute)
+		if i == 9 {
+			at = now.Add(-24 * time.Hour)
+		}
+		events = append(events, eventMsg(ta, fmt.Sprintf("a%d", i), typ, fmt.Sprintf("u%d", i%3), at))
+	}
+	for i := 0; i < 5; i++ {
+		typ := ingest.TypeFeatureUsed
+		if i < 2 {
+			typ = ingest.TypeLogin
+		}
+		events = append(events, eventMsg(tb, fmt.Sprintf("b%d", i), typ, "u0", now.Add(-time.Duration(i)*time.Minute)))
+	}
+	for i := 0; i < 7; i++ {
+		events = append(events, eventMsg(tc, fmt.Sprintf("c%d", i), ingest.TypePageView, fmt.Sprintf("u%d", i%2), now.Add(-time.Duration(i)*time.Minute)))
+	}
+	produce(t, brokers, eventsTopic, events...)
+	startLoader(t, LoaderConfig{Brokers: brokers, Topic: eventsTopic, Group: eventsTopic}, s)
+
+	at := now.Add(-time.Hour)
+	linkA := factMsg(base+1, FactTenantLinked, c1, ta, at, "{}")
+	produce(t, brokers, factsTopic,
+		linkA,
+		factMsg(base+2, FactTenantLinked, c1, tb, at, "{}"),
+		factMsg(base+3, FactTenantLinked, c2, tc, at, "{}"),
+		factMsg(base+4, "customer.created", c3, "", at, "{}"),
+		linkA,
+		factMsg(base+5, FactTenantLinked, c3, tb, at.Add(time.Minute), "{}"), // b moves to c3
+	)
+	startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: factsTopic, Group: factsTopic}, s)
+	waitRows(t, s, prefix+"-", 22)
+	waitGroupCaughtUp(t, brokers, factsTopic, factsTopic, 4)
+
+	links, err := s.TenantCustomers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tenant, want := range map[string]uint64{ta: c1, tb: c3, tc: c2} {
+		if links[tenant] != want {
+			t.Errorf("tenant %s linked to %d, want %d", tenant, links[tenant], want)
+		}
+	}
+	from, to := now.Add(-2*time.Hour), now.Add(time.Minute)
+	tests := []struct {
+		customer uint64
+		from, to time.Time
+		want     CustomerEvents
+	}{
+		{c1, from, to, CustomerEvents{Events: 9, Users: 3, Logins: 4}}, // a's last 2 hours; b is no longer c1's
+		{c1, now.Add(-48 * time.Hour), to, CustomerEvents{Events: 10, Users: 3, Logins: 4}},
+		{c2, from, to, CustomerEvents{Events: 7, Users: 2, Logins: 0}},
+		{c3, from, to, CustomerEvents{Events: 5, Users: 1, Logins: 2}},
+		{nobody, from, to, CustomerEvents{}},
+	}
+	for _, tt := range tests {
+		got, err := s.CustomerEventCounts(ctx, tt.customer, tt.from, tt.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("customer %d from %s: %+v, want %+v", tt.customer-base, tt.from.Format(time.RFC3339), got, tt.want)
+		}
+	}
+}
+
+func TestFactLoaderConfigValidate(t *testing.T) {
+	cfg := FactLoaderConfig{Brokers: []string{"b:9092"}}
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	if cfg.Topic != "keel.facts" || cfg.Group != "keel-facts-loader" {
+		t.Errorf("default topic %q group %q", cfg.Topic, cfg.Group)
+	}
+	bad := cfg
+	bad.Brokers = nil
+	if bad.Validate() == nil {
+		t.Error("no brokers: Validate() = nil")
+	}
+	bad = cfg
+	bad.BatchRows = -1
+	if bad.Validate() == nil {
+		t.Error("negative batch: Validate() = nil")
+	}
+}
