@@ -116,10 +116,16 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own
+	runRelay, err := rf.service(ctx, log)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runCollector(gctx) })
 	g.Go(func() error { return runLoader(gctx) })
 	g.Go(func() error { return runConsole(gctx) })
+	g.Go(func() error { return runRelay(gctx) })
 	g.Go(func() error {
 		if err := waitReady(gctx, collectorURL+"/readyz"); err != nil {
 			return err

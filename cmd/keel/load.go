@@ -1,14 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
@@ -23,6 +31,8 @@ type loadFlags struct {
 	flush       time.Duration
 	dedupWindow int
 	memoryLimit int64
+	factsTopic  string
+	factsGroup  string
 }
 
 func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
@@ -33,6 +43,8 @@ func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
 	fs.IntVar(&f.batchRows, "batch-rows", 25000, "insert after this many rows")
 	fs.DurationVar(&f.flush, "flush", 200*time.Millisecond, "or this long after the first row")
 	fs.IntVar(&f.dedupWindow, "dedup-window", 100000, "event ids remembered per partition to drop resent events (at least half that many, at most all)")
+	fs.StringVar(&f.factsTopic, "facts-topic", env.Get(envFactsTopic, defaultFactsTopic), "Kafka topic of Postgres facts, loaded beside the events ($"+envFactsTopic+")")
+	fs.StringVar(&f.factsGroup, "facts-group", env.Get(envFactsGroup, defaultFactsGroup), "Kafka consumer group of the facts loader ($"+envFactsGroup+")")
 	fs.Int64Var(&f.memoryLimit, "memory-limit", 192<<20, "soft memory limit in bytes for the Go heap of a standalone loader (GOMEMLIMIT overrides it)")
 	return fs.Parse(args)
 }
@@ -81,6 +93,21 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 		store.Close()
 		return nil, err
 	}
+	// The facts loader runs beside the events loader, on the same
+	// ClickHouse, and waits for its topic itself: a missing keel.facts must
+	// not hold up the events.
+	factsMetrics := prometheus.NewRegistry()
+	facts, err := warehouse.NewFactLoader(warehouse.FactLoaderConfig{
+		Brokers:       brokers,
+		Topic:         cmp.Or(f.factsTopic, defaultFactsTopic),
+		Group:         cmp.Or(f.factsGroup, defaultFactsGroup),
+		FlushInterval: f.flush,
+		Registerer:    factsMetrics,
+	}, store, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	return func(ctx context.Context) error {
 		defer store.Close()
 		g, ctx := errgroup.WithContext(ctx)
@@ -88,8 +115,13 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 			log.Info("loader running", "topic", f.topic, "group", f.group)
 			return l.Run(ctx)
 		})
+		g.Go(func() error {
+			log.Info("facts loader running", "topic", cmp.Or(f.factsTopic, defaultFactsTopic), "group", cmp.Or(f.factsGroup, defaultFactsGroup))
+			return facts.Run(ctx)
+		})
 		if f.addr != "" {
-			g.Go(func() error { return serveHTTP(ctx, f.addr, withPprof(f.pprof, l.Handler()), log) })
+			h := withMetrics(l.Handler(), factsMetrics)
+			g.Go(func() error { return serveHTTP(ctx, f.addr, withPprof(f.pprof, h), log) })
 		}
 		if err := g.Wait(); err != nil {
 			return fmt.Errorf("loader: %w", err)
@@ -97,3 +129,54 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 		return nil
 	}, nil
 }
+
+// withMetrics serves h with more metrics on its /metrics. The events loader
+// owns its registry and exposes it only as a handler, so its /metrics is
+// read back as a Gatherer and served together with extra — one scrape for
+// everything `keel load` does.
+func withMetrics(h http.Handler, extra prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{handlerGatherer{h}, extra}, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// handlerGatherer gathers the metric families a /metrics handler serves.
+type handlerGatherer struct{ h http.Handler }
+
+func (g handlerGatherer) Gather() ([]*dto.MetricFamily, error) {
+	format := expfmt.NewFormat(expfmt.TypeProtoDelim)
+	req, err := http.NewRequest(http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", string(format))
+	w := &bufferResponse{header: http.Header{}, code: http.StatusOK}
+	g.h.ServeHTTP(w, req)
+	if w.code != http.StatusOK {
+		return nil, fmt.Errorf("gather metrics: %d %s", w.code, bytes.TrimSpace(w.body.Bytes()))
+	}
+	dec := expfmt.NewDecoder(&w.body, expfmt.ResponseFormat(w.header))
+	var out []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, fmt.Errorf("gather metrics: %w", err)
+		}
+		out = append(out, mf)
+	}
+}
+
+// bufferResponse is an in-memory http.ResponseWriter.
+type bufferResponse struct {
+	header http.Header
+	body   bytes.Buffer
+	code   int
+}
+
+func (w *bufferResponse) Header() http.Header         { return w.header }
+func (w *bufferResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
+func (w *bufferResponse) WriteHeader(code int)        { w.code = code }

@@ -34,6 +34,7 @@ func commands() []command {
 		{"dev", "everything on one machine: local Postgres, ClickHouse and Kafka, demo data, collector, loader and console", runDev},
 		{"collect", "the HTTP event collector (POST /v1/events)", runCollect},
 		{"load", "the Kafka → ClickHouse loader (run several: they share a consumer group)", runLoad},
+		{"relay", "the outbox relay: publishes Postgres facts to Kafka (run several: one works, the others stand by)", runRelay},
 		{"console", "the web console and JSON API", runConsole},
 		{"migrate", "apply Postgres and ClickHouse migrations and create the Kafka topics", runMigrate},
 		{"demo", "send realistic demo events through the collector", runDemo},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 type migrateFlags struct {
 	common
 	partitions int
+	factsTopic string
 }
 
 func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
@@ -21,6 +23,7 @@ func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.
 	fs := newFlagSet("migrate", stderr)
 	f.common.register(fs, env)
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of new Kafka topics (the most loaders that can share the work)")
+	fs.StringVar(&f.factsTopic, "facts-topic", env.Get(envFactsTopic, defaultFactsTopic), "Kafka topic of Postgres facts ($"+envFactsTopic+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +60,12 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 	if err := ingest.EnsureTopic(ctx, f.brokerList(), f.topic, f.partitions); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "schema up to date (postgres %d, clickhouse %d); kafka topic %s ready\n",
-		len(migrations.Postgres()), len(migrations.ClickHouse()), f.topic)
+	// Facts go to their own topic, keyed by customer (postgres/outbox.go).
+	factsTopic := cmp.Or(f.factsTopic, defaultFactsTopic)
+	if err := ingest.EnsureTopic(ctx, f.brokerList(), factsTopic, f.partitions); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema up to date (postgres %d, clickhouse %d); kafka topics %s and %s ready\n",
+		len(migrations.Postgres()), len(migrations.ClickHouse()), f.topic, factsTopic)
 	return nil
 }
