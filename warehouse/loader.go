@@ -205,10 +205,11 @@ func NewLoader(cfg LoaderConfig, sink Sink, log *slog.Logger) (*Loader, error) {
 }
 
 // Handler serves GET /metrics, /healthz and /readyz (ready once the loader
-// joined its consumer group).
-func (l *Loader) Handler() http.Handler {
+// joined its consumer group). /metrics also serves the metrics of extra,
+// so a process running more than the loader is scraped once.
+func (l *Loader) Handler(extra ...prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(l.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(append(prometheus.Gatherers{l.reg}, extra...), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !l.ready.Load() {

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
@@ -120,7 +114,7 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 			return facts.Run(ctx)
 		})
 		if f.addr != "" {
-			h := withMetrics(l.Handler(), factsMetrics)
+			h := l.Handler(factsMetrics)
 			g.Go(func() error { return serveHTTP(ctx, f.addr, withPprof(f.pprof, h), log) })
 		}
 		if err := g.Wait(); err != nil {
@@ -129,54 +123,3 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 		return nil
 	}, nil
 }
-
-// withMetrics serves h with more metrics on its /metrics. The events loader
-// owns its registry and exposes it only as a handler, so its /metrics is
-// read back as a Gatherer and served together with extra — one scrape for
-// everything `keel load` does.
-func withMetrics(h http.Handler, extra prometheus.Gatherer) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{handlerGatherer{h}, extra}, promhttp.HandlerOpts{}))
-	return mux
-}
-
-// handlerGatherer gathers the metric families a /metrics handler serves.
-type handlerGatherer struct{ h http.Handler }
-
-func (g handlerGatherer) Gather() ([]*dto.MetricFamily, error) {
-	format := expfmt.NewFormat(expfmt.TypeProtoDelim)
-	req, err := http.NewRequest(http.MethodGet, "/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", string(format))
-	w := &bufferResponse{header: http.Header{}, code: http.StatusOK}
-	g.h.ServeHTTP(w, req)
-	if w.code != http.StatusOK {
-		return nil, fmt.Errorf("gather metrics: %d %s", w.code, bytes.TrimSpace(w.body.Bytes()))
-	}
-	dec := expfmt.NewDecoder(&w.body, expfmt.ResponseFormat(w.header))
-	var out []*dto.MetricFamily
-	for {
-		mf := &dto.MetricFamily{}
-		if err := dec.Decode(mf); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, fmt.Errorf("gather metrics: %w", err)
-		}
-		out = append(out, mf)
-	}
-}
-
-// bufferResponse is an in-memory http.ResponseWriter.
-type bufferResponse struct {
-	header http.Header
-	body   bytes.Buffer
-	code   int
-}
-
-func (w *bufferResponse) Header() http.Header         { return w.header }
-func (w *bufferResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
-func (w *bufferResponse) WriteHeader(code int)        { w.code = code }
