@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/devstack"
 )
 
@@ -132,27 +133,59 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s   (no sign-in yet: it listens on loopback only)\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
 			consoleURL, collectorURL, "http://"+dialable(f.loadAddr), filepath.Join(f.dir, "dev.env"))
-		marker := filepath.Join(dir, "demo-loaded")
-		if _, err := os.Stat(marker); f.demo && errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintln(stdout, "First start: loading demo data through the collector (keel dev --demo=false skips this).")
-			df := demoFlags{common: shared, collector: collectorURL, tenants: f.demoTenants, days: f.demoDays, seed: 1, scale: 1}
-			if err := df.run(gctx, stdout, stderr); err != nil {
+		if f.demo {
+			if err := waitReady(gctx, consoleURL+"/healthz"); err != nil {
+				return err
+			}
+			if err := f.loadDemo(gctx, dir, shared, collectorURL, consoleURL, stdout, stderr); err != nil {
 				if gctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
-			if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
-				return err
-			}
 		}
-		fmt.Fprintf(stdout, "Ready. Try: ./keel activity --tenant t-1001   ·   Ctrl-C stops everything.\n")
+		fmt.Fprintf(stdout, "Ready. Try: ./keel activity --tenant t-1001, or the JSON API with a token from\n  ./keel token create --email %s   ·   Ctrl-C stops everything.\n", demo.Staff[demo.StaffAdmin].Email)
 		return nil
 	})
 	if err := g.Wait(); err != nil && ctx.Err() == nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nStopping …")
+	return nil
+}
+
+// loadDemo loads the demo data on first start: the sales history through
+// the JSON API, then the product events through the collector. Each part
+// leaves a marker file when it is complete, so a restart after an
+// interrupted load finishes the job (both parts skip what is already there).
+func (f *devFlags) loadDemo(ctx context.Context, dir string, shared common, collectorURL, consoleURL string, stdout, stderr io.Writer) error {
+	parts := []struct {
+		marker, what string
+		events       bool
+	}{
+		{"demo-sales-loaded", "customers, catalogue and orders through the JSON API", false},
+		{"demo-loaded", "product events through the collector", true},
+	}
+	for _, p := range parts {
+		marker := filepath.Join(dir, p.marker)
+		if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		fmt.Fprintf(stdout, "First start: loading demo %s (keel dev --demo=false skips this).\n", p.what)
+		df := demoFlags{common: shared, collector: collectorURL, console: consoleURL, tenants: f.demoTenants, days: f.demoDays, seed: 1, scale: 1}
+		var err error
+		if p.events {
+			err = df.run(ctx, stdout, stderr)
+		} else {
+			err = df.runSales(ctx, stdout, stderr)
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
