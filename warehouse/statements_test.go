@@ -190,5 +190,9 @@ func factStatements(t *testing.T) []namedSQL {
 	add("customer events", sql, args)
 	sql, args = storedQuery("keel.facts", map[int][2]int64{1: {43, 43}})
 	add("stored rejected facts", sql, args)
+	sql, args = customerFactKindsQuery(1, 1000, []uint64{12, 13})
+	add("fact kinds of customers", sql, args)
+	sql, args = lastOrderFactsQuery(1, 1000, []uint64{12, 13})
+	add("last order facts", sql, args)
 	return out
 }
