@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -71,15 +72,23 @@ func StartKfake(ctx context.Context, cfg KfakeConfig) (*Kfake, error) {
 		}
 		cfg.Dir = dir
 	}
-	port, err := portOrFree(cfg.Port)
-	if err != nil {
-		return nil, fmt.Errorf("start kfake: %w", err)
+	// A free port picked here may be taken before the broker binds it (the
+	// kernel hands the same range out for outgoing connections), so when
+	// the port was ours to choose, a taken one means choosing again.
+	for attempt := 1; ; attempt++ {
+		port, err := portOrFree(cfg.Port)
+		if err != nil {
+			return nil, fmt.Errorf("start kfake: %w", err)
+		}
+		k := &Kfake{cfg: cfg, port: port, log: orDiscard(cfg.Logger).With("component", "kfake")}
+		err = k.Start(ctx)
+		if err == nil {
+			return k, nil
+		}
+		if cfg.Port != 0 || attempt == 5 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
 	}
-	k := &Kfake{cfg: cfg, port: port, log: orDiscard(cfg.Logger).With("component", "kfake")}
-	if err := k.Start(ctx); err != nil {
-		return nil, err
-	}
-	return k, nil
 }
 
 // Name returns "kfake".
