@@ -18,9 +18,9 @@ test: deps-test vet
 	@# Everything against a real Apache Kafka broker …
 	KEEL_TEST_KAFKA=apache KEEL_PYTHON=$(CURDIR)/$(VENV)/bin/python \
 		$(GO) test -count=1 -p 1 -timeout $(TIMEOUT) ./...
-	@# … and the collector and loader suites again against kfake, the
-	@# in-process broker `make run` uses.
-	KEEL_TEST_KAFKA=kfake $(GO) test -count=1 -p 1 -timeout 20m ./warehouse/ ./ingest/
+	@# … and the collector, loader and outbox suites again against kfake,
+	@# the in-process broker `make run` uses.
+	KEEL_TEST_KAFKA=kfake $(GO) test -count=1 -p 1 -timeout 20m ./warehouse/ ./ingest/ ./postgres/
 
 build:
 	$(GO) build -o keel ./cmd/keel
