@@ -23,6 +23,10 @@ type Customer struct {
 	Contacts   []Contact
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// Version counts the record's updates. An update that states the
+	// version it read is refused with ErrChanged when another came first;
+	// 0 replaces whatever is there.
+	Version int64
 }
 
 // Contact is a person at a customer.

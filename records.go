@@ -9,6 +9,11 @@ import (
 // bootstrap users, tokens). The audit log records it as "system".
 var System = Employee{ID: 0, Email: "system", Name: "keel CLI", Roles: Roles, Status: EmployeeActive}
 
+// ErrChanged is returned by an update that was based on a record as read
+// (its Version) when the record changed since: the caller reads again and
+// redoes its change, so no one's change is silently overwritten.
+var ErrChanged = &Error{Code: ECONFLICT, Message: "the record was changed by someone else after it was read; read it again"}
+
 // Page selects a slice of a list. Limit 0 means the default (50); lists
 // never return more than MaxPageSize rows.
 type Page struct {

@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -182,39 +183,57 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 			s.apiError(w, r, err)
 			return
 		}
-		var c keel.Customer
+		by := employeeFrom(r.Context())
 		if replace {
 			var req customerRequest
 			if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 				s.apiError(w, r, err)
 				return
 			}
-			if c, err = req.customer(); err != nil {
+			c, err := req.customer()
+			if err != nil {
 				s.apiError(w, r, err)
 				return
 			}
-		} else {
-			var p customerPatch
-			if err := decodeBody(w, r, maxBodyBytes, false, &p); err != nil {
+			c.ID = id // a zero UpdatedAt: replace whatever is there
+			v, err := s.Store.UpdateCustomer(r.Context(), by, c)
+			if err != nil {
 				s.apiError(w, r, err)
 				return
 			}
+			writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+			return
+		}
+		var p customerPatch
+		if err := decodeBody(w, r, maxBodyBytes, false, &p); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		// Merge onto the customer as read, and store with the UpdatedAt
+		// read: when another change landed in between, the store refuses
+		// and the merge is done again on the new record, so neither
+		// change is lost.
+		var v keel.CustomerView
+		for attempt := 1; ; attempt++ {
 			cur, err := s.Store.Customer(r.Context(), id)
 			if err != nil {
 				s.apiError(w, r, err)
 				return
 			}
-			c = cur.Customer
+			c := cur.Customer
 			if err := p.apply(&c); err != nil {
 				s.apiError(w, r, err)
 				return
 			}
-		}
-		c.ID = id
-		v, err := s.Store.UpdateCustomer(r.Context(), employeeFrom(r.Context()), c)
-		if err != nil {
-			s.apiError(w, r, err)
-			return
+			v, err = s.Store.UpdateCustomer(r.Context(), by, c)
+			if errors.Is(err, keel.ErrChanged) && attempt < 5 {
+				continue
+			}
+			if err != nil {
+				s.apiError(w, r, err)
+				return
+			}
+			break
 		}
 		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
 	}

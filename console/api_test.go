@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -801,6 +802,31 @@ func TestCustomerUpdateAndLists(t *testing.T) {
 	}
 	if r := e.call("sales", "GET", "/api/v1/customers/999999999", nil); r.status != 404 {
 		t.Errorf("unknown customer: %d", r.status)
+	}
+}
+
+// TestConcurrentPatchesKeepEveryChange: PATCHes of different fields sent
+// at once all land; none overwrites another with the value it read.
+func TestConcurrentPatchesKeepEveryChange(t *testing.T) {
+	e := newAPI(t)
+	cid := e.customer()
+	path := fmt.Sprintf("/api/v1/customers/%d", cid)
+	fields := []string{"industry", "region", "website", "notes"}
+	var wg sync.WaitGroup
+	status := make([]int, len(fields))
+	for i, f := range fields {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status[i] = e.call("sales", "PATCH", path, map[string]any{f: "set " + f}).status
+		}()
+	}
+	wg.Wait()
+	c := e.must(200, "sales", "GET", path, nil)
+	for i, f := range fields {
+		if status[i] != 200 || c[f] != "set "+f {
+			t.Errorf("%s: PATCH status %d, value %q after all PATCHes; want 200 and %q", f, status[i], c[f], "set "+f)
+		}
 	}
 }
 

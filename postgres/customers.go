@@ -14,13 +14,13 @@ import (
 )
 
 const customerColumns = `c.id, c.name, coalesce(c.tenant_id, ''), c.sales_owner, c.csm_owner, c.industry, c.region,
-	c.website, c.notes, c.contacts, c.created_at, c.updated_at`
+	c.website, c.notes, c.contacts, c.created_at, c.updated_at, c.version`
 
 func scanCustomer(row pgx.Row) (keel.Customer, error) {
 	var c keel.Customer
 	var contacts []byte
 	if err := row.Scan(&c.ID, &c.Name, &c.TenantID, &c.SalesOwner, &c.CSMOwner, &c.Industry, &c.Region,
-		&c.Website, &c.Notes, &contacts, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&c.Website, &c.Notes, &contacts, &c.CreatedAt, &c.UpdatedAt, &c.Version); err != nil {
 		return keel.Customer{}, err
 	}
 	if err := json.Unmarshal(contacts, &c.Contacts); err != nil {
@@ -228,6 +228,12 @@ func (db *DB) UpdateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 	if err != nil {
 		return keel.CustomerView{}, err
 	}
+	// A caller that read the customer first (a merge) passes the Version
+	// it read; a change in between would be overwritten, so it is refused
+	// and the caller merges again. Version 0 replaces unconditionally.
+	if cu.Version != 0 && cu.Version != before.Version {
+		return keel.CustomerView{}, keel.ErrChanged
+	}
 	cu.CreatedAt, cu.UpdatedAt = before.CreatedAt, c.now
 	if err := cu.Validate(); err != nil {
 		return keel.CustomerView{}, err
@@ -246,7 +252,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 	}
 	_, err = c.tx.Exec(ctx,
 		`UPDATE customers SET name = $2, tenant_id = $3, sales_owner = $4, csm_owner = $5, industry = $6, region = $7,
-		        website = $8, notes = $9, contacts = $10, updated_at = $11
+		        website = $8, notes = $9, contacts = $10, updated_at = $11, version = version + 1
 		 WHERE id = $1`,
 		cu.ID, cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
 		contacts, cu.UpdatedAt)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -122,10 +123,30 @@ func TestCustomersAndTenants(t *testing.T) {
 		t.Errorf("editing a customer whose owner left: %v", err)
 	}
 	c = acme.Customer
+	c.Version = 0 // replace, whatever changed since
 	c.TenantID = tenant + "-new"
 	c.SalesOwner = &leaver.ID
 	_, err = e.db.UpdateCustomer(e.ctx, e.sales, c)
 	wantCode(t, "a departed sales owner", err, keel.EINVALID)
+
+	// A change based on the customer as read before another change landed
+	// is refused, so the other change is not overwritten unseen.
+	current, err := e.db.Customer(e.ctx, acme.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := acme.Customer
+	stale.Notes = "stale notes"
+	_, err = e.db.UpdateCustomer(e.ctx, e.sales, stale)
+	if !errors.Is(err, keel.ErrChanged) {
+		t.Fatalf("update from a stale read: err = %v, want keel.ErrChanged", err)
+	}
+	if got, err := e.db.Customer(e.ctx, acme.ID); err != nil || got.Notes != current.Notes || got.Version != current.Version {
+		t.Errorf("after a refused stale update: notes %q version %d, want %q %d (%v)", got.Notes, got.Version, current.Notes, current.Version, err)
+	}
+	if current.Version != 3 {
+		t.Errorf("version after two updates: got %d, want 3", current.Version)
+	}
 }
 
 func TestCustomerList(t *testing.T) {

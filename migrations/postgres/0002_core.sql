@@ -61,7 +61,10 @@ CREATE TABLE customers (
     notes       text NOT NULL DEFAULT '' CHECK (length(notes) <= 10000),
     contacts    jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(contacts) = 'array'),
     created_at  timestamptz NOT NULL,
-    updated_at  timestamptz NOT NULL
+    updated_at  timestamptz NOT NULL,
+    -- Counts the updates: a change merged onto the customer as read states
+    -- the version it read, and is refused when another landed in between.
+    version     bigint NOT NULL DEFAULT 1 CHECK (version > 0)
 );
 CREATE INDEX customers_name ON customers (lower(name), id);
 CREATE INDEX customers_sales_owner ON customers (sales_owner) WHERE sales_owner IS NOT NULL;
