@@ -37,11 +37,11 @@ func commands() []command {
 		{"relay", "the outbox relay: publishes Postgres facts to Kafka (run several: one works, the others stand by)", runRelay},
 		{"console", "the web console and JSON API", runConsole},
 		{"migrate", "apply Postgres and ClickHouse migrations and create the Kafka topics", runMigrate},
-		{"demo", "send realistic demo events through the collector", runDemo},
+		{"demo", "write the demo data: sales history through the JSON API, product events through the collector", runDemo},
 		{"bench", "the project's benchmarks: keel bench ingest", runBench},
 		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
 		{"user", "keel user add --email E --name N --role R | keel user deactivate --email E: add an employee (prints a one-time password) or lock one out", runUser},
-		{"token", "keel token ingest NAME: print a new ingest key for a product app", runToken},
+		{"token", "keel token ingest NAME | keel token create --email E: a new ingest key for a product app, or a personal API token", runToken},
 		{"healthcheck", "keel healthcheck URL: exit 0 if URL answers 200 (for container health checks)", runHealthcheck},
 	}
 }
