@@ -43,7 +43,7 @@ func actor(ctx context.Context, tx pgx.Tx, by keel.Employee, lock string) (keel.
 		}
 		return keel.Employee{}, keel.Errorf(keel.EUNAUTHORIZED, "unknown employee")
 	}
-	e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1 FOR `+lock, by.ID))
+	e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees e WHERE id = $1 FOR `+lock, by.ID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keel.Employee{}, keel.Errorf(keel.EUNAUTHORIZED, "unknown employee %d", by.ID)
 	}

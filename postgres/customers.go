@@ -87,7 +87,7 @@ func checkOwners(ctx context.Context, tx pgx.Tx, c keel.Customer, before *keel.C
 		if id == nil {
 			return nil, nil
 		}
-		e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1 FOR SHARE`, *id))
+		e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees e WHERE id = $1 FOR SHARE`, *id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}

@@ -17,12 +17,15 @@ import (
 	"github.com/keelhq/keel"
 )
 
-const employeeColumns = `id, email, name, roles, status, locale, created_at`
+const employeeColumns = `e.id, e.email, e.name, e.roles, e.status, e.locale, e.created_at`
 
-func scanEmployee(row pgx.Row) (keel.Employee, error) {
+// scanEmployee reads employeeColumns (over employees e) and then, into
+// extra, any columns selected after them.
+func scanEmployee(row pgx.Row, extra ...any) (keel.Employee, error) {
 	var e keel.Employee
 	var roles []string
-	if err := row.Scan(&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt); err != nil {
+	dest := append([]any{&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return keel.Employee{}, err
 	}
 	e.Roles = make([]keel.Role, len(roles))
@@ -43,7 +46,7 @@ func roleNames(roles []keel.Role) []string {
 
 // lockEmployee reads employee id for update inside a change.
 func lockEmployee(ctx context.Context, tx pgx.Tx, id int64) (keel.Employee, error) {
-	e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1 FOR NO KEY UPDATE`, id))
+	e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees e WHERE id = $1 FOR NO KEY UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "employee %d not found", id)
 	}
@@ -106,7 +109,7 @@ func (db *DB) AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee
 
 // Employee returns employee id, or ENOTFOUND.
 func (db *DB) Employee(ctx context.Context, id int64) (keel.Employee, error) {
-	e, err := scanEmployee(db.pool.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees WHERE id = $1`, id))
+	e, err := scanEmployee(db.pool.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees e WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "employee %d not found", id)
 	}
@@ -120,7 +123,7 @@ func (db *DB) Employee(ctx context.Context, id int64) (keel.Employee, error) {
 // ENOTFOUND.
 func (db *DB) EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error) {
 	e, err := scanEmployee(db.pool.QueryRow(ctx,
-		`SELECT `+employeeColumns+` FROM employees WHERE lower(email) = lower($1)`, strings.TrimSpace(email)))
+		`SELECT `+employeeColumns+` FROM employees e WHERE lower(email) = lower($1)`, strings.TrimSpace(email)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "no employee with email %s", email)
 	}
@@ -132,7 +135,7 @@ func (db *DB) EmployeeByEmail(ctx context.Context, email string) (keel.Employee,
 
 // Employees lists every employee, departed ones too, by name.
 func (db *DB) Employees(ctx context.Context) ([]keel.Employee, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+employeeColumns+` FROM employees ORDER BY lower(name), id`)
+	rows, err := db.pool.Query(ctx, `SELECT `+employeeColumns+` FROM employees e ORDER BY lower(name), id`)
 	if err != nil {
 		return nil, fmt.Errorf("list employees: %w", err)
 	}
@@ -281,11 +284,8 @@ var errSignIn = keel.Errorf(keel.EUNAUTHORIZED, "wrong email or password")
 // known one.
 func (db *DB) CheckPassword(ctx context.Context, email, password string) (keel.Employee, error) {
 	var hash string
-	var e keel.Employee
-	var roles []string
-	err := db.pool.QueryRow(ctx,
-		`SELECT `+employeeColumns+`, password_hash FROM employees WHERE lower(email) = lower($1)`, strings.TrimSpace(email)).
-		Scan(&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt, &hash)
+	e, err := scanEmployee(db.pool.QueryRow(ctx,
+		`SELECT `+employeeColumns+`, e.password_hash FROM employees e WHERE lower(e.email) = lower($1)`, strings.TrimSpace(email)), &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		checkPassword(dummyHash(), password)
 		return keel.Employee{}, errSignIn
@@ -296,10 +296,6 @@ func (db *DB) CheckPassword(ctx context.Context, email, password string) (keel.E
 	if !checkPassword(hash, password) || e.Status != keel.EmployeeActive {
 		return keel.Employee{}, errSignIn
 	}
-	for _, r := range roles {
-		e.Roles = append(e.Roles, keel.Role(r))
-	}
-	e.CreatedAt = e.CreatedAt.UTC()
 	return e, nil
 }
 

@@ -353,30 +353,12 @@ func storeGrants(ctx context.Context, c *change, customerID int64, grants []keel
 	return grants, subs, nil
 }
 
-// grant finishes an approval (finance's, or a trial's own): it stores the
-// grants, then writes the audit row and the order.approved and
-// subscription.changed facts.
-func (c *change) grant(ctx context.Context, action string, before, o keel.Order, cu keel.Customer, grants []keel.Grant) error {
-	if err := saveOrder(ctx, c.tx, o); err != nil {
-		return err
-	}
-	grants, subs, err := storeGrants(ctx, c, cu.ID, grants)
-	if err != nil {
-		return err
-	}
-	if err := c.audit(ctx, action, "order", o.ID, orderRecord{Order: before}, orderRecord{Order: o, Grants: grants}); err != nil {
-		return err
-	}
-	if err := c.fact(ctx, FactOrderApproved, cu.ID, cu.TenantID, factOfOrder(o)); err != nil {
-		return err
-	}
-	return c.subscriptionsChanged(ctx, cu, subs)
-}
-
-// SubmitOrder sends a draft for approval (only its creator may). A trial
-// order approves itself: its grants are stored and its facts written in the
-// same transaction. It returns ENOTFOUND and the domain's refusals.
-func (db *DB) SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error) {
+// transition runs one order transition as a change: it locks the order and
+// its customer (see lockOrder), lets step apply the domain's rule to the
+// order and write what follows from it, and commits. what names the
+// transition in errors ("approve").
+func (db *DB) transition(ctx context.Context, by keel.Employee, id int64, what string,
+	step func(c *change, o *keel.Order, cu keel.Customer) error) (keel.Order, error) {
 	c, err := db.begin(ctx, by, "SHARE")
 	if err != nil {
 		return keel.Order{}, err
@@ -386,38 +368,76 @@ func (db *DB) SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel
 	if err != nil {
 		return keel.Order{}, err
 	}
-	before := o
-	var cs keel.CustomerState
-	if o.Kind == keel.OrderTrial {
-		if cs.Orders, err = loadOrders(ctx, c.tx, "o.customer_id = $1 AND o.kind = 'trial'", o.CustomerID); err != nil {
-			return keel.Order{}, err
-		}
-		if cs.Subscriptions, err = loadSubscriptions(ctx, c.tx, "s.customer_id = $1", o.CustomerID); err != nil {
-			return keel.Order{}, err
-		}
-		if cs.Catalogue, err = loadCatalogue(ctx, c.tx, lineProducts(o.Lines)); err != nil {
-			return keel.Order{}, err
-		}
-		cs.Settings = keel.DefaultOrderSettings
-	}
-	grants, err := o.Submit(c.by, cs, c.now)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	if o.Status == keel.OrderApproved {
-		err = c.grant(ctx, "order.submit", before, o, cu, grants)
-	} else {
-		if err = saveOrder(ctx, c.tx, o); err == nil {
-			err = c.audit(ctx, "order.submit", "order", o.ID, orderRecord{Order: before}, orderRecord{Order: o})
-		}
-	}
-	if err != nil {
+	if err := step(c, &o, cu); err != nil {
 		return keel.Order{}, err
 	}
 	if err := c.commit(ctx); err != nil {
-		return keel.Order{}, fmt.Errorf("submit order %d: %w", id, err)
+		return keel.Order{}, fmt.Errorf("%s order %d: %w", what, id, err)
 	}
 	return o, nil
+}
+
+// record saves the transition fields of after.Order and writes the audit
+// row of the transition.
+func (c *change) record(ctx context.Context, action string, before, after orderRecord) error {
+	if err := saveOrder(ctx, c.tx, after.Order); err != nil {
+		return err
+	}
+	return c.audit(ctx, action, "order", after.ID, before, after)
+}
+
+// orderFacts writes the order's fact (order.approved or order.voided) and
+// a subscription.changed fact for each subscription in subs.
+func (c *change) orderFacts(ctx context.Context, kind string, o keel.Order, cu keel.Customer, subs []int64) error {
+	if err := c.fact(ctx, kind, cu.ID, cu.TenantID, factOfOrder(o)); err != nil {
+		return err
+	}
+	return c.subscriptionsChanged(ctx, cu, subs)
+}
+
+// grant finishes an approval (finance's, or a trial's own): it stores the
+// grants, then writes the order, the audit row and the order.approved and
+// subscription.changed facts.
+func (c *change) grant(ctx context.Context, action string, before, o keel.Order, cu keel.Customer, grants []keel.Grant) error {
+	grants, subs, err := storeGrants(ctx, c, cu.ID, grants)
+	if err != nil {
+		return err
+	}
+	if err := c.record(ctx, action, orderRecord{Order: before}, orderRecord{Order: o, Grants: grants}); err != nil {
+		return err
+	}
+	return c.orderFacts(ctx, FactOrderApproved, o, cu, subs)
+}
+
+// SubmitOrder sends a draft for approval (only its creator may). A trial
+// order approves itself: its grants are stored and its facts written in the
+// same transaction. It returns ENOTFOUND and the domain's refusals.
+func (db *DB) SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error) {
+	return db.transition(ctx, by, id, "submit", func(c *change, o *keel.Order, cu keel.Customer) error {
+		before := *o
+		var cs keel.CustomerState
+		if o.Kind == keel.OrderTrial {
+			var err error
+			if cs.Orders, err = loadOrders(ctx, c.tx, "o.customer_id = $1 AND o.kind = 'trial'", o.CustomerID); err != nil {
+				return err
+			}
+			if cs.Subscriptions, err = loadSubscriptions(ctx, c.tx, "s.customer_id = $1", o.CustomerID); err != nil {
+				return err
+			}
+			if cs.Catalogue, err = loadCatalogue(ctx, c.tx, lineProducts(o.Lines)); err != nil {
+				return err
+			}
+			cs.Settings = keel.DefaultOrderSettings
+		}
+		grants, err := o.Submit(c.by, cs, c.now)
+		if err != nil {
+			return err
+		}
+		if o.Status == keel.OrderApproved {
+			return c.grant(ctx, "order.submit", before, *o, cu, grants)
+		}
+		return c.record(ctx, "order.submit", orderRecord{Order: before}, orderRecord{Order: *o})
+	})
 }
 
 // ApproveOrder records finance's approval with the payment and grants what
@@ -428,62 +448,30 @@ func (db *DB) SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel
 func (db *DB) ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error) {
 	// timestamptz keeps microseconds: compare the payment as it is stored.
 	p.PaidAt = p.PaidAt.UTC().Truncate(time.Microsecond)
-	c, err := db.begin(ctx, by, "SHARE")
-	if err != nil {
-		return keel.Order{}, err
-	}
-	defer c.tx.Rollback(ctx)
-	o, cu, err := lockOrder(ctx, c.tx, id)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	before := o
-	subs, err := loadSubscriptions(ctx, c.tx, "s.customer_id = $1", o.CustomerID)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	grants, repeat, err := o.Approve(c.by, p, subs, c.now)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	if repeat {
-		return before, nil
-	}
-	if err := c.grant(ctx, "order.approve", before, o, cu, grants); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.commit(ctx); err != nil {
-		return keel.Order{}, fmt.Errorf("approve order %d: %w", id, err)
-	}
-	return o, nil
+	return db.transition(ctx, by, id, "approve", func(c *change, o *keel.Order, cu keel.Customer) error {
+		before := *o
+		subs, err := loadSubscriptions(ctx, c.tx, "s.customer_id = $1", o.CustomerID)
+		if err != nil {
+			return err
+		}
+		grants, repeat, err := o.Approve(c.by, p, subs, c.now)
+		if err != nil || repeat {
+			return err // a repeat leaves the order as it was
+		}
+		return c.grant(ctx, "order.approve", before, *o, cu, grants)
+	})
 }
 
 // RejectOrder turns an order pending approval down with a reason. It
 // returns ENOTFOUND and the domain's refusals.
 func (db *DB) RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error) {
-	c, err := db.begin(ctx, by, "SHARE")
-	if err != nil {
-		return keel.Order{}, err
-	}
-	defer c.tx.Rollback(ctx)
-	o, _, err := lockOrder(ctx, c.tx, id)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	before := o
-	if err := o.Reject(c.by, reason, c.now); err != nil {
-		return keel.Order{}, err
-	}
-	if err := saveOrder(ctx, c.tx, o); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.audit(ctx, "order.reject", "order", o.ID, orderRecord{Order: before}, orderRecord{Order: o}); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.commit(ctx); err != nil {
-		return keel.Order{}, fmt.Errorf("reject order %d: %w", id, err)
-	}
-	return o, nil
+	return db.transition(ctx, by, id, "reject", func(c *change, o *keel.Order, _ keel.Customer) error {
+		before := *o
+		if err := o.Reject(c.by, reason, c.now); err != nil {
+			return err
+		}
+		return c.record(ctx, "order.reject", orderRecord{Order: before}, orderRecord{Order: *o})
+	})
 }
 
 // VoidOrder takes an approved order back: its grants are marked void, which
@@ -491,53 +479,34 @@ func (db *DB) RejectOrder(ctx context.Context, by keel.Employee, id int64, reaso
 // subscription.changed facts are written. It returns ENOTFOUND and the
 // domain's refusals.
 func (db *DB) VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error) {
-	c, err := db.begin(ctx, by, "SHARE")
-	if err != nil {
-		return keel.Order{}, err
-	}
-	defer c.tx.Rollback(ctx)
-	o, cu, err := lockOrder(ctx, c.tx, id)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	before := o
-	if err := o.Void(c.by, c.now); err != nil {
-		return keel.Order{}, err
-	}
-	grants, err := loadGrants(ctx, c.tx, "g.order_id = $1", id)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	if err := saveOrder(ctx, c.tx, o); err != nil {
-		return keel.Order{}, err
-	}
-	if _, err := c.tx.Exec(ctx, `UPDATE grants SET void = true WHERE order_id = $1`, id); err != nil {
-		return keel.Order{}, fmt.Errorf("void grants of order %d: %w", id, err)
-	}
-	voided := make([]keel.Grant, len(grants))
-	var subs []int64
-	seen := map[int64]bool{}
-	for i, g := range grants {
-		g.Void = true
-		voided[i] = g
-		if !seen[g.SubscriptionID] {
-			seen[g.SubscriptionID] = true
-			subs = append(subs, g.SubscriptionID)
+	return db.transition(ctx, by, id, "void", func(c *change, o *keel.Order, cu keel.Customer) error {
+		before := *o
+		if err := o.Void(c.by, c.now); err != nil {
+			return err
 		}
-	}
-	if err := c.audit(ctx, "order.void", "order", o.ID, orderRecord{Order: before, Grants: grants}, orderRecord{Order: o, Grants: voided}); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.fact(ctx, FactOrderVoided, cu.ID, cu.TenantID, factOfOrder(o)); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.subscriptionsChanged(ctx, cu, subs); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.commit(ctx); err != nil {
-		return keel.Order{}, fmt.Errorf("void order %d: %w", id, err)
-	}
-	return o, nil
+		grants, err := loadGrants(ctx, c.tx, "g.order_id = $1", id)
+		if err != nil {
+			return err
+		}
+		if _, err := c.tx.Exec(ctx, `UPDATE grants SET void = true WHERE order_id = $1`, id); err != nil {
+			return fmt.Errorf("void grants of order %d: %w", id, err)
+		}
+		voided := make([]keel.Grant, len(grants))
+		var subs []int64
+		seen := map[int64]bool{}
+		for i, g := range grants {
+			g.Void = true
+			voided[i] = g
+			if !seen[g.SubscriptionID] {
+				seen[g.SubscriptionID] = true
+				subs = append(subs, g.SubscriptionID)
+			}
+		}
+		if err := c.record(ctx, "order.void", orderRecord{Order: before, Grants: grants}, orderRecord{Order: *o, Grants: voided}); err != nil {
+			return err
+		}
+		return c.orderFacts(ctx, FactOrderVoided, *o, cu, subs)
+	})
 }
 
 // Order returns order id with its lines, or ENOTFOUND.

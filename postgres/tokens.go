@@ -98,13 +98,10 @@ func (db *DB) Authenticate(ctx context.Context, token string) (keel.Employee, er
 	hash := sha256.Sum256([]byte(token))
 	var id int64
 	var lastUsed *time.Time
-	var e keel.Employee
-	var roles []string
-	err := db.pool.QueryRow(ctx,
-		`SELECT t.id, t.last_used_at, e.id, e.email, e.name, e.roles, e.status, e.locale, e.created_at
+	e, err := scanEmployee(db.pool.QueryRow(ctx,
+		`SELECT `+employeeColumns+`, t.id, t.last_used_at
 		 FROM api_tokens t JOIN employees e ON e.id = t.employee_id
-		 WHERE t.token_hash = $1 AND t.revoked_at IS NULL`, hash[:]).
-		Scan(&id, &lastUsed, &e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt)
+		 WHERE t.token_hash = $1 AND t.revoked_at IS NULL`, hash[:]), &id, &lastUsed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return keel.Employee{}, errToken
 	}
@@ -114,10 +111,6 @@ func (db *DB) Authenticate(ctx context.Context, token string) (keel.Employee, er
 	if e.Status != keel.EmployeeActive {
 		return keel.Employee{}, errToken
 	}
-	for _, r := range roles {
-		e.Roles = append(e.Roles, keel.Role(r))
-	}
-	e.CreatedAt = e.CreatedAt.UTC()
 	if now := db.now(); lastUsed == nil || now.Sub(*lastUsed) >= lastUsedEvery {
 		if _, err := db.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE id = $1`, id, now); err != nil {
 			return keel.Employee{}, fmt.Errorf("authenticate token: record use: %w", err)
