@@ -80,6 +80,17 @@ func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSONError(w, statusOf(code), code, keel.ErrorMessage(err))
 }
 
+// api makes an API handler of h, which answers the request itself when
+// it succeeds and returns the error when it does not: apiError answers
+// that, so every handler fails the same way.
+func (s *server) api(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.apiError(w, r, err)
+		}
+	}
+}
+
 // writeJSONError writes {"error": {"code": …, "message": …}}.
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
 	type body struct {

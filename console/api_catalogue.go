@@ -58,28 +58,26 @@ type productRequest struct {
 var productStatuses = []keel.ProductStatus{keel.ProductEnabled, keel.ProductDisabled}
 
 func (s *server) handleProductCreate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req productRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductEnabled}
 		if req.Status != "" {
 			st, err := parseEnum("status", req.Status, productStatuses...)
 			if err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			p.Status = st
 		}
 		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeCreated(w, location("products", p.ID), toProductJSON(p, nil))
-	}
+		return nil
+	})
 }
 
 // priceRequest is the body of POST /products/{id}/prices.
@@ -91,42 +89,36 @@ type priceRequest struct {
 }
 
 func (s *server) handlePriceCreate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "product")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var req priceRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if req.Amount == nil {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "amount: required (minor units per unit per period, e.g. cents)"))
-			return
+			return keel.Errorf(keel.EINVALID, "amount: required (minor units per unit per period, e.g. cents)")
 		}
 		if req.EffectiveFrom == "" {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "effective_from: required"))
-			return
+			return keel.Errorf(keel.EINVALID, "effective_from: required")
 		}
 		from, err := parseDay("effective_from", req.EffectiveFrom)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		v := keel.PriceVersion{ProductID: id, Amount: *req.Amount, Currency: req.Currency, Period: keel.Period(req.Period), EffectiveFrom: from}
 		if err := v.Validate(); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		v, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeCreated(w, location("products", id), toPriceJSON(v))
-	}
+		return nil
+	})
 }
 
 type productStatusRequest struct {
@@ -134,68 +126,61 @@ type productStatusRequest struct {
 }
 
 func (s *server) handleProductStatus() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "product")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var req productStatusRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if req.Status == "" {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)"))
-			return
+			return keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)")
 		}
 		st, err := parseEnum("status", req.Status, productStatuses...)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if _, err := s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		e, err := s.Store.Product(r.Context(), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toCatalogueJSON(e))
-	}
+		return nil
+	})
 }
 
 func (s *server) handleProductGet() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "product")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		e, err := s.Store.Product(r.Context(), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toCatalogueJSON(e))
-	}
+		return nil
+	})
 }
 
 // handleProductList lists the whole catalogue: it is small, so it has no
 // paging, and answers in the list shape for the day it does.
 func (s *server) handleProductList() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := queryParams(r); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, err := s.Store.Products(r.Context())
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, len(rows), keel.Page{Limit: len(rows)}, toCatalogueJSON))
-	}
+		return nil
+	})
 }

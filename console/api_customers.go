@@ -154,142 +154,127 @@ func (p customerPatch) apply(c *keel.Customer) error {
 }
 
 func (s *server) handleCustomerCreate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req customerRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		c, err := req.customer()
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		v, err := s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeCreated(w, location("customers", v.ID), toCustomerJSON(v, s.Now()))
-	}
+		return nil
+	})
 }
 
 // handleCustomerUpdate serves PUT (replace: absent fields become empty)
 // and PATCH (merge: absent fields keep their value).
 func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "customer")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		by := employeeFrom(r.Context())
 		if replace {
 			var req customerRequest
 			if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			c, err := req.customer()
 			if err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
-			c.ID = id // a zero UpdatedAt: replace whatever is there
+			c.ID = id // Version 0: replace whatever is there
 			v, err := s.Store.UpdateCustomer(r.Context(), by, c)
 			if err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
-			return
+			return nil
 		}
 		var p customerPatch
 		if err := decodeBody(w, r, maxBodyBytes, false, &p); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
-		// Merge onto the customer as read, and store with the UpdatedAt
+		// Merge onto the customer as read, and store with the Version
 		// read: when another change landed in between, the store refuses
-		// and the merge is done again on the new record, so neither
-		// change is lost.
+		// (keel.ErrChanged) and the merge is done again on the new record,
+		// so neither change is lost.
 		var v keel.CustomerView
 		for attempt := 1; ; attempt++ {
 			cur, err := s.Store.Customer(r.Context(), id)
 			if err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			c := cur.Customer
 			if err := p.apply(&c); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			v, err = s.Store.UpdateCustomer(r.Context(), by, c)
 			if errors.Is(err, keel.ErrChanged) && attempt < 5 {
 				continue
 			}
 			if err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			break
 		}
 		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
-	}
+		return nil
+	})
 }
 
 func (s *server) handleCustomerGet() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "customer")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		v, err := s.Store.Customer(r.Context(), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
-	}
+		return nil
+	})
 }
 
 var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
 
 func (s *server) handleCustomerList() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "q", "status", "owner", "limit", "offset")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var f keel.CustomerFilter
 		f.Query = q.Get("q")
 		if len(f.Query) > 200 {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "q: at most 200 characters"))
-			return
+			return keel.Errorf(keel.EINVALID, "q: at most 200 characters")
 		}
 		if f.Status, err = queryEnum(q, "status", customerStatuses...); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Owner, err = queryID(q, "owner"); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, total, err := s.Store.Customers(r.Context(), f)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		now := s.Now()
 		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(v keel.CustomerView) customerJSON { return toCustomerJSON(v, now) }))
-	}
+		return nil
+	})
 }
 
 // followUpJSON is a follow-up record; its attachments are listed without
@@ -378,70 +363,62 @@ func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.Follo
 }
 
 func (s *server) handleFollowUpCreate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "customer")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var req followUpRequest
 		if err := decodeBody(w, r, maxFollowUpBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		f, err := req.followUp(id, s.Now())
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		f, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeCreated(w, fmt.Sprintf("/api/v1/customers/%d/followups", id), toFollowUpJSON(f))
-	}
+		return nil
+	})
 }
 
 func (s *server) handleFollowUpList() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "customer")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		q, err := queryParams(r, "limit", "offset")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		p, err := queryPage(q)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, total, err := s.Store.FollowUps(r.Context(), id, p)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, total, p, toFollowUpJSON))
-	}
+		return nil
+	})
 }
 
 // handleAttachment serves a follow-up's file as a download: never rendered
 // by the browser in the console's origin, whatever its type says.
 func (s *server) handleAttachment() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "attachment")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		a, err := s.Store.Attachment(r.Context(), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		ct := a.ContentType
 		if _, _, err := mime.ParseMediaType(ct); err != nil || ct == "" {
@@ -459,5 +436,6 @@ func (s *server) handleAttachment() http.HandlerFunc {
 		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 		w.WriteHeader(http.StatusOK)
 		w.Write(a.Data)
-	}
+		return nil
+	})
 }

@@ -39,28 +39,27 @@ type employeeCreatedJSON struct {
 }
 
 func (s *server) handleMe() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := queryParams(r); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toEmployeeJSON(employeeFrom(r.Context())))
-	}
+		return nil
+	})
 }
 
 func (s *server) handleEmployeeList() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := queryParams(r); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, err := s.Store.Employees(r.Context())
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, len(rows), keel.Page{Limit: len(rows)}, toEmployeeJSON))
-	}
+		return nil
+	})
 }
 
 // parseRoles turns role names into roles, naming the one that is wrong.
@@ -88,29 +87,26 @@ type employeeRequest struct {
 }
 
 func (s *server) handleEmployeeCreate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req employeeRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		roles, err := parseRoles(req.Roles)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		e := keel.Employee{Email: strings.TrimSpace(req.Email), Name: req.Name, Roles: roles, Locale: req.Locale, Status: keel.EmployeeActive}
 		if err := e.Validate(); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		e, password, err := s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeCreated(w, location("employees", e.ID), employeeCreatedJSON{employeeJSON: toEmployeeJSON(e), Password: password})
-	}
+		return nil
+	})
 }
 
 type rolesRequest struct {
@@ -118,52 +114,47 @@ type rolesRequest struct {
 }
 
 func (s *server) handleEmployeeRoles() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "employee")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var req rolesRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		roles, err := parseRoles(req.Roles)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		e, err := s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, roles)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toEmployeeJSON(e))
-	}
+		return nil
+	})
 }
 
 // handleEmployeeDeactivate marks an employee departed. The store ends their
 // sessions and tokens in the same transaction, so their next request fails.
 func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "employee")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var none struct{}
 		if err := decodeBody(w, r, maxBodyBytes, true, &none); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		e, err := s.Store.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, toEmployeeJSON(e))
-	}
+		return nil
+	})
 }
 
 // auditJSON is one change to one record; before and after are the record
@@ -196,11 +187,10 @@ func toAuditJSON(a keel.AuditEntry) auditJSON {
 // or email; from and to are days (to inclusive) or RFC 3339 times (to
 // exclusive).
 func (s *server) handleAudit() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "actor", "entity", "entity_id", "from", "to", "limit", "offset")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var f keel.AuditFilter
 		if a := q.Get("actor"); a != "" {
@@ -209,56 +199,47 @@ func (s *server) handleAudit() http.HandlerFunc {
 			} else if strings.Contains(a, "@") {
 				e, err := s.Store.EmployeeByEmail(r.Context(), a)
 				if keel.ErrorCode(err) == keel.ENOTFOUND {
-					s.apiError(w, r, keel.Errorf(keel.EINVALID, "actor: there is no employee %q", a))
-					return
+					return keel.Errorf(keel.EINVALID, "actor: there is no employee %q", a)
 				}
 				if err != nil {
-					s.apiError(w, r, err)
-					return
+					return err
 				}
 				f.ActorID = e.ID
 			} else {
-				s.apiError(w, r, keel.Errorf(keel.EINVALID, "actor: %q is not an employee id or email", a))
-				return
+				return keel.Errorf(keel.EINVALID, "actor: %q is not an employee id or email", a)
 			}
 		}
 		f.Entity = q.Get("entity")
 		if len(f.Entity) > 64 {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "entity: at most 64 characters"))
-			return
+			return keel.Errorf(keel.EINVALID, "entity: at most 64 characters")
 		}
 		if f.EntityID, err = queryID(q, "entity_id"); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if v := q.Get("from"); v != "" {
 			if f.From, err = parseTime("from", v); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 		}
 		if v := q.Get("to"); v != "" {
 			if f.To, err = parseTime("to", v); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			if len(v) == len(time.DateOnly) {
 				f.To = f.To.AddDate(0, 0, 1) // the whole of that day
 			}
 		}
 		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "from: %s is not before to: %s", q.Get("from"), q.Get("to")))
-			return
+			return keel.Errorf(keel.EINVALID, "from: %s is not before to: %s", q.Get("from"), q.Get("to"))
 		}
 		if f.Page, err = queryPage(q); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, total, err := s.Store.Audit(r.Context(), f)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toAuditJSON))
-	}
+		return nil
+	})
 }

@@ -13,20 +13,17 @@ import (
 // The answer is keel.Activity, whose JSON shape is the contract shared with
 // `keel activity --json`.
 func (s *server) handleActivityMetrics() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "tenant", "from", "to")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		tenant := q.Get("tenant")
 		if tenant == "" {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "tenant: required"))
-			return
+			return keel.Errorf(keel.EINVALID, "tenant: required")
 		}
 		if err := keel.ValidTenant("tenant", tenant); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		loc := s.Settings.Location
 		if loc == nil {
@@ -35,24 +32,22 @@ func (s *server) handleActivityMetrics() http.HandlerFunc {
 		to := warehouse.DayOf(s.Now(), loc)
 		if v := q.Get("to"); v != "" {
 			if to, err = queryDay("to", v); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 		}
 		from := to.AddDays(-29)
 		if v := q.Get("from"); v != "" {
 			if from, err = queryDay("from", v); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 		}
 		a, err := s.Warehouse.Activity(r.Context(), tenant, from, to, s.Settings)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, a)
-	}
+		return nil
+	})
 }
 
 func queryDay(field, s string) (warehouse.Day, error) {

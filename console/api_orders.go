@@ -162,97 +162,85 @@ var orderKinds = []keel.OrderKind{keel.OrderTrial, keel.OrderNew, keel.OrderRene
 var orderStatuses = []keel.OrderStatus{keel.OrderDraft, keel.OrderPending, keel.OrderApproved, keel.OrderRejected, keel.OrderVoid}
 
 func (s *server) handleOrderCreate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req orderRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if req.CustomerID == nil {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "customer_id: required"))
-			return
+			return keel.Errorf(keel.EINVALID, "customer_id: required")
 		}
 		if *req.CustomerID < 1 {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", *req.CustomerID))
-			return
+			return keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", *req.CustomerID)
 		}
 		if req.Kind == "" {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)"))
-			return
+			return keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)")
 		}
 		kind, err := parseEnum("kind", req.Kind, orderKinds...)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if len(req.Lines) == 0 {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "lines: an order needs at least one line"))
-			return
+			return keel.Errorf(keel.EINVALID, "lines: an order needs at least one line")
 		}
 		if len(req.Lines) > keel.MaxLines {
-			s.apiError(w, r, keel.Errorf(keel.EINVALID, "lines: at most %d lines", keel.MaxLines))
-			return
+			return keel.Errorf(keel.EINVALID, "lines: at most %d lines", keel.MaxLines)
 		}
 		lines := make([]keel.LineRequest, len(req.Lines))
 		for i, raw := range req.Lines {
 			field := fmt.Sprintf("lines[%d]", i)
 			var l lineRequest
 			if err := decodeInto(raw, field+".", &l); err != nil {
-				s.apiError(w, r, err)
-				return
+				return err
 			}
 			if l.ProductID < 1 {
-				s.apiError(w, r, keel.Errorf(keel.EINVALID, "%s.product_id: required (a product id)", field))
-				return
+				return keel.Errorf(keel.EINVALID, "%s.product_id: required (a product id)", field)
 			}
 			lines[i] = keel.LineRequest{ProductID: l.ProductID, Quantity: l.Quantity, Months: l.Months}
 			if l.Start != "" {
 				start, err := parseDay(field+".start", l.Start)
 				if err != nil {
-					s.apiError(w, r, err)
-					return
+					return err
 				}
 				lines[i].Start = &start
 			}
 		}
 		o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), *req.CustomerID, kind, lines)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeCreated(w, location("orders", o.ID), toOrderJSON(o))
-	}
+		return nil
+	})
 }
 
-// orderAction serves the POST /orders/{id}/… transitions: decode the body
-// (when there is one), call the store, answer with the order.
-func (s *server) orderAction(allowEmpty bool, body any, do func(r *http.Request, by keel.Employee, id int64) (keel.Order, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "order")
-		if err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		if err := decodeBody(w, r, maxBodyBytes, allowEmpty, body); err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		o, err := do(r, employeeFrom(r.Context()), id)
-		if err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, toOrderJSON(o))
+// orderAction serves a POST /orders/{id}/… transition: it decodes the
+// body (when there is one) into body, calls do with the order's id and
+// answers with the order do returns.
+func (s *server) orderAction(w http.ResponseWriter, r *http.Request, allowEmpty bool, body any,
+	do func(by keel.Employee, id int64) (keel.Order, error)) error {
+	id, err := pathID(r, "order")
+	if err != nil {
+		return err
 	}
+	if err := decodeBody(w, r, maxBodyBytes, allowEmpty, body); err != nil {
+		return err
+	}
+	o, err := do(employeeFrom(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toOrderJSON(o))
+	return nil
 }
 
 func (s *server) handleOrderSubmit() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var none struct{}
-		s.orderAction(true, &none, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+		return s.orderAction(w, r, true, &none, func(by keel.Employee, id int64) (keel.Order, error) {
 			return s.Store.SubmitOrder(r.Context(), by, id)
-		})(w, r)
-	}
+		})
+	})
 }
 
 // approveRequest is finance's confirmation of payment. paid_at is a day
@@ -264,9 +252,9 @@ type approveRequest struct {
 }
 
 func (s *server) handleOrderApprove() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req approveRequest
-		s.orderAction(false, &req, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
 			if req.PaidAmount == nil {
 				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_amount: required (minor units, e.g. cents)")
 			}
@@ -278,8 +266,8 @@ func (s *server) handleOrderApprove() http.HandlerFunc {
 				return keel.Order{}, err
 			}
 			return s.Store.ApproveOrder(r.Context(), by, id, keel.Payment{Amount: *req.PaidAmount, PaidAt: paidAt, Reference: req.PaymentRef})
-		})(w, r)
-	}
+		})
+	})
 }
 
 type rejectRequest struct {
@@ -287,117 +275,104 @@ type rejectRequest struct {
 }
 
 func (s *server) handleOrderReject() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req rejectRequest
-		s.orderAction(false, &req, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
 			return s.Store.RejectOrder(r.Context(), by, id, req.Reason)
-		})(w, r)
-	}
+		})
+	})
 }
 
 func (s *server) handleOrderVoid() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var none struct{}
-		s.orderAction(true, &none, func(r *http.Request, by keel.Employee, id int64) (keel.Order, error) {
+		return s.orderAction(w, r, true, &none, func(by keel.Employee, id int64) (keel.Order, error) {
 			return s.Store.VoidOrder(r.Context(), by, id)
-		})(w, r)
-	}
+		})
+	})
 }
 
 func (s *server) handleOrderGet() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "order")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		o, err := s.Store.Order(r.Context(), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		grants, err := s.Store.OrderGrants(r.Context(), id)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		out := orderDetailJSON{orderJSON: toOrderJSON(o), Grants: make([]grantJSON, len(grants))}
 		for i, g := range grants {
 			out.Grants[i] = toGrantJSON(g)
 		}
 		writeJSON(w, http.StatusOK, out)
-	}
+		return nil
+	})
 }
 
 func (s *server) handleOrderList() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "customer_id", "status", "kind", "created_by", "limit", "offset")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var f keel.OrderFilter
 		if f.CustomerID, err = queryID(q, "customer_id"); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.CreatedBy, err = queryID(q, "created_by"); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Status, err = queryEnum(q, "status", orderStatuses...); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, total, err := s.Store.Orders(r.Context(), f)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toOrderJSON))
-	}
+		return nil
+	})
 }
 
 var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
 
 func (s *server) handleSubscriptionList() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "customer_id", "product_id", "status", "limit", "offset")
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		var f keel.SubscriptionFilter
 		if f.CustomerID, err = queryID(q, "customer_id"); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.ProductID, err = queryID(q, "product_id"); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Status, err = queryEnum(q, "status", subscriptionStatuses...); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		rows, total, err := s.Store.Subscriptions(r.Context(), f)
 		if err != nil {
-			s.apiError(w, r, err)
-			return
+			return err
 		}
 		now := s.Now()
 		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(sub keel.Subscription) subscriptionJSON { return toSubscriptionJSON(sub, now) }))
-	}
+		return nil
+	})
 }
