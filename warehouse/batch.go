@@ -60,7 +60,11 @@ func (b *Batch) AddEvent(ev *ingest.Event, pos Position, t time.Time) {
 
 // AddRejected appends a message that could not be stored as an event.
 func (b *Batch) AddRejected(pos Position, t time.Time, tenant, reason string, raw []byte) {
-	r := &b.Rejected
+	b.Rejected.add(pos, t, tenant, reason, raw)
+}
+
+// add appends a rejected message; the events and the facts batches share it.
+func (r *RejectedColumns) add(pos Position, t time.Time, tenant, reason string, raw []byte) {
 	r.Received = append(r.Received, t.UTC())
 	r.Partition = append(r.Partition, uint32(pos.Partition))
 	r.Offset = append(r.Offset, uint64(pos.Offset))
@@ -75,7 +79,10 @@ func (b *Batch) Reset() {
 	e.Tenant, e.ID, e.Type, e.User = e.Tenant[:0], e.ID[:0], e.Type[:0], e.User[:0]
 	e.Time, e.Props, e.Ingested = e.Time[:0], e.Props[:0], e.Ingested[:0]
 	e.Partition, e.Offset = e.Partition[:0], e.Offset[:0]
-	r := &b.Rejected
+	b.Rejected.reset()
+}
+
+func (r *RejectedColumns) reset() {
 	r.Received, r.Partition, r.Offset = r.Received[:0], r.Partition[:0], r.Offset[:0]
 	r.Tenant, r.Reason, r.Raw = r.Tenant[:0], r.Reason[:0], r.Raw[:0]
 }
@@ -83,21 +90,21 @@ func (b *Batch) Reset() {
 // Ranges returns, per partition, the lowest and highest offset in the batch.
 func (b *Batch) Ranges() map[int][2]int64 {
 	out := map[int][2]int64{}
-	add := func(p uint32, o uint64) {
-		r, ok := out[int(p)]
-		if !ok {
-			out[int(p)] = [2]int64{int64(o), int64(o)}
-			return
-		}
-		out[int(p)] = [2]int64{min(r[0], int64(o)), max(r[1], int64(o))}
-	}
-	for i := range b.Events.Offset {
-		add(b.Events.Partition[i], b.Events.Offset[i])
-	}
-	for i := range b.Rejected.Offset {
-		add(b.Rejected.Partition[i], b.Rejected.Offset[i])
-	}
+	addRanges(out, b.Events.Partition, b.Events.Offset)
+	addRanges(out, b.Rejected.Partition, b.Rejected.Offset)
 	return out
+}
+
+// addRanges widens out, per partition, to the offsets given.
+func addRanges(out map[int][2]int64, partitions []uint32, offsets []uint64) {
+	for i, o := range offsets {
+		p, o := int(partitions[i]), int64(o)
+		if r, ok := out[p]; ok {
+			out[p] = [2]int64{min(r[0], o), max(r[1], o)}
+		} else {
+			out[p] = [2]int64{o, o}
+		}
+	}
 }
 
 // Drop removes the rows whose position is in stored, and returns how many
@@ -120,18 +127,22 @@ func (b *Batch) Drop(stored map[int]*offsetSet) int {
 	e.Tenant, e.ID, e.Type, e.User = e.Tenant[:keep], e.ID[:keep], e.Type[:keep], e.User[:keep]
 	e.Time, e.Props, e.Ingested = e.Time[:keep], e.Props[:keep], e.Ingested[:keep]
 	e.Partition, e.Offset = e.Partition[:keep], e.Offset[:keep]
+	return n + b.Rejected.drop(stored)
+}
 
-	r := &b.Rejected
-	keep = 0
+// drop removes the rejected messages whose position is in stored and
+// returns how many.
+func (r *RejectedColumns) drop(stored map[int]*offsetSet) int {
+	keep := 0
 	for i := range r.Reason {
 		if stored[int(r.Partition[i])].has(int64(r.Offset[i])) {
-			n++
 			continue
 		}
 		r.Received[keep], r.Partition[keep], r.Offset[keep] = r.Received[i], r.Partition[i], r.Offset[i]
 		r.Tenant[keep], r.Reason[keep], r.Raw[keep] = r.Tenant[i], r.Reason[i], r.Raw[i]
 		keep++
 	}
+	n := len(r.Reason) - keep
 	r.Received, r.Partition, r.Offset = r.Received[:keep], r.Partition[:keep], r.Offset[:keep]
 	r.Tenant, r.Reason, r.Raw = r.Tenant[:keep], r.Reason[:keep], r.Raw[:keep]
 	return n

@@ -48,9 +48,10 @@ package warehouse
 // read again, and writing a link twice is harmless: a tenant belongs to the
 // customer of its latest link, argMax(customer_id, fact_id).
 //
-// Memory is bounded whatever the backlog: each partition's reader holds one
-// fetch of at most 512 KiB, the batch at most BatchRows messages or
-// BatchBytes bytes, and the in-batch dedup sets one id per fact of the batch.
+// Memory is bounded whatever the backlog: each partition's reader holds at
+// most three fetches of 512 KiB (the readers are the events loader's, see
+// group.go), the batch at most BatchRows messages or BatchBytes bytes, and
+// the in-batch dedup sets one id per fact of the batch.
 
 import (
 	"bytes"
@@ -63,7 +64,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -230,13 +230,7 @@ func (b *FactBatch) AddLink(f *Fact) {
 
 // AddRejected appends a message that could not be stored as a fact.
 func (b *FactBatch) AddRejected(pos Position, t time.Time, key, reason string, raw []byte) {
-	r := &b.Rejected
-	r.Received = append(r.Received, t.UTC())
-	r.Partition = append(r.Partition, uint32(pos.Partition))
-	r.Offset = append(r.Offset, uint64(pos.Offset))
-	r.Tenant = append(r.Tenant, key)
-	r.Reason = append(r.Reason, reason)
-	r.Raw = append(r.Raw, string(raw))
+	b.Rejected.add(pos, t, key, reason, raw)
 }
 
 // Reset empties the batch, keeping its memory.
@@ -246,9 +240,7 @@ func (b *FactBatch) Reset() {
 	c.At, c.Payload, c.Loaded, c.Partition, c.Offset = c.At[:0], c.Payload[:0], c.Loaded[:0], c.Partition[:0], c.Offset[:0]
 	l := &b.Links
 	l.Tenant, l.Customer, l.LinkedAt, l.FactID = l.Tenant[:0], l.Customer[:0], l.LinkedAt[:0], l.FactID[:0]
-	r := &b.Rejected
-	r.Received, r.Partition, r.Offset = r.Received[:0], r.Partition[:0], r.Offset[:0]
-	r.Tenant, r.Reason, r.Raw = r.Tenant[:0], r.Reason[:0], r.Raw[:0]
+	b.Rejected.reset()
 }
 
 // Keys returns the identity of every fact in the batch.
@@ -282,35 +274,14 @@ func (b *FactBatch) DropFacts(stored map[uint64]bool) int {
 // the rejected messages.
 func (b *FactBatch) RejectedRanges() map[int][2]int64 {
 	out := map[int][2]int64{}
-	r := &b.Rejected
-	for i := range r.Offset {
-		p, o := int(r.Partition[i]), int64(r.Offset[i])
-		if cur, ok := out[p]; ok {
-			out[p] = [2]int64{min(cur[0], o), max(cur[1], o)}
-		} else {
-			out[p] = [2]int64{o, o}
-		}
-	}
+	addRanges(out, b.Rejected.Partition, b.Rejected.Offset)
 	return out
 }
 
 // DropRejected removes the rejected messages whose position is in stored
 // and returns how many.
 func (b *FactBatch) DropRejected(stored map[int]*offsetSet) int {
-	r := &b.Rejected
-	keep := 0
-	for i := range r.Reason {
-		if stored[int(r.Partition[i])].has(int64(r.Offset[i])) {
-			continue
-		}
-		r.Received[keep], r.Partition[keep], r.Offset[keep] = r.Received[i], r.Partition[i], r.Offset[i]
-		r.Tenant[keep], r.Reason[keep], r.Raw[keep] = r.Tenant[i], r.Reason[i], r.Raw[i]
-		keep++
-	}
-	n := len(r.Reason) - keep
-	r.Received, r.Partition, r.Offset = r.Received[:keep], r.Partition[:keep], r.Offset[:keep]
-	r.Tenant, r.Reason, r.Raw = r.Tenant[:keep], r.Reason[:keep], r.Raw[:keep]
-	return n
+	return b.Rejected.drop(stored)
 }
 
 const (
@@ -328,10 +299,8 @@ func (s *Store) InsertFacts(ctx context.Context, b *FactBatch) error {
 			return fmt.Errorf("insert %d facts: %w", len(c.ID), err)
 		}
 	}
-	if r := &b.Rejected; len(r.Reason) > 0 {
-		if err := s.send(ctx, insertRejected, r.Received, repeat(b.Topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw); err != nil {
-			return fmt.Errorf("insert %d rejected facts: %w", len(r.Reason), err)
-		}
+	if err := s.parkRejected(ctx, b.Topic, &b.Rejected); err != nil {
+		return err
 	}
 	if l := &b.Links; len(l.FactID) > 0 {
 		if err := s.send(ctx, insertLinks, l.Tenant, l.Customer, l.LinkedAt, l.FactID); err != nil {
@@ -563,17 +532,15 @@ type FactLoaderConfig struct {
 
 // Validate checks the configuration after defaults are applied.
 func (c FactLoaderConfig) Validate() error {
-	switch {
-	case len(c.Brokers) == 0:
-		return errors.New("facts loader: no kafka brokers")
-	case c.Topic == "" || c.Group == "":
-		return errors.New("facts loader: topic and group are required")
-	case c.BatchRows <= 0 || c.BatchBytes <= 0 || c.FlushInterval <= 0:
-		return errors.New("facts loader: batch rows, bytes and flush interval must be positive")
-	case c.InsertTimeout <= 0 || c.SessionTimeout <= 0:
-		return errors.New("facts loader: timeouts must be positive")
-	}
-	return nil
+	return c.group(nil).validate()
+}
+
+// group returns the consumer-group settings. They are the same as the events
+// loader's; only the defaults differ.
+func (c FactLoaderConfig) group(log *slog.Logger) *group {
+	return &group{name: "facts loader", brokers: c.Brokers, topic: c.Topic, id: c.Group,
+		batchRows: c.BatchRows, batchBytes: c.BatchBytes, flushInterval: c.FlushInterval,
+		insertTimeout: c.InsertTimeout, sessionTimeout: c.SessionTimeout, log: log}
 }
 
 func (c *FactLoaderConfig) defaults() {
@@ -604,19 +571,18 @@ func (c *FactLoaderConfig) defaults() {
 // group: Kafka spreads the partitions over them. The comment at the top of
 // this file explains why each fact is stored and counted exactly once.
 type FactLoader struct {
-	cfg  FactLoaderConfig
-	sink FactSink
-	log  *slog.Logger
-	m    factMetrics
+	cfg   FactLoaderConfig
+	sink  FactSink
+	log   *slog.Logger
+	m     factMetrics
+	group *group
 }
 
 type factMetrics struct {
-	messages   *prometheus.CounterVec
-	insert     prometheus.Histogram
-	batchRows  prometheus.Histogram
-	lag        *prometheus.GaugeVec
-	partitions prometheus.Gauge
-	errors     *prometheus.CounterVec
+	groupMetrics
+	messages  *prometheus.CounterVec
+	insert    prometheus.Histogram
+	batchRows prometheus.Histogram
 }
 
 // NewFactLoader returns a facts loader writing to sink. It fails on an
@@ -640,16 +606,20 @@ func NewFactLoader(cfg FactLoaderConfig, sink FactSink, log *slog.Logger) (*Fact
 			Name: "keel_facts_loader_batch_rows", Help: "Messages per flushed batch of facts.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "keel_facts_loader_lag_messages", Help: "Messages between the facts loader's position and the end of each partition.",
-		}, []string{"partition"}),
-		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keel_facts_loader_partitions", Help: "Partitions of the facts topic this loader owns now.",
-		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keel_facts_loader_errors_total", Help: "Failed attempts by step (insert, commit, topic); each is retried.",
-		}, []string{"step"}),
+		groupMetrics: groupMetrics{
+			lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Name: "keel_facts_loader_lag_messages", Help: "Messages between the facts loader's position and the end of each partition.",
+			}, []string{"partition"}),
+			partitions: prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "keel_facts_loader_partitions", Help: "Partitions of the facts topic this loader owns now.",
+			}),
+			errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "keel_facts_loader_errors_total", Help: "Failed attempts by step (insert, commit, topic); each is retried.",
+			}, []string{"step"}),
+		},
 	}
+	l.group = cfg.group(log)
+	l.group.m = l.m.groupMetrics
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{l.m.messages, l.m.insert, l.m.batchRows, l.m.lag, l.m.partitions, l.m.errors} {
 			if err := cfg.Registerer.Register(c); err != nil {
@@ -666,48 +636,11 @@ func (l *FactLoader) Run(ctx context.Context) error {
 	if !l.waitTopic(ctx) {
 		return nil
 	}
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                    l.cfg.Group,
-		Brokers:               l.cfg.Brokers,
-		Topics:                []string{l.cfg.Topic},
-		StartOffset:           kafka.FirstOffset,
-		SessionTimeout:        l.cfg.SessionTimeout,
-		HeartbeatInterval:     l.cfg.SessionTimeout / 5,
-		RebalanceTimeout:      l.cfg.InsertTimeout + 5*time.Second,
-		JoinGroupBackoff:      500 * time.Millisecond,
-		WatchPartitionChanges: true,
-		Timeout:               30 * time.Second, // see Loader.Run
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { l.log.Debug("kafka facts group: " + fmt.Sprintf(f, a...)) }),
+	return l.group.run(ctx, func(ctx context.Context, gen *kafka.Generation, assigned []kafka.PartitionAssignment) {
+		w := &factWorker{l: l, gen: gen, next: map[int]int64{}, seen: map[uint64]struct{}{},
+			links: map[uint64]struct{}{}, batch: FactBatch{Topic: l.cfg.Topic}}
+		l.group.consume(ctx, assigned, w)
 	})
-	if err != nil {
-		return fmt.Errorf("facts loader: consumer group: %w", err)
-	}
-	defer group.Close()
-	backoff := newBackoff()
-	for {
-		gen, err := group.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			l.log.Warn("facts loader: join consumer group", "group", l.cfg.Group, "err", err)
-			if !backoff.wait(ctx) {
-				return nil
-			}
-			continue
-		}
-		backoff.reset()
-		assigned := gen.Assignments[l.cfg.Topic]
-		l.m.partitions.Set(float64(len(assigned)))
-		l.m.lag.Reset()
-		l.log.Info("facts loader: new generation", "generation", gen.ID, "partitions", len(assigned))
-		if len(assigned) == 0 {
-			gen.Start(func(ctx context.Context) { <-ctx.Done() })
-			continue
-		}
-		w := &factWorker{l: l, gen: gen, assigned: assigned, batch: FactBatch{Topic: l.cfg.Topic}}
-		gen.Start(w.run)
-	}
 }
 
 // waitTopic waits until the facts topic exists (keel migrate creates it),
@@ -733,102 +666,40 @@ func (l *FactLoader) waitTopic(ctx context.Context) bool {
 	}
 }
 
-// factWorker loads the partitions of one consumer-group generation.
+// factWorker loads the partitions of one consumer-group generation. Unlike
+// the events loader's worker it has nothing to prepare when it takes a
+// partition: facts are few enough to check every batch's ids against
+// ClickHouse, which also covers re-sends from the relay at any distance,
+// where the events loader needs a window of recent ids per partition.
 type factWorker struct {
-	l        *FactLoader
-	gen      *kafka.Generation
-	assigned []kafka.PartitionAssignment
+	l   *FactLoader
+	gen *kafka.Generation
 
-	next    map[int]int64       // offset to commit per partition
-	seen    map[uint64]struct{} // fact ids in the batch
-	links   map[uint64]struct{} // fact ids of the batch's links
-	batch   FactBatch
-	msgs    int // messages since the last commit
-	bytes   int
-	firstAt time.Time
-}
-
-func (w *factWorker) run(ctx context.Context) {
-	l := w.l
-	w.next = map[int]int64{}
-	w.seen = map[uint64]struct{}{}
-	w.links = map[uint64]struct{}{}
-	// As in Loader: the readers stop before run returns, so nothing of this
-	// generation runs once the next one starts.
-	readCtx, stopReaders := context.WithCancel(ctx)
-	fetches := make(chan fetch, len(w.assigned))
-	var wg sync.WaitGroup
-	dialer := &kafka.Dialer{Timeout: 10 * time.Second}
-	for _, a := range w.assigned {
-		r := &partitionReader{brokers: l.cfg.Brokers, topic: l.cfg.Topic, partition: a.ID,
-			maxBytes: 512 << 10, maxWait: 100 * time.Millisecond, log: l.log, dialer: dialer}
-		start := a.Offset
-		if start < 0 {
-			start = kafka.FirstOffset
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.run(readCtx, start, fetches)
-		}()
-	}
-	defer func() {
-		stopReaders()
-		wg.Wait()
-	}()
-
-	tick := time.NewTicker(max(l.cfg.FlushInterval/4, time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return // uncommitted messages are read again by the next owner
-		case f := <-fetches:
-			l.m.lag.WithLabelValues(strconv.Itoa(f.partition)).Set(float64(f.lag))
-			for i := range f.msgs {
-				w.add(&f.msgs[i])
-				if w.msgs >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes {
-					if !w.flush(ctx) {
-						return
-					}
-				}
-			}
-		case <-tick.C:
-			if w.msgs > 0 && time.Since(w.firstAt) >= l.cfg.FlushInterval {
-				if !w.flush(ctx) {
-					return
-				}
-			}
-		}
-	}
+	next  map[int]int64       // offset to commit per partition
+	seen  map[uint64]struct{} // fact ids in the batch
+	links map[uint64]struct{} // fact ids of the batch's links
+	batch FactBatch
+	msgs  int // messages since the last commit
+	bytes int
 }
 
 // add judges one message and puts it in the batch, or counts it as a
-// duplicate.
-func (w *factWorker) add(m *kafka.Message) {
+// duplicate. It reports whether the batch is full.
+func (w *factWorker) add(m *kafka.Message) (full bool) {
 	l := w.l
-	if w.msgs == 0 {
-		w.firstAt = time.Now()
-	}
 	w.msgs++
 	w.next[m.Partition] = m.Offset + 1
 	pos := Position{Partition: m.Partition, Offset: m.Offset}
 	f, err := ParseFact(m.Value)
-	if err == nil && string(m.Key) != strconv.FormatUint(f.CustomerID, 10) {
+	var key [20]byte
+	if err == nil && !bytes.Equal(m.Key, strconv.AppendUint(key[:0], f.CustomerID, 10)) {
 		err = fmt.Errorf("kafka message key %q is not the fact's customer_id %d; key facts by customer", truncateString(string(m.Key), 64), f.CustomerID)
 	}
 	if err != nil {
-		raw := m.Value
-		if len(raw) > maxRaw {
-			raw = raw[:maxRaw]
-		}
-		received := m.Time
-		if received.IsZero() {
-			received = time.Now()
-		}
-		w.batch.AddRejected(pos, received, truncateString(string(m.Key), 128), err.Error(), raw)
+		raw := rejectedRaw(m.Value)
+		w.batch.AddRejected(pos, receivedAt(m), truncateString(string(m.Key), 128), err.Error(), raw)
 		w.bytes += len(raw)
-		return
+		return w.full()
 	}
 	if f.Kind == FactTenantLinked {
 		// Even for a fact seen before: its link may be what a crash lost.
@@ -839,11 +710,17 @@ func (w *factWorker) add(m *kafka.Message) {
 	}
 	if _, dup := w.seen[f.ID]; dup {
 		l.m.messages.WithLabelValues("duplicate").Inc()
-		return
+		return w.full()
 	}
 	w.seen[f.ID] = struct{}{}
 	w.batch.AddFact(&f, pos, time.Now())
 	w.bytes += len(m.Value)
+	return w.full()
+}
+
+// full reports whether the batch reached BatchRows messages or BatchBytes.
+func (w *factWorker) full() bool {
+	return w.msgs >= w.l.cfg.BatchRows || w.bytes >= w.l.cfg.BatchBytes
 }
 
 // flush stores the batch and commits the offsets it covers. It returns false
@@ -855,21 +732,8 @@ func (w *factWorker) flush(ctx context.Context) bool {
 			return false
 		}
 	}
-	offsets := make(map[int]int64, len(w.next))
-	for p, o := range w.next {
-		offsets[p] = o
-	}
-	backoff := newBackoff()
-	for {
-		err := w.gen.CommitOffsets(map[string]map[int]int64{l.cfg.Topic: offsets})
-		if err == nil {
-			break
-		}
-		l.m.errors.WithLabelValues("commit").Inc()
-		l.log.Warn("facts loader: commit offsets", "err", err)
-		if !backoff.wait(ctx) {
-			return false
-		}
+	if !l.group.commit(ctx, w.gen, w.next) {
+		return false
 	}
 	l.m.batchRows.Observe(float64(w.msgs))
 	w.batch.Reset()
@@ -886,23 +750,31 @@ func (w *factWorker) flush(ctx context.Context) bool {
 func (w *factWorker) store(ctx context.Context) bool {
 	l := w.l
 	backoff := newBackoff()
+	// What the checks before the first insert attempt drop is a duplicate;
+	// what they drop after one may be that attempt's own rows, which are
+	// counted as stored.
+	tried := false
+	var facts, rejected int
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.dropStored(ctx)
+		dups, err := w.dropStored(ctx)
+		if !tried {
+			l.m.messages.WithLabelValues("duplicate").Add(float64(dups))
+		}
 		if err == nil {
-			if w.batch.Len() == 0 {
-				return true
+			if !tried {
+				facts, rejected = len(w.batch.Facts.ID), len(w.batch.Rejected.Reason)
 			}
-			// Its own deadline rather than the generation's context: an
-			// insert cut off mid-way would leave its outcome unknown while
-			// the partition moves to another loader.
-			insCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.InsertTimeout)
-			err = l.sink.InsertFacts(insCtx, &w.batch)
-			cancel()
+			if w.batch.Len() > 0 {
+				tried = true
+				insCtx, cancel := l.group.insertContext(ctx)
+				err = l.sink.InsertFacts(insCtx, &w.batch)
+				cancel()
+			}
 			if err == nil {
 				l.m.insert.Observe(time.Since(start).Seconds())
-				l.m.messages.WithLabelValues("stored").Add(float64(len(w.batch.Facts.ID)))
-				l.m.messages.WithLabelValues("rejected").Add(float64(len(w.batch.Rejected.Reason)))
+				l.m.messages.WithLabelValues("stored").Add(float64(facts))
+				l.m.messages.WithLabelValues("rejected").Add(float64(rejected))
 				return true
 			}
 		}
@@ -915,25 +787,28 @@ func (w *factWorker) store(ctx context.Context) bool {
 }
 
 // dropStored removes from the batch the facts and rejected messages that
-// ClickHouse already has.
-func (w *factWorker) dropStored(ctx context.Context) error {
+// ClickHouse already has, and returns how many facts it removed (also with
+// an error, for the check of the rejected messages can fail after). Facts are
+// checked by id (a re-sent fact has a new Kafka position), rejected messages
+// by position (they have no id to trust).
+func (w *factWorker) dropStored(ctx context.Context) (int, error) {
 	l := w.l
+	n := 0
 	if len(w.batch.Facts.ID) > 0 {
 		stored, err := l.sink.StoredFacts(ctx, w.batch.Keys())
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if n := w.batch.DropFacts(stored); n > 0 {
-			l.m.messages.WithLabelValues("duplicate").Add(float64(n))
+		if n = w.batch.DropFacts(stored); n > 0 {
 			l.log.Debug("facts loader: dropped facts already stored", "facts", n)
 		}
 	}
 	if len(w.batch.Rejected.Reason) > 0 {
 		stored, err := l.sink.Stored(ctx, l.cfg.Topic, w.batch.RejectedRanges())
 		if err != nil {
-			return err
+			return n, err
 		}
 		w.batch.DropRejected(stored)
 	}
-	return nil
+	return n, nil
 }

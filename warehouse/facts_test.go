@@ -2,11 +2,11 @@ package warehouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,25 +122,7 @@ func startFactLoader(t *testing.T, cfg FactLoaderConfig, sink FactSink) *running
 	if err != nil {
 		t.Fatalf("NewFactLoader: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("facts loader: %v", err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Errorf("facts loader did not stop within 60 s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &runningFactLoader{FactLoader: l, stop: stop}
+	return &runningFactLoader{FactLoader: l, stop: runInBackground(t, "facts loader", l.Run)}
 }
 
 func (l *runningFactLoader) count(outcome string) float64 {
@@ -444,5 +426,69 @@ func TestFactLoaderConfigValidate(t *testing.T) {
 	bad.BatchRows = -1
 	if bad.Validate() == nil {
 		t.Error("negative batch: Validate() = nil")
+	}
+}
+
+// flakyFactSink stores only the facts of the first batch and then fails, as
+// a ClickHouse that dies between the inserts of one batch would.
+type flakyFactSink struct {
+	*Store
+	failed atomic.Bool
+}
+
+func (f *flakyFactSink) InsertFacts(ctx context.Context, b *FactBatch) error {
+	if f.failed.Swap(true) {
+		return f.Store.InsertFacts(ctx, b)
+	}
+	factsOnly := FactBatch{Topic: b.Topic, Facts: b.Facts}
+	if err := f.Store.InsertFacts(ctx, &factsOnly); err != nil {
+		return err
+	}
+	return errors.New("connection reset by peer (injected)")
+}
+
+// TestFactLoaderCompletesAPartlyStoredBatch: an insert that stored the
+// facts and failed before the rest is retried without them. Each fact is
+// stored once, the malformed message parked once, and the facts the failed
+// attempt stored count as stored, not as duplicates.
+func TestFactLoaderCompletesAPartlyStoredBatch(t *testing.T) {
+	stack, s := testStack(t)
+	ctx := context.Background()
+	brokers := stack.Kafka.Brokers()
+	topic := newTopic(t, brokers, 1)
+	base := factBase()
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	const good = 40
+	var msgs []kafka.Message
+	for i := uint64(1); i <= good; i++ {
+		msgs = append(msgs, factMsg(base+i, "customer.created", 1+i%5, "", at, "{}"))
+	}
+	msgs = slices.Insert(msgs, 10, kafka.Message{Key: []byte("1"), Value: []byte(`{"id":`)})
+	produce(t, brokers, topic, msgs...)
+
+	sink := &flakyFactSink{Store: s}
+	l := startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: topic, Group: topic, FlushInterval: 300 * time.Millisecond}, sink)
+	waitGroupCaughtUp(t, brokers, topic, topic, 1)
+	if !sink.failed.Load() {
+		t.Fatal("the injected failure never happened")
+	}
+	ids, copies, err := s.StoredFactIDs(ctx, base, base+999_999_999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != good || copies != 0 {
+		t.Errorf("stored %d distinct facts (%d extra copies), want %d once each", len(ids), copies, good)
+	}
+	if n := len(rejectedReasons(t, s, topic)); n != 1 {
+		t.Errorf("parked %d messages, want 1", n)
+	}
+	if got := l.count("stored"); got != good {
+		t.Errorf("stored counter %v, want %d", got, good)
+	}
+	if got := l.count("duplicate"); got != 0 {
+		t.Errorf("duplicate counter %v, want 0", got)
+	}
+	if got := l.count("rejected"); got != 1 {
+		t.Errorf("rejected counter %v, want 1", got)
 	}
 }

@@ -56,9 +56,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,17 +97,24 @@ type LoaderConfig struct {
 
 // Validate checks the configuration after defaults are applied.
 func (c LoaderConfig) Validate() error {
+	if err := c.group(nil).validate(); err != nil {
+		return err
+	}
 	switch {
-	case len(c.Brokers) == 0:
-		return errors.New("loader: no kafka brokers")
-	case c.BatchRows <= 0 || c.BatchBytes <= 0 || c.FlushInterval <= 0:
-		return errors.New("loader: batch rows, bytes and flush interval must be positive")
 	case c.DedupWindow < 0:
 		return errors.New("loader: dedup window must not be negative")
 	case c.Rules.MaxAge <= 0:
 		return errors.New("loader: late-arrival window must be positive")
 	}
 	return nil
+}
+
+// group returns the consumer-group settings, the part of the configuration
+// the events and facts loaders share.
+func (c LoaderConfig) group(log *slog.Logger) *group {
+	return &group{name: "loader", brokers: c.Brokers, topic: c.Topic, id: c.Group,
+		batchRows: c.BatchRows, batchBytes: c.BatchBytes, flushInterval: c.FlushInterval,
+		insertTimeout: c.InsertTimeout, sessionTimeout: c.SessionTimeout, log: log}
 }
 
 func (c *LoaderConfig) defaults() {
@@ -152,17 +156,15 @@ type Loader struct {
 	keyer keyer
 	reg   *prometheus.Registry
 	m     loaderMetrics
-	ready atomic.Bool
+	group *group
 }
 
 type loaderMetrics struct {
-	messages   *prometheus.CounterVec
-	insert     prometheus.Histogram
-	batchRows  prometheus.Histogram
-	freshness  prometheus.Histogram
-	lag        *prometheus.GaugeVec
-	partitions prometheus.Gauge
-	errors     *prometheus.CounterVec
+	groupMetrics
+	messages  *prometheus.CounterVec
+	insert    prometheus.Histogram
+	batchRows prometheus.Histogram
+	freshness prometheus.Histogram
 }
 
 // NewLoader returns a loader writing to sink.
@@ -189,16 +191,20 @@ func NewLoader(cfg LoaderConfig, sink Sink, log *slog.Logger) (*Loader, error) {
 			Name: "keel_loader_freshness_seconds", Help: "Time from Kafka receiving an event to the event being queryable in ClickHouse.",
 			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300},
 		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "keel_loader_lag_messages", Help: "Messages between the loader's position and the end of each partition.",
-		}, []string{"partition"}),
-		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keel_loader_partitions", Help: "Partitions this loader owns now.",
-		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keel_loader_errors_total", Help: "Failed attempts by step (insert, commit, prepare); each is retried.",
-		}, []string{"step"}),
+		groupMetrics: groupMetrics{
+			lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Name: "keel_loader_lag_messages", Help: "Messages between the loader's position and the end of each partition.",
+			}, []string{"partition"}),
+			partitions: prometheus.NewGauge(prometheus.GaugeOpts{
+				Name: "keel_loader_partitions", Help: "Partitions this loader owns now.",
+			}),
+			errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "keel_loader_errors_total", Help: "Failed attempts by step (insert, commit, prepare); each is retried.",
+			}, []string{"step"}),
+		},
 	}
+	l.group = cfg.group(log)
+	l.group.m = l.m.groupMetrics
 	l.reg.MustRegister(l.m.messages, l.m.insert, l.m.batchRows, l.m.freshness, l.m.lag, l.m.partitions, l.m.errors,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return l, nil
@@ -212,7 +218,7 @@ func (l *Loader) Handler(extra ...prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(append(prometheus.Gatherers{l.reg}, extra...), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !l.ready.Load() {
+		if !l.group.ready.Load() {
 			http.Error(w, "not in a consumer group generation yet", http.StatusServiceUnavailable)
 			return
 		}
@@ -224,54 +230,12 @@ func (l *Loader) Handler(extra ...prometheus.Gatherer) http.Handler {
 // Run consumes until ctx ends. It returns nil on a clean shutdown; broker and
 // ClickHouse outages are waited out, not returned.
 func (l *Loader) Run(ctx context.Context) error {
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                    l.cfg.Group,
-		Brokers:               l.cfg.Brokers,
-		Topics:                []string{l.cfg.Topic},
-		StartOffset:           kafka.FirstOffset,
-		SessionTimeout:        l.cfg.SessionTimeout,
-		HeartbeatInterval:     l.cfg.SessionTimeout / 5,
-		RebalanceTimeout:      l.cfg.InsertTimeout + 5*time.Second,
-		JoinGroupBackoff:      500 * time.Millisecond,
-		WatchPartitionChanges: true,
-		// kafka-go gives a JoinGroup Timeout + RebalanceTimeout to answer. A
-		// join the client gives up on while the broker still completes it
-		// leaves a member behind that holds partitions until the broker
-		// expires it (for minutes, seen with kfake), so be generous.
-		Timeout:     30 * time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(f string, a ...any) { l.log.Debug("kafka group: " + fmt.Sprintf(f, a...)) }),
-	})
-	if err != nil {
-		return fmt.Errorf("loader: consumer group: %w", err)
-	}
-	defer group.Close()
-	backoff := newBackoff()
-	for {
-		gen, err := group.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			l.ready.Store(false)
-			l.log.Warn("loader: join consumer group", "group", l.cfg.Group, "err", err)
-			if !backoff.wait(ctx) {
-				return nil
-			}
-			continue
-		}
-		backoff.reset()
-		l.ready.Store(true)
-		assigned := gen.Assignments[l.cfg.Topic]
-		l.m.partitions.Set(float64(len(assigned)))
-		l.m.lag.Reset() // partitions this loader no longer owns are another's to report
-		l.log.Info("loader: new generation", "generation", gen.ID, "partitions", len(assigned))
-		if len(assigned) == 0 {
-			gen.Start(func(ctx context.Context) { <-ctx.Done() })
-			continue
-		}
+	return l.group.run(ctx, func(ctx context.Context, gen *kafka.Generation, assigned []kafka.PartitionAssignment) {
 		w := &worker{l: l, gen: gen, assigned: assigned, batch: Batch{Topic: l.cfg.Topic}}
-		gen.Start(w.run)
-	}
+		if w.prepare(ctx) {
+			l.group.consume(ctx, assigned, w)
+		}
+	})
 }
 
 // worker loads the partitions of one consumer-group generation.
@@ -280,70 +244,11 @@ type worker struct {
 	gen      *kafka.Generation
 	assigned []kafka.PartitionAssignment
 
-	stored  map[int]*offsetSet  // positions at or after the commit already in ClickHouse
-	recent  map[int]*recentKeys // recent event keys per partition (DedupWindow)
-	next    map[int]int64       // offset to commit per partition
-	batch   Batch
-	bytes   int
-	pending bool      // messages consumed since the last commit
-	firstAt time.Time // when the oldest unflushed message arrived
-}
-
-func (w *worker) run(ctx context.Context) {
-	l := w.l
-	if !w.prepare(ctx) {
-		return
-	}
-	// Readers run until the batcher returns; the batcher returns when the
-	// generation ends. Waiting for the readers before returning keeps the
-	// promise the consumer group relies on: nothing of this generation runs
-	// once the next one starts.
-	readCtx, stopReaders := context.WithCancel(ctx)
-	fetches := make(chan fetch, len(w.assigned))
-	var wg sync.WaitGroup
-	dialer := &kafka.Dialer{Timeout: 10 * time.Second}
-	for _, a := range w.assigned {
-		r := &partitionReader{brokers: l.cfg.Brokers, topic: l.cfg.Topic, partition: a.ID,
-			maxBytes: 512 << 10, maxWait: 100 * time.Millisecond, log: l.log, dialer: dialer}
-		start := a.Offset
-		if start < 0 {
-			start = kafka.FirstOffset
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.run(readCtx, start, fetches)
-		}()
-	}
-	defer func() {
-		stopReaders()
-		wg.Wait()
-	}()
-
-	tick := time.NewTicker(l.cfg.FlushInterval / 4)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return // unflushed messages are not committed; the next owner reads them again
-		case f := <-fetches:
-			l.m.lag.WithLabelValues(strconv.Itoa(f.partition)).Set(float64(f.lag))
-			for i := range f.msgs {
-				w.add(&f.msgs[i])
-				if w.batch.Len() >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes {
-					if !w.flush(ctx) {
-						return
-					}
-				}
-			}
-		case <-tick.C:
-			if w.pending && time.Since(w.firstAt) >= l.cfg.FlushInterval {
-				if !w.flush(ctx) {
-					return
-				}
-			}
-		}
-	}
+	stored map[int]*offsetSet  // positions at or after the commit already in ClickHouse
+	recent map[int]*recentKeys // recent event keys per partition (DedupWindow)
+	next   map[int]int64       // offset to commit per partition
+	batch  Batch
+	bytes  int
 }
 
 // prepare learns, for each assigned partition, which positions after the
@@ -390,24 +295,16 @@ func (w *worker) prepare(ctx context.Context) bool {
 	}
 }
 
-// maxRaw caps what is kept of a rejected message.
-const maxRaw = 1 << 20
-
-// add judges one message and puts it in the batch, or skips it.
-func (w *worker) add(m *kafka.Message) {
+// add judges one message and puts it in the batch, or skips it. It reports
+// whether the batch is full.
+func (w *worker) add(m *kafka.Message) (full bool) {
 	l := w.l
-	if !w.pending {
-		w.pending, w.firstAt = true, time.Now()
-	}
 	w.next[m.Partition] = m.Offset + 1
 	if w.stored[m.Partition].has(m.Offset) {
 		l.m.messages.WithLabelValues("redelivered").Inc()
-		return
+		return false
 	}
-	received := m.Time
-	if received.IsZero() {
-		received = time.Now()
-	}
+	received := receivedAt(m)
 	pos := Position{Partition: m.Partition, Offset: m.Offset}
 	ev, err := ingest.ParseEvent(m.Value)
 	if err == nil {
@@ -421,20 +318,17 @@ func (w *worker) add(m *kafka.Message) {
 		err = fmt.Errorf("kafka message key %q is not the event's tenant %q; key events by tenant", truncateString(string(m.Key), 64), ev.Tenant)
 	}
 	if err != nil {
-		raw := m.Value
-		if len(raw) > maxRaw {
-			raw = raw[:maxRaw]
-		}
+		raw := rejectedRaw(m.Value)
 		w.batch.AddRejected(pos, received, string(m.Key), err.Error(), raw)
 		w.bytes += len(raw)
-		return
-	}
-	if w.recent[m.Partition].add(l.keyer.key(ev.Tenant, ev.ID)) {
+	} else if w.recent[m.Partition].add(l.keyer.key(ev.Tenant, ev.ID)) {
 		l.m.messages.WithLabelValues("duplicate").Inc()
-		return
+		return false
+	} else {
+		w.batch.AddEvent(&ev, pos, received)
+		w.bytes += len(m.Value)
 	}
-	w.batch.AddEvent(&ev, pos, received)
-	w.bytes += len(m.Value)
+	return w.batch.Len() >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes
 }
 
 // flush stores the batch and commits the offsets it covers. It returns false
@@ -452,24 +346,11 @@ func (w *worker) flush(ctx context.Context) bool {
 			l.m.freshness.Observe(now.Sub(t).Seconds())
 		}
 	}
-	offsets := make(map[int]int64, len(w.next))
-	for p, o := range w.next {
-		offsets[p] = o
-	}
-	backoff := newBackoff()
-	for {
-		err := w.gen.CommitOffsets(map[string]map[int]int64{l.cfg.Topic: offsets})
-		if err == nil {
-			break
-		}
-		l.m.errors.WithLabelValues("commit").Inc()
-		l.log.Warn("loader: commit offsets", "err", err)
-		if !backoff.wait(ctx) {
-			return false
-		}
+	if !l.group.commit(ctx, w.gen, w.next) {
+		return false
 	}
 	w.batch.Reset()
-	w.bytes, w.pending = 0, false
+	w.bytes = 0
 	return true
 }
 
@@ -497,10 +378,7 @@ func (w *worker) insert(ctx context.Context) bool {
 				return true
 			}
 		}
-		// The attempt gets its own deadline instead of the generation's
-		// context: cutting an insert off mid-way would leave its outcome
-		// unknown while the partition moves to another loader.
-		insCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.InsertTimeout)
+		insCtx, cancel := l.group.insertContext(ctx)
 		start := time.Now()
 		err := l.sink.Insert(insCtx, &w.batch)
 		cancel()
@@ -514,32 +392,5 @@ func (w *worker) insert(ctx context.Context) bool {
 		if !backoff.wait(ctx) {
 			return false
 		}
-	}
-}
-
-func truncateString(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-// backoff waits 100 ms, 200 ms, … up to 5 s between attempts.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) reset() { b.d = 100 * time.Millisecond }
-
-// wait sleeps and returns true, or returns false if ctx ended first.
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	b.d = min(b.d*2, 5*time.Second)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

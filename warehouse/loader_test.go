@@ -90,25 +90,33 @@ func startLoader(t *testing.T, cfg LoaderConfig, sink Sink) *runningLoader {
 	if err != nil {
 		t.Fatalf("NewLoader: %v", err)
 	}
+	return &runningLoader{Loader: l, stop: runInBackground(t, "loader", l.Run)}
+}
+
+// runInBackground calls run until the test ends or stop is called; stop
+// waits for run to return and fails the test if it returned an error or did
+// not stop within a minute.
+func runInBackground(t *testing.T, name string, run func(context.Context) error) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
-	stop := func() {
+	stop = func() {
 		once.Do(func() {
 			cancel()
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("loader: %v", err)
+					t.Errorf("%s: %v", name, err)
 				}
 			case <-time.After(60 * time.Second):
-				t.Errorf("loader did not stop within 60 s")
+				t.Errorf("%s did not stop within 60 s", name)
 			}
 		})
 	}
 	t.Cleanup(stop)
-	return &runningLoader{Loader: l, stop: stop}
+	return stop
 }
 
 // counts returns the stored rows and distinct (tenant, id) of tenants with

@@ -79,10 +79,16 @@ func (s *Store) Insert(ctx context.Context, b *Batch) error {
 			return fmt.Errorf("insert %d events: %w", len(e.ID), err)
 		}
 	}
-	if r := &b.Rejected; len(r.Reason) > 0 {
-		if err := s.send(ctx, insertRejected, r.Received, repeat(b.Topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw); err != nil {
-			return fmt.Errorf("insert %d rejected events: %w", len(r.Reason), err)
-		}
+	return s.parkRejected(ctx, b.Topic, &b.Rejected)
+}
+
+// parkRejected inserts the rejected messages of topic, for both loaders.
+func (s *Store) parkRejected(ctx context.Context, topic string, r *RejectedColumns) error {
+	if len(r.Reason) == 0 {
+		return nil
+	}
+	if err := s.send(ctx, insertRejected, r.Received, repeat(topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw); err != nil {
+		return fmt.Errorf("insert %d rejected messages of %s: %w", len(r.Reason), topic, err)
 	}
 	return nil
 }
