@@ -48,11 +48,15 @@ type CustomerView struct {
 	Subscriptions []Subscription
 }
 
-// CustomerFilter selects customers. Empty fields do not filter.
+// CustomerFilter selects customers. Empty fields do not filter, but for
+// Tenants: nil does not filter, and an empty non-nil list matches nothing
+// (a list of tenants picked elsewhere, such as the trending ones, may be
+// empty, and then so is the answer).
 type CustomerFilter struct {
-	Query  string         // in name or tenant id, case-insensitive
-	Status CustomerStatus // derived status today
-	Owner  int64          // sales or CSM owner
+	Query   string         // in name or tenant id, case-insensitive
+	Status  CustomerStatus // derived status today
+	Owner   int64          // sales or CSM owner
+	Tenants []string       // tenant ids; nil = no filter, empty non-nil = matches nothing
 	Page
 }
 

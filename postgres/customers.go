@@ -361,8 +361,9 @@ var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.Custome
 
 // Customers lists customers by name with their derived state, and the
 // number that match the filter: Query in the name or tenant id (any case),
-// Owner as sales or CSM owner, Status as derived today. It returns EINVALID
-// for a bad page or status.
+// Owner as sales or CSM owner, Status as derived today, Tenants as the
+// customer's tenant id (an empty non-nil list matches none). It returns
+// EINVALID for a bad page or status.
 func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error) {
 	p, err := f.Page.Normalize()
 	if err != nil {
@@ -384,6 +385,10 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 	}
 	if f.Owner != 0 {
 		c.add("(c.sales_owner = ? OR c.csm_owner = ?)", f.Owner)
+	}
+	if f.Tenants != nil {
+		// An empty array matches no row, as the filter promises.
+		c.add("c.tenant_id = ANY(?)", f.Tenants)
 	}
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
 	if err != nil {

@@ -186,6 +186,49 @@ func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, 
 	return after, nil
 }
 
+// SetEmployeeLocale sets employee id's UI language, "en" or "zh".
+// Employees may set their own; anyone else's needs keel.ActEmployeeAdmin.
+// Setting the locale an employee already has changes nothing and writes no
+// audit row. It returns ENOTFOUND, and EINVALID naming locale.
+func (db *DB) SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error) {
+	// keel.Employee.Validate lets "" through (a new employee defaults to
+	// en); a change must name the language.
+	if locale != "en" && locale != "zh" {
+		return keel.Employee{}, keel.Errorf(keel.EINVALID, "locale: %q is not supported (want en or zh)", locale)
+	}
+	c, err := db.begin(ctx, by, selfLock(by, id))
+	if err != nil {
+		return keel.Employee{}, err
+	}
+	defer c.tx.Rollback(ctx)
+	if c.by.ID != id || id == 0 {
+		if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
+			return keel.Employee{}, err
+		}
+	} else if c.by.Status != keel.EmployeeActive {
+		return keel.Employee{}, keel.Errorf(keel.EUNAUTHORIZED, "%s's account is deactivated", c.by.Email)
+	}
+	before, err := lockEmployee(ctx, c.tx, id)
+	if err != nil {
+		return keel.Employee{}, err
+	}
+	if before.Locale == locale {
+		return before, nil
+	}
+	after := before
+	after.Locale = locale
+	if _, err := c.tx.Exec(ctx, `UPDATE employees SET locale = $2 WHERE id = $1`, id, locale); err != nil {
+		return keel.Employee{}, fmt.Errorf("set locale of employee %d: %w", id, err)
+	}
+	if err := c.audit(ctx, "employee.locale", "employee", id, before, after); err != nil {
+		return keel.Employee{}, err
+	}
+	if err := c.commit(ctx); err != nil {
+		return keel.Employee{}, fmt.Errorf("set locale of employee %d: %w", id, err)
+	}
+	return after, nil
+}
+
 // Password length bounds: the floor keeps guessable passwords out, the
 // ceiling keeps hashing cheap.
 const (

@@ -141,6 +141,86 @@ func (db *DB) FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]k
 	return out, total, nil
 }
 
+// MaxFollowUpsBetween bounds the follow-ups FollowUpsBetween returns: a
+// page of a review, not an export.
+const MaxFollowUpsBetween = 5000
+
+// FollowUpsBetween lists the follow-ups with At in [from, to) of every
+// customer (customerIDs nil) or of those listed (empty non-nil: none), by
+// customer id, then At, their attachments without data. It returns
+// EINVALID naming to when to is not after from, and naming from when the
+// range holds more than MaxFollowUpsBetween follow-ups.
+func (db *DB) FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error) {
+	if !to.After(from) {
+		return nil, keel.Errorf(keel.EINVALID, "to: must be after from")
+	}
+	out := []keel.FollowUp{}
+	if customerIDs != nil && len(customerIDs) == 0 {
+		return out, nil
+	}
+	var c conds
+	c.add("at >= ?", from)
+	c.add("at < ?", to)
+	if customerIDs != nil {
+		c.add("customer_id = ANY(?)", customerIDs)
+	}
+	// One more than the bound, to tell "exactly the bound" from "over it".
+	q := `SELECT id, customer_id, at, coalesce(author_id, 0), kind, text, created_at FROM follow_ups` + c.sql() +
+		` ORDER BY customer_id, at, id LIMIT ` + c.arg(MaxFollowUpsBetween+1)
+	// One snapshot for the follow-ups and their attachments.
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, fmt.Errorf("list follow-ups between: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, q, c.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list follow-ups between: %w", err)
+	}
+	defer rows.Close()
+	at := map[int64]int{}
+	var ids []int64
+	for rows.Next() {
+		var f keel.FollowUp
+		if err := rows.Scan(&f.ID, &f.CustomerID, &f.At, &f.AuthorID, &f.Kind, &f.Text, &f.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list follow-ups between: %w", err)
+		}
+		f.At, f.CreatedAt, f.Attachments = f.At.UTC(), f.CreatedAt.UTC(), []keel.Attachment{}
+		at[f.ID] = len(out)
+		ids = append(ids, f.ID)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list follow-ups between: %w", err)
+	}
+	rows.Close()
+	if len(out) > MaxFollowUpsBetween {
+		return nil, keel.Errorf(keel.EINVALID, "from: the range holds more than %d follow-ups", MaxFollowUpsBetween)
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err = tx.Query(ctx,
+		`SELECT follow_up_id, id, name, content_type, size FROM attachments WHERE follow_up_id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fid int64
+		var a keel.Attachment
+		if err := rows.Scan(&fid, &a.ID, &a.Name, &a.ContentType, &a.Size); err != nil {
+			return nil, fmt.Errorf("list attachments: %w", err)
+		}
+		i := at[fid]
+		out[i].Attachments = append(out[i].Attachments, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list attachments: %w", err)
+	}
+	return out, nil
+}
+
 // Attachment returns attachment id with its data, or ENOTFOUND.
 func (db *DB) Attachment(ctx context.Context, id int64) (keel.Attachment, error) {
 	var a keel.Attachment
