@@ -19,7 +19,7 @@ import (
 	"github.com/keelhq/keel"
 )
 
-// Store is what the JSON API reads and changes in Postgres. Every method
+// Store is what the console and its JSON API read and change in Postgres. Every method
 // that changes a record takes the employee making the change, checks their
 // role itself and writes the audit log in the same transaction; errors are
 // *keel.Error with a code, or internal failures.
@@ -30,7 +30,12 @@ type Store interface {
 	Employees(ctx context.Context) ([]keel.Employee, error)
 	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
 	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
+	SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error)
 	Authenticate(ctx context.Context, token string) (keel.Employee, error)
+	CheckPassword(ctx context.Context, email, password string) (keel.Employee, error)
+	CreateSession(ctx context.Context, employeeID int64, ttl time.Duration) (string, time.Time, error)
+	SessionEmployee(ctx context.Context, secret string) (keel.Employee, error)
+	DeleteSession(ctx context.Context, secret string) error
 
 	CreateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
 	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
@@ -38,6 +43,7 @@ type Store interface {
 	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
 	AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp) (keel.FollowUp, error)
 	FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]keel.FollowUp, int, error)
+	FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error)
 	Attachment(ctx context.Context, id int64) (keel.Attachment, error)
 
 	CreateProduct(ctx context.Context, by keel.Employee, p keel.Product) (keel.Product, error)

@@ -34,6 +34,9 @@ type apiEnv struct {
 	wh     *warehouse.Store
 	tokens map[string]string        // caller name → token
 	emps   map[string]keel.Employee // caller name → employee
+	srv    *httptest.Server
+	h      http.Handler
+	pws    map[string]string // email → password
 }
 
 var seq atomic.Int64
@@ -68,7 +71,7 @@ func newAPI(t *testing.T) *apiEnv {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &apiEnv{t: t, url: srv.URL, db: db, wh: wh, tokens: map[string]string{"none": "", "bad": postgres.TokenPrefix + "not-a-real-token"}, emps: map[string]keel.Employee{}}
+	e := &apiEnv{t: t, url: srv.URL, srv: srv, h: h, pws: map[string]string{}, db: db, wh: wh, tokens: map[string]string{"none": "", "bad": postgres.TokenPrefix + "not-a-real-token"}, emps: map[string]keel.Employee{}}
 	for _, name := range []string{"admin", "sales", "csm", "finance", "leadership", "departed"} {
 		role := keel.Role(name)
 		if name == "departed" {
@@ -88,12 +91,13 @@ func newAPI(t *testing.T) *apiEnv {
 func (e *apiEnv) employee(name string, roles ...keel.Role) (keel.Employee, string) {
 	e.t.Helper()
 	ctx := context.Background()
-	emp, _, err := e.db.AddEmployee(ctx, keel.System, keel.Employee{
+	emp, pw, err := e.db.AddEmployee(ctx, keel.System, keel.Employee{
 		Email: fmt.Sprintf("%s-%s@example.com", name, uniq()), Name: "Test " + name, Roles: roles, Status: keel.EmployeeActive,
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.pws[emp.Email] = pw
 	tok, err := e.db.CreateToken(ctx, keel.System, emp.ID, "test")
 	if err != nil {
 		e.t.Fatal(err)

@@ -3,9 +3,10 @@
 // binary, so the console works with no internet; and the JSON API under
 // /api/v1/, where every request carries a personal API token.
 //
-// The pages are read-only and have no sign-in yet: they show which tenants
-// send events and each tenant's activity. The server binds to loopback only
-// until sign-in exists (see cmd/keel/console.go).
+// Pages need a sign-in (a server-side session in Postgres, see session.go);
+// each shows and offers only what the employee's roles allow, and every
+// form carries a CSRF token. The text is English or Simplified Chinese, as
+// each employee chooses (i18n.go).
 package console
 
 import (
@@ -30,6 +31,8 @@ var staticFS embed.FS
 type Warehouse interface {
 	Tenants(ctx context.Context, now time.Time) ([]warehouse.TenantSummary, error)
 	Activity(ctx context.Context, tenant string, from, to warehouse.Day, s warehouse.ActivitySettings) (keel.Activity, error)
+	DailyTotals(ctx context.Context, from, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.DailyTotal, error)
+	TenantTrends(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.TenantTrend, error)
 }
 
 // Names gives tenants their display names (from Postgres).
@@ -41,15 +44,24 @@ type Names interface {
 type Deps struct {
 	Warehouse Warehouse
 	Names     Names
-	Store     Store // records for the JSON API; nil = the API answers 503
+	Store     Store // records, sign-in; nil = pages and API answer 503
 	Settings  warehouse.ActivitySettings
 	Log       *slog.Logger
 	Now       func() time.Time // nil = time.Now
+
+	// SecureCookies marks the session cookie Secure (HTTPS only) even when
+	// a request arrives over plain HTTP, as behind a TLS-terminating proxy.
+	// Requests over TLS always get Secure cookies.
+	SecureCookies bool
+	// SessionTTL is how long a sign-in lasts; 0 = DefaultSessionTTL.
+	SessionTTL time.Duration
 }
 
 type server struct {
 	Deps
-	pages map[string]*template.Template
+	pages    map[string]*template.Template
+	catalog  catalog
+	throttle throttle
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -60,11 +72,18 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.SessionTTL == 0 {
+		d.SessionTTL = DefaultSessionTTL
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, pages: pages}
+	c, err := loadCatalog()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, pages: pages, catalog: c}
 	return s.routes(), nil
 }
 

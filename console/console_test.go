@@ -2,62 +2,20 @@ package console_test
 
 import (
 	"context"
-	"encoding/json"
-	"html"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/keelhq/keel/console"
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack/teststack"
-	"github.com/keelhq/keel/ingest"
-	"github.com/keelhq/keel/postgres"
-	"github.com/keelhq/keel/warehouse"
 )
 
 func TestMain(m *testing.M) { teststack.Main(m) }
-
-func newConsole(t *testing.T, now time.Time) *httptest.Server {
-	t.Helper()
-	st := teststack.Get(t)
-	ctx := context.Background()
-	store, err := warehouse.Open(ctx, st.ClickHouse.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	db, err := postgres.Open(ctx, st.Postgres.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.UpsertTenants(ctx, []postgres.Tenant{{ID: "c-known", Name: "Known & Co"}}); err != nil {
-		t.Fatal(err)
-	}
-	b := warehouse.Batch{Topic: "test.console"}
-	for i, e := range []ingest.Event{
-		{Tenant: "c-known", ID: "1", Type: "login", User: "u1", Time: now.Add(-time.Hour), Props: "{}"},
-		{Tenant: "c-known", ID: "2", Type: "login", User: "u2", Time: now.Add(-2 * time.Hour), Props: "{}"},
-		{Tenant: "c-stranger", ID: "1", Type: "login", User: "u1", Time: now.Add(-time.Hour), Props: "{}"},
-	} {
-		b.AddEvent(&e, warehouse.Position{Partition: 0, Offset: int64(i)}, now)
-	}
-	if err := store.Insert(ctx, &b); err != nil {
-		t.Fatal(err)
-	}
-	h, err := console.NewServer(console.Deps{Warehouse: store, Names: db, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func get(t *testing.T, url string) (int, http.Header, string) {
 	t.Helper()
@@ -70,92 +28,235 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-func TestEveryPageRenders(t *testing.T) {
-	// Noon, so that the events an hour or two before are on the same day.
-	now := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
-	srv := newConsole(t, now)
-	tests := []struct {
-		path       string
-		wantStatus int
-		wantText   []string
-	}{
-		{"/", 200, []string{"c-known", "Known &amp; Co", "c-stranger", "unknown tenant"}},
-		{"/activity?tenant=c-known", 200, []string{"c-known · Known &amp; Co", "Login trend", `data-option="`}},
-		{"/activity", 400, []string{"tenant: choose a tenant"}},
-		{"/activity?tenant=c-known&to=yesterday", 400, []string{"not a date"}},
-		{"/no-such-page", 404, []string{"There is no page at /no-such-page"}},
-		{"/healthz", 200, []string{"ok"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			status, h, body := get(t, srv.URL+tt.path)
-			if status != tt.wantStatus {
-				t.Fatalf("status %d, want %d: %s", status, tt.wantStatus, body)
-			}
-			for _, w := range tt.wantText {
-				if !strings.Contains(body, w) {
-					t.Errorf("page lacks %q", w)
-				}
-			}
-			if strings.HasPrefix(h.Get("Content-Type"), "text/html") && !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'") {
-				t.Errorf("no Content-Security-Policy on %s", tt.path)
-			}
-		})
-	}
-}
-
-// TestActivityChartCarriesTheNumbers checks that the chart's option, built
-// in Go, holds today's active users and logins.
-func TestActivityChartCarriesTheNumbers(t *testing.T) {
-	// Noon, so that the events an hour or two before are on the same day.
-	now := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
-	srv := newConsole(t, now)
-	_, _, body := get(t, srv.URL+"/activity?tenant=c-known")
-	m := regexp.MustCompile(`data-option="([^"]*)"`).FindStringSubmatch(body)
-	if m == nil {
-		t.Fatal("no chart on the page")
-	}
-	var opt struct {
-		XAxis []struct {
-			Data []string `json:"data"`
-		} `json:"xAxis"`
-		Series []struct {
-			Name string `json:"name"`
-			Data []struct {
-				Value float64 `json:"value"`
-			} `json:"data"`
-		} `json:"series"`
-	}
-	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &opt); err != nil {
-		t.Fatalf("chart option is not JSON: %v", err)
-	}
-	if len(opt.XAxis) == 0 || len(opt.XAxis[0].Data) != 90 {
-		t.Fatalf("x axis: %+v, want 90 days", opt.XAxis)
-	}
-	today := warehouse.DayOf(now, time.UTC).String()
-	if last := opt.XAxis[0].Data[89]; last != today {
-		t.Errorf("last day %s, want %s", last, today)
-	}
-	want := map[string]float64{"Logins": 2, "Active users": 2}
-	for _, s := range opt.Series {
-		if w, ok := want[s.Name]; ok {
-			if got := s.Data[len(s.Data)-1].Value; got != w {
-				t.Errorf("%s today = %v, want %v", s.Name, got, w)
-			}
-			delete(want, s.Name)
-		}
-	}
-	if len(want) > 0 {
-		t.Errorf("chart lacks series %v", want)
-	}
-}
-
 func TestStaticAssetsAreServedFromTheBinary(t *testing.T) {
-	srv := newConsole(t, time.Now().UTC())
+	e := newAPI(t)
 	for _, p := range []string{"/static/echarts.min.js", "/static/charts.js", "/static/style.css"} {
-		status, _, body := get(t, srv.URL+p)
+		status, _, body := get(t, e.url+p)
 		if status != 200 || len(body) == 0 {
 			t.Errorf("%s: %d, %d bytes", p, status, len(body))
 		}
 	}
+}
+
+func TestPagesNeedASignIn(t *testing.T) {
+	e := newAPI(t)
+	b := newBrowser(t, e.url)
+	r := b.get("/customers?status=active")
+	if r.status != http.StatusSeeOther || r.location != "/login?next="+url.QueryEscape("/customers?status=active") {
+		t.Fatalf("signed out: status %d to %q, want 303 to the sign-in page", r.status, r.location)
+	}
+	wantPage(t, "sign-in page", b.get(r.location), http.StatusOK, `name="email"`, `name="password"`, `name="csrf"`, `value="/customers?status=active"`)
+	// After signing in, the browser goes back where it was going.
+	emp := e.emps["sales"]
+	r = b.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {"/customers?status=active"}})
+	if r.status != http.StatusSeeOther || r.location != "/customers?status=active" {
+		t.Fatalf("sign in: status %d to %q: %s", r.status, r.location, r.body)
+	}
+	wantPage(t, "home", b.get("/"), http.StatusOK, emp.Name)
+}
+
+func TestSignInRefusals(t *testing.T) {
+	e := newAPI(t)
+	emp := e.emps["finance"]
+	b := newBrowser(t, e.url)
+	b.get("/login")
+	tests := []struct {
+		name   string
+		form   url.Values
+		status int
+		text   string
+	}{
+		{"wrong password", url.Values{"email": {emp.Email}, "password": {"not the password"}}, 401, "Wrong email or password."},
+		{"unknown email", url.Values{"email": {"nobody@example.com"}, "password": {"whatever-password"}}, 401, "Wrong email or password."},
+		{"departed", url.Values{"email": {e.emps["departed"].Email}, "password": {e.pws[e.emps["departed"].Email]}}, 401, "Wrong email or password."},
+		{"no CSRF token", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "csrf": {""}}, 403, "The sign-in form expired."},
+		{"forged CSRF token", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "csrf": {strings.Repeat("A", 43)}}, 403, "The sign-in form expired."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.post("/login", tt.form)
+			wantPage(t, tt.name, r, tt.status, tt.text)
+			if b.get("/").status != http.StatusSeeOther {
+				t.Errorf("%s: signed in after all", tt.name)
+			}
+		})
+	}
+	t.Run("from another site", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/login", strings.NewReader(url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "csrf": {b.csrf}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		if r := b.do(req); r.status != http.StatusForbidden {
+			t.Errorf("cross-site sign-in: status %d, want 403", r.status)
+		}
+	})
+	t.Run("next elsewhere", func(t *testing.T) {
+		for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
+			c := newBrowser(t, e.url)
+			c.get("/login")
+			r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {next}})
+			if r.status != http.StatusSeeOther || r.location != "/" {
+				t.Errorf("next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
+			}
+		}
+	})
+}
+
+func TestSignInIsThrottled(t *testing.T) {
+	e := newAPI(t)
+	emp, _ := e.employee("throttled", keel.RoleSales)
+	b := newBrowser(t, e.url)
+	b.get("/login")
+	for i := 0; i < 5; i++ {
+		wantPage(t, "wrong password", b.post("/login", url.Values{"email": {emp.Email}, "password": {"wrong-password-123"}}), 401)
+	}
+	// The sixth attempt is refused even with the right password …
+	r := b.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}})
+	wantPage(t, "throttled", r, http.StatusTooManyRequests, "Too many failed sign-ins")
+	// … while another employee signs in from elsewhere as usual.
+	e.signIn("csm")
+}
+
+func TestSessionCookie(t *testing.T) {
+	e := newAPI(t)
+	b := newBrowser(t, e.url)
+	b.get("/login")
+	emp := e.emps["csm"]
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/login", strings.NewReader(url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "csrf": {b.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// Behind a TLS proxy, the cookie is Secure.
+	req.Header.Set("X-Forwarded-Proto", "https")
+	for _, c := range b.c.Jar.Cookies(req.URL) {
+		req.AddCookie(c)
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "keel_session" {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("no session cookie; status %d", res.StatusCode)
+	}
+	if !session.HttpOnly || !session.Secure || session.SameSite != http.SameSiteLaxMode || session.Path != "/" {
+		t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Lax, Path=/", session)
+	}
+	if len(session.Value) < 43 {
+		t.Errorf("session secret of %d characters, want 256 bits", len(session.Value))
+	}
+}
+
+func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("sales")
+	other := e.signIn("csm")
+	for _, token := range []string{"", "x", other.csrf} {
+		r := b.post("/me/locale", url.Values{"locale": {"zh"}, "csrf": {token}})
+		wantPage(t, "locale with a bad token", r, http.StatusForbidden, "This form has expired")
+	}
+	if emp, _ := e.db.Employee(context.Background(), e.emps["sales"].ID); emp.Locale != "en" {
+		t.Errorf("locale changed to %q by a form without the token", emp.Locale)
+	}
+}
+
+func TestSignOutEndsTheSession(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("leadership")
+	old := b.c.Jar.Cookies(mustURL(t, e.url))
+	r := b.post("/logout", nil)
+	if r.status != http.StatusSeeOther || r.location != "/login" {
+		t.Fatalf("sign out: %d to %q", r.status, r.location)
+	}
+	// The old cookie, kept by someone, opens nothing any more.
+	c := newBrowser(t, e.url)
+	c.c.Jar.SetCookies(mustURL(t, e.url), old)
+	if r := c.get("/"); r.status != http.StatusSeeOther {
+		t.Errorf("old session after sign-out: status %d, want 303", r.status)
+	}
+}
+
+func TestDepartedEmployeeIsBouncedAtOnce(t *testing.T) {
+	e := newAPI(t)
+	emp, _ := e.employee("leaving", keel.RoleSales)
+	b := e.signInAs(emp)
+	wantPage(t, "before", b.get("/customers"), http.StatusOK)
+	if _, err := e.db.DeactivateEmployee(context.Background(), keel.System, emp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/customers"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Errorf("after deactivation: status %d to %q, want 303 to /login", r.status, r.location)
+	}
+}
+
+func TestLanguageIsChosenPerEmployee(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("csm")
+	wantPage(t, "English home", b.get("/"), http.StatusOK, ">Customers<", "Sign out")
+	r := b.post("/me/locale", url.Values{"locale": {"zh"}, "next": {"/"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("set locale: %d: %s", r.status, r.body)
+	}
+	wantPage(t, "Chinese home", b.get("/"), http.StatusOK, ">客户<", "退出登录", `lang="zh-CN"`, "语言已切换。")
+	// Another employee still sees English.
+	wantPage(t, "someone else", e.signIn("sales").get("/"), http.StatusOK, ">Customers<")
+	if r := b.post("/me/locale", url.Values{"locale": {"fr"}}); r.status != http.StatusBadRequest || !strings.Contains(r.body, "locale") {
+		t.Errorf("unsupported locale: status %d, want 400 naming locale", r.status)
+	}
+}
+
+// TestEveryTextIsTranslated finds every English text the templates pass
+// to t and the handlers to l.T, and fails for one without a Chinese
+// translation.
+func TestEveryTextIsTranslated(t *testing.T) {
+	zh := map[string]string{}
+	files, _ := filepath.Glob("locales/*.zh.json")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range decodeJSONMap(t, f, b) {
+			zh[k] = v
+		}
+	}
+	patterns := map[string]*regexp.Regexp{
+		"templates/*.html": regexp.MustCompile(`\(?\bt "((?:[^"\\]|\\.)*)"`),
+		"*.go":             regexp.MustCompile(`\bl\.T\("((?:[^"\\]|\\.)*)"`),
+	}
+	seen := 0
+	for glob, re := range patterns {
+		files, _ := filepath.Glob(glob)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+				seen++
+				text := strings.ReplaceAll(m[1], `\"`, `"`)
+				if zh[text] == "" {
+					t.Errorf("%s: %q has no Chinese translation in locales/*.zh.json", f, text)
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("found only %d texts to translate; the patterns no longer match the code", seen)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

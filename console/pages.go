@@ -2,19 +2,26 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keelhq/keel"
 )
 
-// parsePages parses every page template together with the layout, once.
-func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{
+// baseFuncs are the template functions that do not depend on the request.
+// The request's own — t (translate), csrf (the form's hidden token field)
+// and can (may the signed-in employee do an action) — are bound on a clone
+// of the parsed page for each request (requestFuncs).
+func baseFuncs() template.FuncMap {
+	return template.FuncMap{
 		"trendArrow": func(t keel.Trend) string {
 			switch t {
 			case keel.TrendUp:
@@ -24,7 +31,52 @@ func parsePages() (map[string]*template.Template, error) {
 			}
 			return "→"
 		},
+		"money": keel.FormatAmount,
+		"date": func(t any) string {
+			switch t := t.(type) {
+			case time.Time:
+				if t.IsZero() {
+					return ""
+				}
+				return t.UTC().Format("2006-01-02")
+			case *time.Time:
+				if t == nil || t.IsZero() {
+					return ""
+				}
+				return t.UTC().Format("2006-01-02")
+			}
+			return fmt.Sprint(t)
+		},
+		"datetime": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04") + " UTC"
+		},
+		"pct": func(f float64) string { return fmt.Sprintf("%+.0f%%", f*100) },
+		// Placeholders, replaced per request.
+		"t":    func(s string, args ...any) string { return s },
+		"csrf": func() template.HTML { return "" },
+		"can":  func(a string) bool { return false },
 	}
+}
+
+// requestFuncs binds the request's language, form token and employee.
+func (s *server) requestFuncs(r *http.Request) template.FuncMap {
+	l := s.langOf(r)
+	token := sessionFrom(r.Context()).csrf
+	me := employeeFrom(r.Context())
+	return template.FuncMap{
+		"t": l.T,
+		"csrf": func() template.HTML {
+			return template.HTML(`<input type="hidden" name="` + csrfField + `" value="` + template.HTMLEscapeString(token) + `">`)
+		},
+		"can": func(a string) bool { return me.ID != 0 && me.Can(keel.Action(a)) == nil },
+	}
+}
+
+// parsePages parses every page template together with the layout, once.
+func parsePages() (map[string]*template.Template, error) {
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -35,7 +87,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if base == "layout.html" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(baseFuncs()).ParseFS(templateFS, "templates/layout.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", n, err)
 		}
@@ -46,18 +98,55 @@ func parsePages() (map[string]*template.Template, error) {
 
 // page is what every template receives.
 type page struct {
-	Title string
-	Nav   string
-	Data  any
+	Title  string
+	Nav    string        // which top-level section is current
+	Me     keel.Employee // zero on the sign-in page
+	Locale string
+	Flash  string // a message from the request before, shown once
+	Path   string // this page's path and query, to come back to
+	Data   any
+}
+
+// langOf is the request's UI language: the signed-in employee's, else the
+// browser's preference between the ones Keel speaks.
+func (s *server) langOf(r *http.Request) lang {
+	if me := employeeFrom(r.Context()); me.Locale != "" {
+		return s.catalog.lang(me.Locale)
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.Split(part, ";")[0]))
+		switch {
+		case strings.HasPrefix(tag, "zh"):
+			return s.catalog.lang("zh")
+		case strings.HasPrefix(tag, "en"):
+			return s.catalog.lang("en")
+		}
+	}
+	return s.catalog.lang("")
 }
 
 // render writes a page, or an error page if rendering fails. Rendering goes
 // to a buffer first so a template error never leaves half a page.
 func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	t, ok := s.pages[name]
+	base, ok := s.pages[name]
 	if !ok {
 		s.renderError(w, r, fmt.Errorf("no page template %q", name))
 		return
+	}
+	t, err := base.Clone()
+	if err != nil {
+		s.renderError(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	t.Funcs(s.requestFuncs(r))
+	p.Me = employeeFrom(r.Context())
+	p.Locale = s.langOf(r).Locale
+	p.Path = r.URL.RequestURI()
+	if c, err := r.Cookie(flashCookie); err == nil {
+		if msg, err := url.QueryUnescape(c.Value); err == nil {
+			p.Flash = msg
+		}
+		s.setCookie(w, r, flashCookie, "", time.Time{})
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
@@ -67,6 +156,26 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	buf.WriteTo(w)
+}
+
+// page makes a page handler of h, which answers the request itself when it
+// succeeds and returns the error when it does not: renderError answers
+// that, so every page fails the same way.
+func (s *server) page(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.renderError(w, r, err)
+		}
+	}
+}
+
+// redirect answers a form that worked: back to a page (303, so a reload
+// does not post again), with a message shown there once.
+func (s *server) redirect(w http.ResponseWriter, r *http.Request, to, flash string) {
+	if flash != "" {
+		s.setCookie(w, r, flashCookie, url.QueryEscape(flash), s.Now().Add(time.Minute))
+	}
+	http.Redirect(w, r, localPath(to), http.StatusSeeOther)
 }
 
 // statusOf maps an error code to an HTTP status.
@@ -100,14 +209,99 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if code == keel.EINTERNAL {
 		s.Log.Error("console", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	l := s.langOf(r)
 	msg := keel.ErrorMessage(err)
-	t, ok := s.pages["error"]
-	var buf bytes.Buffer
-	if !ok || t.ExecuteTemplate(&buf, "layout.html", page{Title: http.StatusText(status), Data: msg}) != nil {
-		http.Error(w, msg, status)
-		return
+	if code == keel.EINTERNAL {
+		msg = l.T("Something went wrong on our side. It has been logged; please try again.")
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	buf.WriteTo(w)
+	base, ok := s.pages["error"]
+	var buf bytes.Buffer
+	if ok {
+		t, cerr := base.Clone()
+		if cerr == nil {
+			t.Funcs(s.requestFuncs(r))
+			p := page{Title: l.T(http.StatusText(status)), Me: employeeFrom(r.Context()), Locale: l.Locale, Data: msg}
+			if t.ExecuteTemplate(&buf, "layout.html", p) == nil {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.WriteHeader(status)
+				buf.WriteTo(w)
+				return
+			}
+		}
+	}
+	http.Error(w, msg, status)
+}
+
+// need lets a page request through only when the signed-in employee may
+// do a; the refusal is a page saying so. The store checks again inside its
+// transaction, which is what guarantees an unauthorised form changes
+// nothing.
+func (s *server) need(a keel.Action) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := employeeFrom(r.Context()).Can(a); err != nil {
+				s.renderError(w, r, keel.Errorf(keel.EFORBIDDEN, "%s", s.langOf(r).T("Your role does not allow this.")))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// pageSize is the length of every list page.
+const pageSize = 50
+
+// pageOf reads ?page=N (1-based) into a keel.Page, naming the field when
+// it is not a page number.
+func pageOf(r *http.Request) (keel.Page, error) {
+	n := 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 100000 {
+			return keel.Page{}, keel.Errorf(keel.EINVALID, "page: %q is not a page number", v)
+		}
+	}
+	return keel.Page{Limit: pageSize, Offset: (n - 1) * pageSize}, nil
+}
+
+// pager is the "previous / next" of a list page.
+type pager struct {
+	Page, Pages, Total int
+	Prev, Next         string // links; empty at the ends
+}
+
+func pagerOf(r *http.Request, p keel.Page, total int) pager {
+	pg := pager{Page: p.Offset/pageSize + 1, Pages: (total + pageSize - 1) / pageSize, Total: total}
+	link := func(n int) string {
+		q := r.URL.Query()
+		q.Set("page", strconv.Itoa(n))
+		return r.URL.Path + "?" + q.Encode()
+	}
+	if pg.Page > 1 {
+		pg.Prev = link(pg.Page - 1)
+	}
+	if pg.Page < pg.Pages {
+		pg.Next = link(pg.Page + 1)
+	}
+	return pg
+}
+
+// formInt reads an integer form or query field, naming it when it is not
+// one; empty is 0.
+func formInt(field, v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, keel.Errorf(keel.EINVALID, "%s: %q is not a whole number", field, v)
+	}
+	return n, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func withSession(ctx context.Context, s session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // routes is every route of the console: the pages, the static files and
-// the JSON API. Each mutating API route names the action it needs, checked
+// the JSON API. Each mutating route names the action it needs, checked
 // here before the handler runs (and again by the store, which is what
 // guarantees that an unauthorised call changes nothing).
 func (s *server) routes() http.Handler {
@@ -19,10 +19,23 @@ func (s *server) routes() http.Handler {
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
 	static, _ := fs.Sub(staticFS, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	r.Get("/", s.handleHome())
-	r.Get("/activity", s.handleActivity())
+
+	// Pages: sign-in first, then everything behind a session, with every
+	// form's CSRF token checked.
+	r.Get("/login", s.handleLoginForm())
+	r.Post("/login", s.handleLogin())
+	r.Group(func(r chi.Router) {
+		r.Use(s.signedIn, s.checkForm)
+		r.Post("/logout", s.handleLogout())
+		r.Post("/me/locale", s.handleLocale())
+		r.Get("/", s.handleHome())
+		s.customerPages(r)
+		s.salesPages(r)
+		s.activityPages(r)
+		s.adminPages(r)
+	})
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(noStore)

@@ -27,6 +27,10 @@ const (
 	StaffFinance = 5
 )
 
+// StaffPassword is every demo employee's password, so that the console can
+// be tried at once. It is set only when the demo creates the employee.
+const StaffPassword = "keel-demo-password"
+
 // Staff are the demo's employees; customers are shared among the two
 // sellers and the two CSMs.
 var Staff = []StaffPlan{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/keelhq/keel/console"
@@ -18,9 +17,10 @@ var _ console.Store = (*postgres.DB)(nil)
 
 type consoleFlags struct {
 	common
-	addr     string
-	tz       string
-	insecure bool
+	addr          string
+	tz            string
+	secureCookies bool
+	sessionTTL    time.Duration
 }
 
 func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error {
@@ -28,7 +28,8 @@ func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error
 	f.common.register(fs, env)
 	fs.StringVar(&f.addr, "addr", env.Get(envHTTPAddr, defaultHTTPAddr), "listen address ($"+envHTTPAddr+")")
 	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone ($"+envTimezone+")")
-	fs.BoolVar(&f.insecure, "insecure-listen", false, "listen on a non-loopback address although the console's pages have no sign-in yet (only behind something that restricts who can reach them); the JSON API under /api/v1/ needs a personal API token on every request either way")
+	fs.BoolVar(&f.secureCookies, "secure-cookies", env.Get(envSecureCookies, "true") == "true", "send the session cookie over HTTPS only, as when the console is behind a TLS proxy; requests that arrive over TLS always get Secure cookies ($"+envSecureCookies+")")
+	fs.DurationVar(&f.sessionTTL, "session-ttl", console.DefaultSessionTTL, "how long a sign-in lasts")
 	return fs.Parse(args)
 }
 
@@ -45,32 +46,10 @@ func runConsole(ctx context.Context, args []string, env *Env, stdout, stderr io.
 	return run(ctx)
 }
 
-// loopbackAddr keeps the console on loopback: its pages have no sign-in
-// yet, so they must not be reachable from other machines. (The JSON API
-// beside them checks a personal API token on every request, but shares the
-// listener, so the pages decide.) ":8080" becomes
-// "127.0.0.1:8080"; an explicit non-loopback host is refused.
-func loopbackAddr(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("console address %q: %w", addr, err)
-	}
-	if host == "" {
-		return net.JoinHostPort("127.0.0.1", port), nil
-	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return addr, nil
-	}
-	return "", fmt.Errorf("console address %q: the console's pages have no sign-in yet, so it only listens on loopback (--insecure-listen overrides)", addr)
-}
-
 func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
 	addr := f.addr
-	if !f.insecure {
-		var err error
-		if addr, err = loopbackAddr(f.addr); err != nil {
-			return nil, err
-		}
+	if f.sessionTTL < time.Minute {
+		return nil, fmt.Errorf("--session-ttl: %s is shorter than a minute", f.sessionTTL)
 	}
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
@@ -87,7 +66,8 @@ func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(cont
 	}
 	h, err := console.NewServer(console.Deps{
 		Warehouse: store, Names: db, Store: db, Log: log,
-		Settings: warehouse.ActivitySettings{Location: loc},
+		Settings:      warehouse.ActivitySettings{Location: loc},
+		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL,
 	})
 	if err != nil {
 		db.Close()

@@ -95,6 +95,9 @@ func demoTokens(ctx context.Context, db *postgres.DB) (map[string]string, error)
 		e, err := db.EmployeeByEmail(ctx, s.Email)
 		if keel.ErrorCode(err) == keel.ENOTFOUND {
 			e, _, err = db.AddEmployee(ctx, keel.System, keel.Employee{Email: s.Email, Name: s.Name, Roles: s.Roles, Status: keel.EmployeeActive, Locale: "en"})
+			if err == nil {
+				err = db.SetPassword(ctx, keel.System, e.ID, demo.StaffPassword)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("demo employee %s: %w", s.Email, err)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/devstack"
 )
@@ -104,7 +105,8 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 
 	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
 	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000}
-	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC")}
+	// Plain HTTP on this machine: the session cookie cannot be Secure.
+	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL}
 	runCollector, err := cf.service(ctx, log)
 	if err != nil {
 		return err
@@ -131,7 +133,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 		if err := waitReady(gctx, collectorURL+"/readyz"); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s   (no sign-in yet: it listens on loopback only)\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
+		fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
 			consoleURL, collectorURL, "http://"+dialable(f.loadAddr), filepath.Join(f.dir, "dev.env"))
 		if f.demo {
 			if err := waitReady(gctx, consoleURL+"/healthz"); err != nil {
@@ -144,7 +146,12 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 				return err
 			}
 		}
-		fmt.Fprintf(stdout, "Ready. Try: ./keel activity --tenant t-1001, or the JSON API with a token from\n  ./keel token create --email %s   ·   Ctrl-C stops everything.\n", demo.Staff[demo.StaffAdmin].Email)
+		if f.demo {
+			fmt.Fprintf(stdout, "Ready. Open %s and sign in as %s (or sales1@, csm1@, finance@, ceo@ …) with the password %s.\n  The JSON API takes a token from ./keel token create --email %s   ·   Ctrl-C stops everything.\n",
+				consoleURL, demo.Staff[demo.StaffAdmin].Email, demo.StaffPassword, demo.Staff[demo.StaffAdmin].Email)
+		} else {
+			fmt.Fprintf(stdout, "Ready. Add an employee with ./keel user add --email you@example.com --name You --role admin and sign in at %s.   ·   Ctrl-C stops everything.\n", consoleURL)
+		}
 		return nil
 	})
 	if err := g.Wait(); err != nil && ctx.Err() == nil {

@@ -77,18 +77,19 @@ func writeDevEnv(dir string, vars [][2]string) error {
 
 // Settings shared by several commands, with their environment variables.
 const (
-	envPG         = "KEEL_PG_URL"
-	envClickHouse = "KEEL_CLICKHOUSE_URL"
-	envBrokers    = "KEEL_KAFKA_BROKERS"
-	envHTTPAddr   = "KEEL_HTTP_ADDR"
-	envCollect    = "KEEL_COLLECT_ADDR"
-	envLoadAddr   = "KEEL_LOAD_ADDR"
-	envCollector  = "KEEL_COLLECTOR_URL"
-	envConsoleURL = "KEEL_CONSOLE_URL"
-	envTopic      = "KEEL_EVENTS_TOPIC"
-	envLogLevel   = "KEEL_LOG_LEVEL"
-	envLateWindow = "KEEL_LATE_WINDOW"
-	envTimezone   = "KEEL_TIMEZONE"
+	envPG            = "KEEL_PG_URL"
+	envClickHouse    = "KEEL_CLICKHOUSE_URL"
+	envBrokers       = "KEEL_KAFKA_BROKERS"
+	envHTTPAddr      = "KEEL_HTTP_ADDR"
+	envCollect       = "KEEL_COLLECT_ADDR"
+	envLoadAddr      = "KEEL_LOAD_ADDR"
+	envCollector     = "KEEL_COLLECTOR_URL"
+	envConsoleURL    = "KEEL_CONSOLE_URL"
+	envTopic         = "KEEL_EVENTS_TOPIC"
+	envLogLevel      = "KEEL_LOG_LEVEL"
+	envLateWindow    = "KEEL_LATE_WINDOW"
+	envTimezone      = "KEEL_TIMEZONE"
+	envSecureCookies = "KEEL_SECURE_COOKIES"
 )
 
 // Defaults for the settings above.

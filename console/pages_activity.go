@@ -2,9 +2,9 @@ package console
 
 import (
 	"net/http"
-	"sort"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 
@@ -12,39 +12,9 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-type tenantRow struct {
-	warehouse.TenantSummary
-	Name    string
-	Unknown bool // sends events but no one has named it yet
-}
-
-func (s *server) handleHome() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		summaries, err := s.Warehouse.Tenants(ctx, s.Now())
-		if err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		names, err := s.Names.TenantNames(ctx)
-		if err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		rows := make([]tenantRow, 0, len(summaries))
-		unknown := 0
-		for _, t := range summaries {
-			name, ok := names[t.Tenant]
-			if !ok {
-				unknown++
-			}
-			rows = append(rows, tenantRow{TenantSummary: t, Name: name, Unknown: !ok})
-		}
-		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Logins30d > rows[j].Logins30d })
-		s.render(w, r, http.StatusOK, "home", page{Title: "Tenants", Nav: "home", Data: map[string]any{
-			"Tenants": rows, "Unknown": unknown,
-		}})
-	}
+// activityPages registers the activity pages.
+func (s *server) activityPages(r chi.Router) {
+	r.Get("/activity", s.handleActivity())
 }
 
 func (s *server) handleActivity() http.HandlerFunc {

@@ -1,0 +1,54 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/keelhq/keel"
+)
+
+// homeCard is one thing waiting for the employee on the home page.
+type homeCard struct {
+	Label string
+	Count int
+	Link  string
+}
+
+// handleHome is the signed-in home: what waits for this employee, by role.
+func (s *server) handleHome() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		me := employeeFrom(ctx)
+		l := s.langOf(r)
+		one := keel.Page{Limit: 1}
+		var cards []homeCard
+		count := func(label, link string, n int, err error) error {
+			if err != nil {
+				return err
+			}
+			cards = append(cards, homeCard{Label: l.T(label), Count: n, Link: link})
+			return nil
+		}
+		if me.Has(keel.RoleSales) || me.Has(keel.RoleCSM) {
+			_, n, err := s.Store.Customers(ctx, keel.CustomerFilter{Owner: me.ID, Page: one})
+			if err := count("My customers", "/customers?owner="+itoa(int(me.ID)), n, err); err != nil {
+				return err
+			}
+			_, n, err = s.Store.Orders(ctx, keel.OrderFilter{CreatedBy: me.ID, Status: keel.OrderDraft, Page: one})
+			if err := count("My draft orders", "/orders?status=draft&mine=1", n, err); err != nil {
+				return err
+			}
+			_, n, err = s.Store.Orders(ctx, keel.OrderFilter{CreatedBy: me.ID, Status: keel.OrderPending, Page: one})
+			if err := count("My orders awaiting approval", "/orders?status=pending_approval&mine=1", n, err); err != nil {
+				return err
+			}
+		}
+		if me.Can(keel.ActOrderDecide) == nil {
+			_, n, err := s.Store.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, Page: one})
+			if err := count("Orders awaiting approval", "/approvals", n, err); err != nil {
+				return err
+			}
+		}
+		s.render(w, r, http.StatusOK, "home", page{Title: l.T("Home"), Nav: "home", Data: cards})
+		return nil
+	})
+}

@@ -1,0 +1,283 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
+// Console pages are signed in with a server-side session: the browser
+// keeps a random secret in an HttpOnly cookie, Postgres keeps its SHA-256
+// and the employee, and every request looks the session up again — so a
+// departed employee (whose sessions the deactivation deletes) is bounced
+// on their next request.
+const (
+	sessionCookie = "keel_session"
+	loginCSRFName = "keel_login_csrf"
+	flashCookie   = "keel_flash"
+	csrfField     = "csrf"
+
+	// DefaultSessionTTL is how long a sign-in lasts: a working day.
+	DefaultSessionTTL = 12 * time.Hour
+)
+
+type sessionKey struct{}
+
+// sessionOf is the signed-in employee and the session's secret, or false.
+type session struct {
+	secret string
+	csrf   string
+}
+
+// csrfToken derives a session's form token from its secret: a page can
+// carry it without revealing the secret (the cookie stays HttpOnly), and
+// another site can neither read nor compute it.
+func csrfToken(secret string) string {
+	h := sha256.Sum256([]byte("keel csrf\x00" + secret))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// secure reports whether cookies must carry the Secure flag: always when
+// the console is configured so (behind TLS), and whenever the request came
+// over TLS.
+func (s *server) secure(r *http.Request) bool {
+	return s.SecureCookies || r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode}
+	if expires.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// signedIn lets a page request through only with a live session of an
+// active employee; anyone else is sent to the sign-in page, and comes back
+// after signing in.
+func (s *server) signedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Store == nil {
+			s.renderError(w, r, keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres."))
+			return
+		}
+		c, err := r.Cookie(sessionCookie)
+		if err != nil || c.Value == "" {
+			s.toLogin(w, r)
+			return
+		}
+		e, err := s.Store.SessionEmployee(r.Context(), c.Value)
+		if err != nil {
+			if keel.ErrorCode(err) == keel.EINTERNAL {
+				s.renderError(w, r, err)
+				return
+			}
+			s.setCookie(w, r, sessionCookie, "", time.Time{})
+			s.toLogin(w, r)
+			return
+		}
+		ctx := context.WithValue(r.Context(), employeeKey{}, e)
+		ctx = context.WithValue(ctx, sessionKey{}, session{secret: c.Value, csrf: csrfToken(c.Value)})
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func sessionFrom(ctx context.Context) session {
+	s, _ := ctx.Value(sessionKey{}).(session)
+	return s
+}
+
+// toLogin sends the browser to the sign-in page, remembering where it was
+// going when that was a page it can come back to.
+func (s *server) toLogin(w http.ResponseWriter, r *http.Request) {
+	target := "/login"
+	if r.Method == http.MethodGet && r.URL.Path != "/" {
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// localPath returns next when it is a path on this site, and "/" otherwise,
+// so that the sign-in page cannot be used to send people elsewhere.
+func localPath(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// Form body limits: attachments travel in multipart forms.
+const (
+	maxFormBytes      = 1 << 20
+	maxMultipartBytes = 8 << 20
+)
+
+// checkForm guards every state-changing page request: the body is bounded
+// and parsed, the Origin (when the browser sends one) must be this site,
+// and the form must carry the session's CSRF token.
+func (s *server) checkForm(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := sameOrigin(r); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if err := parseForm(w, r); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		want := sessionFrom(r.Context()).csrf
+		got := r.PostFormValue(csrfField)
+		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			s.renderError(w, r, keel.Errorf(keel.EFORBIDDEN, "This form has expired or did not come from Keel. Go back, reload the page and try again."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// parseForm reads a form body within the limits.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		r.Body = http.MaxBytesReader(w, r.Body, maxMultipartBytes)
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			return formError(err)
+		}
+		return nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return formError(err)
+	}
+	return nil
+}
+
+func formError(err error) error {
+	if strings.Contains(err.Error(), "too large") {
+		return keel.Errorf(keel.ETOOLARGE, "The form is too large (at most %d MiB with attachments).", maxMultipartBytes>>20)
+	}
+	return keel.Errorf(keel.EINVALID, "The form could not be read: %v", err)
+}
+
+// sameOrigin refuses a request whose Origin header names another site.
+// Browsers send Origin on cross-site form posts, so this stops them even
+// before the CSRF token is checked.
+func sameOrigin(r *http.Request) error {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host != r.Host {
+		return keel.Errorf(keel.EFORBIDDEN, "This form was sent from another site (%s) and was refused.", o)
+	}
+	return nil
+}
+
+// throttle limits failed sign-ins: per email, so a password cannot be
+// guessed, and per client address, so many emails cannot be tried from one
+// place. It is kept in memory: each console process counts its own.
+type throttle struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+// Sign-in limits: failures within the window before sign-in is refused.
+const (
+	throttleWindow   = 15 * time.Minute
+	throttlePerEmail = 5
+	throttlePerAddr  = 20
+)
+
+func (t *throttle) keys(email, addr string) [2]string {
+	return [2]string{"email:" + strings.ToLower(strings.TrimSpace(email)), "addr:" + addr}
+}
+
+// wait returns how long until another attempt is allowed, 0 if now.
+func (t *throttle) wait(email, addr string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var longest time.Duration
+	for i, k := range t.keys(email, addr) {
+		limit := throttlePerEmail
+		if i == 1 {
+			limit = throttlePerAddr
+		}
+		fs := t.recent(k, now)
+		if len(fs) >= limit {
+			if d := fs[len(fs)-limit].Add(throttleWindow).Sub(now); d > longest {
+				longest = d
+			}
+		}
+	}
+	return longest
+}
+
+func (t *throttle) fail(email, addr string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.failures == nil {
+		t.failures = map[string][]time.Time{}
+	}
+	if len(t.failures) > 100_000 { // bound memory under a flood of addresses
+		for k := range t.failures {
+			if len(t.recent(k, now)) == 0 {
+				delete(t.failures, k)
+			}
+		}
+	}
+	for _, k := range t.keys(email, addr) {
+		t.failures[k] = append(t.recent(k, now), now)
+	}
+}
+
+// succeed forgets an email's failures once its password was right.
+func (t *throttle) succeed(email string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.failures, t.keys(email, "")[0])
+}
+
+// recent returns k's failures inside the window, dropping older ones.
+func (t *throttle) recent(k string, now time.Time) []time.Time {
+	fs := t.failures[k]
+	i := 0
+	for i < len(fs) && now.Sub(fs[i]) >= throttleWindow {
+		i++
+	}
+	fs = fs[i:]
+	if len(fs) == 0 {
+		delete(t.failures, k)
+	}
+	return fs
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
