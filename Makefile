@@ -16,7 +16,7 @@ run: deps-run build
 ## test: every test, against real Postgres, ClickHouse and Kafka
 test: deps-test vet
 	@# Everything against a real Apache Kafka broker …
-	KEEL_TEST_KAFKA=apache KEEL_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+	KEEL_TEST_KAFKA=apache KEEL_PYTHON=$(CURDIR)/$(VENV)/bin/python KEEL_ARTIFACTS=$(CURDIR)/.keel/artifacts \
 		$(GO) test -count=1 -p 1 -timeout $(TIMEOUT) ./...
 	@# … and the collector, loader and outbox suites again against kfake,
 	@# the in-process broker `make run` uses.
@@ -42,13 +42,16 @@ deps-run:
 	fi
 	$(GO) mod download
 
-# Plus what the tests need: Java and Maven for a real Kafka broker, and
-# chDB (a current ClickHouse, in-process) to check every statement on it.
+# Plus what the tests need: Java and Maven for a real Kafka broker, chDB (a
+# current ClickHouse, in-process) to check every statement on it, and
+# Chromium for the console's browser tests (screenshots land in
+# .keel/artifacts/screenshots).
 deps-test: deps-run
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
