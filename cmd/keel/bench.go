@@ -33,8 +33,11 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "console" {
+		return runBenchConsole(ctx, args[1:], env, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return errors.New("usage: keel bench ingest [--events N] [--backlog] [--rate R --duration D] (beside a running keel dev)")
+		return errors.New("usage: keel bench ingest [--events N] [--backlog] [--rate R --duration D] (beside a running keel dev)\n   or: " + strings.TrimPrefix(benchConsoleUsage, "usage: "))
 	}
 	var f benchFlags
 	fs := newFlagSet("bench ingest", stderr)
