@@ -1,6 +1,651 @@
 package console
 
-import "github.com/go-chi/chi/v5"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 
-// adminPages registers the admin pages.
-func (s *server) adminPages(r chi.Router) {}
+	"github.com/go-chi/chi/v5"
+
+	"github.com/keelhq/keel"
+)
+
+// adminPages registers the admin pages: the employees (add, roles,
+// language, deactivate) and the audit log.
+func (s *server) adminPages(r chi.Router) {
+	admin := r.With(s.need(keel.ActEmployeeAdmin))
+	admin.Get("/employees", s.handleEmployeesPage())
+	admin.Post("/employees", s.handleEmployeeAdd())
+	admin.Get("/employees/{id}", s.handleEmployeePage())
+	admin.Post("/employees/{id}/roles", s.handleEmployeeRolesForm())
+	admin.Post("/employees/{id}/locale", s.handleEmployeeLocaleForm())
+	admin.Post("/employees/{id}/deactivate", s.handleEmployeeDeactivateForm())
+	r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
+}
+
+// adminOption is one choice of a select, a radio group or a set of checkboxes.
+type adminOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// roleLabel is a role as the pages name it.
+func roleLabel(l lang, r keel.Role) string {
+	switch r {
+	case keel.RoleAdmin:
+		return l.T("Administrator")
+	case keel.RoleSales:
+		return l.T("Sales")
+	case keel.RoleCSM:
+		return l.T("Customer success")
+	case keel.RoleFinance:
+		return l.T("Finance")
+	case keel.RoleLeadership:
+		return l.T("Leadership")
+	}
+	return string(r)
+}
+
+// roleOptions are the role checkboxes, those in checked ticked.
+func roleOptions(l lang, checked []string) []adminOption {
+	out := make([]adminOption, len(keel.Roles))
+	for i, r := range keel.Roles {
+		out[i] = adminOption{Value: string(r), Label: roleLabel(l, r)}
+		for _, c := range checked {
+			out[i].Selected = out[i].Selected || c == string(r)
+		}
+	}
+	return out
+}
+
+// localeOptions are the UI languages, each named in itself.
+func localeOptions(selected string) []adminOption {
+	if selected == "" {
+		selected = "en"
+	}
+	return []adminOption{
+		{Value: "en", Label: "English", Selected: selected == "en"},
+		{Value: "zh", Label: "中文", Selected: selected == "zh"},
+	}
+}
+
+func localeName(locale string) string {
+	if locale == "zh" {
+		return "中文"
+	}
+	return "English"
+}
+
+// employeeRow is an employee as the pages show one.
+type employeeRow struct {
+	keel.Employee
+	RoleLabels  []string
+	StatusLabel string
+	Language    string
+}
+
+func toEmployeeRow(l lang, e keel.Employee) employeeRow {
+	row := employeeRow{Employee: e, Language: localeName(e.Locale), StatusLabel: l.T("Employed")}
+	if e.Status == keel.EmployeeDeparted {
+		row.StatusLabel = l.T("Departed")
+	}
+	for _, r := range e.Roles {
+		row.RoleLabels = append(row.RoleLabels, roleLabel(l, r))
+	}
+	return row
+}
+
+// employeeForm is the "add employee" form, typed values kept when it fails.
+type employeeForm struct {
+	Email, Name string
+	Roles       []adminOption
+	Locales     []adminOption
+	Error       string
+}
+
+type employeesData struct {
+	Employees []employeeRow
+	Form      employeeForm
+}
+
+func (s *server) renderEmployees(w http.ResponseWriter, r *http.Request, status int, f employeeForm) error {
+	l := s.langOf(r)
+	emps, err := s.Store.Employees(r.Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]employeeRow, len(emps))
+	for i, e := range emps {
+		rows[i] = toEmployeeRow(l, e)
+	}
+	s.render(w, r, status, "employees", page{Title: l.T("Employees"), Nav: "employees", Data: employeesData{Employees: rows, Form: f}})
+	return nil
+}
+
+func (s *server) handleEmployeesPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		return s.renderEmployees(w, r, http.StatusOK, employeeForm{Roles: roleOptions(l, nil), Locales: localeOptions("")})
+	})
+}
+
+// handleEmployeeAdd adds an employee and answers with their page and the
+// one-time password, in this answer only: it is in no cookie, no URL, and
+// the store keeps only its hash.
+func (s *server) handleEmployeeAdd() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		names := r.PostForm["roles"]
+		locale := r.PostFormValue("locale")
+		f := employeeForm{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
+			Roles: roleOptions(l, names), Locales: localeOptions(locale)}
+		e, password, err := s.addEmployee(r, f.Email, f.Name, names, locale)
+		if c := keel.ErrorCode(err); c == keel.EINVALID || c == keel.ECONFLICT {
+			f.Error = keel.ErrorMessage(err)
+			return s.renderEmployees(w, r, statusOf(c), f)
+		}
+		if err != nil {
+			return err
+		}
+		return s.renderEmployee(w, r, http.StatusOK, e, employeeExtra{Password: password})
+	})
+}
+
+func (s *server) addEmployee(r *http.Request, email, name string, roleNames []string, locale string) (keel.Employee, string, error) {
+	e := keel.Employee{Email: email, Name: name, Locale: locale, Status: keel.EmployeeActive}
+	if err := (keel.Employee{Email: email, Name: name, Roles: []keel.Role{keel.RoleSales}}).Validate(); err != nil {
+		return keel.Employee{}, "", err // email and name first, in the form's order
+	}
+	roles, err := parseRoles(roleNames)
+	if err != nil {
+		return keel.Employee{}, "", err
+	}
+	e.Roles = roles
+	if err := e.Validate(); err != nil {
+		return keel.Employee{}, "", err
+	}
+	return s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
+}
+
+// employeeExtra is what one answer adds to an employee's page: the
+// one-time password right after adding, or a failed roles form.
+type employeeExtra struct {
+	Password   string
+	Roles      []string // the roles typed, when the form failed
+	RolesError string
+}
+
+type employeeData struct {
+	Employee   employeeRow
+	Self       bool
+	Password   string
+	Roles      []adminOption
+	RolesError string
+	Locales    []adminOption
+	ByThem     []auditRow
+	ToThem     []auditRow
+}
+
+func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status int, e keel.Employee, x employeeExtra) error {
+	ctx := r.Context()
+	l := s.langOf(r)
+	recent := keel.Page{Limit: 20}
+	by, _, err := s.Store.Audit(ctx, keel.AuditFilter{ActorID: e.ID, Page: recent})
+	if err != nil {
+		return err
+	}
+	to, _, err := s.Store.Audit(ctx, keel.AuditFilter{Entity: "employee", EntityID: e.ID, Page: recent})
+	if err != nil {
+		return err
+	}
+	names, err := s.employeeNames(r)
+	if err != nil {
+		return err
+	}
+	checked := x.Roles
+	if x.RolesError == "" {
+		checked = roleStrings(e.Roles)
+	}
+	d := employeeData{
+		Employee: toEmployeeRow(l, e), Self: e.ID == employeeFrom(ctx).ID, Password: x.Password,
+		Roles: roleOptions(l, checked), RolesError: x.RolesError, Locales: localeOptions(e.Locale),
+		ByThem: toAuditRows(l, by, names), ToThem: toAuditRows(l, to, names),
+	}
+	s.render(w, r, status, "employee", page{Title: e.Name, Nav: "employees", Data: d})
+	return nil
+}
+
+func roleStrings(roles []keel.Role) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// employeeNames maps employee ids to names, for the audit entries.
+func (s *server) employeeNames(r *http.Request) (map[int64]keel.Employee, error) {
+	emps, err := s.Store.Employees(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]keel.Employee, len(emps))
+	for _, e := range emps {
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
+func (s *server) handleEmployeePage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "employee")
+		if err != nil {
+			return err
+		}
+		e, err := s.Store.Employee(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		return s.renderEmployee(w, r, http.StatusOK, e, employeeExtra{})
+	})
+}
+
+func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "employee")
+		if err != nil {
+			return err
+		}
+		names := r.PostForm["roles"]
+		roles, err := parseRoles(names)
+		if err == nil {
+			_, err = s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, roles)
+		}
+		if keel.ErrorCode(err) == keel.EINVALID {
+			e, gerr := s.Store.Employee(r.Context(), id)
+			if gerr != nil {
+				return gerr
+			}
+			return s.renderEmployee(w, r, http.StatusBadRequest, e, employeeExtra{Roles: names, RolesError: keel.ErrorMessage(err)})
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("Roles saved."))
+		return nil
+	})
+}
+
+func (s *server) handleEmployeeLocaleForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "employee")
+		if err != nil {
+			return err
+		}
+		if _, err := s.Store.SetEmployeeLocale(r.Context(), employeeFrom(r.Context()), id, r.PostFormValue("locale")); err != nil {
+			return err
+		}
+		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("Language saved."))
+		return nil
+	})
+}
+
+// handleEmployeeDeactivateForm marks an employee departed: the store ends
+// their sessions and revokes their tokens in the same transaction, so
+// their open browser is sent to sign in on its next request.
+func (s *server) handleEmployeeDeactivateForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "employee")
+		if err != nil {
+			return err
+		}
+		me := employeeFrom(r.Context())
+		if id == me.ID {
+			return keel.Errorf(keel.ECONFLICT, "%s", l.T("You cannot deactivate your own account."))
+		}
+		e, err := s.Store.DeactivateEmployee(r.Context(), me, id)
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("%s is deactivated: signed out everywhere, API tokens revoked.", e.Name))
+		return nil
+	})
+}
+
+// auditEntities are the records the audit log names (postgres writes
+// them), in the order the filter offers them.
+var auditEntities = []string{"customer", "follow_up", "order", "product", "price_version", "employee", "api_token"}
+
+func entityLabel(l lang, entity string) string {
+	switch entity {
+	case "customer":
+		return l.T("Customer")
+	case "follow_up":
+		return l.T("Follow-up record")
+	case "order":
+		return l.T("Order")
+	case "product":
+		return l.T("Product")
+	case "price_version":
+		return l.T("Price version")
+	case "employee":
+		return l.T("Employee")
+	case "api_token":
+		return l.T("API token")
+	}
+	return entity
+}
+
+// fieldChange is one top-level field of a record that a change changed.
+type fieldChange struct {
+	Field    string
+	Old, New string
+}
+
+// auditRow is an audit entry as the pages show one.
+type auditRow struct {
+	At                    time.Time
+	ActorID               int64
+	Actor, ActorEmail     string
+	Action                string
+	Entity                string
+	EntityID              int64
+	Link                  string // the record's page, when it has one
+	Created               bool   // the change created the record
+	Changes               []fieldChange
+	BeforeJSON, AfterJSON string
+}
+
+func toAuditRows(l lang, entries []keel.AuditEntry, names map[int64]keel.Employee) []auditRow {
+	out := make([]auditRow, len(entries))
+	for i, a := range entries {
+		row := auditRow{At: a.At, ActorID: a.ActorID, Actor: a.Actor, ActorEmail: a.Actor, Action: a.Action,
+			Entity: entityLabel(l, a.Entity), EntityID: a.EntityID, Link: auditLink(a),
+			Created: jsonNull(a.Before), Changes: auditDiff(a.Before, a.After),
+			BeforeJSON: prettyJSON(a.Before), AfterJSON: prettyJSON(a.After)}
+		if a.ActorID == 0 {
+			row.Actor = keel.System.Name
+		} else if e, ok := names[a.ActorID]; ok {
+			row.Actor = e.Name
+		}
+		out[i] = row
+	}
+	return out
+}
+
+// auditLink is the page of the record an entry changed, "" when it has
+// none; a follow-up is shown on its customer's page, a price on its
+// product's.
+func auditLink(a keel.AuditEntry) string {
+	id := a.EntityID
+	field := func(name string) int64 {
+		for _, raw := range []json.RawMessage{a.After, a.Before} {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(raw, &m) == nil {
+				if n, err := strconv.ParseInt(string(m[name]), 10, 64); err == nil && n > 0 {
+					return n
+				}
+			}
+		}
+		return 0
+	}
+	switch a.Entity {
+	case "customer", "order", "product", "employee":
+		if id > 0 {
+			return "/" + a.Entity + "s/" + strconv.FormatInt(id, 10)
+		}
+	case "follow_up":
+		if c := field("CustomerID"); c > 0 {
+			return "/customers/" + strconv.FormatInt(c, 10)
+		}
+	case "price_version":
+		if p := field("ProductID"); p > 0 {
+			return "/products/" + strconv.FormatInt(p, 10)
+		}
+	}
+	return ""
+}
+
+func jsonNull(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s == "" || s == "null"
+}
+
+func prettyJSON(raw json.RawMessage) string {
+	if jsonNull(raw) {
+		return "null"
+	}
+	var buf bytes.Buffer
+	if json.Indent(&buf, raw, "", "  ") != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// objectFields reads a JSON object's fields in their order; ok is false
+// when raw is not an object.
+func objectFields(raw json.RawMessage) (keys []string, vals map[string]json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, false
+	}
+	vals = map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, false
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, false
+		}
+		if _, dup := vals[k]; !dup {
+			keys = append(keys, k)
+		}
+		vals[k] = v
+	}
+	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, false
+	}
+	return keys, vals, true
+}
+
+// compact is raw without insignificant space, for comparing values.
+func compactJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "null"
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// emptyValue reports whether a created record's field is worth leaving out.
+func emptyJSONValue(raw json.RawMessage) bool {
+	switch compactJSON(raw) {
+	case "null", `""`, "0", "false", "[]", "{}", `"0001-01-01T00:00:00Z"`:
+		return true
+	}
+	return false
+}
+
+// auditDiff lists the top-level fields whose values differ between a
+// record before and after a change, in the record's field order; for a
+// created record, its fields that have a value (but its ID, shown beside).
+func auditDiff(before, after json.RawMessage) []fieldChange {
+	bk, bv, bok := objectFields(before)
+	ak, av, aok := objectFields(after)
+	if (!bok && !jsonNull(before)) || (!aok && !jsonNull(after)) {
+		// Not records: the whole value changed, or did not.
+		if compactJSON(before) == compactJSON(after) {
+			return nil
+		}
+		return []fieldChange{{Old: shortValue(before), New: shortValue(after)}}
+	}
+	created := jsonNull(before)
+	var out []fieldChange
+	seen := map[string]bool{}
+	for _, k := range append(ak, bk...) {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		o, n := bv[k], av[k]
+		if compactJSON(o) == compactJSON(n) || created && (emptyJSONValue(n) || k == "ID") {
+			continue
+		}
+		out = append(out, fieldChange{Field: k, Old: shortValue(o), New: shortValue(n)})
+	}
+	return out
+}
+
+// shortValue shows a JSON value briefly: strings without quotes, lists of
+// plain values joined by commas, anything else as compact JSON, cut at 80
+// characters.
+func shortValue(raw json.RawMessage) string {
+	if jsonNull(raw) {
+		return "—"
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return shortenText(compactJSON(raw))
+	}
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return shortenText(x)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			switch e := e.(type) {
+			case string:
+				parts = append(parts, e)
+			case json.Number:
+				parts = append(parts, e.String())
+			case bool:
+				parts = append(parts, strconv.FormatBool(e))
+			default:
+				return shortenText(compactJSON(raw))
+			}
+		}
+		if len(parts) == 0 {
+			return "[]"
+		}
+		return shortenText(strings.Join(parts, ", "))
+	}
+	return shortenText(compactJSON(raw))
+}
+
+func shortenText(s string) string {
+	const max = 80
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
+
+// auditFilterForm is the audit page's filter as typed.
+type auditFilterForm struct {
+	Actor, Entity, EntityID, From, To string
+}
+
+type auditData struct {
+	Filter   auditFilterForm
+	Actors   []adminOption
+	Entities []adminOption
+	Rows     []auditRow
+	Pager    pager
+	Error    string
+}
+
+// parseAuditFilter reads the audit page's query; to is a day, inclusive.
+func parseAuditFilter(q url.Values) (keel.AuditFilter, error) {
+	var f keel.AuditFilter
+	var err error
+	if f.ActorID, err = queryID(q, "actor"); err != nil {
+		return f, err
+	}
+	if v := q.Get("entity"); v != "" {
+		if f.Entity, err = parseEnum("entity", v, auditEntities...); err != nil {
+			return f, err
+		}
+	}
+	if f.EntityID, err = queryID(q, "entity_id"); err != nil {
+		return f, err
+	}
+	if v := q.Get("from"); v != "" {
+		if f.From, err = parseDay("from", v); err != nil {
+			return f, err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if f.To, err = parseDay("to", v); err != nil {
+			return f, err
+		}
+		f.To = f.To.AddDate(0, 0, 1) // the whole of that day
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Sub(f.From) <= 0 {
+		return f, keel.Errorf(keel.EINVALID, "from: %s is after to: %s", q.Get("from"), q.Get("to"))
+	}
+	return f, nil
+}
+
+// handleAuditPage lists the audit log, newest first, filtered by who, which
+// record and when.
+func (s *server) handleAuditPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		q := r.URL.Query()
+		d := auditData{Filter: auditFilterForm{Actor: q.Get("actor"), Entity: q.Get("entity"), EntityID: q.Get("entity_id"),
+			From: q.Get("from"), To: q.Get("to")}}
+		emps, err := s.Store.Employees(r.Context())
+		if err != nil {
+			return err
+		}
+		names := make(map[int64]keel.Employee, len(emps))
+		for _, e := range emps {
+			names[e.ID] = e
+			id := strconv.FormatInt(e.ID, 10)
+			d.Actors = append(d.Actors, adminOption{Value: id, Label: e.Name + " <" + e.Email + ">", Selected: id == d.Filter.Actor})
+		}
+		for _, en := range auditEntities {
+			d.Entities = append(d.Entities, adminOption{Value: en, Label: entityLabel(l, en), Selected: en == d.Filter.Entity})
+		}
+		status := http.StatusOK
+		f, err := parseAuditFilter(q)
+		if err == nil {
+			f.Page, err = pageOf(r)
+		}
+		if keel.ErrorCode(err) == keel.EINVALID {
+			d.Error, status = keel.ErrorMessage(err), http.StatusBadRequest
+		} else if err != nil {
+			return err
+		} else {
+			rows, total, err := s.Store.Audit(r.Context(), f)
+			if err != nil {
+				return err
+			}
+			d.Rows, d.Pager = toAuditRows(l, rows, names), pagerOf(r, f.Page, total)
+		}
+		s.render(w, r, status, "audit", page{Title: l.T("Audit"), Nav: "audit", Data: d})
+		return nil
+	})
+}

@@ -1,4 +1,329 @@
 package console_test
 
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
 // adminFormRoutes are the forms of the admin pages, for TestFormRoleMatrix.
-var adminFormRoutes = []formRoute{}
+var adminFormRoutes = []formRoute{
+	{"/employees", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+		return "/employees", url.Values{"email": {"hire-" + uniq() + "@example.com"}, "name": {"New Hire"}, "roles": {"sales"}, "locale": {"en"}}
+	}},
+	{"/employees/{id}/roles", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+		t, _ := e.employee("target", keel.RoleSales)
+		return fmt.Sprintf("/employees/%d/roles", t.ID), url.Values{"roles": {"csm", "finance"}}
+	}},
+	{"/employees/{id}/locale", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+		t, _ := e.employee("target", keel.RoleSales)
+		return fmt.Sprintf("/employees/%d/locale", t.ID), url.Values{"locale": {"zh"}}
+	}},
+	{"/employees/{id}/deactivate", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+		t, _ := e.employee("target", keel.RoleSales)
+		return fmt.Sprintf("/employees/%d/deactivate", t.ID), url.Values{}
+	}},
+}
+
+var passwordRE = regexp.MustCompile(`<code id="one-time-password">([^<]+)</code>`)
+
+// TestAdminPagesAreForAdmins: every admin page answers 403 to the other
+// roles, and 200 to an admin.
+func TestAdminPagesAreForAdmins(t *testing.T) {
+	e := newAPI(t)
+	target := e.emps["sales"]
+	pages := []string{"/employees", fmt.Sprintf("/employees/%d", target.ID), "/audit", "/audit?actor=1"}
+	for _, role := range []string{"sales", "csm", "finance", "leadership"} {
+		b := e.signIn(role)
+		for _, p := range pages {
+			wantPage(t, role+" "+p, b.get(p), http.StatusForbidden, "Your role does not allow this.")
+		}
+		if home := b.get("/"); strings.Contains(home.body, `href="/employees"`) || strings.Contains(home.body, `href="/audit"`) {
+			t.Errorf("%s: the nav links to the admin pages", role)
+		}
+	}
+	admin := e.signIn("admin")
+	for _, p := range pages {
+		wantPage(t, "admin "+p, admin.get(p), http.StatusOK)
+	}
+	if home := admin.get("/"); !strings.Contains(home.body, `href="/employees"`) || !strings.Contains(home.body, `href="/audit"`) {
+		t.Errorf("admin: the nav lacks the admin pages")
+	}
+}
+
+// TestAdminAddEmployee: the list shows every employee; adding one shows its
+// one-time password once, in the answer to the form, and it signs in;
+// bad input re-renders the form naming the field and adds no one.
+func TestAdminAddEmployee(t *testing.T) {
+	e := newAPI(t)
+	ctx := context.Background()
+	b := e.signIn("admin")
+	list := b.get("/employees")
+	wantPage(t, "employees", list, http.StatusOK, "Add an employee", e.emps["sales"].Email, e.emps["departed"].Email,
+		`class="badge status-departed">Departed<`, `class="badge status-active">Employed<`, "Finance", "Customer success",
+		`name="roles" value="leadership"`, `<option value="zh"`, `href="/employees/`+fmt.Sprint(e.emps["csm"].ID)+`"`)
+
+	email := "hire-" + uniq() + "@example.com"
+	r := b.post("/employees", url.Values{"email": {email}, "name": {"Hanna Hire"}, "roles": {"sales", "csm"}, "locale": {"zh"}})
+	wantPage(t, "add", r, http.StatusOK, "Copy it now: it is not shown again.", "Hanna Hire", email)
+	if r.location != "" {
+		t.Errorf("add: answered with a redirect to %q; the password must be in the answer itself", r.location)
+	}
+	m := passwordRE.FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("add: no one-time password on the page: %.2000s", r.body)
+	}
+	pw := m[1]
+	emp, err := e.db.EmployeeByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emp.Name != "Hanna Hire" || !slices.Equal(emp.Roles, []keel.Role{keel.RoleSales, keel.RoleCSM}) || emp.Locale != "zh" || emp.Status != keel.EmployeeActive {
+		t.Errorf("added employee is %+v", emp)
+	}
+	// Shown once: not on the employee's page, not on the list.
+	for _, p := range []string{fmt.Sprintf("/employees/%d", emp.ID), "/employees", "/audit"} {
+		r := b.get(p)
+		wantPage(t, p, r, http.StatusOK, email)
+		if strings.Contains(r.body, pw) {
+			t.Errorf("%s shows the one-time password again", p)
+		}
+	}
+	// The new employee signs in with it, in their language.
+	e.pws[email] = pw
+	nb := e.signInAs(emp)
+	wantPage(t, "new employee's home", nb.get("/"), http.StatusOK, "客户")
+
+	n := len(mustEmployees(t, e))
+	bad := []struct {
+		form   url.Values
+		status int
+		texts  []string
+	}{
+		{url.Values{"email": {"not-an-email"}, "name": {"Typed Name"}, "roles": {"sales"}}, 400,
+			[]string{"email:", "is not an email address", `value="Typed Name"`, `value="not-an-email"`}},
+		{url.Values{"email": {"x-" + uniq() + "@example.com"}, "name": {"No Role"}}, 400,
+			[]string{"roles:", "at least one role", `value="No Role"`}},
+		{url.Values{"email": {"x-" + uniq() + "@example.com"}, "name": {"Bad Role"}, "roles": {"boss"}}, 400,
+			[]string{"roles[0]:", "unknown role"}},
+		{url.Values{"email": {"x-" + uniq() + "@example.com"}, "name": {"  "}, "roles": {"sales"}}, 400,
+			[]string{"name:"}},
+		{url.Values{"email": {"x-" + uniq() + "@example.com"}, "name": {"Bad Locale"}, "roles": {"sales"}, "locale": {"fr"}}, 400,
+			[]string{"locale:"}},
+		{url.Values{"email": {strings.ToUpper(email)}, "name": {"Twin"}, "roles": {"finance"}}, 409,
+			[]string{"email:", "already belongs to an employee", `value="Twin"`, `name="roles" value="finance" checked`}},
+	}
+	for _, c := range bad {
+		r := b.post("/employees", c.form)
+		wantPage(t, "add "+c.form.Encode(), r, c.status, append(c.texts, `id="add-error"`)...)
+		if passwordRE.MatchString(r.body) {
+			t.Errorf("add %s: a password is shown", c.form.Encode())
+		}
+	}
+	if got := len(mustEmployees(t, e)); got != n {
+		t.Errorf("bad forms added %d employees", got-n)
+	}
+}
+
+func mustEmployees(t *testing.T, e *apiEnv) []keel.Employee {
+	t.Helper()
+	emps, err := e.db.Employees(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emps
+}
+
+// TestAdminRolesLocaleDeactivate: roles change what the employee may do on
+// their very next request; deactivation bounces their open browser to the
+// sign-in page and they cannot sign in again; no one deactivates
+// themselves.
+func TestAdminRolesLocaleDeactivate(t *testing.T) {
+	e := newAPI(t)
+	ctx := context.Background()
+	admin := e.signIn("admin")
+	target, _ := e.employee("target", keel.RoleSales)
+	tb := e.signInAs(target)
+	if home := tb.get("/"); strings.Contains(home.body, `href="/approvals"`) {
+		t.Fatal("a sales employee sees Approvals")
+	}
+	path := fmt.Sprintf("/employees/%d", target.ID)
+	wantPage(t, "employee", admin.get(path), http.StatusOK, target.Email, `id="deactivate"`, `name="roles" value="sales" checked`)
+
+	// Roles.
+	r := admin.post(path+"/roles", url.Values{"roles": {"finance"}})
+	if r.status != http.StatusSeeOther || r.location != path {
+		t.Fatalf("roles: %d to %q: %.1000s", r.status, r.location, r.body)
+	}
+	wantPage(t, "after roles", admin.get(path), http.StatusOK, "Roles saved.", `name="roles" value="finance" checked`,
+		"<code>employee.roles</code>", "<b>Roles</b>: <del>sales</del> → <ins>finance</ins>")
+	if got, _ := e.db.Employee(ctx, target.ID); !slices.Equal(got.Roles, []keel.Role{keel.RoleFinance}) {
+		t.Errorf("roles are %v", got.Roles)
+	}
+	if home := tb.get("/"); !strings.Contains(home.body, `href="/approvals"`) {
+		t.Error("after becoming finance, the employee's nav lacks Approvals")
+	}
+	wantPage(t, "target's employees page", tb.get("/employees"), http.StatusForbidden)
+	for _, form := range []url.Values{{}, {"roles": {"finance", "boss"}}} {
+		r := admin.post(path+"/roles", form)
+		wantPage(t, "bad roles", r, http.StatusBadRequest, "roles", `id="roles-error"`)
+	}
+	if got, _ := e.db.Employee(ctx, target.ID); !slices.Equal(got.Roles, []keel.Role{keel.RoleFinance}) {
+		t.Errorf("bad roles forms changed the roles to %v", got.Roles)
+	}
+
+	// Language.
+	if r := admin.post(path+"/locale", url.Values{"locale": {"zh"}}); r.status != http.StatusSeeOther || r.location != path {
+		t.Fatalf("locale: %d to %q", r.status, r.location)
+	}
+	wantPage(t, "after locale", admin.get(path), http.StatusOK, "Language saved.", `<option value="zh" selected>`,
+		"<b>Locale</b>: <del>en</del> → <ins>zh</ins>")
+	wantPage(t, "target's home in Chinese", tb.get("/"), http.StatusOK, "审批")
+	wantPage(t, "bad locale", admin.post(path+"/locale", url.Values{"locale": {"fr"}}), http.StatusBadRequest, "locale:")
+	if got, _ := e.db.Employee(ctx, target.ID); got.Locale != "zh" {
+		t.Errorf("locale is %q", got.Locale)
+	}
+
+	// Deactivation: the open browser is bounced, sign-in fails.
+	r = admin.post(path+"/deactivate", nil)
+	if r.status != http.StatusSeeOther || r.location != path {
+		t.Fatalf("deactivate: %d to %q: %.1000s", r.status, r.location, r.body)
+	}
+	after := admin.get(path)
+	wantPage(t, "after deactivate", after, http.StatusOK, "is deactivated", `status-departed`, "<code>employee.deactivate</code>",
+		"<b>Status</b>: <del>active</del> → <ins>departed</ins>")
+	if strings.Contains(after.body, `id="deactivate"`) {
+		t.Error("a departed employee's page still offers to deactivate")
+	}
+	if got, _ := e.db.Employee(ctx, target.ID); got.Status != keel.EmployeeDeparted {
+		t.Errorf("status is %q", got.Status)
+	}
+	if r := tb.get("/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Errorf("departed employee's open browser: %d to %q, want 303 to /login", r.status, r.location)
+	}
+	if r := tb.get("/employees"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Errorf("departed employee's open browser on /employees: %d to %q, want 303 to /login", r.status, r.location)
+	}
+	nb := newBrowser(t, e.url)
+	nb.get("/login")
+	if r := nb.post("/login", url.Values{"email": {target.Email}, "password": {e.pws[target.Email]}}); r.status == http.StatusSeeOther || !strings.Contains(r.body, "Wrong email or password.") {
+		t.Errorf("departed employee signs in: %d to %q", r.status, r.location)
+	}
+
+	// One's own account.
+	me := e.emps["admin"]
+	own := admin.get(fmt.Sprintf("/employees/%d", me.ID))
+	wantPage(t, "own page", own, http.StatusOK, "This is your own account")
+	if strings.Contains(own.body, `id="deactivate"`) {
+		t.Error("one's own page offers to deactivate")
+	}
+	wantPage(t, "deactivate oneself", admin.post(fmt.Sprintf("/employees/%d/deactivate", me.ID), nil), http.StatusConflict,
+		"You cannot deactivate your own account.")
+	if got, _ := e.db.Employee(ctx, me.ID); got.Status != keel.EmployeeActive {
+		t.Errorf("the admin deactivated themselves: %q", got.Status)
+	}
+	wantPage(t, "admin still signed in", admin.get("/employees"), http.StatusOK)
+
+	// Records that do not exist.
+	wantPage(t, "no such employee", admin.get("/employees/999999999"), http.StatusNotFound)
+	wantPage(t, "no such employee (roles)", admin.post("/employees/999999999/roles", url.Values{"roles": {"sales"}}), http.StatusNotFound)
+	wantPage(t, "not an id", admin.get("/employees/abc"), http.StatusNotFound)
+}
+
+// TestAdminAuditPage: the audit log lists the changes with who made them
+// and what changed, and its filters work.
+func TestAdminAuditPage(t *testing.T) {
+	e := newAPI(t)
+	admin := e.signIn("admin")
+	me := e.emps["admin"]
+	one, _ := e.employee("one", keel.RoleSales)
+	two, _ := e.employee("two", keel.RoleCSM)
+	for _, emp := range []keel.Employee{one, two} {
+		if r := admin.post(fmt.Sprintf("/employees/%d/roles", emp.ID), url.Values{"roles": {"sales", "leadership"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("roles: %d", r.status)
+		}
+	}
+	email := "audited-" + uniq() + "@example.com"
+	wantPage(t, "add", admin.post("/employees", url.Values{"email": {email}, "name": {"Audited Hire"}, "roles": {"finance"}}), http.StatusOK)
+	cust := e.must(201, "sales", "POST", "/api/v1/customers", map[string]any{"name": "Audit Co " + uniq(), "tenant_id": "t-" + uniq()})
+	custID := id(t, cust)
+
+	mine := fmt.Sprintf("/audit?actor=%d", me.ID)
+	r := admin.get(mine)
+	wantPage(t, "audit by admin", r, http.StatusOK, "<code>employee.roles</code>", "<code>employee.add</code>", me.Name, me.Email,
+		fmt.Sprintf(`href="/employees/%d">#%d</a>`, one.ID, one.ID), fmt.Sprintf(`href="/employees/%d">#%d</a>`, two.ID, two.ID),
+		"<b>Roles</b>: <del>csm</del> → <ins>sales, leadership</ins>", "<b>Roles</b>: <del>sales</del> → <ins>sales, leadership</ins>",
+		"<b>Email</b>: <ins>"+email+"</ins>", "<details>", fmt.Sprintf(`<option value="%d" selected>`, me.ID))
+	if strings.Contains(r.body, "<code>customer.create</code>") {
+		t.Error("the admin filter shows the sales employee's change")
+	}
+	if strings.Contains(r.body, "<b>Email</b>: <del>") || strings.Contains(r.body, "<b>Name</b>: <del>") {
+		t.Error("the roles change lists fields that did not change")
+	}
+
+	r = admin.get(fmt.Sprintf("/audit?actor=%d", e.emps["sales"].ID))
+	wantPage(t, "audit by sales", r, http.StatusOK, "<code>customer.create</code>", fmt.Sprintf(`href="/customers/%d">#%d</a>`, custID, custID))
+	if strings.Contains(r.body, "<code>employee.roles</code>") {
+		t.Error("the sales filter shows the admin's changes")
+	}
+
+	r = admin.get(mine + "&entity=customer")
+	wantPage(t, "admin's customer changes", r, http.StatusOK, "No changes match this filter.")
+	r = admin.get(fmt.Sprintf("/audit?entity=employee&entity_id=%d", one.ID))
+	wantPage(t, "one's changes", r, http.StatusOK, fmt.Sprintf(`href="/employees/%d">#%d</a>`, one.ID, one.ID), "<code>employee.add</code>", "<code>employee.roles</code>")
+	if strings.Contains(r.body, fmt.Sprintf(`href="/employees/%d">#%d</a>`, two.ID, two.ID)) {
+		t.Error("the entity id filter shows another employee")
+	}
+	r = admin.get(fmt.Sprintf("/audit?entity=customer&actor=%d", e.emps["sales"].ID))
+	wantPage(t, "sales's customers", r, http.StatusOK, "<code>customer.create</code>", `<option value="customer" selected>`)
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	wantPage(t, "today", admin.get(mine+"&from="+today+"&to="+today), http.StatusOK, "<code>employee.roles</code>", `value="`+today+`"`)
+	wantPage(t, "from tomorrow", admin.get(mine+"&from="+tomorrow), http.StatusOK, "No changes match this filter.")
+	wantPage(t, "to yesterday", admin.get(mine+"&to="+yesterday), http.StatusOK, "No changes match this filter.")
+
+	for q, field := range map[string]string{
+		"actor=abc":                         "actor:",
+		"entity=planet":                     "entity:",
+		"entity_id=-3":                      "entity_id:",
+		"from=2026-13-01":                   "from:",
+		"to=yesterday":                      "to:",
+		"from=" + tomorrow + "&to=" + today: "from:",
+		"page=0":                            "page:",
+	} {
+		r := admin.get("/audit?" + q)
+		wantPage(t, "audit?"+q, r, http.StatusBadRequest, field, `id="audit-error"`)
+		if strings.Contains(r.body, "<code>employee.roles</code>") {
+			t.Errorf("audit?%s: lists entries despite the bad filter", q)
+		}
+	}
+}
+
+// TestAdminPagesInChinese: the admin pages speak the admin's language.
+func TestAdminPagesInChinese(t *testing.T) {
+	e := newAPI(t)
+	me := e.emps["admin"]
+	if _, err := e.db.SetEmployeeLocale(context.Background(), keel.System, me.ID, "zh"); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("admin")
+	wantPage(t, "employees", b.get("/employees"), http.StatusOK, `lang="zh-CN"`, "添加员工", "角色", "在职", "已离职", "管理员", "界面语言")
+	target := e.emps["sales"]
+	wantPage(t, "employee", b.get(fmt.Sprintf("/employees/%d", target.ID)), http.StatusOK, "停用", "保存角色", "此账号的变更")
+	if r := b.post(fmt.Sprintf("/employees/%d/roles", target.ID), url.Values{"roles": {"sales", "csm"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("roles: %d", r.status)
+	}
+	wantPage(t, "employee after roles", b.get(fmt.Sprintf("/employees/%d", target.ID)), http.StatusOK, "角色已保存。")
+	wantPage(t, "audit", b.get(fmt.Sprintf("/audit?actor=%d", me.ID)), http.StatusOK, "审计日志", "变更内容", "显示变更", "操作人", "<code>employee.roles</code>")
+	wantPage(t, "own deactivation", b.post(fmt.Sprintf("/employees/%d/deactivate", me.ID), nil), http.StatusConflict, "您不能停用自己的账号。")
+}
