@@ -1,6 +1,1175 @@
 package console
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 
-// salesPages registers the sales pages.
-func (s *server) salesPages(r chi.Router) {}
+	"github.com/go-chi/chi/v5"
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/keelhq/keel"
+)
+
+// salesPages registers the sales pages: the catalogue, orders and
+// finance's approval queue.
+func (s *server) salesPages(r chi.Router) {
+	r.Get("/products", s.handleProductsPage())
+	r.With(s.need(keel.ActCatalogueWrite)).Post("/products", s.handleProductCreateForm())
+	r.Get("/products/{id}", s.handleProductPage())
+	r.With(s.need(keel.ActCatalogueWrite)).Post("/products/{id}/status", s.handleProductStatusForm())
+	r.With(s.need(keel.ActCatalogueWrite)).Post("/products/{id}/prices", s.handlePriceForm())
+
+	r.Get("/orders", s.handleOrdersPage())
+	r.With(s.need(keel.ActOrderCreate)).Get("/orders/new", s.handleOrderNewPage())
+	r.With(s.need(keel.ActOrderCreate)).Post("/orders", s.handleOrderCreateForm())
+	r.Get("/orders/{id}", s.handleOrderPage())
+	r.With(s.need(keel.ActOrderCreate)).Post("/orders/{id}/submit", s.handleOrderSubmitForm())
+	r.With(s.need(keel.ActOrderDecide)).Post("/orders/{id}/approve", s.handleOrderApproveForm())
+	r.With(s.need(keel.ActOrderDecide)).Post("/orders/{id}/reject", s.handleOrderRejectForm())
+	r.With(s.need(keel.ActOrderDecide)).Post("/orders/{id}/void", s.handleOrderVoidForm())
+
+	r.With(s.need(keel.ActOrderDecide)).Get("/approvals", s.handleApprovalsPage())
+}
+
+// salesOption is one choice of a select.
+type salesOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// Labels of the codes, in the reader's language.
+
+func productKindLabel(l lang, k keel.ProductKind) string {
+	switch k {
+	case keel.KindEdition:
+		return l.T("Edition")
+	case keel.KindAddonTerm:
+		return l.T("Add-on on the edition's term")
+	case keel.KindAddonStandalone:
+		return l.T("Standalone add-on")
+	}
+	return string(k)
+}
+
+func productStatusLabel(l lang, st keel.ProductStatus) string {
+	switch st {
+	case keel.ProductEnabled:
+		return l.T("Enabled")
+	case keel.ProductDisabled:
+		return l.T("Disabled")
+	}
+	return string(st)
+}
+
+func periodLabel(l lang, p keel.Period) string {
+	switch p {
+	case keel.PeriodMonth:
+		return l.T("per month")
+	case keel.PeriodYear:
+		return l.T("per year")
+	case keel.PeriodOnce:
+		return l.T("one-off")
+	}
+	return string(p)
+}
+
+func orderKindLabel(l lang, k keel.OrderKind) string {
+	switch k {
+	case keel.OrderTrial:
+		return l.T("Trial order")
+	case keel.OrderNew:
+		return l.T("New purchase")
+	case keel.OrderRenewal:
+		return l.T("Renewal")
+	case keel.OrderUpgrade:
+		return l.T("Upgrade")
+	case keel.OrderAddon:
+		return l.T("Add-on purchase")
+	}
+	return string(k)
+}
+
+func orderStatusLabel(l lang, st keel.OrderStatus) string {
+	switch st {
+	case keel.OrderDraft:
+		return l.T("Draft")
+	case keel.OrderPending:
+		return l.T("Pending approval")
+	case keel.OrderApproved:
+		return l.T("Approved")
+	case keel.OrderRejected:
+		return l.T("Rejected")
+	case keel.OrderVoid:
+		return l.T("Voided")
+	}
+	return string(st)
+}
+
+func subscriptionStatusLabel(l lang, st string) string {
+	switch keel.SubscriptionStatus(st) {
+	case keel.SubPending:
+		return l.T("Not started")
+	case keel.SubActive:
+		return l.T("In service")
+	case keel.SubEnded:
+		return l.T("Service ended")
+	case keel.SubVoid:
+		return l.T("Taken back")
+	}
+	return st
+}
+
+func productKindOptions(l lang, selected string) []salesOption {
+	var out []salesOption
+	for _, k := range []keel.ProductKind{keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone} {
+		out = append(out, salesOption{string(k), productKindLabel(l, k), string(k) == selected})
+	}
+	return out
+}
+
+func periodOptions(l lang, selected string) []salesOption {
+	var out []salesOption
+	for _, p := range []keel.Period{keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce} {
+		out = append(out, salesOption{string(p), periodLabel(l, p), string(p) == selected})
+	}
+	return out
+}
+
+func orderKindOptions(l lang, selected string) []salesOption {
+	var out []salesOption
+	for _, k := range orderKinds {
+		out = append(out, salesOption{string(k), orderKindLabel(l, k), string(k) == selected})
+	}
+	return out
+}
+
+func orderStatusOptions(l lang, selected string) []salesOption {
+	var out []salesOption
+	for _, st := range orderStatuses {
+		out = append(out, salesOption{string(st), orderStatusLabel(l, st), string(st) == selected})
+	}
+	return out
+}
+
+// formFailure reports whether err is one a form answers by showing itself
+// again with the message: bad input or a state that does not allow the
+// change. Anything else (forbidden, not found, internal) is an error page.
+func formFailure(err error) bool {
+	c := keel.ErrorCode(err)
+	return c == keel.EINVALID || c == keel.ECONFLICT
+}
+
+// ---- Catalogue ----
+
+// productRow is one product of the catalogue list.
+type productRow struct {
+	ID          int64
+	Code, Name  string
+	Kind        string
+	Unit        string
+	Status      keel.ProductStatus
+	StatusLabel string
+	Prices      []string // the price in effect today (or the next one), per currency
+}
+
+// productForm is the typed values of the new-product form.
+type productForm struct {
+	Code, Name, Kind, Unit string
+}
+
+type productsData struct {
+	Products []productRow
+	Kinds    []salesOption
+	Form     productForm
+	Error    string
+}
+
+// currentPrices says, per currency, what a product costs today, or from
+// when its first price applies.
+func currentPrices(l lang, e keel.CatalogueEntry, now time.Time) []string {
+	today := keel.Date(now)
+	var currs []string
+	for _, v := range e.Versions {
+		if !slices.Contains(currs, v.Currency) {
+			currs = append(currs, v.Currency)
+		}
+	}
+	var out []string
+	for _, c := range currs {
+		var next *keel.PriceVersion
+		found := false
+		for i, v := range e.Versions {
+			if v.Currency != c {
+				continue
+			}
+			if !today.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || today.Before(*v.EffectiveTo)) {
+				out = append(out, keel.FormatAmount(v.Amount, c)+" "+c+" "+periodLabel(l, v.Period))
+				found = true
+				break
+			}
+			if v.EffectiveFrom.After(today) && (next == nil || v.EffectiveFrom.Before(next.EffectiveFrom)) {
+				next = &e.Versions[i]
+			}
+		}
+		if !found && next != nil {
+			out = append(out, l.T("%s from %s", keel.FormatAmount(next.Amount, c)+" "+c+" "+periodLabel(l, next.Period), day(next.EffectiveFrom)))
+		}
+	}
+	return out
+}
+
+func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status int, form productForm, msg string) error {
+	l := s.langOf(r)
+	entries, err := s.Store.Products(r.Context())
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	d := productsData{Form: form, Error: msg}
+	for _, e := range entries {
+		p := e.Product
+		d.Products = append(d.Products, productRow{ID: p.ID, Code: p.Code, Name: p.Name, Kind: productKindLabel(l, p.Kind), Unit: p.Unit,
+			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Prices: currentPrices(l, e, now)})
+	}
+	if form.Kind == "" {
+		form.Kind = string(keel.KindEdition)
+	}
+	d.Kinds = productKindOptions(l, form.Kind)
+	s.render(w, r, status, "products", page{Title: l.T("Products"), Nav: "products", Data: d})
+	return nil
+}
+
+func (s *server) handleProductsPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		return s.renderProducts(w, r, http.StatusOK, productForm{}, "")
+	})
+}
+
+func (s *server) handleProductCreateForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		f := productForm{
+			Code: strings.TrimSpace(r.PostFormValue("code")), Name: strings.TrimSpace(r.PostFormValue("name")),
+			Kind: r.PostFormValue("kind"), Unit: strings.TrimSpace(r.PostFormValue("unit")),
+		}
+		p, err := s.createProduct(r, f)
+		if formFailure(err) {
+			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, keel.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/products/"+strconv.FormatInt(p.ID, 10), l.T("Product created. Give it a price to make it orderable."))
+		return nil
+	})
+}
+
+func (s *server) createProduct(r *http.Request, f productForm) (keel.Product, error) {
+	kind, err := parseEnum("kind", f.Kind, keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone)
+	if err != nil {
+		return keel.Product{}, err
+	}
+	p := keel.Product{Code: f.Code, Name: f.Name, Kind: kind, Unit: f.Unit, Status: keel.ProductEnabled}
+	if err := p.Validate(); err != nil {
+		return keel.Product{}, err
+	}
+	return s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
+}
+
+// priceRow is one version of a product's price.
+type priceRow struct {
+	Amount   int64
+	Currency string
+	Period   string
+	From     time.Time
+	To       *time.Time
+	Current  bool // in effect today
+}
+
+// priceForm is the typed values of the add-price form.
+type priceForm struct {
+	Amount, Currency, Period, EffectiveFrom string
+}
+
+type productData struct {
+	Product     keel.Product
+	KindLabel   string
+	StatusLabel string
+	Prices      []priceRow // newest first
+	Chart       string
+	Periods     []salesOption
+	Form        priceForm
+	Error       string
+}
+
+func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status int, id int64, form *priceForm, msg string) error {
+	l := s.langOf(r)
+	e, err := s.Store.Product(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p := e.Product
+	today := keel.Date(s.Now())
+	d := productData{Product: p, KindLabel: productKindLabel(l, p.Kind), StatusLabel: productStatusLabel(l, p.Status), Error: msg}
+	for i := len(e.Versions) - 1; i >= 0; i-- {
+		v := e.Versions[i]
+		d.Prices = append(d.Prices, priceRow{Amount: v.Amount, Currency: v.Currency, Period: periodLabel(l, v.Period), From: v.EffectiveFrom, To: v.EffectiveTo,
+			Current: !today.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || today.Before(*v.EffectiveTo))})
+	}
+	if len(e.Versions) > 0 {
+		d.Chart = priceChart(e.Versions, today)
+	}
+	if form == nil {
+		// The next version keeps the product's currency and period, and
+		// starts after the latest one: offer those.
+		form = &priceForm{Currency: "USD", Period: string(keel.PeriodMonth), EffectiveFrom: day(today)}
+		if n := len(e.Versions); n > 0 {
+			last := e.Versions[n-1]
+			form.Currency, form.Period = last.Currency, string(last.Period)
+			if !today.After(last.EffectiveFrom) {
+				form.EffectiveFrom = day(last.EffectiveFrom.AddDate(0, 0, 1))
+			}
+		}
+	}
+	d.Form = *form
+	d.Periods = periodOptions(l, form.Period)
+	s.render(w, r, status, "product", page{Title: p.Name, Nav: "products", Data: d})
+	return nil
+}
+
+// priceChart is the ECharts salesOption of a product's price over time: one
+// step line per currency, in major units, from the first version to today
+// (or to the last version's start, when that is later).
+func priceChart(versions []keel.PriceVersion, today time.Time) string {
+	var days []time.Time
+	add := func(t time.Time) {
+		if !slices.ContainsFunc(days, t.Equal) {
+			days = append(days, t)
+		}
+	}
+	var currs []string
+	for _, v := range versions {
+		add(v.EffectiveFrom)
+		if v.EffectiveTo != nil {
+			add(*v.EffectiveTo)
+		}
+		if !slices.Contains(currs, v.Currency) {
+			currs = append(currs, v.Currency)
+		}
+	}
+	if today.After(days[0]) {
+		add(today)
+	}
+	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
+	labels := make([]string, len(days))
+	for i, d := range days {
+		labels[i] = day(d)
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
+		charts.WithGridOpts(opts.Grid{Left: "60", Right: "16", Top: "40", Bottom: "40"}),
+		charts.WithAnimation(false),
+	)
+	line.SetXAxis(labels)
+	for _, c := range currs {
+		scale := math.Pow10(keel.MinorUnits(c))
+		data := make([]opts.LineData, len(days))
+		for i, d := range days {
+			data[i] = opts.LineData{Value: nil}
+			for _, v := range versions {
+				if v.Currency == c && !d.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || d.Before(*v.EffectiveTo)) {
+					data[i] = opts.LineData{Value: float64(v.Amount) / scale}
+				}
+			}
+		}
+		line.AddSeries(c, data, charts.WithLineChartOpts(opts.LineChart{Step: "end"}))
+	}
+	line.Validate()
+	return string(line.JSONNotEscaped())
+}
+
+func (s *server) handleProductPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "product")
+		if err != nil {
+			return err
+		}
+		return s.renderProduct(w, r, http.StatusOK, id, nil, "")
+	})
+}
+
+func (s *server) handleProductStatusForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "product")
+		if err != nil {
+			return err
+		}
+		v := r.PostFormValue("status")
+		if v == "" {
+			err = keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)")
+		}
+		var st keel.ProductStatus
+		if err == nil {
+			st, err = parseEnum("status", v, productStatuses...)
+		}
+		if err == nil {
+			_, err = s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
+		}
+		if formFailure(err) {
+			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, nil, keel.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		msg := l.T("Product enabled: it can be ordered.")
+		if st == keel.ProductDisabled {
+			msg = l.T("Product disabled: new orders cannot include it.")
+		}
+		s.redirect(w, r, fmt.Sprintf("/products/%d", id), msg)
+		return nil
+	})
+}
+
+func (s *server) handlePriceForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "product")
+		if err != nil {
+			return err
+		}
+		f := priceForm{
+			Amount: strings.TrimSpace(r.PostFormValue("amount")), Currency: strings.ToUpper(strings.TrimSpace(r.PostFormValue("currency"))),
+			Period: r.PostFormValue("period"), EffectiveFrom: strings.TrimSpace(r.PostFormValue("effective_from")),
+		}
+		err = s.addPrice(r, id, f)
+		if formFailure(err) {
+			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, &f, keel.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, fmt.Sprintf("/products/%d", id), l.T("Price added from %s.", f.EffectiveFrom))
+		return nil
+	})
+}
+
+func (s *server) addPrice(r *http.Request, id int64, f priceForm) error {
+	if err := keel.ValidCurrency("currency", f.Currency); err != nil {
+		return err
+	}
+	if f.Amount == "" {
+		return keel.Errorf(keel.EINVALID, "amount: required (per unit per period, like 12.50)")
+	}
+	amount, err := keel.ParseAmount("amount", f.Amount, f.Currency)
+	if err != nil {
+		return err
+	}
+	period, err := parseEnum("period", f.Period, keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce)
+	if err != nil {
+		return err
+	}
+	if f.EffectiveFrom == "" {
+		return keel.Errorf(keel.EINVALID, "effective_from: required")
+	}
+	from, err := parseDay("effective_from", f.EffectiveFrom)
+	if err != nil {
+		return err
+	}
+	v := keel.PriceVersion{ProductID: id, Amount: amount, Currency: f.Currency, Period: period, EffectiveFrom: from}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	_, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
+	return err
+}
+
+// ---- Orders ----
+
+// orderRow is one order of a list.
+type orderRow struct {
+	ID          int64
+	CustomerID  int64
+	Customer    string
+	Kind        string
+	Status      keel.OrderStatus
+	StatusLabel string
+	Total       int64
+	Currency    string
+	CreatedBy   string
+	CreatedAt   time.Time
+	SubmittedAt *time.Time
+	// For the approval queue: the approve form's defaults.
+	PaidAmount string
+}
+
+// orderNames looks up the display names a list of orders needs: the
+// employees (one query) and the customers on the page (one each; a page
+// has at most 50).
+type orderNames struct {
+	emps      map[int64]string
+	customers map[int64]string
+}
+
+func (s *server) namesFor(ctx context.Context, orders []keel.Order) (orderNames, error) {
+	n := orderNames{emps: map[int64]string{}, customers: map[int64]string{}}
+	emps, err := s.Store.Employees(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, e := range emps {
+		n.emps[e.ID] = e.Name
+	}
+	for _, o := range orders {
+		if _, ok := n.customers[o.CustomerID]; ok {
+			continue
+		}
+		c, err := s.Store.Customer(ctx, o.CustomerID)
+		if keel.ErrorCode(err) == keel.ENOTFOUND {
+			n.customers[o.CustomerID] = fmt.Sprintf("#%d", o.CustomerID)
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n.customers[o.CustomerID] = c.Name
+	}
+	return n, nil
+}
+
+func (n orderNames) employee(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	if name, ok := n.emps[id]; ok {
+		return name
+	}
+	return fmt.Sprintf("#%d", id)
+}
+
+func orderRows(l lang, n orderNames, orders []keel.Order) []orderRow {
+	out := make([]orderRow, len(orders))
+	for i, o := range orders {
+		out[i] = orderRow{ID: o.ID, CustomerID: o.CustomerID, Customer: n.customers[o.CustomerID], Kind: orderKindLabel(l, o.Kind),
+			Status: o.Status, StatusLabel: orderStatusLabel(l, o.Status), Total: o.Total(), Currency: o.Currency,
+			CreatedBy: n.employee(o.CreatedBy), CreatedAt: o.CreatedAt, SubmittedAt: o.SubmittedAt,
+			PaidAmount: strings.ReplaceAll(keel.FormatAmount(o.Total(), o.Currency), ",", "")}
+	}
+	return out
+}
+
+// orderFilter is the typed filter of the orders list.
+type orderFilter struct {
+	Status, Kind, Customer string
+	Mine                   bool
+}
+
+type ordersData struct {
+	Orders       []orderRow
+	Pager        pager
+	Filter       orderFilter
+	Statuses     []salesOption
+	Kinds        []salesOption
+	CustomerName string
+}
+
+func (s *server) handleOrdersPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		q := r.URL.Query()
+		ff := orderFilter{Status: q.Get("status"), Kind: q.Get("kind"), Customer: strings.TrimSpace(q.Get("customer")), Mine: q.Get("mine") == "1"}
+		var f keel.OrderFilter
+		var err error
+		if f.Status, err = queryEnum(q, "status", orderStatuses...); err != nil {
+			return err
+		}
+		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
+			return err
+		}
+		if f.CustomerID, err = formInt("customer", ff.Customer); err != nil {
+			return err
+		}
+		if f.CustomerID < 0 {
+			return keel.Errorf(keel.EINVALID, "customer: %q is not a record id", ff.Customer)
+		}
+		if ff.Mine {
+			f.CreatedBy = employeeFrom(r.Context()).ID
+		}
+		if f.Page, err = pageOf(r); err != nil {
+			return err
+		}
+		orders, total, err := s.Store.Orders(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		n, err := s.namesFor(r.Context(), orders)
+		if err != nil {
+			return err
+		}
+		d := ordersData{Orders: orderRows(l, n, orders), Pager: pagerOf(r, f.Page, total), Filter: ff,
+			Statuses: orderStatusOptions(l, ff.Status), Kinds: orderKindOptions(l, ff.Kind)}
+		if f.CustomerID > 0 {
+			c, err := s.Store.Customer(r.Context(), f.CustomerID)
+			if err != nil {
+				return err
+			}
+			d.CustomerName = c.Name
+		}
+		s.render(w, r, http.StatusOK, "orders", page{Title: l.T("Orders"), Nav: "orders", Data: d})
+		return nil
+	})
+}
+
+// orderFormRows is how many line rows the new-order form offers.
+const orderFormRows = 5
+
+// lineForm is one line row of the new-order form, as typed.
+type lineForm struct {
+	Index                              int
+	ProductID, Quantity, Months, Start string
+	Products                           []salesOption
+	Bad                                bool // the error names this row
+}
+
+// orderForm is the new-order form, as typed.
+type orderForm struct {
+	Customer      string
+	CustomerFixed bool
+	CustomerName  string
+	Customers     []salesOption
+	Kind          string
+	Kinds         []salesOption
+	Lines         []lineForm
+	Error         string
+}
+
+func (s *server) handleOrderNewPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		f := orderForm{Kind: string(keel.OrderNew)}
+		if c := strings.TrimSpace(r.URL.Query().Get("customer")); c != "" {
+			id, err := formInt("customer", c)
+			if err != nil {
+				return err
+			}
+			if id < 1 {
+				return keel.Errorf(keel.EINVALID, "customer: %q is not a record id", c)
+			}
+			f.Customer, f.CustomerFixed = c, true
+		}
+		for i := 0; i < orderFormRows; i++ {
+			f.Lines = append(f.Lines, lineForm{Index: i})
+		}
+		return s.renderOrderForm(w, r, http.StatusOK, f)
+	})
+}
+
+func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status int, f orderForm) error {
+	l := s.langOf(r)
+	ctx := r.Context()
+	if f.CustomerFixed {
+		id, _ := strconv.ParseInt(f.Customer, 10, 64)
+		c, err := s.Store.Customer(ctx, id)
+		if err != nil {
+			return err
+		}
+		f.CustomerName = c.Name
+	} else {
+		cs, _, err := s.Store.Customers(ctx, keel.CustomerFilter{Page: keel.Page{Limit: keel.MaxPageSize}})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			v := strconv.FormatInt(c.ID, 10)
+			f.Customers = append(f.Customers, salesOption{v, c.Name, v == f.Customer})
+		}
+	}
+	f.Kinds = orderKindOptions(l, f.Kind)
+	entries, err := s.Store.Products(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	for i := range f.Lines {
+		ln := &f.Lines[i]
+		for _, e := range entries {
+			if e.Product.Status != keel.ProductEnabled {
+				continue
+			}
+			v := strconv.FormatInt(e.Product.ID, 10)
+			label := e.Product.Name + " (" + e.Product.Code + ")"
+			if prices := currentPrices(l, e, now); len(prices) > 0 {
+				label += " · " + strings.Join(prices, ", ")
+			}
+			ln.Products = append(ln.Products, salesOption{v, label, v == ln.ProductID})
+		}
+	}
+	s.render(w, r, status, "order_new", page{Title: l.T("New order"), Nav: "orders", Data: f})
+	return nil
+}
+
+// lineFieldRE finds "lines[N]" at the start of a message.
+var lineFieldRE = regexp.MustCompile(`^lines\[(\d+)\]`)
+
+func (s *server) handleOrderCreateForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		f := orderForm{Customer: strings.TrimSpace(r.PostFormValue("customer_id")), CustomerFixed: r.PostFormValue("customer_fixed") == "1",
+			Kind: r.PostFormValue("kind")}
+		rows := orderFormRows
+		for i := rows; i < keel.MaxLines; i++ {
+			if _, ok := r.PostForm[fmt.Sprintf("lines[%d].product_id", i)]; ok {
+				rows = i + 1
+			}
+		}
+		for i := 0; i < rows; i++ {
+			p := fmt.Sprintf("lines[%d].", i)
+			f.Lines = append(f.Lines, lineForm{Index: i, ProductID: strings.TrimSpace(r.PostFormValue(p + "product_id")),
+				Quantity: strings.TrimSpace(r.PostFormValue(p + "quantity")), Months: strings.TrimSpace(r.PostFormValue(p + "months")),
+				Start: strings.TrimSpace(r.PostFormValue(p + "start"))})
+		}
+		o, err := s.createOrder(r, &f)
+		if formFailure(err) {
+			f.Error = keel.ErrorMessage(err)
+			if m := lineFieldRE.FindStringSubmatch(f.Error); m != nil {
+				if i, _ := strconv.Atoi(m[1]); i < len(f.Lines) {
+					f.Lines[i].Bad = true
+				}
+			}
+			if f.CustomerFixed {
+				if _, cerr := s.Store.Customer(r.Context(), salesID(f.Customer)); cerr != nil {
+					f.CustomerFixed = false
+				}
+			}
+			return s.renderOrderForm(w, r, statusOf(keel.ErrorCode(err)), f)
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, fmt.Sprintf("/orders/%d", o.ID), l.T("Order created as a draft. Submit it when it is ready for finance."))
+		return nil
+	})
+}
+
+func salesID(s string) int64 {
+	id, _ := strconv.ParseInt(s, 10, 64)
+	return id
+}
+
+// createOrder reads the new-order form and creates the order. Empty
+// rows are skipped; errors about a line name the row as the form numbers
+// it (lines[N], counting from 0), not its place among the filled rows.
+func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) {
+	if f.Customer == "" {
+		return keel.Order{}, keel.Errorf(keel.EINVALID, "customer_id: required (choose a customer)")
+	}
+	cid, err := formInt("customer_id", f.Customer)
+	if err != nil {
+		return keel.Order{}, err
+	}
+	if cid < 1 {
+		return keel.Order{}, keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", cid)
+	}
+	if f.Kind == "" {
+		return keel.Order{}, keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)")
+	}
+	kind, err := parseEnum("kind", f.Kind, orderKinds...)
+	if err != nil {
+		return keel.Order{}, err
+	}
+	var lines []keel.LineRequest
+	var rowOf []int // the form row of each line
+	for i, ln := range f.Lines {
+		if ln.ProductID == "" && ln.Quantity == "" && ln.Months == "" && ln.Start == "" {
+			continue
+		}
+		field := fmt.Sprintf("lines[%d]", i)
+		pid, err := formInt(field+".product_id", ln.ProductID)
+		if err != nil {
+			return keel.Order{}, err
+		}
+		if pid < 1 {
+			return keel.Order{}, keel.Errorf(keel.EINVALID, "%s.product_id: required (choose a product)", field)
+		}
+		qty, err := formInt(field+".quantity", ln.Quantity)
+		if err != nil {
+			return keel.Order{}, err
+		}
+		months, err := formInt(field+".months", ln.Months)
+		if err != nil {
+			return keel.Order{}, err
+		}
+		lr := keel.LineRequest{ProductID: pid, Quantity: qty, Months: int(months)}
+		if ln.Start != "" {
+			start, err := parseDay(field+".start", ln.Start)
+			if err != nil {
+				return keel.Order{}, err
+			}
+			lr.Start = &start
+		}
+		lines = append(lines, lr)
+		rowOf = append(rowOf, i)
+	}
+	if len(lines) == 0 {
+		return keel.Order{}, keel.Errorf(keel.EINVALID, "lines: an order needs at least one line (choose a product in a row)")
+	}
+	o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, kind, lines)
+	if err != nil && formFailure(err) {
+		msg := keel.ErrorMessage(err)
+		if m := lineFieldRE.FindStringSubmatchIndex(msg); m != nil {
+			if k, _ := strconv.Atoi(msg[m[2]:m[3]]); k < len(rowOf) {
+				msg = fmt.Sprintf("lines[%d]", rowOf[k]) + msg[m[1]:]
+			}
+		}
+		return keel.Order{}, keel.Errorf(keel.ErrorCode(err), "%s", msg)
+	}
+	return o, err
+}
+
+// lineRow is one line of an order, as shown.
+type lineRow struct {
+	ProductID  int64
+	Product    string
+	UnitAmount int64
+	Period     string
+	Quantity   int64
+	Months     int
+	Start      *time.Time
+	Total      int64
+}
+
+// orderEvent is one step of an order's life.
+type orderEvent struct {
+	At   time.Time
+	What string
+	Who  string
+	Note string
+}
+
+// grantRow is what one line of the order did to a subscription.
+type grantRow struct {
+	Product  string
+	Cut      bool
+	Trial    bool
+	Quantity int64
+	Start    string
+	End      string
+	Void     bool
+}
+
+// orderSubRow is one of the customer's subscriptions as of today.
+type orderSubRow struct {
+	Product     string
+	Status      string
+	StatusLabel string
+	Start, End  string
+	Quantity    int64
+	Changed     bool // this order has a grant on it
+}
+
+// approveForm is the typed values of the approve form.
+type approveForm struct {
+	PaidAmount, PaidAt, PaymentRef string
+}
+
+type orderData struct {
+	Order       keel.Order
+	Customer    string
+	KindLabel   string
+	StatusLabel string
+	Total       int64
+	Outstanding int64
+	Lines       []lineRow
+	Timeline    []orderEvent
+	Grants      []grantRow
+	Subs        []orderSubRow
+	ShowSubs    bool
+	CanSubmit   bool
+	CanDecide   bool // approve or reject
+	CanVoid     bool
+	Approve     approveForm
+	Reason      string
+	Error       string
+}
+
+// orderState is what a failed form on the order page typed.
+type orderState struct {
+	Approve *approveForm
+	Reason  string
+	Error   string
+}
+
+func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int, id int64, st orderState) error {
+	l := s.langOf(r)
+	ctx := r.Context()
+	me := employeeFrom(ctx)
+	o, err := s.Store.Order(ctx, id)
+	if err != nil {
+		return err
+	}
+	n, err := s.namesFor(ctx, []keel.Order{o})
+	if err != nil {
+		return err
+	}
+	entries, err := s.Store.Products(ctx)
+	if err != nil {
+		return err
+	}
+	products := map[int64]string{}
+	for _, e := range entries {
+		products[e.Product.ID] = e.Product.Name + " (" + e.Product.Code + ")"
+	}
+	product := func(id int64) string {
+		if p, ok := products[id]; ok {
+			return p
+		}
+		return fmt.Sprintf("#%d", id)
+	}
+	d := orderData{Order: o, Customer: n.customers[o.CustomerID], KindLabel: orderKindLabel(l, o.Kind), StatusLabel: orderStatusLabel(l, o.Status),
+		Total: o.Total(), Reason: st.Reason, Error: st.Error}
+	if o.Payment != nil {
+		d.Outstanding = o.Total() - o.Payment.Amount
+	}
+	for _, ln := range o.Lines {
+		d.Lines = append(d.Lines, lineRow{ProductID: ln.ProductID, Product: product(ln.ProductID), UnitAmount: ln.UnitAmount,
+			Period: periodLabel(l, ln.Period), Quantity: ln.Quantity, Months: ln.Months, Start: ln.Start, Total: ln.Total()})
+	}
+
+	d.Timeline = append(d.Timeline, orderEvent{At: o.CreatedAt, What: l.T("Created"), Who: n.employee(o.CreatedBy)})
+	if o.SubmittedAt != nil {
+		d.Timeline = append(d.Timeline, orderEvent{At: *o.SubmittedAt, What: l.T("Submitted for approval"), Who: n.employee(o.CreatedBy)})
+	}
+	if o.DecidedAt != nil {
+		ev := orderEvent{At: *o.DecidedAt}
+		if o.DecidedBy != nil {
+			ev.Who = n.employee(*o.DecidedBy)
+		}
+		switch {
+		case o.Status == keel.OrderRejected:
+			ev.What, ev.Note = l.T("Rejected by finance"), o.RejectReason
+		case o.DecidedBy == nil:
+			ev.What = l.T("Approved itself (trials need no approval)")
+		default:
+			ev.What = l.T("Approved after payment was confirmed")
+		}
+		d.Timeline = append(d.Timeline, ev)
+	}
+	if o.VoidedAt != nil {
+		ev := orderEvent{At: *o.VoidedAt, What: l.T("Voided: what it granted was taken back")}
+		if o.VoidedBy != nil {
+			ev.Who = n.employee(*o.VoidedBy)
+		}
+		d.Timeline = append(d.Timeline, ev)
+	}
+
+	grants, err := s.Store.OrderGrants(ctx, id)
+	if err != nil {
+		return err
+	}
+	changed := map[int64]bool{}
+	for _, g := range grants {
+		gj := toGrantJSON(g)
+		row := grantRow{Product: product(g.ProductID), Cut: g.Kind == keel.GrantCut, Trial: g.Trial, Quantity: g.Quantity, Start: gj.Start, Void: g.Void}
+		if gj.End != nil {
+			row.End = *gj.End
+		}
+		d.Grants = append(d.Grants, row)
+		changed[g.SubscriptionID] = true
+	}
+	if o.Status == keel.OrderApproved || o.Status == keel.OrderVoid {
+		d.ShowSubs = true
+		subs, _, err := s.Store.Subscriptions(ctx, keel.SubscriptionFilter{CustomerID: o.CustomerID, Page: keel.Page{Limit: keel.MaxPageSize}})
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		for _, sub := range subs {
+			sj := toSubscriptionJSON(sub, now)
+			row := orderSubRow{Product: product(sub.ProductID), Status: sj.Status, StatusLabel: subscriptionStatusLabel(l, sj.Status),
+				Quantity: sj.Quantity, Changed: changed[sub.ID]}
+			if sj.Start != nil {
+				row.Start, row.End = *sj.Start, *sj.End
+			}
+			d.Subs = append(d.Subs, row)
+		}
+	}
+
+	d.CanSubmit = o.Status == keel.OrderDraft && me.ID == o.CreatedBy && me.Can(keel.ActOrderCreate) == nil
+	d.CanDecide = o.Status == keel.OrderPending && me.Can(keel.ActOrderDecide) == nil
+	d.CanVoid = o.Status == keel.OrderApproved && me.Can(keel.ActOrderDecide) == nil
+	if st.Approve != nil {
+		d.Approve = *st.Approve
+	} else {
+		d.Approve = approveForm{PaidAmount: strings.ReplaceAll(keel.FormatAmount(o.Total(), o.Currency), ",", ""), PaidAt: day(s.Now())}
+	}
+	s.render(w, r, status, "order", page{Title: l.T("Order %d", o.ID), Nav: "orders", Data: d})
+	return nil
+}
+
+func (s *server) handleOrderPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "order")
+		if err != nil {
+			return err
+		}
+		return s.renderOrder(w, r, http.StatusOK, id, orderState{})
+	})
+}
+
+// orderTransition runs one transition of an order from its page: on success
+// back to where the form came from with a message; a refusal the user can
+// act on shows the order page again with it.
+func (s *server) orderTransition(w http.ResponseWriter, r *http.Request, st orderState,
+	do func(by keel.Employee, o keel.Order) (string, error)) error {
+	id, err := pathID(r, "order")
+	if err != nil {
+		return err
+	}
+	o, err := s.Store.Order(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	msg, err := do(employeeFrom(r.Context()), o)
+	if formFailure(err) {
+		st.Error = keel.ErrorMessage(err)
+		return s.renderOrder(w, r, statusOf(keel.ErrorCode(err)), id, st)
+	}
+	if err != nil {
+		return err
+	}
+	to := fmt.Sprintf("/orders/%d", id)
+	if r.PostFormValue("next") == "approvals" {
+		to = "/approvals"
+	}
+	s.redirect(w, r, to, msg)
+	return nil
+}
+
+func (s *server) handleOrderSubmitForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		return s.orderTransition(w, r, orderState{}, func(by keel.Employee, o keel.Order) (string, error) {
+			o, err := s.Store.SubmitOrder(r.Context(), by, o.ID)
+			if err != nil {
+				return "", err
+			}
+			if o.Status == keel.OrderApproved {
+				return l.T("Trial order approved itself: the service is granted."), nil
+			}
+			return l.T("Order submitted: it waits for finance's approval."), nil
+		})
+	})
+}
+
+func (s *server) handleOrderApproveForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		f := approveForm{PaidAmount: strings.TrimSpace(r.PostFormValue("paid_amount")), PaidAt: strings.TrimSpace(r.PostFormValue("paid_at")),
+			PaymentRef: strings.TrimSpace(r.PostFormValue("payment_ref"))}
+		return s.orderTransition(w, r, orderState{Approve: &f}, func(by keel.Employee, o keel.Order) (string, error) {
+			if f.PaidAmount == "" {
+				return "", keel.Errorf(keel.EINVALID, "paid_amount: required (what the customer paid, like 1234.56)")
+			}
+			amount, err := keel.ParseAmount("paid_amount", f.PaidAmount, o.Currency)
+			if err != nil {
+				return "", err
+			}
+			if f.PaidAt == "" {
+				return "", keel.Errorf(keel.EINVALID, "paid_at: required")
+			}
+			paidAt, err := parseTime("paid_at", f.PaidAt)
+			if err != nil {
+				return "", err
+			}
+			if f.PaymentRef == "" {
+				return "", keel.Errorf(keel.EINVALID, "payment_ref: required (bank reference or invoice number)")
+			}
+			if _, err := s.Store.ApproveOrder(r.Context(), by, o.ID, keel.Payment{Amount: amount, PaidAt: paidAt, Reference: f.PaymentRef}); err != nil {
+				return "", err
+			}
+			return l.T("Order %d approved: the service is granted.", o.ID), nil
+		})
+	})
+}
+
+func (s *server) handleOrderRejectForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		reason := strings.TrimSpace(r.PostFormValue("reason"))
+		return s.orderTransition(w, r, orderState{Reason: reason}, func(by keel.Employee, o keel.Order) (string, error) {
+			if reason == "" {
+				return "", keel.Errorf(keel.EINVALID, "reason: required (say why, so sales can fix the order)")
+			}
+			if _, err := s.Store.RejectOrder(r.Context(), by, o.ID, reason); err != nil {
+				return "", err
+			}
+			return l.T("Order %d rejected.", o.ID), nil
+		})
+	})
+}
+
+func (s *server) handleOrderVoidForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		return s.orderTransition(w, r, orderState{}, func(by keel.Employee, o keel.Order) (string, error) {
+			if r.PostFormValue("confirm") != "yes" {
+				return "", keel.Errorf(keel.EINVALID, "confirm: tick the box to confirm that the order is voided and its service taken back")
+			}
+			if _, err := s.Store.VoidOrder(r.Context(), by, o.ID); err != nil {
+				return "", err
+			}
+			return l.T("Order %d voided: what it granted was taken back.", o.ID), nil
+		})
+	})
+}
+
+type approvalsData struct {
+	Orders []orderRow
+	Pager  pager
+	Today  string
+}
+
+// handleApprovalsPage is finance's queue: orders waiting for approval,
+// oldest first. The store lists newest first, so a page of the queue is
+// read from the end of that list.
+func (s *server) handleApprovalsPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		ctx := r.Context()
+		p, err := pageOf(r)
+		if err != nil {
+			return err
+		}
+		f := keel.OrderFilter{Status: keel.OrderPending, Page: keel.Page{Limit: 1}}
+		_, total, err := s.Store.Orders(ctx, f)
+		if err != nil {
+			return err
+		}
+		var orders []keel.Order
+		if end := total - p.Offset; end > 0 {
+			start := max(0, end-p.Limit)
+			f.Page = keel.Page{Offset: start, Limit: end - start}
+			if orders, _, err = s.Store.Orders(ctx, f); err != nil {
+				return err
+			}
+			slices.Reverse(orders)
+		}
+		n, err := s.namesFor(ctx, orders)
+		if err != nil {
+			return err
+		}
+		d := approvalsData{Orders: orderRows(l, n, orders), Pager: pagerOf(r, p, total), Today: day(s.Now())}
+		s.render(w, r, http.StatusOK, "approvals", page{Title: l.T("Approvals"), Nav: "approvals", Data: d})
+		return nil
+	})
+}
