@@ -1,6 +1,883 @@
 package console
 
-import "github.com/go-chi/chi/v5"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
 
-// customerPages registers the customers pages.
-func (s *server) customerPages(r chi.Router) {}
+	"github.com/go-chi/chi/v5"
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/warehouse"
+)
+
+// customerPages registers the customers pages: the list, the customer 360,
+// the create and edit forms, follow-ups and their attachments.
+func (s *server) customerPages(r chi.Router) {
+	write := r.With(s.need(keel.ActCustomerWrite))
+	r.Get("/customers", s.handleCustomersPage())
+	write.Get("/customers/new", s.handleCustomerNewPage())
+	write.Post("/customers", s.handleCustomerCreatePage())
+	r.Get("/customers/{id}", s.handleCustomer360())
+	write.Get("/customers/{id}/edit", s.handleCustomerEditPage())
+	write.Post("/customers/{id}", s.handleCustomerSavePage())
+	r.With(s.need(keel.ActFollowUpAdd)).Post("/customers/{id}/followups", s.handleFollowUpAddPage())
+	r.Get("/attachments/{id}", s.handleAttachmentDownload())
+}
+
+// custOption is one choice of a select.
+type custOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// custReportingDay is today in the company's reporting timezone, the day every
+// activity number is cut at.
+func (s *server) custReportingDay() (warehouse.Day, *time.Location) {
+	loc := s.Settings.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return warehouse.DayOf(s.Now(), loc), loc
+}
+
+// custTrendDays is the length of the login-trend window, for column headings.
+func (s *server) custTrendDays() int {
+	rule := s.Settings.Trend
+	if rule == (keel.TrendRule{}) {
+		rule = keel.DefaultTrendRule
+	}
+	return rule.Days()
+}
+
+func customerStatusLabel(l lang, st keel.CustomerStatus) string {
+	switch st {
+	case keel.CustomerProspect:
+		return l.T("Prospect")
+	case keel.CustomerTrial:
+		return l.T("On trial")
+	case keel.CustomerActive:
+		return l.T("Paying")
+	case keel.CustomerRenewed:
+		return l.T("Renewed")
+	case keel.CustomerChurned:
+		return l.T("Churned")
+	}
+	return string(st)
+}
+
+func custTrendLabel(l lang, t keel.Trend) string {
+	switch t {
+	case keel.TrendUp:
+		return l.T("Logins trending up")
+	case keel.TrendDown:
+		return l.T("Logins trending down")
+	}
+	return l.T("Logins flat")
+}
+
+var custTrends = []keel.Trend{keel.TrendUp, keel.TrendDown, keel.TrendFlat}
+
+// customerRow is one line of the customer list.
+type customerRow struct {
+	ID            int64
+	Name, Tenant  string
+	Status        keel.CustomerStatus
+	StatusLabel   string
+	Sales, CSM    string
+	HasTrend      bool // the customer has a tenant and trends were read
+	Trend         keel.Trend
+	TrendLabel    string
+	Logins        int64 // in the last trend window
+	FirstPurchase *time.Time
+}
+
+type customerListData struct {
+	Rows                     []customerRow
+	Q                        string
+	Statuses, Owners, Trends []custOption
+	Pager                    pager
+	TrendDays                int
+	TrendsUnavailable        bool
+	Filtered                 bool
+}
+
+// handleCustomersPage lists customers: searched by name or tenant id,
+// filtered by status, owner and login trend, 50 a page.
+func (s *server) handleCustomersPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		l := s.langOf(r)
+		q := r.URL.Query()
+		var f keel.CustomerFilter
+		var err error
+		f.Query = strings.TrimSpace(q.Get("q"))
+		if len(f.Query) > 200 {
+			return keel.Errorf(keel.EINVALID, "q: at most 200 characters")
+		}
+		if f.Status, err = queryEnum(q, "status", customerStatuses...); err != nil {
+			return err
+		}
+		if f.Owner, err = queryID(q, "owner"); err != nil {
+			return err
+		}
+		trend, err := queryEnum(q, "trend", custTrends...)
+		if err != nil {
+			return err
+		}
+		if f.Page, err = pageOf(r); err != nil {
+			return err
+		}
+		today, _ := s.custReportingDay()
+		trends := map[string]warehouse.TenantTrend{}
+		ts, trendErr := s.Warehouse.TenantTrends(ctx, today, s.Settings)
+		switch {
+		case trendErr != nil && trend != "":
+			return trendErr
+		case trendErr != nil:
+			// The list is records from Postgres; without ClickHouse it
+			// still shows them, only without the trend column.
+			s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer list trends: %w", trendErr))
+		}
+		for _, t := range ts {
+			trends[t.Tenant] = t
+		}
+		if trend != "" {
+			f.Tenants = []string{}
+			for _, t := range ts {
+				if t.Trend == trend {
+					f.Tenants = append(f.Tenants, t.Tenant)
+				}
+			}
+		}
+		rows, total, err := s.Store.Customers(ctx, f)
+		if err != nil {
+			return err
+		}
+		emps, err := s.Store.Employees(ctx)
+		if err != nil {
+			return err
+		}
+		names := custEmployeeNames(emps)
+		d := customerListData{Q: f.Query, Pager: pagerOf(r, f.Page, total), TrendDays: s.custTrendDays(),
+			TrendsUnavailable: trendErr != nil, Filtered: f.Query != "" || f.Status != "" || f.Owner != 0 || trend != ""}
+		for _, v := range rows {
+			row := customerRow{ID: v.ID, Name: v.Name, Tenant: v.TenantID, Status: v.Status, StatusLabel: customerStatusLabel(l, v.Status),
+				Sales: custOwnerName(names, v.SalesOwner), CSM: custOwnerName(names, v.CSMOwner), FirstPurchase: v.FirstPurchase}
+			if v.TenantID != "" && trendErr == nil {
+				t, ok := trends[v.TenantID]
+				if !ok { // no event in the lookback: no logins in either window
+					t.Trend = keel.TrendFlat
+				}
+				row.HasTrend, row.Trend, row.TrendLabel, row.Logins = true, t.Trend, custTrendLabel(l, t.Trend), t.Last
+			}
+			d.Rows = append(d.Rows, row)
+		}
+		d.Statuses = []custOption{{Value: "", Label: l.T("Any status")}}
+		for _, st := range customerStatuses {
+			d.Statuses = append(d.Statuses, custOption{Value: string(st), Label: customerStatusLabel(l, st), Selected: st == f.Status})
+		}
+		d.Owners = []custOption{{Value: "", Label: l.T("Any owner")}}
+		for _, e := range emps {
+			if e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) || e.ID == f.Owner {
+				d.Owners = append(d.Owners, custOption{Value: itoa(int(e.ID)), Label: e.Name, Selected: e.ID == f.Owner})
+			}
+		}
+		d.Trends = []custOption{{Value: "", Label: l.T("Any login trend")}}
+		for _, t := range custTrends {
+			d.Trends = append(d.Trends, custOption{Value: string(t), Label: custTrendLabel(l, t), Selected: t == trend})
+		}
+		s.render(w, r, http.StatusOK, "customers", page{Title: l.T("Customers"), Nav: "customers", Data: d})
+		return nil
+	})
+}
+
+func custEmployeeNames(emps []keel.Employee) map[int64]string {
+	m := make(map[int64]string, len(emps))
+	for _, e := range emps {
+		m[e.ID] = e.Name
+	}
+	return m
+}
+
+func custOwnerName(names map[int64]string, id *int64) string {
+	if id == nil {
+		return ""
+	}
+	if n, ok := names[*id]; ok {
+		return n
+	}
+	return "#" + strconv.FormatInt(*id, 10)
+}
+
+// customerForm is the create and edit form, as typed.
+type customerForm struct {
+	ID, Version                          int64
+	Name, TenantID, SalesOwner, CSMOwner string
+	Industry, Region, Website, Notes     string
+	Contacts                             []keel.Contact
+	Error                                string
+	Conflict                             bool
+	Unsaved                              []custUnsavedField // on a conflict: what the employee typed that differs
+	SalesOwners, CSMOwners               []custOption
+}
+
+// custUnsavedField is a value typed into a form that a conflict kept from
+// being saved.
+type custUnsavedField struct{ Label, Value string }
+
+// custExtraContactRows is how many empty contact rows a form offers.
+const custExtraContactRows = 2
+
+func formOfCustomer(c keel.Customer) customerForm {
+	f := customerForm{ID: c.ID, Version: c.Version, Name: c.Name, TenantID: c.TenantID, Industry: c.Industry,
+		Region: c.Region, Website: c.Website, Notes: c.Notes, Contacts: append([]keel.Contact(nil), c.Contacts...)}
+	if c.SalesOwner != nil {
+		f.SalesOwner = strconv.FormatInt(*c.SalesOwner, 10)
+	}
+	if c.CSMOwner != nil {
+		f.CSMOwner = strconv.FormatInt(*c.CSMOwner, 10)
+	}
+	return f
+}
+
+// customerFormOf reads the posted form. Contact rows left blank are
+// dropped; the rest are validated by the customer's own rules.
+func customerFormOf(r *http.Request) customerForm {
+	v := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
+	f := customerForm{Name: v("name"), TenantID: v("tenant_id"), SalesOwner: v("sales_owner"), CSMOwner: v("csm_owner"),
+		Industry: v("industry"), Region: v("region"), Website: v("website"), Notes: strings.TrimSpace(r.PostFormValue("notes"))}
+	f.Version, _ = strconv.ParseInt(v("version"), 10, 64)
+	col := func(name string, i int) string {
+		vs := r.PostForm[name]
+		if i < len(vs) {
+			return strings.TrimSpace(vs[i])
+		}
+		return ""
+	}
+	n := max(len(r.PostForm["contact_name"]), len(r.PostForm["contact_email"]), len(r.PostForm["contact_phone"]), len(r.PostForm["contact_title"]))
+	for i := 0; i < n && i <= keel.MaxContacts; i++ {
+		c := keel.Contact{Name: col("contact_name", i), Email: col("contact_email", i), Phone: col("contact_phone", i), Title: col("contact_title", i)}
+		if c != (keel.Contact{}) {
+			f.Contacts = append(f.Contacts, c)
+		}
+	}
+	return f
+}
+
+// customer turns the form into a customer, naming the field that is not
+// an owner id.
+func (f customerForm) customer() (keel.Customer, error) {
+	c := keel.Customer{ID: f.ID, Version: f.Version, Name: f.Name, TenantID: f.TenantID, Industry: f.Industry,
+		Region: f.Region, Website: f.Website, Notes: f.Notes, Contacts: f.Contacts}
+	for _, o := range []struct {
+		field, v string
+		to       **int64
+	}{{"sales_owner", f.SalesOwner, &c.SalesOwner}, {"csm_owner", f.CSMOwner, &c.CSMOwner}} {
+		if o.v == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(o.v, 10, 64)
+		if err != nil || id < 1 {
+			return c, keel.Errorf(keel.EINVALID, "%s: %q is not an employee", o.field, o.v)
+		}
+		*o.to = &id
+	}
+	return c, nil
+}
+
+// withOwners fills the owner selects: active employees of the role, and
+// the current owner even when no longer one of them.
+func (f *customerForm) withOwners(l lang, emps []keel.Employee) {
+	sel := func(role keel.Role, current string) []custOption {
+		out := []custOption{{Value: "", Label: l.T("No owner")}}
+		for _, e := range emps {
+			id := strconv.FormatInt(e.ID, 10)
+			if e.Status == keel.EmployeeActive && e.Has(role) || id == current {
+				out = append(out, custOption{Value: id, Label: e.Name, Selected: id == current})
+			}
+		}
+		return out
+	}
+	f.SalesOwners = sel(keel.RoleSales, f.SalesOwner)
+	f.CSMOwners = sel(keel.RoleCSM, f.CSMOwner)
+	for i := 0; i < custExtraContactRows; i++ {
+		f.Contacts = append(f.Contacts, keel.Contact{})
+	}
+}
+
+func (s *server) renderCustomerForm(w http.ResponseWriter, r *http.Request, status int, f customerForm) error {
+	l := s.langOf(r)
+	emps, err := s.Store.Employees(r.Context())
+	if err != nil {
+		return err
+	}
+	f.withOwners(l, emps)
+	title := l.T("New customer")
+	if f.ID != 0 {
+		title = l.T("Edit %s", f.Name)
+	}
+	s.render(w, r, status, "customer_form", page{Title: title, Nav: "customers", Data: f})
+	return nil
+}
+
+// custFormFailed re-renders a form whose input was refused, when the refusal
+// is the employee's to fix (bad input, a conflict); other errors go to the
+// error page.
+func custFormFailed(err error) (int, bool) {
+	switch keel.ErrorCode(err) {
+	case keel.EINVALID, keel.ECONFLICT, keel.ETOOLARGE:
+		return statusOf(keel.ErrorCode(err)), true
+	}
+	return 0, false
+}
+
+func (s *server) handleCustomerNewPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		return s.renderCustomerForm(w, r, http.StatusOK, customerForm{})
+	})
+}
+
+func (s *server) handleCustomerCreatePage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		f := customerFormOf(r)
+		f.ID, f.Version = 0, 0
+		c, err := f.customer()
+		var v keel.CustomerView
+		if err == nil {
+			v, err = s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
+		}
+		if err != nil {
+			status, ok := custFormFailed(err)
+			if !ok {
+				return err
+			}
+			f.Error = keel.ErrorMessage(err)
+			return s.renderCustomerForm(w, r, status, f)
+		}
+		s.redirect(w, r, "/customers/"+strconv.FormatInt(v.ID, 10), l.T("Customer saved."))
+		return nil
+	})
+}
+
+func (s *server) handleCustomerEditPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "customer")
+		if err != nil {
+			return err
+		}
+		v, err := s.Store.Customer(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		return s.renderCustomerForm(w, r, http.StatusOK, formOfCustomer(v.Customer))
+	})
+}
+
+// handleCustomerSavePage stores an edit made on the customer as it was
+// when the form was opened (its Version): when someone else saved in
+// between, nothing is overwritten; the form comes back with the current
+// values and what this employee typed, to do again.
+func (s *server) handleCustomerSavePage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "customer")
+		if err != nil {
+			return err
+		}
+		f := customerFormOf(r)
+		f.ID = id
+		if f.Version < 1 {
+			f.Error = l.T("version: missing; reload the edit page and make the change again.")
+			return s.renderCustomerForm(w, r, http.StatusBadRequest, f)
+		}
+		c, err := f.customer()
+		if err == nil {
+			_, err = s.Store.UpdateCustomer(r.Context(), employeeFrom(r.Context()), c)
+		}
+		if errors.Is(err, keel.ErrChanged) {
+			cur, err := s.Store.Customer(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			emps, err := s.Store.Employees(r.Context())
+			if err != nil {
+				return err
+			}
+			nf := formOfCustomer(cur.Customer)
+			nf.Conflict = true
+			nf.Error = l.T("Someone else saved this customer after you opened the form. It now shows their values; your changes, listed below, were not saved.")
+			nf.Unsaved = custUnsavedChanges(l, f, nf, custEmployeeNames(emps))
+			return s.renderCustomerForm(w, r, http.StatusConflict, nf)
+		}
+		if err != nil {
+			status, ok := custFormFailed(err)
+			if !ok {
+				return err
+			}
+			f.Error = keel.ErrorMessage(err)
+			return s.renderCustomerForm(w, r, status, f)
+		}
+		s.redirect(w, r, "/customers/"+strconv.FormatInt(id, 10), l.T("Customer saved."))
+		return nil
+	})
+}
+
+// custUnsavedChanges lists the fields typed differently from the current
+// record.
+func custUnsavedChanges(l lang, typed, cur customerForm, names map[int64]string) []custUnsavedField {
+	owner := func(v string) string {
+		if v == "" {
+			return l.T("No owner")
+		}
+		id, _ := strconv.ParseInt(v, 10, 64)
+		return custOwnerName(names, &id)
+	}
+	var out []custUnsavedField
+	add := func(label, a, b string) {
+		if a != b {
+			out = append(out, custUnsavedField{Label: label, Value: a})
+		}
+	}
+	add(l.T("Name"), typed.Name, cur.Name)
+	add(l.T("Tenant id"), typed.TenantID, cur.TenantID)
+	add(l.T("Sales owner"), owner(typed.SalesOwner), owner(cur.SalesOwner))
+	add(l.T("CSM owner"), owner(typed.CSMOwner), owner(cur.CSMOwner))
+	add(l.T("Industry"), typed.Industry, cur.Industry)
+	add(l.T("Region"), typed.Region, cur.Region)
+	add(l.T("Website"), typed.Website, cur.Website)
+	add(l.T("Notes"), typed.Notes, cur.Notes)
+	contacts := func(cs []keel.Contact) string {
+		parts := make([]string, len(cs))
+		for i, c := range cs {
+			parts[i] = strings.TrimSpace(strings.Join([]string{c.Name, c.Email, c.Phone, c.Title}, " "))
+		}
+		return strings.Join(parts, "; ")
+	}
+	add(l.T("Contacts"), contacts(typed.Contacts), contacts(cur.Contacts))
+	return out
+}
+
+// followUpForm is the add-a-follow-up form, as typed.
+type followUpForm struct {
+	Kind, At, Text string
+	Error          string
+	Kinds          []custOption
+}
+
+var custFollowUpKinds = []keel.FollowUpKind{keel.FollowUpCall, keel.FollowUpVisit, keel.FollowUpEmail, keel.FollowUpMeeting, keel.FollowUpNote}
+
+func custFollowUpKindLabel(l lang, k keel.FollowUpKind) string {
+	switch k {
+	case keel.FollowUpCall:
+		return l.T("Phone call")
+	case keel.FollowUpVisit:
+		return l.T("Visit")
+	case keel.FollowUpEmail:
+		return l.T("Email exchange")
+	case keel.FollowUpMeeting:
+		return l.T("Meeting")
+	case keel.FollowUpNote:
+		return l.T("Note")
+	}
+	return string(k)
+}
+
+// custLocalMinute is the format of an <input type="datetime-local">.
+const custLocalMinute = "2006-01-02T15:04"
+
+// followUpOfForm reads the posted follow-up: at is a datetime-local in the
+// reporting timezone (or a day, or an RFC 3339 time, as the API takes);
+// the files of "attachment" become its attachments.
+func followUpOfForm(r *http.Request, customerID int64, now time.Time, loc *time.Location) (keel.FollowUp, followUpForm, error) {
+	ff := followUpForm{Kind: r.PostFormValue("kind"), At: strings.TrimSpace(r.PostFormValue("at")), Text: r.PostFormValue("text")}
+	f := keel.FollowUp{CustomerID: customerID, Kind: keel.FollowUpKind(ff.Kind), Text: ff.Text, At: now.UTC()}
+	if _, err := parseEnum("kind", ff.Kind, custFollowUpKinds...); err != nil {
+		return f, ff, err
+	}
+	if ff.At != "" {
+		if t, err := time.ParseInLocation(custLocalMinute, ff.At, loc); err == nil {
+			if err := yearInRange("at", t); err != nil {
+				return f, ff, err
+			}
+			f.At = t.UTC()
+		} else if f.At, err = parseTime("at", ff.At); err != nil {
+			return f, ff, err
+		}
+	}
+	var files []*multipart.FileHeader
+	if r.MultipartForm != nil {
+		for _, fh := range r.MultipartForm.File["attachment"] {
+			if fh.Filename == "" && fh.Size == 0 { // the file input left empty
+				continue
+			}
+			files = append(files, fh)
+		}
+	}
+	if len(files) > keel.MaxAttachments {
+		return f, ff, keel.Errorf(keel.EINVALID, "attachments: at most %d", keel.MaxAttachments)
+	}
+	for i, fh := range files {
+		a, err := custAttachmentOf(fmt.Sprintf("attachments[%d]", i), fh)
+		if err != nil {
+			return f, ff, err
+		}
+		f.Attachments = append(f.Attachments, a)
+	}
+	return f, ff, f.Validate(now)
+}
+
+// custAttachmentOf reads one uploaded file. Its type is the one the browser
+// sent when that is a media type, else application/octet-stream; its
+// name is the file's base name (some browsers send the whole path).
+func custAttachmentOf(field string, fh *multipart.FileHeader) (keel.Attachment, error) {
+	name := path.Base(strings.ReplaceAll(fh.Filename, `\`, "/"))
+	if name == "." || name == "/" {
+		name = ""
+	}
+	ct := "application/octet-stream"
+	if v := fh.Header.Get("Content-Type"); v != "" {
+		if mt, params, err := mime.ParseMediaType(v); err == nil && len(v) <= 200 {
+			ct = mime.FormatMediaType(mt, params)
+		}
+	}
+	if fh.Size > keel.MaxAttachmentBytes {
+		return keel.Attachment{}, keel.Errorf(keel.ETOOLARGE, "%s: %s is over %d MiB", field, name, keel.MaxAttachmentBytes>>20)
+	}
+	file, err := fh.Open()
+	if err != nil {
+		return keel.Attachment{}, fmt.Errorf("open upload %s: %w", field, err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, keel.MaxAttachmentBytes+1))
+	if err != nil {
+		return keel.Attachment{}, fmt.Errorf("read upload %s: %w", field, err)
+	}
+	return keel.Attachment{Name: name, ContentType: ct, Size: int64(len(data)), Data: data}, nil
+}
+
+func (s *server) handleFollowUpAddPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "customer")
+		if err != nil {
+			return err
+		}
+		_, loc := s.custReportingDay()
+		f, ff, err := followUpOfForm(r, id, s.Now(), loc)
+		if err == nil {
+			_, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
+		}
+		if err != nil {
+			status, ok := custFormFailed(err)
+			if !ok {
+				return err
+			}
+			ff.Error = keel.ErrorMessage(err)
+			return s.render360(w, r, id, status, &ff)
+		}
+		s.redirect(w, r, "/customers/"+strconv.FormatInt(id, 10)+"#followups", l.T("Follow-up added."))
+		return nil
+	})
+}
+
+// custSubscriptionRow is one subscription on the 360 page.
+type custSubscriptionRow struct {
+	Product, Unit string
+	Quantity      int64 // in service today (or on its first / last day)
+	Start, End    string
+	DaysLeft      int
+	ShowDaysLeft  bool
+	Status        string
+	StatusLabel   string
+	Trial         bool
+}
+
+type custOrderRow struct {
+	ID                     int64
+	Kind, Status           string
+	KindLabel, StatusLabel string
+	Total                  int64
+	Currency               string
+	CreatedAt              time.Time
+}
+
+type custFollowUpRow struct {
+	keel.FollowUp
+	KindLabel string
+	Author    string
+}
+
+// custActivityPanel is the customer's product activity on the 360 page.
+type custActivityPanel struct {
+	Trend           keel.Trend
+	TrendLabel      string
+	Today, WAU, MAU int64
+	Logins90        int64
+	Chart           string
+	From, To        string
+}
+
+type customer360Data struct {
+	C                   keel.CustomerView
+	StatusLabel         string
+	Sales, CSM          string
+	Subscriptions       []custSubscriptionRow
+	Orders              []custOrderRow
+	OrdersTotal         int
+	FollowUps           []custFollowUpRow
+	FollowUpTotal       int
+	Pager               pager
+	Form                followUpForm
+	Activity            *custActivityPanel
+	ActivityUnavailable bool
+}
+
+func (s *server) handleCustomer360() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "customer")
+		if err != nil {
+			return err
+		}
+		return s.render360(w, r, id, http.StatusOK, nil)
+	})
+}
+
+func custSubscriptionLabel(l lang, st string) string {
+	switch keel.SubscriptionStatus(st) {
+	case keel.SubPending:
+		return l.T("Not started")
+	case keel.SubActive:
+		return l.T("In service")
+	case keel.SubEnded:
+		return l.T("Service ended")
+	case keel.SubVoid:
+		return l.T("Taken back")
+	}
+	return st
+}
+
+// render360 shows a customer with everything known about it; ff is the
+// follow-up form as typed when it was refused, nil for a fresh one.
+func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, status int, ff *followUpForm) error {
+	ctx := r.Context()
+	l := s.langOf(r)
+	v, err := s.Store.Customer(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	emps, err := s.Store.Employees(ctx)
+	if err != nil {
+		return err
+	}
+	names := custEmployeeNames(emps)
+	now := s.Now()
+	today, loc := s.custReportingDay()
+	d := customer360Data{C: v, StatusLabel: customerStatusLabel(l, v.Status), Sales: custOwnerName(names, v.SalesOwner), CSM: custOwnerName(names, v.CSMOwner)}
+
+	if len(v.Subscriptions) > 0 {
+		products, err := s.Store.Products(ctx)
+		if err != nil {
+			return err
+		}
+		byID := map[int64]keel.Product{}
+		for _, e := range products {
+			byID[e.Product.ID] = e.Product
+		}
+		for _, sub := range v.Subscriptions {
+			j := toSubscriptionJSON(sub, now)
+			pr := byID[sub.ProductID]
+			row := custSubscriptionRow{Product: pr.Name, Unit: pr.Unit, Quantity: j.Quantity, Status: j.Status,
+				StatusLabel: custSubscriptionLabel(l, j.Status), Trial: j.Trial}
+			if row.Product == "" {
+				row.Product = "#" + strconv.FormatInt(sub.ProductID, 10)
+			}
+			if j.Start != nil {
+				row.Start, row.End = *j.Start, *j.End
+			}
+			if st := keel.SubscriptionStatus(j.Status); st == keel.SubActive || st == keel.SubPending {
+				row.ShowDaysLeft = true
+				row.DaysLeft = int(sub.End().Sub(keel.Date(now)).Hours() / 24)
+			}
+			d.Subscriptions = append(d.Subscriptions, row)
+		}
+	}
+
+	orders, n, err := s.Store.Orders(ctx, keel.OrderFilter{CustomerID: id, Page: keel.Page{Limit: 20}})
+	if err != nil {
+		return err
+	}
+	d.OrdersTotal = n
+	for _, o := range orders {
+		d.Orders = append(d.Orders, custOrderRow{ID: o.ID, Kind: string(o.Kind), Status: string(o.Status), KindLabel: custOrderKindLabel(l, o.Kind),
+			StatusLabel: custOrderStatusLabel(l, o.Status), Total: o.Total(), Currency: o.Currency, CreatedAt: o.CreatedAt})
+	}
+
+	fus, n, err := s.Store.FollowUps(ctx, id, p)
+	if err != nil {
+		return err
+	}
+	d.FollowUpTotal, d.Pager = n, pagerOf(r, p, n)
+	for _, f := range fus {
+		d.FollowUps = append(d.FollowUps, custFollowUpRow{FollowUp: f, KindLabel: custFollowUpKindLabel(l, f.Kind), Author: custOwnerName(names, &f.AuthorID)})
+	}
+
+	if ff == nil {
+		ff = &followUpForm{Kind: string(keel.FollowUpCall), At: now.In(loc).Format(custLocalMinute)}
+	}
+	for _, k := range custFollowUpKinds {
+		ff.Kinds = append(ff.Kinds, custOption{Value: string(k), Label: custFollowUpKindLabel(l, k), Selected: string(k) == ff.Kind})
+	}
+	d.Form = *ff
+
+	if v.TenantID != "" {
+		from := today.AddDays(-89)
+		a, err := s.Warehouse.Activity(ctx, v.TenantID, from, today, s.Settings)
+		if err != nil {
+			// The records are Postgres's; they are shown without ClickHouse.
+			s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer %d activity: %w", id, err))
+			d.ActivityUnavailable = true
+		} else {
+			ap := &custActivityPanel{Trend: a.Trend, TrendLabel: custTrendLabel(l, a.Trend), Chart: customerActivityChart(l, a), From: from.String(), To: today.String()}
+			if n := len(a.Days); n > 0 {
+				last := a.Days[n-1]
+				ap.Today, ap.WAU, ap.MAU = last.ActiveUsers, last.WAU, last.MAU
+			}
+			for _, day := range a.Days {
+				ap.Logins90 += day.Logins
+			}
+			d.Activity = ap
+		}
+	}
+	s.render(w, r, status, "customer", page{Title: v.Name, Nav: "customers", Data: d})
+	return nil
+}
+
+func custOrderKindLabel(l lang, k keel.OrderKind) string {
+	switch k {
+	case keel.OrderTrial:
+		return l.T("Trial order")
+	case keel.OrderNew:
+		return l.T("New purchase")
+	case keel.OrderRenewal:
+		return l.T("Renewal")
+	case keel.OrderUpgrade:
+		return l.T("Upgrade")
+	case keel.OrderAddon:
+		return l.T("Add-on purchase")
+	}
+	return string(k)
+}
+
+func custOrderStatusLabel(l lang, st keel.OrderStatus) string {
+	switch st {
+	case keel.OrderDraft:
+		return l.T("Draft")
+	case keel.OrderPending:
+		return l.T("Pending approval")
+	case keel.OrderApproved:
+		return l.T("Approved")
+	case keel.OrderRejected:
+		return l.T("Rejected")
+	case keel.OrderVoid:
+		return l.T("Voided")
+	}
+	return string(st)
+}
+
+// customerActivityChart is the 360 page's chart: logins as bars, daily
+// active users, WAU and MAU as lines over the days of a, with the series
+// named in the reader's language.
+func customerActivityChart(l lang, a keel.Activity) string {
+	days := make([]string, len(a.Days))
+	dau := make([]opts.LineData, len(a.Days))
+	wau := make([]opts.LineData, len(a.Days))
+	mau := make([]opts.LineData, len(a.Days))
+	logins := make([]opts.BarData, len(a.Days))
+	for i, d := range a.Days {
+		days[i] = d.Day
+		dau[i] = opts.LineData{Value: d.ActiveUsers}
+		wau[i] = opts.LineData{Value: d.WAU}
+		mau[i] = opts.LineData{Value: d.MAU}
+		logins[i] = opts.BarData{Value: d.Logins}
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
+		charts.WithGridOpts(opts.Grid{Left: "40", Right: "16", Top: "40", Bottom: "40"}),
+		charts.WithAnimation(false),
+	)
+	bar.SetXAxis(days).AddSeries(l.T("Logins"), logins, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#c7d7f2"}))
+	line := charts.NewLine()
+	line.SetGlobalOptions(charts.WithAnimation(false))
+	plain := charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})
+	line.SetXAxis(days).
+		AddSeries(l.T("Daily active users"), dau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
+		AddSeries(l.T("WAU"), wau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"})).
+		AddSeries(l.T("MAU"), mau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#a05bb5"}))
+	bar.Overlap(line)
+	bar.Validate()
+	return string(bar.JSONNotEscaped())
+}
+
+// handleAttachmentDownload serves a follow-up's file as a download, never
+// rendered in the console's origin whatever its type says.
+func (s *server) handleAttachmentDownload() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "attachment")
+		if err != nil {
+			return err
+		}
+		a, err := s.Store.Attachment(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		ct := a.ContentType
+		if _, _, err := mime.ParseMediaType(ct); err != nil || ct == "" {
+			ct = "application/octet-stream"
+		}
+		disposition := mime.FormatMediaType("attachment", map[string]string{"filename": custSafeFilename(a.Name)})
+		if disposition == "" {
+			disposition = "attachment"
+		}
+		h := w.Header()
+		h.Set("Content-Type", ct)
+		h.Set("Content-Disposition", disposition)
+		h.Set("Content-Length", strconv.Itoa(len(a.Data)))
+		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+		w.WriteHeader(http.StatusOK)
+		w.Write(a.Data)
+		return nil
+	})
+}
+
+// custSafeFilename keeps a stored name fit for a download: no path, no
+// control characters, never empty.
+func custSafeFilename(name string) string {
+	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '"' {
+			return '_'
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == "/" || name == ".." {
+		return "attachment"
+	}
+	return name
+}
