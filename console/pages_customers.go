@@ -152,11 +152,8 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 			trends[t.Tenant] = t
 		}
 		if trend != "" {
-			f.Tenants = []string{}
-			for _, t := range ts {
-				if t.Trend == trend {
-					f.Tenants = append(f.Tenants, t.Tenant)
-				}
+			if f.Tenants, err = s.tenantsTrending(r, trend, ts, trends); err != nil {
+				return err
 			}
 		}
 		rows, total, err := s.Store.Customers(ctx, f)
@@ -199,6 +196,32 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		s.render(w, r, http.StatusOK, "customers", page{Title: l.T("Customers"), Nav: "customers", Data: d})
 		return nil
 	})
+}
+
+// tenantsTrending lists the tenants whose login trend is trend. A tenant
+// with no event in the trends' lookback had no logins in either window,
+// which the trend rule calls flat: those are the linked tenants missing
+// from the trends.
+func (s *server) tenantsTrending(r *http.Request, trend keel.Trend, ts []warehouse.TenantTrend, byTenant map[string]warehouse.TenantTrend) ([]string, error) {
+	out := []string{}
+	for _, t := range ts {
+		if t.Trend == trend {
+			out = append(out, t.Tenant)
+		}
+	}
+	if trend != keel.TrendFlat || s.Names == nil {
+		return out, nil
+	}
+	linked, err := s.Names.TenantNames(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	for tenant := range linked {
+		if _, ok := byTenant[tenant]; !ok {
+			out = append(out, tenant)
+		}
+	}
+	return out, nil
 }
 
 func custEmployeeNames(emps []keel.Employee) map[int64]string {
@@ -471,6 +494,7 @@ func custUnsavedChanges(l lang, typed, cur customerForm, names map[int64]string)
 // followUpForm is the add-a-follow-up form, as typed.
 type followUpForm struct {
 	Kind, At, Text string
+	Zone           string // the timezone At is typed in
 	Error          string
 	Kinds          []custOption
 }
@@ -742,6 +766,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	for _, k := range custFollowUpKinds {
 		ff.Kinds = append(ff.Kinds, custOption{Value: string(k), Label: custFollowUpKindLabel(l, k), Selected: string(k) == ff.Kind})
 	}
+	ff.Zone = loc.String()
 	d.Form = *ff
 
 	if v.TenantID != "" {

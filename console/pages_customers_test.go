@@ -123,15 +123,16 @@ func TestCustomerListFilters(t *testing.T) {
 	down := e.newCustomer(keel.Customer{Name: prefix + " Down", TenantID: "down-" + uniq()})
 	flat := e.newCustomer(keel.Customer{Name: prefix + " Flat", TenantID: "flat-" + uniq()})
 	none := e.newCustomer(keel.Customer{Name: prefix + " None"})
-	e.logins(up.TenantID, 3, 1, 2, 3)           // 9 logins in the last 14 days, none before: up
-	e.logins(down.TenantID, 4, 16, 17, 18, 19)  // 16 before
-	e.logins(down.TenantID, 2, 2)               // 2 now: down
-	e.logins(flat.TenantID, 5, 3, 17)           // 5 and 5: flat
-	e.approvedOrder(down.ID, "Edition "+uniq()) // paying from today
+	quiet := e.newCustomer(keel.Customer{Name: prefix + " Quiet", TenantID: "quiet-" + uniq()}) // no event at all
+	e.logins(up.TenantID, 3, 1, 2, 3)                                                           // 9 logins in the last 14 days, none before: up
+	e.logins(down.TenantID, 4, 16, 17, 18, 19)                                                  // 16 before
+	e.logins(down.TenantID, 2, 2)                                                               // 2 now: down
+	e.logins(flat.TenantID, 5, 3, 17)                                                           // 5 and 5: flat
+	e.approvedOrder(down.ID, "Edition "+uniq())                                                 // paying from today
 
 	b := e.signIn("leadership")
 	q := "/customers?q=" + url.QueryEscape(prefix)
-	rows := wantRows(t, "search", b.get(q), up, down, flat, none)
+	rows := wantRows(t, "search", b.get(q), up, down, flat, none, quiet)
 	if r := rows[idStr(up.ID)]; !strings.Contains(r, "↑</span> 9<") || !strings.Contains(r, up.TenantID) || !strings.Contains(r, "Test csm") ||
 		!strings.Contains(r, `href="/customers/`+idStr(up.ID)+`"`) {
 		t.Errorf("row of the customer trending up: %s", r)
@@ -142,12 +143,15 @@ func TestCustomerListFilters(t *testing.T) {
 	if r := rows[idStr(none.ID)]; !strings.Contains(r, "—") || !strings.Contains(r, "Prospect") {
 		t.Errorf("row of the customer without tenant: %s", r)
 	}
+	if r := rows[idStr(quiet.ID)]; !strings.Contains(r, "→</span> 0<") {
+		t.Errorf("row of the customer without events, want → 0: %s", r)
+	}
 	wantRows(t, "by tenant id", b.get("/customers?q="+url.QueryEscape(flat.TenantID)), flat)
 	wantRows(t, "trend up", b.get(q+"&trend=up"), up)
 	wantRows(t, "trend down", b.get(q+"&trend=down"), down)
-	wantRows(t, "trend flat", b.get(q+"&trend=flat"), flat)
+	wantRows(t, "trend flat", b.get(q+"&trend=flat"), flat, quiet)
 	wantRows(t, "status active", b.get(q+"&status=active"), down)
-	wantRows(t, "status prospect", b.get(q+"&status=prospect"), up, flat, none)
+	wantRows(t, "status prospect", b.get(q+"&status=prospect"), up, flat, none, quiet)
 	wantRows(t, "owner", b.get(q+"&owner="+idStr(csm.ID)), up)
 	r := b.get(q + "&owner=" + idStr(csm.ID) + "&trend=down")
 	wantRows(t, "owner and trend", r)
