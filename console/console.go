@@ -35,9 +35,11 @@ type Warehouse interface {
 	TenantTrends(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.TenantTrend, error)
 }
 
-// Names gives tenants their display names (from Postgres).
+// Names gives tenants their display names and the customers they belong
+// to (from Postgres).
 type Names interface {
 	TenantNames(ctx context.Context) (map[string]string, error)
+	CustomerRefs(ctx context.Context) ([]keel.CustomerRef, error)
 }
 
 // Deps are the console's dependencies.
