@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -346,53 +345,46 @@ func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 	return nil
 }
 
-// priceChart is the ECharts salesOption of a product's price over time: one
-// step line per currency, in major units, from the first version to today
-// (or to the last version's start, when that is later).
+// priceChart is the ECharts option of a product's price over time: one
+// step line per currency on a time axis, in major units, from the first
+// version to a month past today (or past the last version's start, when
+// that is later), so the current price shows as a stretch, not a point.
 func priceChart(versions []keel.PriceVersion, today time.Time) string {
-	var days []time.Time
-	add := func(t time.Time) {
-		if !slices.ContainsFunc(days, t.Equal) {
-			days = append(days, t)
-		}
-	}
 	var currs []string
+	last := versions[0].EffectiveFrom
 	for _, v := range versions {
-		add(v.EffectiveFrom)
-		if v.EffectiveTo != nil {
-			add(*v.EffectiveTo)
-		}
 		if !slices.Contains(currs, v.Currency) {
 			currs = append(currs, v.Currency)
 		}
+		if v.EffectiveFrom.After(last) {
+			last = v.EffectiveFrom
+		}
 	}
-	if today.After(days[0]) {
-		add(today)
+	end := today
+	if last.After(end) {
+		end = last
 	}
-	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
-	labels := make([]string, len(days))
-	for i, d := range days {
-		labels[i] = day(d)
-	}
+	end = end.AddDate(0, 1, 0)
 	line := charts.NewLine()
 	line.SetGlobalOptions(
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "60", Right: "16", Top: "40", Bottom: "40"}),
+		charts.WithGridOpts(opts.Grid{Left: "60", Right: "24", Top: "40", Bottom: "40"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "time"}),
 		charts.WithAnimation(false),
 	)
-	line.SetXAxis(labels)
 	for _, c := range currs {
 		scale := math.Pow10(keel.MinorUnits(c))
-		data := make([]opts.LineData, len(days))
-		for i, d := range days {
-			data[i] = opts.LineData{Value: nil}
-			for _, v := range versions {
-				if v.Currency == c && !d.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || d.Before(*v.EffectiveTo)) {
-					data[i] = opts.LineData{Value: float64(v.Amount) / scale}
-				}
+		var data []opts.LineData
+		var amount float64
+		for _, v := range versions { // oldest first
+			if v.Currency != c {
+				continue
 			}
+			amount = float64(v.Amount) / scale
+			data = append(data, opts.LineData{Value: []any{day(v.EffectiveFrom), amount}})
 		}
+		data = append(data, opts.LineData{Value: []any{day(end), amount}, Symbol: "none"})
 		line.AddSeries(c, data, charts.WithLineChartOpts(opts.LineChart{Step: "end"}))
 	}
 	line.Validate()

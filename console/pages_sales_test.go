@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/keelhq/keel"
 )
 
@@ -417,5 +419,85 @@ func TestSalesTrialApprovesItselfOnSubmit(t *testing.T) {
 	wantPage(t, "approved trial", sales.get(path), 200, "Trial order approved itself", "badge status-approved", "Approved itself", "trial term", "In service", "changed by this order")
 	if r := e.queueEnd(e.signIn("finance")); strings.Contains(r.body, fmt.Sprintf(`href="%s"`, path)) {
 		t.Errorf("the trial waits for approval")
+	}
+}
+
+// TestSalesBrowser walks the sales pages in Chromium: admin makes a
+// product and prices it (the chart draws), sales orders it and submits,
+// finance approves from the queue, and the order shows the service.
+func TestSalesBrowser(t *testing.T) {
+	e := newAPI(t)
+	c := newChromium(t, e.url)
+	admin, sales, finance := e.emps["admin"], e.emps["sales"], e.emps["finance"]
+
+	c.signIn(admin.Email, e.pws[admin.Email])
+	c.open("/products")
+	code := "br-" + uniq()
+	c.run("new product",
+		chromedp.SendKeys(`#new-product input[name="code"]`, code, chromedp.ByQuery),
+		chromedp.SendKeys(`#new-product input[name="name"]`, "Browser "+code, chromedp.ByQuery),
+		chromedp.SendKeys(`#new-product input[name="unit"]`, "seat", chromedp.ByQuery),
+		chromedp.Click(`#new-product button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#add-price`, chromedp.ByQuery),
+	)
+	productPath := c.location()
+	c.run("first price",
+		chromedp.SendKeys(`#add-price input[name="amount"]`, "20", chromedp.ByQuery),
+		chromedp.SetValue(`#add-price input[name="effective_from"]`, "2025-01-01", chromedp.ByQuery),
+		chromedp.Click(`#add-price button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#prices`, chromedp.ByQuery),
+	)
+	c.run("second price",
+		chromedp.SendKeys(`#add-price input[name="amount"]`, "25.50", chromedp.ByQuery),
+		chromedp.SetValue(`#add-price input[name="effective_from"]`, today(), chromedp.ByQuery),
+		chromedp.Click(`#add-price button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#prices tbody tr:nth-child(2)`, chromedp.ByQuery),
+	)
+	c.wantText("product page", "Browser "+code, "20.00", "25.50", "2025-01-01")
+	if !c.chartDrawn("#price-chart") {
+		t.Errorf("the price chart is not drawn")
+	}
+	c.screenshot("sales-product")
+	c.signOut()
+
+	var pid int64
+	fmt.Sscanf(productPath, "/products/%d", &pid)
+	cid := e.customer()
+	c.signIn(sales.Email, e.pws[sales.Email])
+	c.open(fmt.Sprintf("/orders/new?customer=%d", cid))
+	c.screenshot("sales-order-new")
+	c.run("new order",
+		chromedp.SetValue(`select[name="lines[1].product_id"]`, fmt.Sprint(pid), chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="lines[1].quantity"]`, "2", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="lines[1].months"]`, "12", chromedp.ByQuery),
+		chromedp.Click(`#new-order button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#submit-order`, chromedp.ByQuery),
+	)
+	orderPath := c.location()
+	c.run("submit", chromedp.Click(`#submit-order button`, chromedp.ByQuery), chromedp.WaitVisible(`#order-status.status-pending_approval`, chromedp.ByQuery))
+	c.wantText("submitted order", "Order submitted", "612.00")
+	c.signOut()
+
+	c.signIn(finance.Email, e.pws[finance.Email])
+	_, n, err := e.db.Orders(context.Background(), keel.OrderFilter{Status: keel.OrderPending, Page: keel.Page{Limit: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.open(fmt.Sprintf("/approvals?page=%d", max(1, (n+49)/50)))
+	c.screenshot("sales-approvals")
+	form := fmt.Sprintf(`form[action="%s/approve"]`, orderPath)
+	c.run("approve from the queue",
+		chromedp.SendKeys(form+` input[name="payment_ref"]`, "BANK-BR", chromedp.ByQuery),
+		chromedp.Click(form+` button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.flash`, chromedp.ByQuery),
+	)
+	if loc := c.location(); loc != "/approvals" {
+		t.Errorf("after approving: at %s, want /approvals", loc)
+	}
+	c.open(orderPath)
+	c.wantText("approved order", "BANK-BR", "612.00", "In service", "changed by this order")
+	c.screenshot("sales-order")
+	if errs := c.scriptErrors(); len(errs) > 0 {
+		t.Errorf("script errors: %v", errs)
 	}
 }
