@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/migrations"
 )
 
@@ -95,6 +96,14 @@ func everyStatement(t *testing.T) []namedSQL {
 	add("login trend", q, a)
 	q, a = tenantsQuery(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
 	add("tenants", q, a)
+	q, a = dailyTotalsQuery(from, to, ActivitySettings{}.withDefaults())
+	add("daily totals", q, a)
+	q, a = dailyTotalsQuery(from, to, ActivitySettings{Location: sh, LoginsOnly: true}.withDefaults())
+	add("daily totals (Shanghai, logins only)", q, a)
+	q, a = tenantTrendsQuery(to, ActivitySettings{}.withDefaults())
+	add("tenant trends", q, a)
+	q, a = tenantTrendsQuery(to, ActivitySettings{Location: sh, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}}.withDefaults())
+	add("tenant trends (Shanghai, logins only, 60-day windows)", q, a)
 	q, a = storedQuery("keel.events", ranges)
 	add("stored positions", q, a)
 	q, a = recentQuery("keel.events", map[int]int64{0: 10, 3: 0})

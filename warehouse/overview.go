@@ -1,0 +1,184 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
+// The cross-tenant views of activity: the console's activity dashboard, the
+// customer list's filters and the weekly review. Like Activity, they read
+// only the hourly rollup, never raw events, and answer in one query each
+// whatever the number of tenants.
+
+// DailyTotal is one day across all tenants.
+type DailyTotal struct {
+	Day         string // YYYY-MM-DD in the reporting timezone
+	LoginUsers  int64  // sum over tenants of distinct users who logged in that day
+	ActiveUsers int64  // sum over tenants of distinct active users (ActivitySettings.LoginsOnly respected, as in Activity)
+	Logins      int64  // distinct login events
+	Tenants     int64  // tenants with at least one login that day
+}
+
+// dailyTotalsQuery returns, for each day in [from, to] with any event, the
+// day's totals over tenants. Users are distinct per tenant and day
+// (METRICS.md), so each tenant's hours are merged into its days first and
+// only those per-tenant counts are summed. The rollup's ORDER BY starts
+// with tenant_id, so a read across tenants is bounded by hour only: its
+// monthly partitions keep that to the months asked for.
+func dailyTotalsQuery(from, to Day, s ActivitySettings) (string, []any) {
+	sql := `SELECT toString(day) AS d,
+    sum(lu) AS login_users,
+    sum(au) AS active_users,
+    sum(l) AS logins,
+    countIf(l > 0) AS tenants
+FROM (
+    SELECT tenant_id, toDate(hour, ?) AS day,
+        uniqExactMerge(login_users) AS lu,
+        uniqExactMerge(` + s.usersColumn() + `) AS au,
+        uniqExactMerge(logins) AS l
+    FROM activity_hourly
+    WHERE hour >= ? AND hour < ?
+    GROUP BY tenant_id, day
+)
+GROUP BY d
+ORDER BY d`
+	return sql, []any{s.Location.String(), from.Start(s.Location), to.AddDays(1).Start(s.Location)}
+}
+
+// DailyTotals returns one row per day in [from, to] (inclusive, in the
+// reporting timezone); days without activity are included with zeros. A
+// range of more than 731 days, or one that ends before it starts, is an
+// EINVALID error naming from and to.
+func (st *Store) DailyTotals(ctx context.Context, from, to Day, s ActivitySettings) ([]DailyTotal, error) {
+	s = s.withDefaults()
+	switch {
+	case from == Day{}:
+		return nil, keel.Errorf(keel.EINVALID, "from: required")
+	case to == Day{}:
+		return nil, keel.Errorf(keel.EINVALID, "to: required")
+	case to.Before(from):
+		return nil, keel.Errorf(keel.EINVALID, "from: %s is after to: %s", from, to)
+	case from.AddDays(maxActivityDays - 1).Before(to):
+		return nil, keel.Errorf(keel.EINVALID, "from, to: at most %d days at a time (%s to %s is more)", maxActivityDays, from, to)
+	}
+	got := map[string]DailyTotal{}
+	sql, args := dailyTotalsQuery(from, to, s)
+	rows, err := st.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		var loginUsers, active, logins, tenants uint64
+		if err := rows.Scan(&d, &loginUsers, &active, &logins, &tenants); err != nil {
+			return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)
+		}
+		got[d] = DailyTotal{Day: d, LoginUsers: int64(loginUsers), ActiveUsers: int64(active), Logins: int64(logins), Tenants: int64(tenants)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)
+	}
+	out := []DailyTotal{}
+	for d := from; !to.Before(d); d = d.AddDays(1) {
+		day, ok := got[d.String()]
+		if !ok {
+			day = DailyTotal{Day: d.String()}
+		}
+		out = append(out, day)
+	}
+	return out, nil
+}
+
+// TrendLookbackDays is how far back TenantTrends looks: a tenant with no
+// event in these days is not listed, and a zero LastLogin means no login in
+// these days.
+const TrendLookbackDays = 90
+
+// TenantTrend is one tenant's login trend as of a day.
+type TenantTrend struct {
+	Tenant        string
+	Last          int64      // logins in the trend window ending with the day (Trend.Days() days)
+	Previous      int64      // logins in the window before it
+	Trend         keel.Trend // ActivitySettings.Trend.Of(Last, Previous)
+	Change        float64    // (Last-Previous)/Previous; 0 when Previous is 0
+	ActiveUsers30 int64      // distinct active users in the 30 days ending with the day
+	LastLogin     time.Time  // start (UTC) of the last hour with a login in the lookback; zero if none
+}
+
+// tenantTrendsQuery returns, per tenant with any event in the
+// TrendLookbackDays ending with `to`, its logins in the two trend windows,
+// its active users over 30 days and its last hour with a login.
+//
+// A rollup row is a partial state until ClickHouse merges its parts, and a
+// row can hold events but no logins. The last login hour is therefore taken
+// over rows whose own logins set is not empty: a merged (tenant, hour) set
+// is the union of its partial rows' sets, so it is non-empty exactly when one
+// of them is, and the greatest such hour is exact whatever has been merged.
+// That keeps the query one aggregation by tenant, with no per-hour
+// intermediate result.
+func tenantTrendsQuery(to Day, s ActivitySettings) (string, []any) {
+	n := s.Trend.Days()
+	end := to.AddDays(1).Start(s.Location)
+	mid := to.AddDays(1 - n).Start(s.Location)
+	trendStart := to.AddDays(1 - 2*n).Start(s.Location)
+	start30 := to.AddDays(-29).Start(s.Location)
+	lookback := to.AddDays(1 - TrendLookbackDays).Start(s.Location)
+	scanStart := lookback
+	if trendStart.Before(scanStart) {
+		scanStart = trendStart
+	}
+	sql := `SELECT tenant_id,
+    uniqExactMergeIf(logins, hour >= ?) AS last,
+    uniqExactMergeIf(logins, hour >= ? AND hour < ?) AS previous,
+    uniqExactMergeIf(` + s.usersColumn() + `, hour >= ?) AS active_users_30,
+    maxIf(hour, hour >= ? AND finalizeAggregation(logins) > 0) AS last_login
+FROM activity_hourly
+WHERE hour >= ? AND hour < ?
+GROUP BY tenant_id
+HAVING max(hour) >= ?
+ORDER BY tenant_id`
+	return sql, []any{mid, trendStart, mid, start30, lookback, scanStart, end, lookback}
+}
+
+// TenantTrends returns every tenant with any event in the TrendLookbackDays
+// ending with the day `to` (in the reporting timezone), sorted by tenant id,
+// with its login trend as of `to`. A zero `to` is an EINVALID error.
+func (st *Store) TenantTrends(ctx context.Context, to Day, s ActivitySettings) ([]TenantTrend, error) {
+	s = s.withDefaults()
+	if to == (Day{}) {
+		return nil, keel.Errorf(keel.EINVALID, "to: required")
+	}
+	sql, args := tenantTrendsQuery(to, s)
+	rows, err := st.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
+	}
+	defer rows.Close()
+	out := []TenantTrend{}
+	for rows.Next() {
+		var t TenantTrend
+		var last, previous, active uint64
+		var lastLogin time.Time
+		if err := rows.Scan(&t.Tenant, &last, &previous, &active, &lastLogin); err != nil {
+			return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
+		}
+		t.Last, t.Previous, t.ActiveUsers30 = int64(last), int64(previous), int64(active)
+		t.Trend = s.Trend.Of(t.Last, t.Previous)
+		if t.Previous > 0 {
+			t.Change = float64(t.Last-t.Previous) / float64(t.Previous)
+		}
+		// maxIf over no row is the DateTime zero, 1970-01-01: no login.
+		if lastLogin.Unix() > 0 {
+			t.LastLogin = lastLogin.UTC()
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
+	}
+	return out, nil
+}
