@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/ingest"
@@ -350,7 +352,7 @@ func TestWeeklyReview(t *testing.T) {
 	}
 	b := a.browse("leadership")
 	r := b.get(fmt.Sprintf("/review?week=%s&owner=%d", a.day(-7), csm.ID))
-	wantPage(t, "review", r, http.StatusOK, a.day(-9)+" – "+a.day(-3), "3 customers",
+	wantPage(t, "review", r, http.StatusOK, a.day(-9)+" – "+a.day(-3), "Customers: 3.",
 		`href="/review?owner=`+fmt.Sprint(csm.ID)+`&amp;week=`+a.day(-16)+`"`, `href="/review?owner=`+fmt.Sprint(csm.ID)+`&amp;week=`+a.day(-2)+`"`)
 
 	down := section(t, r.body, "tr", fmt.Sprintf("review-%d", a.down))
@@ -429,4 +431,61 @@ func TestActivityPagesInChinese(t *testing.T) {
 	wantPage(t, "review in Chinese", b.get("/review?week="+a.day(-7)), http.StatusOK, "当周跟进记录", "上一周", "下一周")
 	wantPage(t, "tenant in Chinese", b.get("/activity/tenants/"+url.PathEscape(a.tStray)), http.StatusOK, a.tStray+" 的活跃度", "每日数据")
 	wantPage(t, "bad week in Chinese", b.get("/review?week=x"), http.StatusBadRequest, "week:")
+}
+
+// TestBrowserActivity drives the dashboard and the weekly review in
+// headless Chromium: the chart is drawn, a customer's row leads to the
+// customer, and the review's form picks a week and the customers with
+// follow-ups in it.
+func TestBrowserActivity(t *testing.T) {
+	a := newActivityEnv(t)
+	a.must(201, "csm", "POST", fmt.Sprintf("/api/v1/customers/%d/followups", a.down),
+		map[string]any{"kind": "meeting", "text": "Quarterly review of the drop", "at": a.day(-8) + "T10:00:00Z"})
+	// Sign in on the console with the real clock (the sign-in form's
+	// cookie would be stale at the fixture's today), then browse the one
+	// with the fixture's clock: cookies are per host, not per port.
+	c := newChromium(t, a.apiEnv.url)
+	lead := a.emps["leadership"]
+	c.signIn(lead.Email, a.pws[lead.Email])
+	c.base = a.url
+
+	c.open("/activity")
+	c.wantText("dashboard", "Users who logged in today", a.upName, a.downName, a.quietName, a.tStray)
+	if !c.chartDrawn("#totals-chart") {
+		t.Errorf("the dashboard's chart is not drawn")
+	}
+	c.screenshot("activity")
+	c.run("follow the down customer's row",
+		chromedp.Click(fmt.Sprintf(`#trending-down a[href="/customers/%d"]`, a.down), chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "`+a.downName+`")]`, chromedp.BySearch))
+	if loc := c.location(); loc != fmt.Sprintf("/customers/%d", a.down) {
+		t.Errorf("the down customer's row led to %s", loc)
+	}
+
+	c.open("/activity/tenants/" + a.tStray)
+	if !c.chartDrawn("#activity-chart") {
+		t.Errorf("the tenant's chart is not drawn")
+	}
+
+	c.open("/review")
+	c.run("pick last week, with follow-ups only",
+		chromedp.SetValue(`#review-filter input[name="week"]`, a.day(-7), chromedp.ByQuery),
+		chromedp.Click(`#review-filter input[name="followups"]`, chromedp.ByQuery),
+		chromedp.Click(`#review-filter button`, chromedp.ByQuery),
+		// Last week's follow-up shows once the new page is in.
+		chromedp.WaitVisible(`//td[contains(., "Quarterly review of the drop")]`, chromedp.BySearch))
+	if loc := c.location(); !strings.Contains(loc, "followups=1") || !strings.Contains(loc, "week="+a.day(-7)) {
+		t.Errorf("the review's form went to %s", loc)
+	}
+	c.wantText("review", a.day(-9)+" – "+a.day(-3), a.downName, "Quarterly review of the drop")
+	if body := c.text("main"); strings.Contains(body, a.upName) {
+		t.Errorf("with follow-ups only, the review shows a customer without one")
+	}
+	c.screenshot("review")
+	c.run("previous week", chromedp.Click(`#prev-week`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//h1[contains(., "`+a.day(-16)+`")]`, chromedp.BySearch))
+	c.wantText("previous week", a.day(-16)+" – "+a.day(-10))
+	if errs := c.scriptErrors(); len(errs) > 0 {
+		t.Errorf("script errors: %v", errs)
+	}
 }
