@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keelhq/keel"
 )
 
 // The browser tests drive the console in headless Chromium (Debian's
@@ -207,6 +209,137 @@ func TestBrowserSignIn(t *testing.T) {
 	c.wantText("home", emp.Name)
 	c.screenshot("home")
 	if errs := c.scriptErrors(); len(errs) > 0 {
+		t.Errorf("script errors: %v", errs)
+	}
+}
+
+// TestBrowserDailyWork is a day in the console, in a real browser: sales
+// signs in, creates a customer and an order and submits it; finance signs
+// in and approves it from the order page; the customer's page then shows
+// the subscription and its activity charts drawn with data; the main pages
+// render without a script error (screenshots of each, and of a phone-width
+// screen); and a deactivated employee's open session is bounced.
+func TestBrowserDailyWork(t *testing.T) {
+	e := newAPI(t)
+	sales, finance, admin := e.emps["sales"], e.emps["finance"], e.emps["admin"]
+	tenant := "t-browser-" + uniq()
+	productName := "Browser edition " + uniq()
+	product := id(t, e.must(201, "admin", "POST", "/api/v1/products", map[string]any{"code": "br-" + uniq(), "name": productName, "kind": keel.KindEdition, "unit": "seat"}))
+	e.must(201, "admin", "POST", fmt.Sprintf("/api/v1/products/%d/prices", product),
+		map[string]any{"amount": 4900, "currency": "USD", "period": "month", "effective_from": "2025-01-01"})
+	// The tenant's users logged in over the last weeks: 3 a day lately.
+	e.logins(tenant, 3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 20, 30)
+
+	c := newChromium(t, e.url)
+	c.signIn(sales.Email, e.pws[sales.Email])
+	c.screenshot("home")
+
+	// Create a customer.
+	name := "Browser Customer " + uniq()
+	c.open("/customers/new")
+	c.run("fill the customer form",
+		chromedp.SendKeys(`#customer-form input[name="name"]`, name, chromedp.ByQuery),
+		chromedp.SendKeys(`#customer-form input[name="tenant_id"]`, tenant, chromedp.ByQuery),
+		chromedp.SendKeys(`#customer-form input[name="industry"]`, "Logistics", chromedp.ByQuery),
+		chromedp.Submit(`#customer-form input[name="name"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#customer-status`, chromedp.ByQuery),
+	)
+	customerPath := c.location()
+	c.wantText("new customer", name, "Customer saved.", "Logistics")
+
+	// Create and submit an order from the customer's page.
+	c.run("new order", chromedp.Click(`a#new-order`, chromedp.ByQuery), chromedp.WaitVisible(`select[name="kind"]`, chromedp.ByQuery))
+	c.run("fill the order",
+		chromedp.SetValue(`select[name="kind"]`, "new", chromedp.ByQuery),
+		chromedp.SetValue(`select[name="lines[0].product_id"]`, fmt.Sprint(product), chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="lines[0].quantity"]`, "5", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="lines[0].months"]`, "12", chromedp.ByQuery),
+		chromedp.Click(`#new-order button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#submit-order`, chromedp.ByQuery),
+	)
+	orderPath := c.location()
+	c.run("submit the order", chromedp.Click(`#submit-order button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#order-status.status-pending_approval`, chromedp.ByQuery))
+	c.wantText("submitted order", name, "2,940.00") // 5 seats × 12 months × 49.00
+	c.signOut()
+
+	// Finance approves it.
+	c.signIn(finance.Email, e.pws[finance.Email])
+	c.open("/approvals?page=1")
+	c.screenshot("approvals")
+	c.open(orderPath)
+	c.run("approve the order",
+		chromedp.SendKeys(`#approve-order input[name="payment_ref"]`, "WIRE-2026-001", chromedp.ByQuery),
+		chromedp.Click(`#approve-order button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#order-status.status-approved`, chromedp.ByQuery),
+	)
+	c.wantText("approved order", "WIRE-2026-001", productName)
+	c.screenshot("order")
+	c.signOut()
+
+	// Sales sees the subscription and the activity on the customer's page.
+	c.signIn(sales.Email, e.pws[sales.Email])
+	c.open(customerPath)
+	c.wantText("customer with a subscription", productName)
+	var subs string
+	c.run("read subscriptions", chromedp.Text(`#subscriptions`, &subs, chromedp.ByQuery))
+	if !strings.Contains(subs, productName) || !strings.Contains(subs, "5") {
+		t.Errorf("the customer's subscriptions show %q, want %s × 5", subs, productName)
+	}
+	if status := c.text("#customer-status"); status == "" || strings.Contains(strings.ToLower(status), "prospect") {
+		t.Errorf("customer status %q after an approved order, want active", status)
+	}
+	if today := c.text("#activity-today"); today != "3" {
+		t.Errorf("active users today = %q, want 3", today)
+	}
+	if !c.chartDrawn("#activity-chart") {
+		t.Errorf("the customer's activity chart is not drawn")
+	}
+	c.screenshot("customer")
+	c.open("/customers")
+	c.screenshot("customers")
+	c.open("/activity")
+	if !c.chartDrawn("#totals-chart") {
+		t.Errorf("the activity dashboard's chart is not drawn")
+	}
+	c.screenshot("activity")
+	c.open("/review")
+	c.screenshot("review")
+	c.open("/orders")
+	c.screenshot("orders")
+	c.open("/products")
+	c.screenshot("products")
+
+	// The same customer page on a phone: nothing wider than the screen.
+	c.run("phone width", chromedp.EmulateViewport(390, 844))
+	c.open(customerPath)
+	var overflow bool
+	c.run("measure", chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
+	if overflow {
+		t.Errorf("the customer page is wider than a 390 px phone screen")
+	}
+	c.screenshot("customer-phone")
+	c.run("desktop width", chromedp.EmulateViewport(1280, 900))
+
+	if errs := c.scriptErrors(); len(errs) > 0 {
+		t.Errorf("script errors: %v", errs)
+	}
+
+	// An administrator, in another browser, deactivates sales; sales'
+	// open session is bounced on its next page.
+	a := newChromium(t, e.url)
+	a.signIn(admin.Email, e.pws[admin.Email])
+	a.open("/employees")
+	a.screenshot("employees")
+	a.open(fmt.Sprintf("/employees/%d", sales.ID))
+	a.run("deactivate", chromedp.Click(`#deactivate button`, chromedp.ByQuery), chromedp.WaitVisible(`.flash`, chromedp.ByQuery))
+	a.open("/audit")
+	a.screenshot("audit")
+	c.open(customerPath)
+	if loc := c.location(); !strings.HasPrefix(loc, "/login") {
+		t.Errorf("deactivated employee's session: at %s, want the sign-in page", loc)
+	}
+	if errs := append(c.scriptErrors(), a.scriptErrors()...); len(errs) > 0 {
 		t.Errorf("script errors: %v", errs)
 	}
 }
