@@ -16,18 +16,18 @@ import (
 
 // adminFormRoutes are the forms of the admin pages, for TestFormRoleMatrix.
 var adminFormRoutes = []formRoute{
-	{"/employees", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+	{"/employees", keel.ActEmployeeAdmin, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/employees", url.Values{"email": {"hire-" + uniq() + "@example.com"}, "name": {"New Hire"}, "roles": {"sales"}, "locale": {"en"}}
 	}},
-	{"/employees/{id}/roles", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+	{"/employees/{id}/roles", keel.ActEmployeeAdmin, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		t, _ := e.employee("target", keel.RoleSales)
 		return fmt.Sprintf("/employees/%d/roles", t.ID), url.Values{"roles": {"csm", "finance"}}
 	}},
-	{"/employees/{id}/locale", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+	{"/employees/{id}/locale", keel.ActEmployeeAdmin, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		t, _ := e.employee("target", keel.RoleSales)
 		return fmt.Sprintf("/employees/%d/locale", t.ID), url.Values{"locale": {"zh"}}
 	}},
-	{"/employees/{id}/deactivate", keel.ActEmployeeAdmin, func(e *apiEnv) (string, url.Values) {
+	{"/employees/{id}/deactivate", keel.ActEmployeeAdmin, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		t, _ := e.employee("target", keel.RoleSales)
 		return fmt.Sprintf("/employees/%d/deactivate", t.ID), url.Values{}
 	}},

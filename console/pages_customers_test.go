@@ -21,14 +21,14 @@ import (
 
 // customerFormRoutes are the forms of the customer pages, for TestFormRoleMatrix.
 var customerFormRoutes = []formRoute{
-	{"/customers", keel.ActCustomerWrite, func(e *apiEnv) (string, url.Values) {
+	{"/customers", keel.ActCustomerWrite, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/customers", url.Values{"name": {"Matrix " + uniq()}, "contact_name": {"Ann"}, "contact_email": {"ann@example.com"}}
 	}},
-	{"/customers/{id}", keel.ActCustomerWrite, func(e *apiEnv) (string, url.Values) {
+	{"/customers/{id}", keel.ActCustomerWrite, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		v := e.newCustomer(keel.Customer{Name: "Matrix " + uniq()})
 		return fmt.Sprintf("/customers/%d", v.ID), url.Values{"name": {v.Name + " edited"}, "version": {strconv.FormatInt(v.Version, 10)}}
 	}},
-	{"/customers/{id}/followups", keel.ActFollowUpAdd, func(e *apiEnv) (string, url.Values) {
+	{"/customers/{id}/followups", keel.ActFollowUpAdd, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		v := e.newCustomer(keel.Customer{Name: "Matrix " + uniq()})
 		return fmt.Sprintf("/customers/%d/followups", v.ID), url.Values{"kind": {"call"}, "text": {"Called about renewal"}}
 	}},

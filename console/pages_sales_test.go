@@ -15,59 +15,34 @@ import (
 
 // salesFormRoutes are the forms of the sales pages, for TestFormRoleMatrix.
 var salesFormRoutes = []formRoute{
-	{"/products", keel.ActCatalogueWrite, func(e *apiEnv) (string, url.Values) {
+	{"/products", keel.ActCatalogueWrite, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/products", url.Values{"code": {"p-" + uniq()}, "name": {"Matrix product"}, "kind": {"edition"}, "unit": {"seat"}}
 	}},
-	{"/products/{id}/status", keel.ActCatalogueWrite, func(e *apiEnv) (string, url.Values) {
+	{"/products/{id}/status", keel.ActCatalogueWrite, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return fmt.Sprintf("/products/%d/status", e.product(keel.KindEdition, 1000, "USD")), url.Values{"status": {"disabled"}}
 	}},
-	{"/products/{id}/prices", keel.ActCatalogueWrite, func(e *apiEnv) (string, url.Values) {
+	{"/products/{id}/prices", keel.ActCatalogueWrite, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return fmt.Sprintf("/products/%d/prices", e.product(keel.KindEdition, 1000, "USD")),
 			url.Values{"amount": {"12.50"}, "currency": {"USD"}, "period": {"month"}, "effective_from": {today()}}
 	}},
-	{"/orders", keel.ActOrderCreate, func(e *apiEnv) (string, url.Values) {
+	{"/orders", keel.ActOrderCreate, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/orders", url.Values{"customer_id": {fmt.Sprint(e.customer())}, "kind": {"new"},
 			"lines[0].product_id": {fmt.Sprint(e.product(keel.KindEdition, 1000, "USD"))}, "lines[0].quantity": {"1"}, "lines[0].months": {"12"}}
 	}},
-	{"/orders/{id}/submit", keel.ActOrderCreate, func(e *apiEnv) (string, url.Values) {
-		return fmt.Sprintf("/orders/%d/submit", e.draftBy(e.lastSignedIn())), nil
+	{"/orders/{id}/submit", keel.ActOrderCreate, func(e *apiEnv, as keel.Employee) (string, url.Values) {
+		return fmt.Sprintf("/orders/%d/submit", e.draftBy(as)), nil
 	}},
-	{"/orders/{id}/approve", keel.ActOrderDecide, func(e *apiEnv) (string, url.Values) {
+	{"/orders/{id}/approve", keel.ActOrderDecide, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		o, total := e.pending()
 		return fmt.Sprintf("/orders/%d/approve", o), url.Values{"paid_amount": {keel.FormatAmount(total, "USD")}, "paid_at": {today()}, "payment_ref": {"INV-M"}}
 	}},
-	{"/orders/{id}/reject", keel.ActOrderDecide, func(e *apiEnv) (string, url.Values) {
+	{"/orders/{id}/reject", keel.ActOrderDecide, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		o, _ := e.pending()
 		return fmt.Sprintf("/orders/%d/reject", o), url.Values{"reason": {"no payment"}}
 	}},
-	{"/orders/{id}/void", keel.ActOrderDecide, func(e *apiEnv) (string, url.Values) {
+	{"/orders/{id}/void", keel.ActOrderDecide, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return fmt.Sprintf("/orders/%d/void", e.approved()), url.Values{"confirm": {"yes"}}
 	}},
-}
-
-// lastSignedIn is the env's employee who signed in last. Only an order's
-// creator may submit it, so the submit form's setup makes the draft as
-// the employee about to send the form (the role matrix signs in, then
-// calls setup).
-func (e *apiEnv) lastSignedIn() keel.Employee {
-	e.t.Helper()
-	ids := []int64{}
-	for _, emp := range e.emps {
-		ids = append(ids, emp.ID)
-	}
-	var id int64
-	err := e.db.Pool().QueryRow(context.Background(),
-		`SELECT employee_id FROM sessions WHERE employee_id = ANY($1) ORDER BY created_at DESC LIMIT 1`, ids).Scan(&id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, emp := range e.emps {
-		if emp.ID == id {
-			return emp
-		}
-	}
-	e.t.Fatalf("no employee %d", id)
-	return keel.Employee{}
 }
 
 // draftBy makes a draft order created by emp, or by sales when emp may

@@ -173,15 +173,15 @@ func wantPage(t *testing.T, what string, r pageResp, status int, texts ...string
 type formRoute struct {
 	pattern string      // chi's pattern, e.g. "/orders/{id}/approve"
 	action  keel.Action // what it needs; "" = any signed-in employee
-	// setup makes what the form acts on, fresh for each caller, and
-	// returns the path and a valid form.
-	setup func(e *apiEnv) (path string, form url.Values)
+	// setup makes what the form acts on, fresh for each caller (as, who
+	// is about to send the form), and returns the path and a valid form.
+	setup func(e *apiEnv, as keel.Employee) (path string, form url.Values)
 }
 
 // coreFormRoutes are the forms of the console's frame.
 var coreFormRoutes = []formRoute{
-	{"/logout", "", func(e *apiEnv) (string, url.Values) { return "/logout", nil }},
-	{"/me/locale", "", func(e *apiEnv) (string, url.Values) {
+	{"/logout", "", func(e *apiEnv, as keel.Employee) (string, url.Values) { return "/logout", nil }},
+	{"/me/locale", "", func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/me/locale", url.Values{"locale": {"zh"}, "next": {"/"}}
 	}},
 }
@@ -225,7 +225,7 @@ func TestFormRoleMatrix(t *testing.T) {
 			for _, role := range roles {
 				emp := e.emps[role]
 				b := e.signInAs(emp)
-				path, form := fr.setup(e)
+				path, form := fr.setup(e, emp)
 				before := e.auditBy(emp.ID)
 				r := b.post(path, form)
 				allowed := fr.action == "" || emp.Can(fr.action) == nil
@@ -241,15 +241,16 @@ func TestFormRoleMatrix(t *testing.T) {
 			// A departed employee's open session is bounced.
 			gone, _ := e.employee("gone", keel.RoleAdmin, keel.RoleSales, keel.RoleFinance)
 			b := e.signInAs(gone)
+			path, form := fr.setup(e, gone)
 			if _, err := e.db.DeactivateEmployee(context.Background(), keel.System, gone.ID); err != nil {
 				t.Fatal(err)
 			}
-			path, form := fr.setup(e)
+			before := e.auditBy(gone.ID)
 			if r := b.post(path, form); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
 				t.Errorf("%s as departed: status %d to %q, want 303 to /login", path, r.status, r.location)
 			}
-			if n := e.auditBy(gone.ID); n != 0 {
-				t.Errorf("%s as departed: %d audit entries by them", path, n)
+			if n := e.auditBy(gone.ID); n != before {
+				t.Errorf("%s as departed: %d new audit entries by them", path, n-before)
 			}
 			// No session at all.
 			anon := newBrowser(t, e.url)
