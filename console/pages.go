@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/warehouse"
 )
 
 // baseFuncs are the template functions that do not depend on the request.
@@ -304,4 +305,24 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func withSession(ctx context.Context, s session) context.Context {
 	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+// location is the company's reporting timezone, in which days are cut.
+func (s *server) location() *time.Location {
+	if s.Settings.Location == nil {
+		return time.UTC
+	}
+	return s.Settings.Location
+}
+
+// today is the current day in the reporting timezone.
+func (s *server) today() warehouse.Day { return warehouse.DayOf(s.Now(), s.location()) }
+
+// trendDays is the length of the login-trend window, for headings.
+func (s *server) trendDays() int {
+	rule := s.Settings.Trend
+	if rule == (keel.TrendRule{}) {
+		rule = keel.DefaultTrendRule
+	}
+	return rule.Days()
 }

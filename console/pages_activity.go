@@ -44,21 +44,6 @@ const (
 	actTenantPath  = "/activity/tenants/"
 )
 
-func (s *server) actLocation() *time.Location {
-	if s.Settings.Location == nil {
-		return time.UTC
-	}
-	return s.Settings.Location
-}
-
-func (s *server) actTrendDays() int {
-	rule := s.Settings.Trend
-	if rule == (keel.TrendRule{}) {
-		rule = keel.DefaultTrendRule
-	}
-	return rule.Days()
-}
-
 // actRow is one tenant in a table of the dashboard.
 type actRow struct {
 	Tenant         string
@@ -110,7 +95,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		}
 		me := employeeFrom(ctx)
 		mine := q.Get("mine") == "1"
-		today := warehouse.DayOf(s.Now(), s.actLocation())
+		today := warehouse.DayOf(s.Now(), s.location())
 
 		var (
 			totals []warehouse.DailyTotal
@@ -146,7 +131,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		}
 
 		d := actDashboard{
-			Chart: actTotalsChart(totals, l), TrendDays: s.actTrendDays(), SilentDays: actSilentDays,
+			Chart: actTotalsChart(totals, l), TrendDays: s.trendDays(), SilentDays: actSilentDays,
 			DeclineBase: actDeclineBase, Lookback: warehouse.TrendLookbackDays, Mine: mine,
 		}
 		if n := len(totals); n > 0 {
@@ -171,7 +156,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 				row.Name, row.Link = names[t.Tenant], actTenantPath+url.PathEscape(t.Tenant)
 			}
 			if !t.LastLogin.IsZero() {
-				last := warehouse.DayOf(t.LastLogin, s.actLocation())
+				last := warehouse.DayOf(t.LastLogin, s.location())
 				row.DaysSince, row.LastLogin = actDaysBetween(last, today), last.String()
 			}
 			switch t.Trend {
@@ -275,7 +260,7 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 		ctx := r.Context()
 		l := s.langOf(r)
 		tenant := chi.URLParam(r, "tenant")
-		to := warehouse.DayOf(s.Now(), s.actLocation())
+		to := warehouse.DayOf(s.Now(), s.location())
 		if v := r.URL.Query().Get("to"); v != "" {
 			d, err := warehouse.ParseDay(v)
 			if err != nil {
@@ -304,7 +289,7 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-		p := actTenantPage{Activity: a, Name: names[tenant], To: to.String(), TrendDays: s.actTrendDays(), Chart: actTenantChart(a, l)}
+		p := actTenantPage{Activity: a, Name: names[tenant], To: to.String(), TrendDays: s.trendDays(), Chart: activityChart(l, a)}
 		for _, c := range refs {
 			if c.TenantID == tenant {
 				p.Customer = &c
@@ -317,46 +302,6 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 		s.render(w, r, http.StatusOK, "activity_tenant", page{Title: l.T("Activity of %s", tenant), Nav: "activity", Data: p})
 		return nil
 	})
-}
-
-// activityChart builds the ECharts option of a tenant's activity: daily
-// active users and logins as bars and lines, WAU and MAU as lines, with
-// the series named in English.
-func activityChart(a keel.Activity) string { return actTenantChart(a, lang{}) }
-
-// actTenantChart is activityChart with the series named in l's language.
-func actTenantChart(a keel.Activity, l lang) string {
-	days := make([]string, len(a.Days))
-	dau := make([]opts.LineData, len(a.Days))
-	wau := make([]opts.LineData, len(a.Days))
-	mau := make([]opts.LineData, len(a.Days))
-	logins := make([]opts.BarData, len(a.Days))
-	for i, d := range a.Days {
-		days[i] = d.Day
-		dau[i] = opts.LineData{Value: d.ActiveUsers}
-		wau[i] = opts.LineData{Value: d.WAU}
-		mau[i] = opts.LineData{Value: d.MAU}
-		logins[i] = opts.BarData{Value: d.Logins}
-	}
-	bar := charts.NewBar()
-	bar.SetGlobalOptions(
-		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "40", Right: "16", Top: "40", Bottom: "40"}),
-		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}),
-		charts.WithAnimation(false),
-	)
-	bar.SetXAxis(days).AddSeries(l.T("Logins"), logins, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#c7d7f2"}))
-	line := charts.NewLine()
-	line.SetGlobalOptions(charts.WithAnimation(false))
-	plain := charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})
-	line.SetXAxis(days).
-		AddSeries(l.T("Active users"), dau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
-		AddSeries(l.T("WAU"), wau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"})).
-		AddSeries(l.T("MAU"), mau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#a05bb5"}))
-	bar.Overlap(line)
-	bar.Validate()
-	return string(bar.JSONNotEscaped())
 }
 
 // reviewRow is one customer on the weekly review.
@@ -411,19 +356,12 @@ var (
 	}
 )
 
-// reviewOption is one choice of a select.
-type reviewOption struct {
-	Value    string
-	Label    string
-	Selected bool
-}
-
 // review is the data of the weekly review.
 type review struct {
 	Monday, Sunday   string
 	Week             string // the week's Monday, for links
 	Prev, Next, This string
-	Owners           []reviewOption
+	Owners           []option
 	Owner            int64
 	OnlyFollowUps    bool
 	Rows             []reviewRow
@@ -449,7 +387,7 @@ func (s *server) handleReview() http.HandlerFunc {
 		ctx := r.Context()
 		l := s.langOf(r)
 		q := r.URL.Query()
-		loc := s.actLocation()
+		loc := s.location()
 		day := warehouse.DayOf(s.Now(), loc)
 		if v := strings.TrimSpace(q.Get("week")); v != "" {
 			d, err := warehouse.ParseDay(v)
@@ -538,12 +476,12 @@ func (s *server) handleReview() http.HandlerFunc {
 		names := map[int64]string{}
 		rv := review{
 			Monday: monday.String(), Sunday: sunday.String(), Week: monday.String(),
-			Owner: owner, OnlyFollowUps: only, Pager: pagerOf(r, p, total), TrendDays: s.actTrendDays(),
+			Owner: owner, OnlyFollowUps: only, Pager: pagerOf(r, p, total), TrendDays: s.trendDays(),
 		}
 		for _, e := range emps {
 			names[e.ID] = e.Name
 			if e.ID == owner || e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) {
-				rv.Owners = append(rv.Owners, reviewOption{Value: strconv.FormatInt(e.ID, 10), Label: e.Name, Selected: e.ID == owner})
+				rv.Owners = append(rv.Owners, option{Value: strconv.FormatInt(e.ID, 10), Label: e.Name, Selected: e.ID == owner})
 			}
 		}
 		trendOf := map[string]warehouse.TenantTrend{}

@@ -320,7 +320,7 @@ func TestActivityChartCarriesTheNumbers(t *testing.T) {
 	if len(opt.XAxis) == 0 || len(opt.XAxis[0].Data) != 90 || opt.XAxis[0].Data[89] != a.day(0) {
 		t.Fatalf("x axis: %+v, want 90 days to %s", opt.XAxis, a.day(0))
 	}
-	for name, want := range map[string]float64{"Logins": 4, "Active users": 2, "MAU": 2} {
+	for name, want := range map[string]float64{"Logins": 4, "Daily active users": 2, "MAU": 2} {
 		if got := opt.last(t, name, 1); got[0] != want {
 			t.Errorf("%s today = %v, want %v", name, got[0], want)
 		}

@@ -30,34 +30,11 @@ func (s *server) adminPages(r chi.Router) {
 	r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
 }
 
-// adminOption is one choice of a select, a radio group or a set of checkboxes.
-type adminOption struct {
-	Value, Label string
-	Selected     bool
-}
-
-// roleLabel is a role as the pages name it.
-func roleLabel(l lang, r keel.Role) string {
-	switch r {
-	case keel.RoleAdmin:
-		return l.T("Administrator")
-	case keel.RoleSales:
-		return l.T("Sales")
-	case keel.RoleCSM:
-		return l.T("Customer success")
-	case keel.RoleFinance:
-		return l.T("Finance")
-	case keel.RoleLeadership:
-		return l.T("Leadership")
-	}
-	return string(r)
-}
-
 // roleOptions are the role checkboxes, those in checked ticked.
-func roleOptions(l lang, checked []string) []adminOption {
-	out := make([]adminOption, len(keel.Roles))
+func roleOptions(l lang, checked []string) []option {
+	out := make([]option, len(keel.Roles))
 	for i, r := range keel.Roles {
-		out[i] = adminOption{Value: string(r), Label: roleLabel(l, r)}
+		out[i] = option{Value: string(r), Label: roleLabel(l, r)}
 		for _, c := range checked {
 			out[i].Selected = out[i].Selected || c == string(r)
 		}
@@ -66,11 +43,11 @@ func roleOptions(l lang, checked []string) []adminOption {
 }
 
 // localeOptions are the UI languages, each named in itself.
-func localeOptions(selected string) []adminOption {
+func localeOptions(selected string) []option {
 	if selected == "" {
 		selected = "en"
 	}
-	return []adminOption{
+	return []option{
 		{Value: "en", Label: "English", Selected: selected == "en"},
 		{Value: "zh", Label: "中文", Selected: selected == "zh"},
 	}
@@ -105,8 +82,8 @@ func toEmployeeRow(l lang, e keel.Employee) employeeRow {
 // employeeForm is the "add employee" form, typed values kept when it fails.
 type employeeForm struct {
 	Email, Name string
-	Roles       []adminOption
-	Locales     []adminOption
+	Roles       []option
+	Locales     []option
 	Error       string
 }
 
@@ -186,9 +163,9 @@ type employeeData struct {
 	Employee   employeeRow
 	Self       bool
 	Password   string
-	Roles      []adminOption
+	Roles      []option
 	RolesError string
-	Locales    []adminOption
+	Locales    []option
 	ByThem     []auditRow
 	ToThem     []auditRow
 }
@@ -569,8 +546,8 @@ type auditFilterForm struct {
 
 type auditData struct {
 	Filter   auditFilterForm
-	Actors   []adminOption
-	Entities []adminOption
+	Actors   []option
+	Entities []option
 	Rows     []auditRow
 	Pager    pager
 	Error    string
@@ -624,10 +601,10 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 		for _, e := range emps {
 			names[e.ID] = e
 			id := strconv.FormatInt(e.ID, 10)
-			d.Actors = append(d.Actors, adminOption{Value: id, Label: e.Name + " <" + e.Email + ">", Selected: id == d.Filter.Actor})
+			d.Actors = append(d.Actors, option{Value: id, Label: e.Name + " <" + e.Email + ">", Selected: id == d.Filter.Actor})
 		}
 		for _, en := range auditEntities {
-			d.Entities = append(d.Entities, adminOption{Value: en, Label: entityLabel(l, en), Selected: en == d.Filter.Entity})
+			d.Entities = append(d.Entities, option{Value: en, Label: entityLabel(l, en), Selected: en == d.Filter.Entity})
 		}
 		status := http.StatusOK
 		f, err := parseAuditFilter(q)

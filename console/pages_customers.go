@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-echarts/go-echarts/v2/charts"
-	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/warehouse"
@@ -32,57 +30,6 @@ func (s *server) customerPages(r chi.Router) {
 	write.Post("/customers/{id}", s.handleCustomerSavePage())
 	r.With(s.need(keel.ActFollowUpAdd)).Post("/customers/{id}/followups", s.handleFollowUpAddPage())
 	r.Get("/attachments/{id}", s.handleAttachmentDownload())
-}
-
-// custOption is one choice of a select.
-type custOption struct {
-	Value, Label string
-	Selected     bool
-}
-
-// custReportingDay is today in the company's reporting timezone, the day every
-// activity number is cut at.
-func (s *server) custReportingDay() (warehouse.Day, *time.Location) {
-	loc := s.Settings.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	return warehouse.DayOf(s.Now(), loc), loc
-}
-
-// custTrendDays is the length of the login-trend window, for column headings.
-func (s *server) custTrendDays() int {
-	rule := s.Settings.Trend
-	if rule == (keel.TrendRule{}) {
-		rule = keel.DefaultTrendRule
-	}
-	return rule.Days()
-}
-
-func customerStatusLabel(l lang, st keel.CustomerStatus) string {
-	switch st {
-	case keel.CustomerProspect:
-		return l.T("Prospect")
-	case keel.CustomerTrial:
-		return l.T("On trial")
-	case keel.CustomerActive:
-		return l.T("Paying")
-	case keel.CustomerRenewed:
-		return l.T("Renewed")
-	case keel.CustomerChurned:
-		return l.T("Churned")
-	}
-	return string(st)
-}
-
-func custTrendLabel(l lang, t keel.Trend) string {
-	switch t {
-	case keel.TrendUp:
-		return l.T("Logins trending up")
-	case keel.TrendDown:
-		return l.T("Logins trending down")
-	}
-	return l.T("Logins flat")
 }
 
 var custTrends = []keel.Trend{keel.TrendUp, keel.TrendDown, keel.TrendFlat}
@@ -104,7 +51,7 @@ type customerRow struct {
 type customerListData struct {
 	Rows                     []customerRow
 	Q                        string
-	Statuses, Owners, Trends []custOption
+	Statuses, Owners, Trends []option
 	Pager                    pager
 	TrendDays                int
 	TrendsUnavailable        bool
@@ -137,7 +84,7 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		if f.Page, err = pageOf(r); err != nil {
 			return err
 		}
-		today, _ := s.custReportingDay()
+		today := s.today()
 		trends := map[string]warehouse.TenantTrend{}
 		ts, trendErr := s.Warehouse.TenantTrends(ctx, today, s.Settings)
 		switch {
@@ -165,7 +112,7 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 			return err
 		}
 		names := custEmployeeNames(emps)
-		d := customerListData{Q: f.Query, Pager: pagerOf(r, f.Page, total), TrendDays: s.custTrendDays(),
+		d := customerListData{Q: f.Query, Pager: pagerOf(r, f.Page, total), TrendDays: s.trendDays(),
 			TrendsUnavailable: trendErr != nil, Filtered: f.Query != "" || f.Status != "" || f.Owner != 0 || trend != ""}
 		for _, v := range rows {
 			row := customerRow{ID: v.ID, Name: v.Name, Tenant: v.TenantID, Status: v.Status, StatusLabel: customerStatusLabel(l, v.Status),
@@ -175,23 +122,23 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 				if !ok { // no event in the lookback: no logins in either window
 					t.Trend = keel.TrendFlat
 				}
-				row.HasTrend, row.Trend, row.TrendLabel, row.Logins = true, t.Trend, custTrendLabel(l, t.Trend), t.Last
+				row.HasTrend, row.Trend, row.TrendLabel, row.Logins = true, t.Trend, trendLabel(l, t.Trend), t.Last
 			}
 			d.Rows = append(d.Rows, row)
 		}
-		d.Statuses = []custOption{{Value: "", Label: l.T("Any status")}}
+		d.Statuses = []option{{Value: "", Label: l.T("Any status")}}
 		for _, st := range customerStatuses {
-			d.Statuses = append(d.Statuses, custOption{Value: string(st), Label: customerStatusLabel(l, st), Selected: st == f.Status})
+			d.Statuses = append(d.Statuses, option{Value: string(st), Label: customerStatusLabel(l, st), Selected: st == f.Status})
 		}
-		d.Owners = []custOption{{Value: "", Label: l.T("Any owner")}}
+		d.Owners = []option{{Value: "", Label: l.T("Any owner")}}
 		for _, e := range emps {
 			if e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) || e.ID == f.Owner {
-				d.Owners = append(d.Owners, custOption{Value: itoa(int(e.ID)), Label: e.Name, Selected: e.ID == f.Owner})
+				d.Owners = append(d.Owners, option{Value: itoa(int(e.ID)), Label: e.Name, Selected: e.ID == f.Owner})
 			}
 		}
-		d.Trends = []custOption{{Value: "", Label: l.T("Any login trend")}}
+		d.Trends = []option{{Value: "", Label: l.T("Any login trend")}}
 		for _, t := range custTrends {
-			d.Trends = append(d.Trends, custOption{Value: string(t), Label: custTrendLabel(l, t), Selected: t == trend})
+			d.Trends = append(d.Trends, option{Value: string(t), Label: trendLabel(l, t), Selected: t == trend})
 		}
 		s.render(w, r, http.StatusOK, "customers", page{Title: l.T("Customers"), Nav: "customers", Data: d})
 		return nil
@@ -251,7 +198,7 @@ type customerForm struct {
 	Error                                string
 	Conflict                             bool
 	Unsaved                              []custUnsavedField // on a conflict: what the employee typed that differs
-	SalesOwners, CSMOwners               []custOption
+	SalesOwners, CSMOwners               []option
 }
 
 // custUnsavedField is a value typed into a form that a conflict kept from
@@ -321,12 +268,12 @@ func (f customerForm) customer() (keel.Customer, error) {
 // withOwners fills the owner selects: active employees of the role, and
 // the current owner even when no longer one of them.
 func (f *customerForm) withOwners(l lang, emps []keel.Employee) {
-	sel := func(role keel.Role, current string) []custOption {
-		out := []custOption{{Value: "", Label: l.T("No owner")}}
+	sel := func(role keel.Role, current string) []option {
+		out := []option{{Value: "", Label: l.T("No owner")}}
 		for _, e := range emps {
 			id := strconv.FormatInt(e.ID, 10)
 			if e.Status == keel.EmployeeActive && e.Has(role) || id == current {
-				out = append(out, custOption{Value: id, Label: e.Name, Selected: id == current})
+				out = append(out, option{Value: id, Label: e.Name, Selected: id == current})
 			}
 		}
 		return out
@@ -496,26 +443,10 @@ type followUpForm struct {
 	Kind, At, Text string
 	Zone           string // the timezone At is typed in
 	Error          string
-	Kinds          []custOption
+	Kinds          []option
 }
 
 var custFollowUpKinds = []keel.FollowUpKind{keel.FollowUpCall, keel.FollowUpVisit, keel.FollowUpEmail, keel.FollowUpMeeting, keel.FollowUpNote}
-
-func custFollowUpKindLabel(l lang, k keel.FollowUpKind) string {
-	switch k {
-	case keel.FollowUpCall:
-		return l.T("Phone call")
-	case keel.FollowUpVisit:
-		return l.T("Visit")
-	case keel.FollowUpEmail:
-		return l.T("Email exchange")
-	case keel.FollowUpMeeting:
-		return l.T("Meeting")
-	case keel.FollowUpNote:
-		return l.T("Note")
-	}
-	return string(k)
-}
 
 // custLocalMinute is the format of an <input type="datetime-local">.
 const custLocalMinute = "2006-01-02T15:04"
@@ -597,7 +528,7 @@ func (s *server) handleFollowUpAddPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		_, loc := s.custReportingDay()
+		loc := s.location()
 		f, ff, err := followUpOfForm(r, id, s.Now(), loc)
 		if err == nil {
 			_, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
@@ -677,20 +608,6 @@ func (s *server) handleCustomer360() http.HandlerFunc {
 	})
 }
 
-func custSubscriptionLabel(l lang, st string) string {
-	switch keel.SubscriptionStatus(st) {
-	case keel.SubPending:
-		return l.T("Not started")
-	case keel.SubActive:
-		return l.T("In service")
-	case keel.SubEnded:
-		return l.T("Service ended")
-	case keel.SubVoid:
-		return l.T("Taken back")
-	}
-	return st
-}
-
 // render360 shows a customer with everything known about it; ff is the
 // follow-up form as typed when it was refused, nil for a fresh one.
 func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, status int, ff *followUpForm) error {
@@ -710,7 +627,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	}
 	names := custEmployeeNames(emps)
 	now := s.Now()
-	today, loc := s.custReportingDay()
+	today, loc := s.today(), s.location()
 	d := customer360Data{C: v, StatusLabel: customerStatusLabel(l, v.Status), Sales: custOwnerName(names, v.SalesOwner), CSM: custOwnerName(names, v.CSMOwner)}
 
 	if len(v.Subscriptions) > 0 {
@@ -726,7 +643,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 			j := toSubscriptionJSON(sub, now)
 			pr := byID[sub.ProductID]
 			row := custSubscriptionRow{Product: pr.Name, Unit: pr.Unit, Quantity: j.Quantity, Status: j.Status,
-				StatusLabel: custSubscriptionLabel(l, j.Status), Trial: j.Trial}
+				StatusLabel: subscriptionStatusLabel(l, j.Status), Trial: j.Trial}
 			if row.Product == "" {
 				row.Product = "#" + strconv.FormatInt(sub.ProductID, 10)
 			}
@@ -747,8 +664,8 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	}
 	d.OrdersTotal = n
 	for _, o := range orders {
-		d.Orders = append(d.Orders, custOrderRow{ID: o.ID, Kind: string(o.Kind), Status: string(o.Status), KindLabel: custOrderKindLabel(l, o.Kind),
-			StatusLabel: custOrderStatusLabel(l, o.Status), Total: o.Total(), Currency: o.Currency, CreatedAt: o.CreatedAt})
+		d.Orders = append(d.Orders, custOrderRow{ID: o.ID, Kind: string(o.Kind), Status: string(o.Status), KindLabel: orderKindLabel(l, o.Kind),
+			StatusLabel: orderStatusLabel(l, o.Status), Total: o.Total(), Currency: o.Currency, CreatedAt: o.CreatedAt})
 	}
 
 	fus, n, err := s.Store.FollowUps(ctx, id, p)
@@ -757,14 +674,14 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	}
 	d.FollowUpTotal, d.Pager = n, pagerOf(r, p, n)
 	for _, f := range fus {
-		d.FollowUps = append(d.FollowUps, custFollowUpRow{FollowUp: f, KindLabel: custFollowUpKindLabel(l, f.Kind), Author: custOwnerName(names, &f.AuthorID)})
+		d.FollowUps = append(d.FollowUps, custFollowUpRow{FollowUp: f, KindLabel: followUpKindLabel(l, f.Kind), Author: custOwnerName(names, &f.AuthorID)})
 	}
 
 	if ff == nil {
 		ff = &followUpForm{Kind: string(keel.FollowUpCall), At: now.In(loc).Format(custLocalMinute)}
 	}
 	for _, k := range custFollowUpKinds {
-		ff.Kinds = append(ff.Kinds, custOption{Value: string(k), Label: custFollowUpKindLabel(l, k), Selected: string(k) == ff.Kind})
+		ff.Kinds = append(ff.Kinds, option{Value: string(k), Label: followUpKindLabel(l, k), Selected: string(k) == ff.Kind})
 	}
 	ff.Zone = loc.String()
 	d.Form = *ff
@@ -777,7 +694,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 			s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer %d activity: %w", id, err))
 			d.ActivityUnavailable = true
 		} else {
-			ap := &custActivityPanel{Trend: a.Trend, TrendLabel: custTrendLabel(l, a.Trend), Chart: customerActivityChart(l, a), From: from.String(), To: today.String()}
+			ap := &custActivityPanel{Trend: a.Trend, TrendLabel: trendLabel(l, a.Trend), Chart: activityChart(l, a), From: from.String(), To: today.String()}
 			if n := len(a.Days); n > 0 {
 				last := a.Days[n-1]
 				ap.Today, ap.WAU, ap.MAU = last.ActiveUsers, last.WAU, last.MAU
@@ -790,74 +707,6 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	}
 	s.render(w, r, status, "customer", page{Title: v.Name, Nav: "customers", Data: d})
 	return nil
-}
-
-func custOrderKindLabel(l lang, k keel.OrderKind) string {
-	switch k {
-	case keel.OrderTrial:
-		return l.T("Trial order")
-	case keel.OrderNew:
-		return l.T("New purchase")
-	case keel.OrderRenewal:
-		return l.T("Renewal")
-	case keel.OrderUpgrade:
-		return l.T("Upgrade")
-	case keel.OrderAddon:
-		return l.T("Add-on purchase")
-	}
-	return string(k)
-}
-
-func custOrderStatusLabel(l lang, st keel.OrderStatus) string {
-	switch st {
-	case keel.OrderDraft:
-		return l.T("Draft")
-	case keel.OrderPending:
-		return l.T("Pending approval")
-	case keel.OrderApproved:
-		return l.T("Approved")
-	case keel.OrderRejected:
-		return l.T("Rejected")
-	case keel.OrderVoid:
-		return l.T("Voided")
-	}
-	return string(st)
-}
-
-// customerActivityChart is the 360 page's chart: logins as bars, daily
-// active users, WAU and MAU as lines over the days of a, with the series
-// named in the reader's language.
-func customerActivityChart(l lang, a keel.Activity) string {
-	days := make([]string, len(a.Days))
-	dau := make([]opts.LineData, len(a.Days))
-	wau := make([]opts.LineData, len(a.Days))
-	mau := make([]opts.LineData, len(a.Days))
-	logins := make([]opts.BarData, len(a.Days))
-	for i, d := range a.Days {
-		days[i] = d.Day
-		dau[i] = opts.LineData{Value: d.ActiveUsers}
-		wau[i] = opts.LineData{Value: d.WAU}
-		mau[i] = opts.LineData{Value: d.MAU}
-		logins[i] = opts.BarData{Value: d.Logins}
-	}
-	bar := charts.NewBar()
-	bar.SetGlobalOptions(
-		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "40", Right: "16", Top: "40", Bottom: "40"}),
-		charts.WithAnimation(false),
-	)
-	bar.SetXAxis(days).AddSeries(l.T("Logins"), logins, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#c7d7f2"}))
-	line := charts.NewLine()
-	line.SetGlobalOptions(charts.WithAnimation(false))
-	plain := charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})
-	line.SetXAxis(days).
-		AddSeries(l.T("Daily active users"), dau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
-		AddSeries(l.T("WAU"), wau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"})).
-		AddSeries(l.T("MAU"), mau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#a05bb5"}))
-	bar.Overlap(line)
-	bar.Validate()
-	return string(bar.JSONNotEscaped())
 }
 
 // handleAttachmentDownload serves a follow-up's file as a download, never

@@ -39,122 +39,34 @@ func (s *server) salesPages(r chi.Router) {
 	r.With(s.need(keel.ActOrderDecide)).Get("/approvals", s.handleApprovalsPage())
 }
 
-// salesOption is one choice of a select.
-type salesOption struct {
-	Value, Label string
-	Selected     bool
-}
-
-// Labels of the codes, in the reader's language.
-
-func productKindLabel(l lang, k keel.ProductKind) string {
-	switch k {
-	case keel.KindEdition:
-		return l.T("Edition")
-	case keel.KindAddonTerm:
-		return l.T("Add-on on the edition's term")
-	case keel.KindAddonStandalone:
-		return l.T("Standalone add-on")
-	}
-	return string(k)
-}
-
-func productStatusLabel(l lang, st keel.ProductStatus) string {
-	switch st {
-	case keel.ProductEnabled:
-		return l.T("Enabled")
-	case keel.ProductDisabled:
-		return l.T("Disabled")
-	}
-	return string(st)
-}
-
-func periodLabel(l lang, p keel.Period) string {
-	switch p {
-	case keel.PeriodMonth:
-		return l.T("per month")
-	case keel.PeriodYear:
-		return l.T("per year")
-	case keel.PeriodOnce:
-		return l.T("one-off")
-	}
-	return string(p)
-}
-
-func orderKindLabel(l lang, k keel.OrderKind) string {
-	switch k {
-	case keel.OrderTrial:
-		return l.T("Trial order")
-	case keel.OrderNew:
-		return l.T("New purchase")
-	case keel.OrderRenewal:
-		return l.T("Renewal")
-	case keel.OrderUpgrade:
-		return l.T("Upgrade")
-	case keel.OrderAddon:
-		return l.T("Add-on purchase")
-	}
-	return string(k)
-}
-
-func orderStatusLabel(l lang, st keel.OrderStatus) string {
-	switch st {
-	case keel.OrderDraft:
-		return l.T("Draft")
-	case keel.OrderPending:
-		return l.T("Pending approval")
-	case keel.OrderApproved:
-		return l.T("Approved")
-	case keel.OrderRejected:
-		return l.T("Rejected")
-	case keel.OrderVoid:
-		return l.T("Voided")
-	}
-	return string(st)
-}
-
-func subscriptionStatusLabel(l lang, st string) string {
-	switch keel.SubscriptionStatus(st) {
-	case keel.SubPending:
-		return l.T("Not started")
-	case keel.SubActive:
-		return l.T("In service")
-	case keel.SubEnded:
-		return l.T("Service ended")
-	case keel.SubVoid:
-		return l.T("Taken back")
-	}
-	return st
-}
-
-func productKindOptions(l lang, selected string) []salesOption {
-	var out []salesOption
+func productKindOptions(l lang, selected string) []option {
+	var out []option
 	for _, k := range []keel.ProductKind{keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone} {
-		out = append(out, salesOption{string(k), productKindLabel(l, k), string(k) == selected})
+		out = append(out, option{string(k), productKindLabel(l, k), string(k) == selected})
 	}
 	return out
 }
 
-func periodOptions(l lang, selected string) []salesOption {
-	var out []salesOption
+func periodOptions(l lang, selected string) []option {
+	var out []option
 	for _, p := range []keel.Period{keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce} {
-		out = append(out, salesOption{string(p), periodLabel(l, p), string(p) == selected})
+		out = append(out, option{string(p), periodLabel(l, p), string(p) == selected})
 	}
 	return out
 }
 
-func orderKindOptions(l lang, selected string) []salesOption {
-	var out []salesOption
+func orderKindOptions(l lang, selected string) []option {
+	var out []option
 	for _, k := range orderKinds {
-		out = append(out, salesOption{string(k), orderKindLabel(l, k), string(k) == selected})
+		out = append(out, option{string(k), orderKindLabel(l, k), string(k) == selected})
 	}
 	return out
 }
 
-func orderStatusOptions(l lang, selected string) []salesOption {
-	var out []salesOption
+func orderStatusOptions(l lang, selected string) []option {
+	var out []option
 	for _, st := range orderStatuses {
-		out = append(out, salesOption{string(st), orderStatusLabel(l, st), string(st) == selected})
+		out = append(out, option{string(st), orderStatusLabel(l, st), string(st) == selected})
 	}
 	return out
 }
@@ -187,7 +99,7 @@ type productForm struct {
 
 type productsData struct {
 	Products []productRow
-	Kinds    []salesOption
+	Kinds    []option
 	Form     productForm
 	Error    string
 }
@@ -305,7 +217,7 @@ type productData struct {
 	StatusLabel string
 	Prices      []priceRow // newest first
 	Chart       string
-	Periods     []salesOption
+	Periods     []option
 	Form        priceForm
 	Error       string
 }
@@ -571,8 +483,8 @@ type ordersData struct {
 	Orders       []orderRow
 	Pager        pager
 	Filter       orderFilter
-	Statuses     []salesOption
-	Kinds        []salesOption
+	Statuses     []option
+	Kinds        []option
 	CustomerName string
 }
 
@@ -630,7 +542,7 @@ const orderFormRows = 5
 type lineForm struct {
 	Index                              int
 	ProductID, Quantity, Months, Start string
-	Products                           []salesOption
+	Products                           []option
 	Bad                                bool // the error names this row
 }
 
@@ -639,9 +551,9 @@ type orderForm struct {
 	Customer      string
 	CustomerFixed bool
 	CustomerName  string
-	Customers     []salesOption
+	Customers     []option
 	Kind          string
-	Kinds         []salesOption
+	Kinds         []option
 	Lines         []lineForm
 	Error         string
 }
@@ -683,7 +595,7 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 		}
 		for _, c := range cs {
 			v := strconv.FormatInt(c.ID, 10)
-			f.Customers = append(f.Customers, salesOption{v, c.Name, v == f.Customer})
+			f.Customers = append(f.Customers, option{v, c.Name, v == f.Customer})
 		}
 	}
 	f.Kinds = orderKindOptions(l, f.Kind)
@@ -703,7 +615,7 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 			if prices := currentPrices(l, e, now); len(prices) > 0 {
 				label += " · " + strings.Join(prices, ", ")
 			}
-			ln.Products = append(ln.Products, salesOption{v, label, v == ln.ProductID})
+			ln.Products = append(ln.Products, option{v, label, v == ln.ProductID})
 		}
 	}
 	s.render(w, r, status, "order_new", page{Title: l.T("New order"), Nav: "orders", Data: f})
