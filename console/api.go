@@ -41,6 +41,7 @@ type Store interface {
 	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
 	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
 	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
+	CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error)
 	AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp) (keel.FollowUp, error)
 	FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]keel.FollowUp, int, error)
 	FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error)

@@ -435,19 +435,20 @@ func (s *server) namesFor(ctx context.Context, orders []keel.Order) (orderNames,
 	for _, e := range emps {
 		n.emps[e.ID] = e.Name
 	}
+	ids := make([]int64, 0, len(orders))
 	for _, o := range orders {
-		if _, ok := n.customers[o.CustomerID]; ok {
-			continue
+		ids = append(ids, o.CustomerID)
+	}
+	names, err := s.Store.CustomerNames(ctx, ids)
+	if err != nil {
+		return n, err
+	}
+	for _, id := range ids {
+		if name, ok := names[id]; ok {
+			n.customers[id] = name
+		} else {
+			n.customers[id] = fmt.Sprintf("#%d", id)
 		}
-		c, err := s.Store.Customer(ctx, o.CustomerID)
-		if keel.ErrorCode(err) == keel.ENOTFOUND {
-			n.customers[o.CustomerID] = fmt.Sprintf("#%d", o.CustomerID)
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		n.customers[o.CustomerID] = c.Name
 	}
 	return n, nil
 }

@@ -436,3 +436,27 @@ func oneOf[T comparable](v T, set []T) bool {
 	}
 	return false
 }
+
+// CustomerNames returns the names of the customers with the given ids, in
+// one query, for pages that list other records beside their customer.
+// Unknown ids are left out.
+func (db *DB) CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, name FROM customers WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("customer names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("customer names: %w", err)
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
+}

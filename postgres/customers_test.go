@@ -392,3 +392,26 @@ func TestFollowUps(t *testing.T) {
 		t.Errorf("the audit row holds attachment data: %s", after)
 	}
 }
+
+func TestCustomerNames(t *testing.T) {
+	e := newStoreEnv(t)
+	a, err := e.db.CreateCustomer(e.ctx, e.sales, keel.Customer{Name: "Names A " + e.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.db.CreateCustomer(e.ctx, e.sales, keel.Customer{Name: "Names B " + e.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.db.CustomerNames(e.ctx, []int64{a.ID, b.ID, a.ID, -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]string{a.ID: a.Name, b.ID: b.Name}
+	if len(got) != len(want) || got[a.ID] != want[a.ID] || got[b.ID] != want[b.ID] {
+		t.Errorf("CustomerNames = %v, want %v", got, want)
+	}
+	if got, err := e.db.CustomerNames(e.ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("CustomerNames(nil) = %v, %v; want empty", got, err)
+	}
+}
