@@ -10,7 +10,7 @@ import (
 
 // The cross-tenant views of activity: the console's activity dashboard, the
 // customer list's filters and the weekly review. Like Activity, they read
-// only the hourly rollup, never raw events, and answer in one query each
+// only hourly rollups, never raw events, and answer in one query each
 // whatever the number of tenants.
 
 // DailyTotal is one day across all tenants.
@@ -23,26 +23,23 @@ type DailyTotal struct {
 }
 
 // dailyTotalsQuery returns, for each day in [from, to] with any event, the
-// day's totals over tenants. Users are distinct per tenant and day
-// (METRICS.md), so each tenant's hours are merged into its days first and
-// only those per-tenant counts are summed. The rollup's ORDER BY starts
-// with tenant_id, so a read across tenants is bounded by hour only: its
-// monthly partitions keep that to the months asked for.
+// day's totals over tenants. It reads only activity_totals_hourly, one row
+// per hour across all tenants (migration 0003), so its cost follows the
+// number of hours and users, not of tenants. Users are distinct per tenant
+// and day (METRICS.md): the rollup's sets hold (tenant, user) pairs, so a
+// day's distinct pairs are the sum over tenants of its distinct users; logins
+// are (tenant, event id) pairs, and login_tenants is the set of tenants with
+// a login. The table's ORDER BY hour and monthly partitions keep the read to
+// the hours asked for. (The aliases must not be column names: with
+// LoginsOnly, au would otherwise merge the finished login_users count.)
 func dailyTotalsQuery(from, to Day, s ActivitySettings) (string, []any) {
-	sql := `SELECT toString(day) AS d,
-    sum(lu) AS login_users,
-    sum(au) AS active_users,
-    sum(l) AS logins,
-    countIf(l > 0) AS tenants
-FROM (
-    SELECT tenant_id, toDate(hour, ?) AS day,
-        uniqExactMerge(login_users) AS lu,
-        uniqExactMerge(` + s.usersColumn() + `) AS au,
-        uniqExactMerge(logins) AS l
-    FROM activity_hourly
-    WHERE hour >= ? AND hour < ?
-    GROUP BY tenant_id, day
-)
+	sql := `SELECT toString(toDate(hour, ?)) AS d,
+    uniqExactMerge(login_users) AS lu,
+    uniqExactMerge(` + s.usersColumn() + `) AS au,
+    uniqExactMerge(logins) AS l,
+    uniqExactMerge(login_tenants) AS lt
+FROM activity_totals_hourly
+WHERE hour >= ? AND hour < ?
 GROUP BY d
 ORDER BY d`
 	return sql, []any{s.Location.String(), from.Start(s.Location), to.AddDays(1).Start(s.Location)}
