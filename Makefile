@@ -44,14 +44,15 @@ deps-run:
 
 # Plus what the tests need: Java and Maven for a real Kafka broker, chDB (a
 # current ClickHouse, in-process) to check every statement on it, and
-# Chromium for the console's browser tests (screenshots land in
-# .keel/artifacts/screenshots).
+# Chromium and a Chinese font for the console's browser tests (screenshots
+# land in .keel/artifacts/screenshots).
 deps-test: deps-run
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

@@ -310,6 +310,13 @@ func TestBrowserDailyWork(t *testing.T) {
 	c.open("/products")
 	c.screenshot("products")
 
+	// The same customer in Chinese, as the employee chooses.
+	c.run("switch to Chinese", chromedp.Click(`form[action="/me/locale"] button`, chromedp.ByQuery), chromedp.WaitVisible(`.flash`, chromedp.ByQuery))
+	c.open(customerPath)
+	c.wantText("customer in Chinese", "订阅")
+	c.screenshot("customer-zh")
+	c.run("back to English", chromedp.Click(`form[action="/me/locale"] button`, chromedp.ByQuery), chromedp.WaitVisible(`.flash`, chromedp.ByQuery))
+
 	// The same customer page on a phone: nothing wider than the screen.
 	c.run("phone width", chromedp.EmulateViewport(390, 844))
 	c.open(customerPath)

@@ -15,11 +15,10 @@ import (
 
 // DailyTotal is one day across all tenants.
 type DailyTotal struct {
-	Day         string // YYYY-MM-DD in the reporting timezone
-	LoginUsers  int64  // sum over tenants of distinct users who logged in that day
-	ActiveUsers int64  // sum over tenants of distinct active users (ActivitySettings.LoginsOnly respected, as in Activity)
-	Logins      int64  // distinct login events
-	Tenants     int64  // tenants with at least one login that day
+	Day        string // YYYY-MM-DD in the reporting timezone
+	LoginUsers int64  // sum over tenants of distinct users who logged in that day
+	Logins     int64  // distinct login events
+	Tenants    int64  // tenants with at least one login that day
 }
 
 // dailyTotalsQuery returns, for each day in [from, to] with any event, the
@@ -35,7 +34,6 @@ type DailyTotal struct {
 func dailyTotalsQuery(from, to Day, s ActivitySettings) (string, []any) {
 	sql := `SELECT toString(toDate(hour, ?)) AS d,
     uniqExactMerge(login_users) AS lu,
-    uniqExactMerge(` + s.usersColumn() + `) AS au,
     uniqExactMerge(logins) AS l,
     uniqExactMerge(login_tenants) AS lt
 FROM activity_totals_hourly
@@ -70,11 +68,11 @@ func (st *Store) DailyTotals(ctx context.Context, from, to Day, s ActivitySettin
 	defer rows.Close()
 	for rows.Next() {
 		var d string
-		var loginUsers, active, logins, tenants uint64
-		if err := rows.Scan(&d, &loginUsers, &active, &logins, &tenants); err != nil {
+		var loginUsers, logins, tenants uint64
+		if err := rows.Scan(&d, &loginUsers, &logins, &tenants); err != nil {
 			return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)
 		}
-		got[d] = DailyTotal{Day: d, LoginUsers: int64(loginUsers), ActiveUsers: int64(active), Logins: int64(logins), Tenants: int64(tenants)}
+		got[d] = DailyTotal{Day: d, LoginUsers: int64(loginUsers), Logins: int64(logins), Tenants: int64(tenants)}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)

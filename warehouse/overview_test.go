@@ -44,7 +44,7 @@ func mustLocation(t *testing.T, name string) *time.Location {
 func refDailyTotals(evs []ingest.Event, from, to Day, s ActivitySettings) []DailyTotal {
 	s = s.withDefaults()
 	type key struct{ tenant, day string }
-	users, loginUsers, logins := map[key]map[string]bool{}, map[key]map[string]bool{}, map[key]map[string]bool{}
+	loginUsers, logins := map[key]map[string]bool{}, map[key]map[string]bool{}
 	add := func(m map[key]map[string]bool, k key, v string) {
 		if m[k] == nil {
 			m[k] = map[string]bool{}
@@ -64,9 +64,6 @@ func refDailyTotals(evs []ingest.Event, from, to Day, s ActivitySettings) []Dail
 		if login && e.User != "" {
 			add(loginUsers, k, e.User)
 		}
-		if e.User != "" && (login || !s.LoginsOnly) {
-			add(users, k, e.User)
-		}
 	}
 	byDay := map[string]*DailyTotal{}
 	var out []*DailyTotal
@@ -76,9 +73,6 @@ func refDailyTotals(evs []ingest.Event, from, to Day, s ActivitySettings) []Dail
 	}
 	for k, set := range loginUsers {
 		byDay[k.day].LoginUsers += int64(len(set))
-	}
-	for k, set := range users {
-		byDay[k.day].ActiveUsers += int64(len(set))
 	}
 	for k, set := range logins {
 		byDay[k.day].Logins += int64(len(set))
@@ -238,29 +232,21 @@ func TestDailyTotalsOnKnownData(t *testing.T) {
 		want []DailyTotal
 	}{
 		{"New York", ActivitySettings{Location: ny}, []DailyTotal{
-			{Day: "2019-03-08", LoginUsers: 1, ActiveUsers: 1, Logins: 1, Tenants: 1},
+			{Day: "2019-03-08", LoginUsers: 1, Logins: 1, Tenants: 1},
 			// a: u1 and u2 log in (u1 twice, once at 23:30), u3 views a
 			// page; b: u1 logs in; c: u1 views a page.
-			{Day: "2019-03-09", LoginUsers: 3, ActiveUsers: 5, Logins: 4, Tenants: 2},
-			{Day: "2019-03-10", LoginUsers: 1, ActiveUsers: 2, Logins: 1, Tenants: 1},
-			{Day: "2019-03-11", LoginUsers: 1, ActiveUsers: 2, Logins: 1, Tenants: 1},
-			{Day: "2019-03-12", LoginUsers: 0, ActiveUsers: 1, Logins: 0, Tenants: 0},
-			{Day: "2019-03-13"},
-		}},
-		{"New York, logins only", ActivitySettings{Location: ny, LoginsOnly: true}, []DailyTotal{
-			{Day: "2019-03-08", LoginUsers: 1, ActiveUsers: 1, Logins: 1, Tenants: 1},
-			{Day: "2019-03-09", LoginUsers: 3, ActiveUsers: 3, Logins: 4, Tenants: 2},
-			{Day: "2019-03-10", LoginUsers: 1, ActiveUsers: 1, Logins: 1, Tenants: 1},
-			{Day: "2019-03-11", LoginUsers: 1, ActiveUsers: 1, Logins: 1, Tenants: 1},
-			{Day: "2019-03-12"},
+			{Day: "2019-03-09", LoginUsers: 3, Logins: 4, Tenants: 2},
+			{Day: "2019-03-10", LoginUsers: 1, Logins: 1, Tenants: 1},
+			{Day: "2019-03-11", LoginUsers: 1, Logins: 1, Tenants: 1},
+			{Day: "2019-03-12", LoginUsers: 0, Logins: 0, Tenants: 0},
 			{Day: "2019-03-13"},
 		}},
 		{"UTC", ActivitySettings{}, []DailyTotal{
-			{Day: "2019-03-08", LoginUsers: 1, ActiveUsers: 2, Logins: 1, Tenants: 1},
-			{Day: "2019-03-09", LoginUsers: 3, ActiveUsers: 5, Logins: 3, Tenants: 2},
-			{Day: "2019-03-10", LoginUsers: 1, ActiveUsers: 2, Logins: 1, Tenants: 1},
-			{Day: "2019-03-11", LoginUsers: 2, ActiveUsers: 3, Logins: 2, Tenants: 1},
-			{Day: "2019-03-12", LoginUsers: 0, ActiveUsers: 1, Logins: 0, Tenants: 0},
+			{Day: "2019-03-08", LoginUsers: 1, Logins: 1, Tenants: 1},
+			{Day: "2019-03-09", LoginUsers: 3, Logins: 3, Tenants: 2},
+			{Day: "2019-03-10", LoginUsers: 1, Logins: 1, Tenants: 1},
+			{Day: "2019-03-11", LoginUsers: 2, Logins: 2, Tenants: 1},
+			{Day: "2019-03-12", LoginUsers: 0, Logins: 0, Tenants: 0},
 			{Day: "2019-03-13"},
 		}},
 	}
@@ -628,7 +614,7 @@ func TestActivityTotalsBackfillMatchesView(t *testing.T) {
 	hours := func(table string) []string {
 		t.Helper()
 		rows, err := s.Conn().Query(ctx, `SELECT toString(hour),
-    uniqExactMerge(users), uniqExactMerge(login_users), uniqExactMerge(logins), uniqExactMerge(login_tenants)
+    uniqExactMerge(login_users), uniqExactMerge(logins), uniqExactMerge(login_tenants)
 FROM `+table+`
 WHERE hour >= toDateTime('2017-01-01 00:00:00', 'UTC') AND hour < toDateTime('2020-01-01 00:00:00', 'UTC')
 GROUP BY hour
@@ -640,11 +626,11 @@ ORDER BY hour`)
 		var out []string
 		for rows.Next() {
 			var h string
-			var u, lu, l, lt uint64
-			if err := rows.Scan(&h, &u, &lu, &l, &lt); err != nil {
+			var lu, l, lt uint64
+			if err := rows.Scan(&h, &lu, &l, &lt); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprintf("%s users %d, login users %d, logins %d, login tenants %d", h, u, lu, l, lt))
+			out = append(out, fmt.Sprintf("%s login users %d, logins %d, login tenants %d", h, lu, l, lt))
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
