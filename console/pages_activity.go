@@ -172,6 +172,22 @@ func (s *server) handleActivity() http.HandlerFunc {
 				silent = append(silent, row)
 			}
 		}
+		// A paying customer whose tenant sent nothing at all in the lookback
+		// has no trend row, yet is the quietest of all.
+		seen := make(map[string]bool, len(trends))
+		for _, t := range trends {
+			seen[t.Tenant] = true
+		}
+		for _, c := range refs {
+			if c.TenantID == "" || seen[c.TenantID] || (mine && !c.OwnedBy(me.ID)) {
+				continue
+			}
+			switch c.Status {
+			case keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed:
+				silent = append(silent, actRow{Tenant: c.TenantID, Known: true, Trend: keel.TrendFlat, DaysSince: -1,
+					Name: c.Name, Link: "/customers/" + strconv.FormatInt(c.ID, 10)})
+			}
+		}
 		// Up and down by how many logins moved, so a handful of logins
 		// does not lead the list; declines by the relative fall among
 		// customers big enough to count; the silent longest first.
