@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -404,38 +403,6 @@ func (s *server) handleFollowUpList() http.HandlerFunc {
 			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, total, p, toFollowUpJSON))
-		return nil
-	})
-}
-
-// handleAttachment serves a follow-up's file as a download: never rendered
-// by the browser in the console's origin, whatever its type says.
-func (s *server) handleAttachment() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "attachment")
-		if err != nil {
-			return err
-		}
-		a, err := s.Store.Attachment(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		ct := a.ContentType
-		if _, _, err := mime.ParseMediaType(ct); err != nil || ct == "" {
-			ct = "application/octet-stream"
-		}
-		disposition := mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})
-		if disposition == "" {
-			disposition = "attachment"
-		}
-		h := w.Header()
-		h.Set("Content-Type", ct)
-		h.Set("Content-Disposition", disposition)
-		h.Set("Content-Length", strconv.Itoa(len(a.Data)))
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-		w.WriteHeader(http.StatusOK)
-		w.Write(a.Data)
 		return nil
 	})
 }
