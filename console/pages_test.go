@@ -189,7 +189,7 @@ var coreFormRoutes = []formRoute{
 // allFormRoutes are the form routes of every area of the console.
 func allFormRoutes() []formRoute {
 	var all []formRoute
-	for _, rs := range [][]formRoute{coreFormRoutes, customerFormRoutes, salesFormRoutes, activityFormRoutes, adminFormRoutes} {
+	for _, rs := range [][]formRoute{coreFormRoutes, customerFormRoutes, orderFormRoutes, activityFormRoutes, adminFormRoutes} {
 		all = append(all, rs...)
 	}
 	return all

@@ -13,8 +13,8 @@ import (
 	"github.com/keelhq/keel"
 )
 
-// salesFormRoutes are the forms of the sales pages, for TestFormRoleMatrix.
-var salesFormRoutes = []formRoute{
+// orderFormRoutes are the forms of the sales pages, for TestFormRoleMatrix.
+var orderFormRoutes = []formRoute{
 	{"/products", keel.ActCatalogueWrite, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/products", url.Values{"code": {"p-" + uniq()}, "name": {"Matrix product"}, "kind": {"edition"}, "unit": {"seat"}}
 	}},

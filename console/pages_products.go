@@ -1,0 +1,361 @@
+package console
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/keelhq/keel"
+)
+
+// productPages registers the catalogue: products, their status and their
+// price versions.
+func (s *server) productPages(r chi.Router) {
+	r.Get("/products", s.handleProductsPage())
+	r.With(s.need(keel.ActCatalogueWrite)).Post("/products", s.handleProductCreateForm())
+	r.Get("/products/{id}", s.handleProductPage())
+	r.With(s.need(keel.ActCatalogueWrite)).Post("/products/{id}/status", s.handleProductStatusForm())
+	r.With(s.need(keel.ActCatalogueWrite)).Post("/products/{id}/prices", s.handlePriceForm())
+}
+
+func productKindOptions(l lang, selected string) []option {
+	var out []option
+	for _, k := range []keel.ProductKind{keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone} {
+		out = append(out, option{string(k), productKindLabel(l, k), string(k) == selected})
+	}
+	return out
+}
+
+func periodOptions(l lang, selected string) []option {
+	var out []option
+	for _, p := range []keel.Period{keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce} {
+		out = append(out, option{string(p), periodLabel(l, p), string(p) == selected})
+	}
+	return out
+}
+
+// productRow is one product of the catalogue list.
+type productRow struct {
+	ID          int64
+	Code, Name  string
+	Kind        string
+	Unit        string
+	Status      keel.ProductStatus
+	StatusLabel string
+	Prices      []string // the price in effect today (or the next one), per currency
+}
+
+// productForm is the typed values of the new-product form.
+type productForm struct {
+	Code, Name, Kind, Unit string
+}
+
+type productsData struct {
+	Products []productRow
+	Kinds    []option
+	Form     productForm
+	Error    string
+}
+
+// currentPrices says, per currency, what a product costs today, or from
+// when its first price applies.
+func currentPrices(l lang, e keel.CatalogueEntry, now time.Time) []string {
+	today := keel.Date(now)
+	var currs []string
+	for _, v := range e.Versions {
+		if !slices.Contains(currs, v.Currency) {
+			currs = append(currs, v.Currency)
+		}
+	}
+	var out []string
+	for _, c := range currs {
+		var next *keel.PriceVersion
+		found := false
+		for i, v := range e.Versions {
+			if v.Currency != c {
+				continue
+			}
+			if !today.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || today.Before(*v.EffectiveTo)) {
+				out = append(out, keel.FormatAmount(v.Amount, c)+" "+c+" "+periodLabel(l, v.Period))
+				found = true
+				break
+			}
+			if v.EffectiveFrom.After(today) && (next == nil || v.EffectiveFrom.Before(next.EffectiveFrom)) {
+				next = &e.Versions[i]
+			}
+		}
+		if !found && next != nil {
+			out = append(out, l.T("%s from %s", keel.FormatAmount(next.Amount, c)+" "+c+" "+periodLabel(l, next.Period), day(next.EffectiveFrom)))
+		}
+	}
+	return out
+}
+
+func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status int, form productForm, msg string) error {
+	l := s.langOf(r)
+	entries, err := s.Store.Products(r.Context())
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	d := productsData{Form: form, Error: msg}
+	for _, e := range entries {
+		p := e.Product
+		d.Products = append(d.Products, productRow{ID: p.ID, Code: p.Code, Name: p.Name, Kind: productKindLabel(l, p.Kind), Unit: p.Unit,
+			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Prices: currentPrices(l, e, now)})
+	}
+	if form.Kind == "" {
+		form.Kind = string(keel.KindEdition)
+	}
+	d.Kinds = productKindOptions(l, form.Kind)
+	s.render(w, r, status, "products", page{Title: l.T("Products"), Nav: "products", Data: d})
+	return nil
+}
+
+func (s *server) handleProductsPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		return s.renderProducts(w, r, http.StatusOK, productForm{}, "")
+	})
+}
+
+func (s *server) handleProductCreateForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		f := productForm{
+			Code: strings.TrimSpace(r.PostFormValue("code")), Name: strings.TrimSpace(r.PostFormValue("name")),
+			Kind: r.PostFormValue("kind"), Unit: strings.TrimSpace(r.PostFormValue("unit")),
+		}
+		p, err := s.createProduct(r, f)
+		if formFailure(err) {
+			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, keel.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/products/"+strconv.FormatInt(p.ID, 10), l.T("Product created. Give it a price to make it orderable."))
+		return nil
+	})
+}
+
+func (s *server) createProduct(r *http.Request, f productForm) (keel.Product, error) {
+	kind, err := parseEnum("kind", f.Kind, keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone)
+	if err != nil {
+		return keel.Product{}, err
+	}
+	p := keel.Product{Code: f.Code, Name: f.Name, Kind: kind, Unit: f.Unit, Status: keel.ProductEnabled}
+	if err := p.Validate(); err != nil {
+		return keel.Product{}, err
+	}
+	return s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
+}
+
+// priceRow is one version of a product's price.
+type priceRow struct {
+	Amount   int64
+	Currency string
+	Period   string
+	From     time.Time
+	To       *time.Time
+	Current  bool // in effect today
+}
+
+// priceForm is the typed values of the add-price form.
+type priceForm struct {
+	Amount, Currency, Period, EffectiveFrom string
+}
+
+type productData struct {
+	Product     keel.Product
+	KindLabel   string
+	StatusLabel string
+	Prices      []priceRow // newest first
+	Chart       string
+	Periods     []option
+	Form        priceForm
+	Error       string
+}
+
+func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status int, id int64, form *priceForm, msg string) error {
+	l := s.langOf(r)
+	e, err := s.Store.Product(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p := e.Product
+	today := keel.Date(s.Now())
+	d := productData{Product: p, KindLabel: productKindLabel(l, p.Kind), StatusLabel: productStatusLabel(l, p.Status), Error: msg}
+	for i := len(e.Versions) - 1; i >= 0; i-- {
+		v := e.Versions[i]
+		d.Prices = append(d.Prices, priceRow{Amount: v.Amount, Currency: v.Currency, Period: periodLabel(l, v.Period), From: v.EffectiveFrom, To: v.EffectiveTo,
+			Current: !today.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || today.Before(*v.EffectiveTo))})
+	}
+	if len(e.Versions) > 0 {
+		d.Chart = priceChart(e.Versions, today)
+	}
+	if form == nil {
+		// The next version keeps the product's currency and period, and
+		// starts after the latest one: offer those.
+		form = &priceForm{Currency: "USD", Period: string(keel.PeriodMonth), EffectiveFrom: day(today)}
+		if n := len(e.Versions); n > 0 {
+			last := e.Versions[n-1]
+			form.Currency, form.Period = last.Currency, string(last.Period)
+			if !today.After(last.EffectiveFrom) {
+				form.EffectiveFrom = day(last.EffectiveFrom.AddDate(0, 0, 1))
+			}
+		}
+	}
+	d.Form = *form
+	d.Periods = periodOptions(l, form.Period)
+	s.render(w, r, status, "product", page{Title: p.Name, Nav: "products", Data: d})
+	return nil
+}
+
+// priceChart is the ECharts option of a product's price over time: one
+// step line per currency on a time axis, in major units, from the first
+// version to a month past today (or past the last version's start, when
+// that is later), so the current price shows as a stretch, not a point.
+func priceChart(versions []keel.PriceVersion, today time.Time) string {
+	var currs []string
+	last := versions[0].EffectiveFrom
+	for _, v := range versions {
+		if !slices.Contains(currs, v.Currency) {
+			currs = append(currs, v.Currency)
+		}
+		if v.EffectiveFrom.After(last) {
+			last = v.EffectiveFrom
+		}
+	}
+	end := today
+	if last.After(end) {
+		end = last
+	}
+	end = end.AddDate(0, 1, 0)
+	line := charts.NewLine()
+	line.SetGlobalOptions(
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
+		charts.WithGridOpts(opts.Grid{Left: "60", Right: "24", Top: "40", Bottom: "40"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "time"}),
+		charts.WithAnimation(false),
+	)
+	for _, c := range currs {
+		scale := math.Pow10(keel.MinorUnits(c))
+		var data []opts.LineData
+		var amount float64
+		for _, v := range versions { // oldest first
+			if v.Currency != c {
+				continue
+			}
+			amount = float64(v.Amount) / scale
+			data = append(data, opts.LineData{Value: []any{day(v.EffectiveFrom), amount}})
+		}
+		data = append(data, opts.LineData{Value: []any{day(end), amount}, Symbol: "none"})
+		line.AddSeries(c, data, charts.WithLineChartOpts(opts.LineChart{Step: "end"}))
+	}
+	line.Validate()
+	return string(line.JSONNotEscaped())
+}
+
+func (s *server) handleProductPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, "product")
+		if err != nil {
+			return err
+		}
+		return s.renderProduct(w, r, http.StatusOK, id, nil, "")
+	})
+}
+
+func (s *server) handleProductStatusForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "product")
+		if err != nil {
+			return err
+		}
+		v := r.PostFormValue("status")
+		if v == "" {
+			err = keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)")
+		}
+		var st keel.ProductStatus
+		if err == nil {
+			st, err = parseEnum("status", v, productStatuses...)
+		}
+		if err == nil {
+			_, err = s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
+		}
+		if formFailure(err) {
+			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, nil, keel.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		msg := l.T("Product enabled: it can be ordered.")
+		if st == keel.ProductDisabled {
+			msg = l.T("Product disabled: new orders cannot include it.")
+		}
+		s.redirect(w, r, fmt.Sprintf("/products/%d", id), msg)
+		return nil
+	})
+}
+
+func (s *server) handlePriceForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, "product")
+		if err != nil {
+			return err
+		}
+		f := priceForm{
+			Amount: strings.TrimSpace(r.PostFormValue("amount")), Currency: strings.ToUpper(strings.TrimSpace(r.PostFormValue("currency"))),
+			Period: r.PostFormValue("period"), EffectiveFrom: strings.TrimSpace(r.PostFormValue("effective_from")),
+		}
+		err = s.addPrice(r, id, f)
+		if formFailure(err) {
+			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, &f, keel.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, fmt.Sprintf("/products/%d", id), l.T("Price added from %s.", f.EffectiveFrom))
+		return nil
+	})
+}
+
+func (s *server) addPrice(r *http.Request, id int64, f priceForm) error {
+	if err := keel.ValidCurrency("currency", f.Currency); err != nil {
+		return err
+	}
+	if f.Amount == "" {
+		return keel.Errorf(keel.EINVALID, "amount: required (per unit per period, like 12.50)")
+	}
+	amount, err := keel.ParseAmount("amount", f.Amount, f.Currency)
+	if err != nil {
+		return err
+	}
+	period, err := parseEnum("period", f.Period, keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce)
+	if err != nil {
+		return err
+	}
+	if f.EffectiveFrom == "" {
+		return keel.Errorf(keel.EINVALID, "effective_from: required")
+	}
+	from, err := parseDay("effective_from", f.EffectiveFrom)
+	if err != nil {
+		return err
+	}
+	v := keel.PriceVersion{ProductID: id, Amount: amount, Currency: f.Currency, Period: period, EffectiveFrom: from}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	_, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
+	return err
+}
