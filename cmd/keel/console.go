@@ -77,7 +77,10 @@ func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(cont
 	return func(ctx context.Context) error {
 		defer db.Close()
 		defer store.Close()
-		log.Info("console listening", "addr", addr)
+		log.Info("console listening", "addr", addr, "secure_cookies", f.secureCookies)
+		if f.secureCookies {
+			log.Info("session cookies are Secure: browsers send them over HTTPS only, so serve the console behind TLS (or pass --secure-cookies=false to use it over plain HTTP)")
+		}
 		return serveHTTP(ctx, addr, h, log)
 	}, nil
 }
