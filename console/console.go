@@ -33,6 +33,7 @@ type Warehouse interface {
 	Activity(ctx context.Context, tenant string, from, to warehouse.Day, s warehouse.ActivitySettings) (keel.Activity, error)
 	DailyTotals(ctx context.Context, from, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.DailyTotal, error)
 	TenantTrends(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.TenantTrend, error)
+	TenantTrendsOf(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings, tenants []string) ([]warehouse.TenantTrend, error)
 }
 
 // Names gives tenants their display names and the customers they belong

@@ -447,14 +447,6 @@ func (s *server) handleReview() http.HandlerFunc {
 			emps, err = s.Store.Employees(gctx)
 			return err
 		})
-		g.Go(func() (err error) {
-			trends, err = s.Warehouse.TenantTrends(gctx, sunday, s.Settings)
-			return err
-		})
-		g.Go(func() (err error) {
-			weeks, err = s.Warehouse.TenantTrends(gctx, sunday, weekly)
-			return err
-		})
 		if only {
 			// Which customers had follow-ups that week is the list itself.
 			g.Go(func() (err error) {
@@ -482,11 +474,32 @@ func (s *server) handleReview() http.HandlerFunc {
 		for i, c := range list {
 			ids[i] = c.ID
 		}
-		followUps := weekFollowUps
-		if !only {
-			if followUps, err = s.Store.FollowUpsBetween(ctx, from, to, ids); err != nil {
-				return err
+		// Then, for this page's customers only: their follow-ups of the
+		// week and their tenants' trends.
+		tenants := []string{}
+		for _, c := range list {
+			if c.TenantID != "" {
+				tenants = append(tenants, c.TenantID)
 			}
+		}
+		followUps := weekFollowUps
+		g, gctx = errgroup.WithContext(ctx)
+		if !only {
+			g.Go(func() (err error) {
+				followUps, err = s.Store.FollowUpsBetween(gctx, from, to, ids)
+				return err
+			})
+		}
+		g.Go(func() (err error) {
+			trends, err = s.Warehouse.TenantTrendsOf(gctx, sunday, s.Settings, tenants)
+			return err
+		})
+		g.Go(func() (err error) {
+			weeks, err = s.Warehouse.TenantTrendsOf(gctx, sunday, weekly, tenants)
+			return err
+		})
+		if err := g.Wait(); err != nil {
+			return err
 		}
 
 		names := map[int64]string{}

@@ -86,19 +86,16 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		}
 		today := s.today()
 		trends := map[string]warehouse.TenantTrend{}
-		ts, trendErr := s.Warehouse.TenantTrends(ctx, today, s.Settings)
-		switch {
-		case trendErr != nil && trend != "":
-			return trendErr
-		case trendErr != nil:
-			// The list is records from Postgres; without ClickHouse it
-			// still shows them, only without the trend column.
-			s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer list trends: %w", trendErr))
-		}
-		for _, t := range ts {
-			trends[t.Tenant] = t
-		}
+		var ts []warehouse.TenantTrend
+		var trendErr error
 		if trend != "" {
+			// Filtering by trend needs every tenant's trend …
+			if ts, err = s.Warehouse.TenantTrends(ctx, today, s.Settings); err != nil {
+				return err
+			}
+			for _, t := range ts {
+				trends[t.Tenant] = t
+			}
 			if f.Tenants, err = s.tenantsTrending(r, trend, ts, trends); err != nil {
 				return err
 			}
@@ -106,6 +103,23 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		rows, total, err := s.Store.Customers(ctx, f)
 		if err != nil {
 			return err
+		}
+		if trend == "" {
+			// … showing it needs only the page's.
+			tenants := []string{}
+			for _, v := range rows {
+				if v.TenantID != "" {
+					tenants = append(tenants, v.TenantID)
+				}
+			}
+			if ts, trendErr = s.Warehouse.TenantTrendsOf(ctx, today, s.Settings, tenants); trendErr != nil {
+				// The list is records from Postgres; without ClickHouse it
+				// still shows them, only without the trend column.
+				s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer list trends: %w", trendErr))
+			}
+			for _, t := range ts {
+				trends[t.Tenant] = t
+			}
 		}
 		emps, err := s.Store.Employees(ctx)
 		if err != nil {

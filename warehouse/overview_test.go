@@ -436,7 +436,25 @@ func TestTenantTrendsOnKnownData(t *testing.T) {
 			if d := diffTrends(got, tt.want); d != "" {
 				t.Errorf("TenantTrends as of %s:\n%s", to, d)
 			}
+			// Asked for some tenants (one without events), the same rows
+			// of those only.
+			of, err := s.TenantTrendsOf(context.Background(), to, tt.s, []string{"ovw-t-up", "ovw-t-quiet", "ovw-t-none", "ovw-t-o'neil"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []TenantTrend
+			for _, w := range tt.want {
+				if w.Tenant == "ovw-t-up" || w.Tenant == "ovw-t-quiet" {
+					want = append(want, w)
+				}
+			}
+			if d := diffTrends(of, want); d != "" {
+				t.Errorf("TenantTrendsOf as of %s:\n%s", to, d)
+			}
 		})
+	}
+	if got, err := s.TenantTrendsOf(context.Background(), to, ActivitySettings{}, nil); err != nil || len(got) != 0 {
+		t.Errorf("TenantTrendsOf no tenants = %v, %v; want none", got, err)
 	}
 
 	if _, err := s.TenantTrends(context.Background(), Day{}, ActivitySettings{}); keel.ErrorCode(err) != keel.EINVALID {
@@ -549,7 +567,7 @@ func TestTenantTrendsQueryReadsEveryWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := tt.rule.Days()
-			_, args := tenantTrendsQuery(to, ActivitySettings{Location: sh, Trend: tt.rule})
+			_, args := tenantTrendsQuery(to, ActivitySettings{Location: sh, Trend: tt.rule}, nil)
 			want := []any{
 				start(to.AddDays(1 - n)),                             // last from
 				start(to.AddDays(1 - 2*n)), start(to.AddDays(1 - n)), // previous

@@ -31,6 +31,12 @@ func literal(t *testing.T, v any) string {
 		return fmt.Sprintf("toDateTime('%s', '%s')", v.Format("2006-01-02 15:04:05"), v.Location())
 	case uint32, uint64, int, int64:
 		return fmt.Sprint(v)
+	case []string:
+		parts := make([]string, len(v))
+		for i, s := range v {
+			parts[i] = literal(t, s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
 	}
 	t.Fatalf("no literal for %T", v)
 	return ""
@@ -100,10 +106,10 @@ func everyStatement(t *testing.T) []namedSQL {
 	add("daily totals", q, a)
 	q, a = dailyTotalsQuery(from, to, ActivitySettings{Location: sh, LoginsOnly: true}.withDefaults())
 	add("daily totals (Shanghai, logins only)", q, a)
-	q, a = tenantTrendsQuery(to, ActivitySettings{}.withDefaults())
+	q, a = tenantTrendsQuery(to, ActivitySettings{}.withDefaults(), nil)
 	add("tenant trends", q, a)
-	q, a = tenantTrendsQuery(to, ActivitySettings{Location: sh, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}}.withDefaults())
-	add("tenant trends (Shanghai, logins only, 60-day windows)", q, a)
+	q, a = tenantTrendsQuery(to, ActivitySettings{Location: sh, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}}.withDefaults(), []string{"t-1", "t-'2"})
+	add("tenant trends of two tenants (Shanghai, logins only, 60-day windows)", q, a)
 	q, a = storedQuery("keel.events", ranges)
 	add("stored positions", q, a)
 	q, a = recentQuery("keel.events", map[int]int64{0: 10, 3: 0})
