@@ -5,41 +5,73 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/warehouse"
 )
 
-// activityChart builds the ECharts option of a customer's or tenant's
-// activity: logins as bars, daily active users, WAU and MAU as lines, with
-// the series named in the reader's language.
-func activityChart(l lang, a keel.Activity) string {
-	days := make([]string, len(a.Days))
-	dau := make([]opts.LineData, len(a.Days))
-	wau := make([]opts.LineData, len(a.Days))
-	mau := make([]opts.LineData, len(a.Days))
-	logins := make([]opts.BarData, len(a.Days))
-	for i, d := range a.Days {
-		days[i] = d.Day
-		dau[i] = opts.LineData{Value: d.ActiveUsers}
-		wau[i] = opts.LineData{Value: d.WAU}
-		mau[i] = opts.LineData{Value: d.MAU}
-		logins[i] = opts.BarData{Value: d.Logins}
-	}
+// series is one named, coloured row of numbers of a chart.
+type series struct {
+	name, color string
+	values      []int64
+}
+
+// barsAndLines builds the ECharts option every activity chart uses: one
+// series as bars and the others as lines over the same days, with an axis
+// tooltip, a legend and zoom by wheel or touch.
+func barsAndLines(days []string, bars series, lines ...series) string {
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "40", Right: "16", Top: "40", Bottom: "40"}),
+		charts.WithGridOpts(opts.Grid{Left: "48", Right: "16", Top: "40", Bottom: "40"}),
 		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}),
 		charts.WithAnimation(false),
 	)
-	bar.SetXAxis(days).AddSeries(l.T("Logins"), logins, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#c7d7f2"}))
+	data := make([]opts.BarData, len(bars.values))
+	for i, v := range bars.values {
+		data[i] = opts.BarData{Value: v}
+	}
+	bar.SetXAxis(days).AddSeries(bars.name, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: bars.color}))
 	line := charts.NewLine()
 	line.SetGlobalOptions(charts.WithAnimation(false))
+	line.SetXAxis(days)
 	plain := charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})
-	line.SetXAxis(days).
-		AddSeries(l.T("Daily active users"), dau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
-		AddSeries(l.T("WAU"), wau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"})).
-		AddSeries(l.T("MAU"), mau, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#a05bb5"}))
+	for _, s := range lines {
+		data := make([]opts.LineData, len(s.values))
+		for i, v := range s.values {
+			data[i] = opts.LineData{Value: v}
+		}
+		line.AddSeries(s.name, data, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: s.color}))
+	}
 	bar.Overlap(line)
 	bar.Validate()
 	return string(bar.JSONNotEscaped())
+}
+
+// activityChart is a customer's or tenant's activity: logins as bars,
+// daily active users, WAU and MAU as lines, named in the reader's language.
+func activityChart(l lang, a keel.Activity) string {
+	n := len(a.Days)
+	days := make([]string, n)
+	logins, dau, wau, mau := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, d := range a.Days {
+		days[i], logins[i], dau[i], wau[i], mau[i] = d.Day, d.Logins, d.ActiveUsers, d.WAU, d.MAU
+	}
+	return barsAndLines(days, series{l.T("Logins"), "#c7d7f2", logins},
+		series{l.T("Daily active users"), "#1f5fbf", dau},
+		series{l.T("WAU"), "#2e9e6b", wau},
+		series{l.T("MAU"), "#a05bb5", mau})
+}
+
+// totalsChart is the dashboard's: logins as bars, users who logged in and
+// customers with a login as lines, per day across all customers.
+func totalsChart(l lang, totals []warehouse.DailyTotal) string {
+	n := len(totals)
+	days := make([]string, n)
+	logins, users, tenants := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, d := range totals {
+		days[i], logins[i], users[i], tenants[i] = d.Day, d.Logins, d.LoginUsers, d.Tenants
+	}
+	return barsAndLines(days, series{l.T("Logins"), "#c7d7f2", logins},
+		series{l.T("Users who logged in"), "#1f5fbf", users},
+		series{l.T("Customers with a login"), "#2e9e6b", tenants})
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-echarts/go-echarts/v2/charts"
-	"github.com/go-echarts/go-echarts/v2/opts"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel"
@@ -131,7 +129,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		}
 
 		d := actDashboard{
-			Chart: actTotalsChart(totals, l), TrendDays: s.trendDays(), SilentDays: actSilentDays,
+			Chart: totalsChart(l, totals), TrendDays: s.trendDays(), SilentDays: actSilentDays,
 			DeclineBase: actDeclineBase, Lookback: warehouse.TrendLookbackDays, Mine: mine,
 		}
 		if n := len(totals); n > 0 {
@@ -222,39 +220,6 @@ func actFirst[T any](s []T, n int) []T {
 // actDaysBetween is the number of calendar days from a to b.
 func actDaysBetween(a, b warehouse.Day) int {
 	return int(b.Start(time.UTC).Sub(a.Start(time.UTC)).Hours() / 24)
-}
-
-// actTotalsChart builds the ECharts option of the dashboard: logins as bars,
-// users who logged in and customers with a login as lines, per day.
-func actTotalsChart(days []warehouse.DailyTotal, l lang) string {
-	x := make([]string, len(days))
-	users := make([]opts.LineData, len(days))
-	tenants := make([]opts.LineData, len(days))
-	logins := make([]opts.BarData, len(days))
-	for i, d := range days {
-		x[i] = d.Day
-		users[i] = opts.LineData{Value: d.LoginUsers}
-		tenants[i] = opts.LineData{Value: d.Tenants}
-		logins[i] = opts.BarData{Value: d.Logins}
-	}
-	bar := charts.NewBar()
-	bar.SetGlobalOptions(
-		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "48", Right: "16", Top: "40", Bottom: "40"}),
-		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}),
-		charts.WithAnimation(false),
-	)
-	bar.SetXAxis(x).AddSeries(l.T("Logins"), logins, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#c7d7f2"}))
-	line := charts.NewLine()
-	line.SetGlobalOptions(charts.WithAnimation(false))
-	plain := charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})
-	line.SetXAxis(x).
-		AddSeries(l.T("Users who logged in"), users, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#1f5fbf"})).
-		AddSeries(l.T("Customers with a login"), tenants, plain, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2e9e6b"}))
-	bar.Overlap(line)
-	bar.Validate()
-	return string(bar.JSONNotEscaped())
 }
 
 // actTenantPage is the data of a tenant's activity page.
