@@ -154,11 +154,8 @@ func (s *server) handleOrdersPage() http.HandlerFunc {
 		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
 			return err
 		}
-		if f.CustomerID, err = formInt("customer", ff.Customer); err != nil {
+		if f.CustomerID, err = queryID(q, "customer"); err != nil {
 			return err
-		}
-		if f.CustomerID < 0 {
-			return keel.Errorf(keel.EINVALID, "customer: %q is not a record id", ff.Customer)
 		}
 		if ff.Mine {
 			f.CreatedBy = employeeFrom(r.Context()).ID
@@ -177,11 +174,16 @@ func (s *server) handleOrdersPage() http.HandlerFunc {
 		d := ordersData{Orders: orderRows(l, n, orders), Pager: pagerOf(r, f.Page, total), Filter: ff,
 			Statuses: orderStatusOptions(l, ff.Status), Kinds: orderKindOptions(l, ff.Kind)}
 		if f.CustomerID > 0 {
-			c, err := s.Store.Customer(r.Context(), f.CustomerID)
-			if err != nil {
-				return err
+			d.CustomerName = n.customers[f.CustomerID]
+			if d.CustomerName == "" {
+				names, err := s.Store.CustomerNames(r.Context(), []int64{f.CustomerID})
+				if err != nil {
+					return err
+				}
+				if d.CustomerName = names[f.CustomerID]; d.CustomerName == "" {
+					return keel.Errorf(keel.ENOTFOUND, "There is no customer %d.", f.CustomerID)
+				}
 			}
-			d.CustomerName = c.Name
 		}
 		s.render(w, r, http.StatusOK, "orders", page{Title: l.T("Orders"), Nav: "orders", Data: d})
 		return nil
@@ -214,15 +216,12 @@ type orderForm struct {
 func (s *server) handleOrderNewPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		f := orderForm{Kind: string(keel.OrderNew)}
-		if c := strings.TrimSpace(r.URL.Query().Get("customer")); c != "" {
-			id, err := formInt("customer", c)
-			if err != nil {
-				return err
-			}
-			if id < 1 {
-				return keel.Errorf(keel.EINVALID, "customer: %q is not a record id", c)
-			}
-			f.Customer, f.CustomerFixed = c, true
+		id, err := queryID(r.URL.Query(), "customer")
+		if err != nil {
+			return err
+		}
+		if id > 0 {
+			f.Customer, f.CustomerFixed = strconv.FormatInt(id, 10), true
 		}
 		for i := 0; i < orderFormRows; i++ {
 			f.Lines = append(f.Lines, lineForm{Index: i})
@@ -235,18 +234,24 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 	l := s.langOf(r)
 	ctx := r.Context()
 	if f.CustomerFixed {
-		id, _ := strconv.ParseInt(f.Customer, 10, 64)
-		c, err := s.Store.Customer(ctx, id)
+		id, err := strconv.ParseInt(f.Customer, 10, 64)
+		if err != nil {
+			return keel.Errorf(keel.EINVALID, "customer_id: %q is not a record id", f.Customer)
+		}
+		names, err := s.Store.CustomerNames(ctx, []int64{id})
 		if err != nil {
 			return err
 		}
-		f.CustomerName = c.Name
+		if f.CustomerName = names[id]; f.CustomerName == "" {
+			return keel.Errorf(keel.ENOTFOUND, "There is no customer %d.", id)
+		}
 	} else {
-		cs, _, err := s.Store.Customers(ctx, keel.CustomerFilter{Page: keel.Page{Limit: keel.MaxPageSize}})
+		// Every customer, by name: one light query, not a page of views.
+		refs, err := s.Names.CustomerRefs(ctx)
 		if err != nil {
 			return err
 		}
-		for _, c := range cs {
+		for _, c := range refs {
 			v := strconv.FormatInt(c.ID, 10)
 			f.Customers = append(f.Customers, option{v, c.Name, v == f.Customer})
 		}
@@ -256,19 +261,26 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 	if err != nil {
 		return err
 	}
+	// The product choices are the same for every line; only the selected
+	// one differs.
 	now := s.Now()
+	var products []option
+	for _, e := range entries {
+		if e.Product.Status != keel.ProductEnabled {
+			continue
+		}
+		label := e.Product.Name + " (" + e.Product.Code + ")"
+		if prices := currentPrices(l, e, now); len(prices) > 0 {
+			label += " · " + strings.Join(prices, ", ")
+		}
+		products = append(products, option{Value: strconv.FormatInt(e.Product.ID, 10), Label: label})
+	}
 	for i := range f.Lines {
 		ln := &f.Lines[i]
-		for _, e := range entries {
-			if e.Product.Status != keel.ProductEnabled {
-				continue
-			}
-			v := strconv.FormatInt(e.Product.ID, 10)
-			label := e.Product.Name + " (" + e.Product.Code + ")"
-			if prices := currentPrices(l, e, now); len(prices) > 0 {
-				label += " · " + strings.Join(prices, ", ")
-			}
-			ln.Products = append(ln.Products, option{v, label, v == ln.ProductID})
+		ln.Products = make([]option, len(products))
+		for j, p := range products {
+			p.Selected = p.Value == ln.ProductID
+			ln.Products[j] = p
 		}
 	}
 	s.render(w, r, status, "order_new", page{Title: l.T("New order"), Nav: "orders", Data: f})
@@ -304,9 +316,12 @@ func (s *server) handleOrderCreateForm() http.HandlerFunc {
 				}
 			}
 			if f.CustomerFixed {
-				if _, cerr := s.Store.Customer(r.Context(), salesID(f.Customer)); cerr != nil {
-					f.CustomerFixed = false
+				// A fixed customer that is not there (any more): offer the picker.
+				names, cerr := s.Store.CustomerNames(r.Context(), []int64{salesID(f.Customer)})
+				if cerr != nil {
+					return cerr
 				}
+				f.CustomerFixed = names[salesID(f.Customer)] != ""
 			}
 			return s.renderOrderForm(w, r, statusOf(keel.ErrorCode(err)), f)
 		}
