@@ -326,3 +326,11 @@ func (s *server) trendDays() int {
 	}
 	return rule.Days()
 }
+
+// clip shortens s to at most n runes, the last of them "…" when cut.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

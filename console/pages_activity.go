@@ -93,7 +93,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		}
 		me := employeeFrom(ctx)
 		mine := q.Get("mine") == "1"
-		today := warehouse.DayOf(s.Now(), s.location())
+		today := s.today()
 
 		var (
 			totals []warehouse.DailyTotal
@@ -241,17 +241,17 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 		ctx := r.Context()
 		l := s.langOf(r)
 		tenant := chi.URLParam(r, "tenant")
-		to := warehouse.DayOf(s.Now(), s.location())
+		to := s.today()
 		if v := r.URL.Query().Get("to"); v != "" {
-			d, err := warehouse.ParseDay(v)
+			d, err := queryDay("to", v)
 			if err != nil {
-				return keel.Errorf(keel.EINVALID, "to: %q is not a date like 2026-11-23", v)
+				return err
 			}
 			to = d
 		}
 		var (
 			a     keel.Activity
-			refs  []keel.CustomerRef
+			owner []keel.CustomerView
 			names map[string]string
 		)
 		g, gctx := errgroup.WithContext(ctx)
@@ -260,7 +260,7 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 			return err
 		})
 		g.Go(func() (err error) {
-			refs, err = s.Names.CustomerRefs(gctx)
+			owner, _, err = s.Store.Customers(gctx, keel.CustomerFilter{Tenants: []string{tenant}, Page: keel.Page{Limit: 1}})
 			return err
 		})
 		g.Go(func() (err error) {
@@ -271,11 +271,9 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 			return err
 		}
 		p := actTenantPage{Activity: a, Name: names[tenant], To: to.String(), TrendDays: s.trendDays(), Chart: activityChart(l, a)}
-		for _, c := range refs {
-			if c.TenantID == tenant {
-				p.Customer = &c
-				break
-			}
+		if len(owner) > 0 {
+			c := owner[0]
+			p.Customer = &keel.CustomerRef{ID: c.ID, Name: c.Name, TenantID: c.TenantID, Status: c.Status}
 		}
 		if n := len(a.Days); n > 0 {
 			p.Last = a.Days[n-1]
@@ -315,28 +313,6 @@ type reviewFollowUp struct {
 // whole text is on the customer's page.
 const reviewTextMax = 600
 
-// actClip shortens s to at most n runes, marking the cut.
-func actClip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
-
-// The review names statuses and follow-up kinds in the customer pages'
-// words, so their translations apply here too and the two areas never
-// word (or translate) the same thing two ways.
-var (
-	reviewStatusText = map[keel.CustomerStatus]string{
-		keel.CustomerProspect: "Prospect", keel.CustomerTrial: "On trial", keel.CustomerActive: "Paying",
-		keel.CustomerRenewed: "Renewed", keel.CustomerChurned: "Churned",
-	}
-	reviewKindText = map[keel.FollowUpKind]string{
-		keel.FollowUpCall: "Phone call", keel.FollowUpVisit: "Visit", keel.FollowUpEmail: "Email exchange",
-		keel.FollowUpMeeting: "Meeting", keel.FollowUpNote: "Note",
-	}
-)
-
 // review is the data of the weekly review.
 type review struct {
 	Monday, Sunday   string
@@ -369,11 +345,11 @@ func (s *server) handleReview() http.HandlerFunc {
 		l := s.langOf(r)
 		q := r.URL.Query()
 		loc := s.location()
-		day := warehouse.DayOf(s.Now(), loc)
+		day := s.today()
 		if v := strings.TrimSpace(q.Get("week")); v != "" {
-			d, err := warehouse.ParseDay(v)
-			if err != nil || d.Year < 2000 || d.Year > 9999 {
-				return keel.Errorf(keel.EINVALID, "week: %q is not a date like 2026-11-23", v)
+			d, err := queryDay("week", v)
+			if err != nil {
+				return err
 			}
 			day = d
 		}
@@ -493,12 +469,12 @@ func (s *server) handleReview() http.HandlerFunc {
 				author = l.T("someone no longer listed")
 			}
 			byCustomer[f.CustomerID] = append(byCustomer[f.CustomerID], reviewFollowUp{
-				At: f.At.In(loc).Format("2006-01-02 15:04"), Kind: l.T(cmp.Or(reviewKindText[f.Kind], string(f.Kind))), Author: author,
-				Text: actClip(f.Text, reviewTextMax), Attachments: len(f.Attachments),
+				At: f.At.In(loc).Format("2006-01-02 15:04"), Kind: followUpKindLabel(l, f.Kind), Author: author,
+				Text: clip(f.Text, reviewTextMax), Attachments: len(f.Attachments),
 			})
 		}
 		for _, c := range list {
-			row := reviewRow{ID: c.ID, Name: c.Name, Status: l.T(cmp.Or(reviewStatusText[c.Status], string(c.Status))), StatusCode: c.Status, Tenant: c.TenantID, FollowUps: byCustomer[c.ID]}
+			row := reviewRow{ID: c.ID, Name: c.Name, Status: customerStatusLabel(l, c.Status), StatusCode: c.Status, Tenant: c.TenantID, FollowUps: byCustomer[c.ID]}
 			rv.FollowUps += len(row.FollowUps)
 			for _, id := range []int64{c.SalesOwner, c.CSMOwner} {
 				if n := names[id]; id != 0 && n != "" && !slices.Contains(row.Owners, n) {
@@ -523,7 +499,7 @@ func (s *server) handleReview() http.HandlerFunc {
 			}
 			return "/review?" + v.Encode()
 		}
-		rv.Prev, rv.Next, rv.This = link(monday.AddDays(-7)), link(monday.AddDays(7)), link(reviewWeekOf(warehouse.DayOf(s.Now(), loc)))
+		rv.Prev, rv.Next, rv.This = link(monday.AddDays(-7)), link(monday.AddDays(7)), link(reviewWeekOf(s.today()))
 		s.render(w, r, http.StatusOK, "review", page{Title: l.T("Weekly review %s to %s", rv.Monday, rv.Sunday), Nav: "review", Data: rv})
 		return nil
 	})

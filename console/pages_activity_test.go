@@ -359,6 +359,7 @@ func TestActivityChartCarriesTheNumbers(t *testing.T) {
 		t.Errorf("chart to %s, want %s", got, a.day(-3))
 	}
 	wantPage(t, "bad to", b.get("/activity/tenants/"+a.tDown+"?to=yesterday"), http.StatusBadRequest, "to: &#34;yesterday&#34; is not a date")
+	wantPage(t, "to out of range", b.get("/activity/tenants/"+a.tDown+"?to=0001-01-01"), http.StatusBadRequest, "to: ")
 }
 
 func TestWeeklyReview(t *testing.T) {

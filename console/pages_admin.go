@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -489,6 +488,9 @@ func auditDiff(before, after json.RawMessage) []fieldChange {
 	return out
 }
 
+// auditValueMax is how much of a changed value the audit page shows.
+const auditValueMax = 80
+
 // shortValue shows a JSON value briefly: strings without quotes, lists of
 // plain values joined by commas, anything else as compact JSON, cut at 80
 // characters.
@@ -500,14 +502,14 @@ func shortValue(raw json.RawMessage) string {
 	dec.UseNumber()
 	var v any
 	if dec.Decode(&v) != nil {
-		return shortenText(compactJSON(raw))
+		return clip(compactJSON(raw), auditValueMax)
 	}
 	switch x := v.(type) {
 	case string:
 		if x == "" {
 			return `""`
 		}
-		return shortenText(x)
+		return clip(x, auditValueMax)
 	case []any:
 		parts := make([]string, 0, len(x))
 		for _, e := range x {
@@ -519,24 +521,15 @@ func shortValue(raw json.RawMessage) string {
 			case bool:
 				parts = append(parts, strconv.FormatBool(e))
 			default:
-				return shortenText(compactJSON(raw))
+				return clip(compactJSON(raw), auditValueMax)
 			}
 		}
 		if len(parts) == 0 {
 			return "[]"
 		}
-		return shortenText(strings.Join(parts, ", "))
+		return clip(strings.Join(parts, ", "), auditValueMax)
 	}
-	return shortenText(compactJSON(raw))
-}
-
-func shortenText(s string) string {
-	const max = 80
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max-1]) + "…"
+	return clip(compactJSON(raw), auditValueMax)
 }
 
 // auditFilterForm is the audit page's filter as typed.
