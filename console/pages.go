@@ -211,7 +211,9 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		s.Log.Error("console", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	l := s.langOf(r)
-	msg := keel.ErrorMessage(err)
+	// A coded message the catalogue knows is shown in the reader's
+	// language; the others (most name a field and a value) in English.
+	msg := l.T(keel.ErrorMessage(err))
 	if code == keel.EINTERNAL {
 		msg = l.T("Something went wrong on our side. It has been logged; please try again.")
 	}
@@ -241,7 +243,7 @@ func (s *server) need(a keel.Action) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := employeeFrom(r.Context()).Can(a); err != nil {
-				s.renderError(w, r, keel.Errorf(keel.EFORBIDDEN, "%s", s.langOf(r).T("Your role does not allow this.")))
+				s.renderError(w, r, keel.Errorf(keel.EFORBIDDEN, "Your role does not allow this."))
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -285,11 +285,7 @@ func (s *server) handleEmployeeDeactivateForm() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		me := employeeFrom(r.Context())
-		if id == me.ID {
-			return keel.Errorf(keel.ECONFLICT, "%s", l.T("You cannot deactivate your own account."))
-		}
-		e, err := s.Store.DeactivateEmployee(r.Context(), me, id)
+		e, err := s.Store.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
 		if err != nil {
 			return err
 		}

@@ -288,7 +288,7 @@ func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64
 		return keel.Employee{}, err
 	}
 	if c.by.ID == id {
-		return keel.Employee{}, keel.Errorf(keel.ECONFLICT, "you cannot deactivate your own account")
+		return keel.Employee{}, keel.Errorf(keel.ECONFLICT, "You cannot deactivate your own account.")
 	}
 	before, err := lockEmployee(ctx, c.tx, id)
 	if err != nil {
