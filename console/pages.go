@@ -251,6 +251,18 @@ func (s *server) need(a keel.Action) func(http.Handler) http.Handler {
 	}
 }
 
+// formRefused reports whether a form's error is the employee's to fix — bad
+// input, a conflict with a change made meanwhile, files too large — so the
+// form is shown again with the message and what was typed; other errors go
+// to the error page.
+func formRefused(err error) bool {
+	switch keel.ErrorCode(err) {
+	case keel.EINVALID, keel.ECONFLICT, keel.ETOOLARGE:
+		return true
+	}
+	return false
+}
+
 // pageSize is the length of every list page.
 const pageSize = 50
 
@@ -274,11 +286,20 @@ type pager struct {
 }
 
 func pagerOf(r *http.Request, p keel.Page, total int) pager {
+	return pagerAt(r.URL.Path, r.URL.Query(), p, total)
+}
+
+// pagerAt is pagerOf for links to another page than the request's (as
+// when a refused form shows the page it was posted from).
+func pagerAt(path string, query url.Values, p keel.Page, total int) pager {
 	pg := pager{Page: p.Offset/pageSize + 1, Pages: (total + pageSize - 1) / pageSize, Total: total}
 	link := func(n int) string {
-		q := r.URL.Query()
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
 		q.Set("page", strconv.Itoa(n))
-		return r.URL.Path + "?" + q.Encode()
+		return path + "?" + q.Encode()
 	}
 	if pg.Page > 1 {
 		pg.Prev = link(pg.Page - 1)

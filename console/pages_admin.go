@@ -123,9 +123,9 @@ func (s *server) handleEmployeeAdd() http.HandlerFunc {
 		f := employeeForm{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
 			Roles: roleOptions(l, names), Locales: localeOptions(locale)}
 		e, password, err := s.addEmployee(r, f.Email, f.Name, names, locale)
-		if c := keel.ErrorCode(err); c == keel.EINVALID || c == keel.ECONFLICT {
+		if formRefused(err) {
 			f.Error = keel.ErrorMessage(err)
-			return s.renderEmployees(w, r, statusOf(c), f)
+			return s.renderEmployees(w, r, statusOf(keel.ErrorCode(err)), f)
 		}
 		if err != nil {
 			return err

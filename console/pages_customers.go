@@ -314,17 +314,6 @@ func (s *server) renderCustomerForm(w http.ResponseWriter, r *http.Request, stat
 	return nil
 }
 
-// custFormFailed re-renders a form whose input was refused, when the refusal
-// is the employee's to fix (bad input, a conflict); other errors go to the
-// error page.
-func custFormFailed(err error) (int, bool) {
-	switch keel.ErrorCode(err) {
-	case keel.EINVALID, keel.ECONFLICT, keel.ETOOLARGE:
-		return statusOf(keel.ErrorCode(err)), true
-	}
-	return 0, false
-}
-
 func (s *server) handleCustomerNewPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		return s.renderCustomerForm(w, r, http.StatusOK, customerForm{})
@@ -342,10 +331,10 @@ func (s *server) handleCustomerCreatePage() http.HandlerFunc {
 			v, err = s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
 		}
 		if err != nil {
-			status, ok := custFormFailed(err)
-			if !ok {
+			if !formRefused(err) {
 				return err
 			}
+			status := statusOf(keel.ErrorCode(err))
 			f.Error = keel.ErrorMessage(err)
 			return s.renderCustomerForm(w, r, status, f)
 		}
@@ -405,10 +394,10 @@ func (s *server) handleCustomerSavePage() http.HandlerFunc {
 			return s.renderCustomerForm(w, r, http.StatusConflict, nf)
 		}
 		if err != nil {
-			status, ok := custFormFailed(err)
-			if !ok {
+			if !formRefused(err) {
 				return err
 			}
+			status := statusOf(keel.ErrorCode(err))
 			f.Error = keel.ErrorMessage(err)
 			return s.renderCustomerForm(w, r, status, f)
 		}
@@ -548,10 +537,10 @@ func (s *server) handleFollowUpAddPage() http.HandlerFunc {
 			_, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
 		}
 		if err != nil {
-			status, ok := custFormFailed(err)
-			if !ok {
+			if !formRefused(err) {
 				return err
 			}
+			status := statusOf(keel.ErrorCode(err))
 			ff.Error = keel.ErrorMessage(err)
 			return s.render360(w, r, id, status, &ff)
 		}
@@ -686,7 +675,9 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	if err != nil {
 		return err
 	}
-	d.FollowUpTotal, d.Pager = n, pagerOf(r, p, n)
+	// Links go to the customer's page, also when a refused follow-up form
+	// (posted to …/followups) shows it.
+	d.FollowUpTotal, d.Pager = n, pagerAt("/customers/"+strconv.FormatInt(id, 10), r.URL.Query(), p, n)
 	for _, f := range fus {
 		d.FollowUps = append(d.FollowUps, custFollowUpRow{FollowUp: f, KindLabel: followUpKindLabel(l, f.Kind), Author: custOwnerName(names, &f.AuthorID)})
 	}

@@ -487,3 +487,25 @@ func TestCustomerListInChinese(t *testing.T) {
 	}
 	wantPage(t, "360 in Chinese", b.get(fmt.Sprintf("/customers/%d", c.ID)), http.StatusOK, "客户档案", "暂无订阅。", "添加跟进记录", "电话沟通")
 }
+
+// TestRefusedFollowUpKeepsTheTimelineLinks: a refused follow-up shows the
+// customer's page again, and its timeline's page links still lead to that
+// page, not to the form's address (which answers only POST).
+func TestRefusedFollowUpKeepsTheTimelineLinks(t *testing.T) {
+	e := newAPI(t)
+	c := e.newCustomer(keel.Customer{Name: "Pager " + uniq()})
+	for i := 0; i < 51; i++ {
+		if _, err := e.db.AddFollowUp(context.Background(), e.emps["csm"], keel.FollowUp{CustomerID: c.ID, Kind: keel.FollowUpNote,
+			At: time.Date(2026, 1, 1, 9, i, 0, 0, time.UTC), Text: fmt.Sprintf("note %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := fmt.Sprintf("/customers/%d", c.ID)
+	b := e.signIn("csm")
+	b.get(path)
+	r := b.postMultipart(path+"/followups", url.Values{"kind": {"visit"}, "at": {"2026-01-15T10:30"}, "text": {""}}, nil)
+	wantPage(t, "refused follow-up", r, http.StatusBadRequest, `href="`+path+`?page=2#followups"`)
+	if strings.Contains(r.body, path+`/followups?page=2`) {
+		t.Errorf("the timeline's next link points at the form's address")
+	}
+}

@@ -45,14 +45,6 @@ func orderStatusOptions(l lang, selected string) []option {
 	return out
 }
 
-// formFailure reports whether err is one a form answers by showing itself
-// again with the message: bad input or a state that does not allow the
-// change. Anything else (forbidden, not found, internal) is an error page.
-func formFailure(err error) bool {
-	c := keel.ErrorCode(err)
-	return c == keel.EINVALID || c == keel.ECONFLICT
-}
-
 // orderRow is one order of a list.
 type orderRow struct {
 	ID          int64
@@ -308,7 +300,7 @@ func (s *server) handleOrderCreateForm() http.HandlerFunc {
 				Start: strings.TrimSpace(r.PostFormValue(p + "start"))})
 		}
 		o, err := s.createOrder(r, &f)
-		if formFailure(err) {
+		if formRefused(err) {
 			f.Error = keel.ErrorMessage(err)
 			if m := lineFieldRE.FindStringSubmatch(f.Error); m != nil {
 				if i, _ := strconv.Atoi(m[1]); i < len(f.Lines) {
@@ -396,7 +388,7 @@ func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) 
 		return keel.Order{}, keel.Errorf(keel.EINVALID, "lines: an order needs at least one line (choose a product in a row)")
 	}
 	o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, kind, lines)
-	if err != nil && formFailure(err) {
+	if err != nil && formRefused(err) {
 		msg := keel.ErrorMessage(err)
 		if m := lineFieldRE.FindStringSubmatchIndex(msg); m != nil {
 			if k, _ := strconv.Atoi(msg[m[2]:m[3]]); k < len(rowOf) {
@@ -582,7 +574,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	if st.Approve != nil {
 		d.Approve = *st.Approve
 	} else {
-		d.Approve = approveForm{PaidAmount: strings.ReplaceAll(keel.FormatAmount(o.Total(), o.Currency), ",", ""), PaidAt: day(s.Now())}
+		d.Approve = approveForm{PaidAmount: strings.ReplaceAll(keel.FormatAmount(o.Total(), o.Currency), ",", ""), PaidAt: s.today().String()}
 	}
 	s.render(w, r, status, "order", page{Title: l.T("Order %d", o.ID), Nav: "orders", Data: d})
 	return nil
@@ -612,7 +604,7 @@ func (s *server) orderTransition(w http.ResponseWriter, r *http.Request, st orde
 		return err
 	}
 	msg, err := do(employeeFrom(r.Context()), o)
-	if formFailure(err) {
+	if formRefused(err) {
 		st.Error = keel.ErrorMessage(err)
 		return s.renderOrder(w, r, statusOf(keel.ErrorCode(err)), id, st)
 	}
@@ -740,7 +732,7 @@ func (s *server) handleApprovalsPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		d := approvalsData{Orders: orderRows(l, n, orders), Pager: pagerOf(r, p, total), Today: day(s.Now())}
+		d := approvalsData{Orders: orderRows(l, n, orders), Pager: pagerOf(r, p, total), Today: s.today().String()}
 		s.render(w, r, http.StatusOK, "approvals", page{Title: l.T("Approvals"), Nav: "approvals", Data: d})
 		return nil
 	})

@@ -134,7 +134,7 @@ func (s *server) handleProductCreateForm() http.HandlerFunc {
 			Kind: r.PostFormValue("kind"), Unit: strings.TrimSpace(r.PostFormValue("unit")),
 		}
 		p, err := s.createProduct(r, f)
-		if formFailure(err) {
+		if formRefused(err) {
 			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, keel.ErrorMessage(err))
 		}
 		if err != nil {
@@ -292,7 +292,7 @@ func (s *server) handleProductStatusForm() http.HandlerFunc {
 		if err == nil {
 			_, err = s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
 		}
-		if formFailure(err) {
+		if formRefused(err) {
 			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, nil, keel.ErrorMessage(err))
 		}
 		if err != nil {
@@ -319,7 +319,7 @@ func (s *server) handlePriceForm() http.HandlerFunc {
 			Period: r.PostFormValue("period"), EffectiveFrom: strings.TrimSpace(r.PostFormValue("effective_from")),
 		}
 		err = s.addPrice(r, id, f)
-		if formFailure(err) {
+		if formRefused(err) {
 			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, &f, keel.ErrorMessage(err))
 		}
 		if err != nil {
