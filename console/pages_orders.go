@@ -262,8 +262,8 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 			continue
 		}
 		label := e.Product.Name + " (" + e.Product.Code + ")"
-		if prices := currentPrices(l, e, now); len(prices) > 0 {
-			label += " · " + strings.Join(prices, ", ")
+		if price := currentPrice(l, e, now); price != "" {
+			label += " · " + price
 		}
 		products = append(products, option{Value: strconv.FormatInt(e.Product.ID, 10), Label: label})
 	}

@@ -50,7 +50,7 @@ type productRow struct {
 	Unit        string
 	Status      keel.ProductStatus
 	StatusLabel string
-	Prices      []string // the price in effect today (or the next one), per currency
+	Price       string // the price in effect today (or the next one); "" = none
 }
 
 // productForm is the typed values of the new-product form.
@@ -65,38 +65,22 @@ type productsData struct {
 	Error    string
 }
 
-// currentPrices says, per currency, what a product costs today, or from
-// when its first price applies.
-func currentPrices(l lang, e keel.CatalogueEntry, now time.Time) []string {
-	today := keel.Date(now)
-	var currs []string
+// currentPrice says what a product costs today (keel.PriceAt), or, when
+// its first price starts later, from when; "" when it has no price. A
+// product has one currency and one period (keel.Product.AddPrice).
+func currentPrice(l lang, e keel.CatalogueEntry, now time.Time) string {
+	text := func(v keel.PriceVersion) string {
+		return keel.FormatAmount(v.Amount, v.Currency) + " " + v.Currency + " " + periodLabel(l, v.Period)
+	}
+	if v, err := keel.PriceAt(e.Product, e.Versions, now); err == nil {
+		return text(v)
+	}
 	for _, v := range e.Versions {
-		if !slices.Contains(currs, v.Currency) {
-			currs = append(currs, v.Currency)
+		if v.EffectiveFrom.After(keel.Date(now)) {
+			return l.T("%s from %s", text(v), day(v.EffectiveFrom))
 		}
 	}
-	var out []string
-	for _, c := range currs {
-		var next *keel.PriceVersion
-		found := false
-		for i, v := range e.Versions {
-			if v.Currency != c {
-				continue
-			}
-			if !today.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || today.Before(*v.EffectiveTo)) {
-				out = append(out, keel.FormatAmount(v.Amount, c)+" "+c+" "+periodLabel(l, v.Period))
-				found = true
-				break
-			}
-			if v.EffectiveFrom.After(today) && (next == nil || v.EffectiveFrom.Before(next.EffectiveFrom)) {
-				next = &e.Versions[i]
-			}
-		}
-		if !found && next != nil {
-			out = append(out, l.T("%s from %s", keel.FormatAmount(next.Amount, c)+" "+c+" "+periodLabel(l, next.Period), day(next.EffectiveFrom)))
-		}
-	}
-	return out
+	return ""
 }
 
 func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status int, form productForm, msg string) error {
@@ -110,7 +94,7 @@ func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status i
 	for _, e := range entries {
 		p := e.Product
 		d.Products = append(d.Products, productRow{ID: p.ID, Code: p.Code, Name: p.Name, Kind: productKindLabel(l, p.Kind), Unit: p.Unit,
-			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Prices: currentPrices(l, e, now)})
+			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Price: currentPrice(l, e, now)})
 	}
 	if form.Kind == "" {
 		form.Kind = string(keel.KindEdition)
@@ -191,11 +175,12 @@ func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 	}
 	p := e.Product
 	today := keel.Date(s.Now())
+	current, _ := keel.PriceAt(p, e.Versions, today) // zero when none is in effect
 	d := productData{Product: p, KindLabel: productKindLabel(l, p.Kind), StatusLabel: productStatusLabel(l, p.Status), Error: msg}
 	for i := len(e.Versions) - 1; i >= 0; i-- {
 		v := e.Versions[i]
 		d.Prices = append(d.Prices, priceRow{Amount: v.Amount, Currency: v.Currency, Period: periodLabel(l, v.Period), From: v.EffectiveFrom, To: v.EffectiveTo,
-			Current: !today.Before(v.EffectiveFrom) && (v.EffectiveTo == nil || today.Before(*v.EffectiveTo))})
+			Current: current.ID != 0 && v.ID == current.ID})
 	}
 	if len(e.Versions) > 0 {
 		d.Chart = priceChart(e.Versions, today)
