@@ -66,6 +66,9 @@ type OrderFilter struct {
 	Status     OrderStatus
 	Kind       OrderKind
 	CreatedBy  int64
+	// OldestFirst lists by submission, oldest first (a queue), instead of
+	// newest first; drafts, never submitted, come last.
+	OldestFirst bool
 	Page
 }
 

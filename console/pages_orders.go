@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -714,19 +713,9 @@ func (s *server) handleApprovalsPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		f := keel.OrderFilter{Status: keel.OrderPending, Page: keel.Page{Limit: 1}}
-		_, total, err := s.Store.Orders(ctx, f)
+		orders, total, err := s.Store.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, OldestFirst: true, Page: p})
 		if err != nil {
 			return err
-		}
-		var orders []keel.Order
-		if end := total - p.Offset; end > 0 {
-			start := max(0, end-p.Limit)
-			f.Page = keel.Page{Offset: start, Limit: end - start}
-			if orders, _, err = s.Store.Orders(ctx, f); err != nil {
-				return err
-			}
-			slices.Reverse(orders)
 		}
 		n, err := s.namesFor(ctx, orders)
 		if err != nil {

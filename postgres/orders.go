@@ -561,7 +561,11 @@ func (db *DB) Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM orders o`+c.sql(), c.args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count orders: %w", err)
 	}
-	sql := `SELECT ` + orderColumns + ` FROM orders o` + c.sql() + ` ORDER BY o.id DESC` + c.page(p)
+	order := ` ORDER BY o.id DESC`
+	if f.OldestFirst {
+		order = ` ORDER BY o.submitted_at NULLS LAST, o.id`
+	}
+	sql := `SELECT ` + orderColumns + ` FROM orders o` + c.sql() + order + c.page(p)
 	orders, err := queryOrders(ctx, tx, sql, c.args...)
 	if err != nil {
 		return nil, 0, err

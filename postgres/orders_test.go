@@ -698,3 +698,42 @@ func TestParallelTrialsOfOneCustomer(t *testing.T) {
 		t.Errorf("subscriptions: %+v, want one trial of 5", got)
 	}
 }
+
+// TestOrdersOldestFirst lists a queue: by submission, oldest first, whatever
+// order the orders were created in; drafts last.
+func TestOrdersOldestFirst(t *testing.T) {
+	e := newStoreEnv(t)
+	s := e.shop(t)
+	cid := e.customer(t)
+	var o [4]keel.Order
+	for i := range o {
+		o[i] = e.draft(t, cid, keel.OrderNew, line(s.basic, 1, 12))
+	}
+	for k, i := range []int{2, 0, 1} { // o[3] stays a draft
+		e.setNow(storeToday.Add(time.Duration(k) * time.Minute))
+		if _, err := e.db.SubmitOrder(e.ctx, e.sales, o[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(f keel.OrderFilter) []int64 {
+		t.Helper()
+		got, _, err := e.db.Orders(e.ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, x := range got {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	if got, want := ids(keel.OrderFilter{CustomerID: cid, OldestFirst: true}), []int64{o[2].ID, o[0].ID, o[1].ID, o[3].ID}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("oldest first = %v, want %v", got, want)
+	}
+	if got, want := ids(keel.OrderFilter{CustomerID: cid, OldestFirst: true, Page: keel.Page{Limit: 2, Offset: 1}}), []int64{o[0].ID, o[1].ID}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("oldest first, second and third = %v, want %v", got, want)
+	}
+	if got, want := ids(keel.OrderFilter{CustomerID: cid}), []int64{o[3].ID, o[2].ID, o[1].ID, o[0].ID}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("newest first = %v, want %v", got, want)
+	}
+}
