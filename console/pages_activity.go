@@ -443,17 +443,12 @@ func (s *server) handleReview() http.HandlerFunc {
 			return err
 		}
 
-		names := map[int64]string{}
 		rv := review{
 			Monday: monday.String(), Sunday: sunday.String(), Week: monday.String(),
 			Owner: owner, OnlyFollowUps: only, Pager: pagerOf(r, p, total), TrendDays: s.trendDays(),
 		}
-		for _, e := range emps {
-			names[e.ID] = e.Name
-			if e.ID == owner || e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) {
-				rv.Owners = append(rv.Owners, option{Value: strconv.FormatInt(e.ID, 10), Label: e.Name, Selected: e.ID == owner})
-			}
-		}
+		names := employeeNames(emps)
+		rv.Owners = ownerOptions(emps, owner)
 		trendOf := map[string]warehouse.TenantTrend{}
 		for _, t := range trends {
 			trendOf[t.Tenant] = t

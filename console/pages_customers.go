@@ -125,12 +125,12 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		names := custEmployeeNames(emps)
+		names := employeeNames(emps)
 		d := customerListData{Q: f.Query, Pager: pagerOf(r, f.Page, total), TrendDays: s.trendDays(),
 			TrendsUnavailable: trendErr != nil, Filtered: f.Query != "" || f.Status != "" || f.Owner != 0 || trend != ""}
 		for _, v := range rows {
 			row := customerRow{ID: v.ID, Name: v.Name, Tenant: v.TenantID, Status: v.Status, StatusLabel: customerStatusLabel(l, v.Status),
-				Sales: custOwnerName(names, v.SalesOwner), CSM: custOwnerName(names, v.CSMOwner), FirstPurchase: v.FirstPurchase}
+				Sales: names.ofPtr(v.SalesOwner), CSM: names.ofPtr(v.CSMOwner), FirstPurchase: v.FirstPurchase}
 			if v.TenantID != "" && trendErr == nil {
 				t, ok := trends[v.TenantID]
 				if !ok { // no event in the lookback: no logins in either window
@@ -144,12 +144,7 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		for _, st := range customerStatuses {
 			d.Statuses = append(d.Statuses, option{Value: string(st), Label: customerStatusLabel(l, st), Selected: st == f.Status})
 		}
-		d.Owners = []option{{Value: "", Label: l.T("Any owner")}}
-		for _, e := range emps {
-			if e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) || e.ID == f.Owner {
-				d.Owners = append(d.Owners, option{Value: itoa(int(e.ID)), Label: e.Name, Selected: e.ID == f.Owner})
-			}
-		}
+		d.Owners = append([]option{{Value: "", Label: l.T("Any owner")}}, ownerOptions(emps, f.Owner)...)
 		d.Trends = []option{{Value: "", Label: l.T("Any login trend")}}
 		for _, t := range custTrends {
 			d.Trends = append(d.Trends, option{Value: string(t), Label: trendLabel(l, t), Selected: t == trend})
@@ -183,24 +178,6 @@ func (s *server) tenantsTrending(r *http.Request, trend keel.Trend, ts []warehou
 		}
 	}
 	return out, nil
-}
-
-func custEmployeeNames(emps []keel.Employee) map[int64]string {
-	m := make(map[int64]string, len(emps))
-	for _, e := range emps {
-		m[e.ID] = e.Name
-	}
-	return m
-}
-
-func custOwnerName(names map[int64]string, id *int64) string {
-	if id == nil {
-		return ""
-	}
-	if n, ok := names[*id]; ok {
-		return n
-	}
-	return "#" + strconv.FormatInt(*id, 10)
 }
 
 // customerForm is the create and edit form, as typed.
@@ -390,7 +367,7 @@ func (s *server) handleCustomerSavePage() http.HandlerFunc {
 			nf := formOfCustomer(cur.Customer)
 			nf.Conflict = true
 			nf.Error = l.T("Someone else saved this customer after you opened the form. It now shows their values; your changes, listed below, were not saved.")
-			nf.Unsaved = custUnsavedChanges(l, f, nf, custEmployeeNames(emps))
+			nf.Unsaved = custUnsavedChanges(l, f, nf, employeeNames(emps))
 			return s.renderCustomerForm(w, r, http.StatusConflict, nf)
 		}
 		if err != nil {
@@ -408,13 +385,13 @@ func (s *server) handleCustomerSavePage() http.HandlerFunc {
 
 // custUnsavedChanges lists the fields typed differently from the current
 // record.
-func custUnsavedChanges(l lang, typed, cur customerForm, names map[int64]string) []custUnsavedField {
+func custUnsavedChanges(l lang, typed, cur customerForm, names names) []custUnsavedField {
 	owner := func(v string) string {
 		if v == "" {
 			return l.T("No owner")
 		}
 		id, _ := strconv.ParseInt(v, 10, 64)
-		return custOwnerName(names, &id)
+		return names.of(id)
 	}
 	var out []custUnsavedField
 	add := func(label, a, b string) {
@@ -628,10 +605,10 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	if err != nil {
 		return err
 	}
-	names := custEmployeeNames(emps)
+	names := employeeNames(emps)
 	now := s.Now()
 	today, loc := s.today(), s.location()
-	d := customer360Data{C: v, StatusLabel: customerStatusLabel(l, v.Status), Sales: custOwnerName(names, v.SalesOwner), CSM: custOwnerName(names, v.CSMOwner)}
+	d := customer360Data{C: v, StatusLabel: customerStatusLabel(l, v.Status), Sales: names.ofPtr(v.SalesOwner), CSM: names.ofPtr(v.CSMOwner)}
 
 	if len(v.Subscriptions) > 0 {
 		products, err := s.Store.Products(ctx)
@@ -679,7 +656,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	// (posted to …/followups) shows it.
 	d.FollowUpTotal, d.Pager = n, pagerAt("/customers/"+strconv.FormatInt(id, 10), r.URL.Query(), p, n)
 	for _, f := range fus {
-		d.FollowUps = append(d.FollowUps, custFollowUpRow{FollowUp: f, KindLabel: followUpKindLabel(l, f.Kind), Author: custOwnerName(names, &f.AuthorID)})
+		d.FollowUps = append(d.FollowUps, custFollowUpRow{FollowUp: f, KindLabel: followUpKindLabel(l, f.Kind), Author: names.of(f.AuthorID)})
 	}
 
 	if ff == nil {

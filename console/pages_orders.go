@@ -65,19 +65,17 @@ type orderRow struct {
 // employees (one query) and the customers on the page (one each; a page
 // has at most 50).
 type orderNames struct {
-	emps      map[int64]string
+	emps      names
 	customers map[int64]string
 }
 
 func (s *server) namesFor(ctx context.Context, orders []keel.Order) (orderNames, error) {
-	n := orderNames{emps: map[int64]string{}, customers: map[int64]string{}}
+	n := orderNames{customers: map[int64]string{}}
 	emps, err := s.Store.Employees(ctx)
 	if err != nil {
 		return n, err
 	}
-	for _, e := range emps {
-		n.emps[e.ID] = e.Name
-	}
+	n.emps = employeeNames(emps)
 	ids := make([]int64, 0, len(orders))
 	for _, o := range orders {
 		ids = append(ids, o.CustomerID)
@@ -96,22 +94,12 @@ func (s *server) namesFor(ctx context.Context, orders []keel.Order) (orderNames,
 	return n, nil
 }
 
-func (n orderNames) employee(id int64) string {
-	if id == 0 {
-		return ""
-	}
-	if name, ok := n.emps[id]; ok {
-		return name
-	}
-	return fmt.Sprintf("#%d", id)
-}
-
 func orderRows(l lang, n orderNames, orders []keel.Order) []orderRow {
 	out := make([]orderRow, len(orders))
 	for i, o := range orders {
 		out[i] = orderRow{ID: o.ID, CustomerID: o.CustomerID, Customer: n.customers[o.CustomerID], Kind: orderKindLabel(l, o.Kind),
 			Status: o.Status, StatusLabel: orderStatusLabel(l, o.Status), Total: o.Total(), Currency: o.Currency,
-			CreatedBy: n.employee(o.CreatedBy), CreatedAt: o.CreatedAt, SubmittedAt: o.SubmittedAt,
+			CreatedBy: n.emps.of(o.CreatedBy), CreatedAt: o.CreatedAt, SubmittedAt: o.SubmittedAt,
 			PaidAmount: strings.ReplaceAll(keel.FormatAmount(o.Total(), o.Currency), ",", "")}
 	}
 	return out
@@ -508,14 +496,14 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 			Period: periodLabel(l, ln.Period), Quantity: ln.Quantity, Months: ln.Months, Start: ln.Start, Total: ln.Total()})
 	}
 
-	d.Timeline = append(d.Timeline, orderEvent{At: o.CreatedAt, What: l.T("Created"), Who: n.employee(o.CreatedBy)})
+	d.Timeline = append(d.Timeline, orderEvent{At: o.CreatedAt, What: l.T("Created"), Who: n.emps.of(o.CreatedBy)})
 	if o.SubmittedAt != nil {
-		d.Timeline = append(d.Timeline, orderEvent{At: *o.SubmittedAt, What: l.T("Submitted for approval"), Who: n.employee(o.CreatedBy)})
+		d.Timeline = append(d.Timeline, orderEvent{At: *o.SubmittedAt, What: l.T("Submitted for approval"), Who: n.emps.of(o.CreatedBy)})
 	}
 	if o.DecidedAt != nil {
 		ev := orderEvent{At: *o.DecidedAt}
 		if o.DecidedBy != nil {
-			ev.Who = n.employee(*o.DecidedBy)
+			ev.Who = n.emps.of(*o.DecidedBy)
 		}
 		switch {
 		case o.Status == keel.OrderRejected:
@@ -530,7 +518,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	if o.VoidedAt != nil {
 		ev := orderEvent{At: *o.VoidedAt, What: l.T("Voided: what it granted was taken back")}
 		if o.VoidedBy != nil {
-			ev.Who = n.employee(*o.VoidedBy)
+			ev.Who = n.emps.of(*o.VoidedBy)
 		}
 		d.Timeline = append(d.Timeline, ev)
 	}
