@@ -82,12 +82,32 @@ func (e Employee) Validate() error {
 		}
 		seen[r] = true
 	}
-	switch e.Locale {
-	case "", "en", "zh":
-	default:
-		return Errorf(EINVALID, "locale: %q is not supported (want en or zh)", e.Locale)
+	if e.Locale != "" {
+		return ValidLocale(e.Locale)
 	}
 	return nil
+}
+
+// Locale is a UI language an employee may choose.
+type Locale struct {
+	Code string // "en"
+	Name string // in the language itself: "English", "中文"
+}
+
+// Locales are the UI languages, the first being the default.
+var Locales = []Locale{{"en", "English"}, {"zh", "中文"}}
+
+// ValidLocale returns an EINVALID error naming locale unless code is one
+// of Locales.
+func ValidLocale(code string) error {
+	codes := make([]string, len(Locales))
+	for i, l := range Locales {
+		if l.Code == code {
+			return nil
+		}
+		codes[i] = l.Code
+	}
+	return Errorf(EINVALID, "locale: %q is not supported (want %s)", code, strings.Join(codes, " or "))
 }
 
 // validEmail reports whether s is a bare email address ("ann@acme.example"),

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/keelhq/keel"
 )
 
 // The console speaks English and Simplified Chinese, chosen per employee.
@@ -17,9 +19,6 @@ import (
 //
 //go:embed locales/*.json
 var localeFS embed.FS
-
-// Locales are the UI languages, the first being the default.
-var Locales = []string{"en", "zh"}
 
 // catalog maps a locale to its translations of English text.
 type catalog map[string]map[string]string
@@ -68,7 +67,7 @@ type lang struct {
 
 func (c catalog) lang(locale string) lang {
 	if locale == "" {
-		locale = Locales[0]
+		locale = keel.Locales[0].Code
 	}
 	return lang{Locale: locale, words: c[locale]}
 }

@@ -44,19 +44,22 @@ func roleOptions(l lang, checked []string) []option {
 // localeOptions are the UI languages, each named in itself.
 func localeOptions(selected string) []option {
 	if selected == "" {
-		selected = "en"
+		selected = keel.Locales[0].Code
 	}
-	return []option{
-		{Value: "en", Label: "English", Selected: selected == "en"},
-		{Value: "zh", Label: "中文", Selected: selected == "zh"},
+	out := make([]option, len(keel.Locales))
+	for i, l := range keel.Locales {
+		out[i] = option{Value: l.Code, Label: l.Name, Selected: l.Code == selected}
 	}
+	return out
 }
 
-func localeName(locale string) string {
-	if locale == "zh" {
-		return "中文"
+func localeName(code string) string {
+	for _, l := range keel.Locales {
+		if l.Code == code {
+			return l.Name
+		}
 	}
-	return "English"
+	return keel.Locales[0].Name
 }
 
 // employeeRow is an employee as the pages show one.

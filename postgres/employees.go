@@ -193,8 +193,8 @@ func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, 
 func (db *DB) SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error) {
 	// keel.Employee.Validate lets "" through (a new employee defaults to
 	// en); a change must name the language.
-	if locale != "en" && locale != "zh" {
-		return keel.Employee{}, keel.Errorf(keel.EINVALID, "locale: %q is not supported (want en or zh)", locale)
+	if err := keel.ValidLocale(locale); err != nil {
+		return keel.Employee{}, err
 	}
 	c, err := db.begin(ctx, by, selfLock(by, id))
 	if err != nil {
