@@ -33,7 +33,8 @@ const (
 
 type sessionKey struct{}
 
-// sessionOf is the signed-in employee and the session's secret, or false.
+// session is the signed-in request's session: the secret its cookie holds
+// and the CSRF token its forms must carry.
 type session struct {
 	secret string
 	csrf   string

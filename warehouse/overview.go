@@ -29,8 +29,8 @@ type DailyTotal struct {
 // day's distinct pairs are the sum over tenants of its distinct users; logins
 // are (tenant, event id) pairs, and login_tenants is the set of tenants with
 // a login. The table's ORDER BY hour and monthly partitions keep the read to
-// the hours asked for. (The aliases must not be column names: with
-// LoginsOnly, au would otherwise merge the finished login_users count.)
+// the hours asked for. (The aliases must not be the column names: an alias
+// would shadow the column and the merge would read the finished count.)
 func dailyTotalsQuery(from, to Day, s ActivitySettings) (string, []any) {
 	sql := `SELECT toString(toDate(hour, ?)) AS d,
     uniqExactMerge(login_users) AS lu,
