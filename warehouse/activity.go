@@ -73,6 +73,22 @@ func (d Day) Before(o Day) bool { return d.String() < o.String() }
 // years of rollups.
 const maxActivityDays = 731
 
+// checkDays refuses a range of days that ends before it starts or is
+// longer than maxActivityDays (both ends included), naming from and to.
+func checkDays(from, to Day) error {
+	switch {
+	case from == Day{}:
+		return keel.Errorf(keel.EINVALID, "from: required")
+	case to == Day{}:
+		return keel.Errorf(keel.EINVALID, "to: required")
+	case to.Before(from):
+		return keel.Errorf(keel.EINVALID, "from: %s is after to: %s", from, to)
+	case from.AddDays(maxActivityDays - 1).Before(to):
+		return keel.Errorf(keel.EINVALID, "from, to: at most %d days at a time (%s to %s is more)", maxActivityDays, from, to)
+	}
+	return nil
+}
+
 // usersColumn is the rollup column that counts active users.
 func (s ActivitySettings) usersColumn() string {
 	if s.LoginsOnly {
@@ -126,11 +142,8 @@ func (st *Store) Activity(ctx context.Context, tenant string, from, to Day, s Ac
 	if tenant == "" {
 		return keel.Activity{}, keel.Errorf(keel.EINVALID, "tenant: required")
 	}
-	if to.Before(from) {
-		return keel.Activity{}, keel.Errorf(keel.EINVALID, "from: %s is after to: %s", from, to)
-	}
-	if from.AddDays(maxActivityDays).Before(to) {
-		return keel.Activity{}, keel.Errorf(keel.EINVALID, "from: at most %d days at a time", maxActivityDays)
+	if err := checkDays(from, to); err != nil {
+		return keel.Activity{}, err
 	}
 	got := map[string]keel.ActivityDay{}
 	sql, args := activityDaysQuery(tenant, from, to, s)

@@ -49,15 +49,8 @@ ORDER BY d`
 // EINVALID error naming from and to.
 func (st *Store) DailyTotals(ctx context.Context, from, to Day, s ActivitySettings) ([]DailyTotal, error) {
 	s = s.withDefaults()
-	switch {
-	case from == Day{}:
-		return nil, keel.Errorf(keel.EINVALID, "from: required")
-	case to == Day{}:
-		return nil, keel.Errorf(keel.EINVALID, "to: required")
-	case to.Before(from):
-		return nil, keel.Errorf(keel.EINVALID, "from: %s is after to: %s", from, to)
-	case from.AddDays(maxActivityDays - 1).Before(to):
-		return nil, keel.Errorf(keel.EINVALID, "from, to: at most %d days at a time (%s to %s is more)", maxActivityDays, from, to)
+	if err := checkDays(from, to); err != nil {
+		return nil, err
 	}
 	got := map[string]DailyTotal{}
 	sql, args := dailyTotalsQuery(from, to, s)
