@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"time"
 
@@ -344,13 +343,9 @@ func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.Follo
 		if err := decodeInto(raw, field+".", &a); err != nil {
 			return f, err
 		}
-		ct := "application/octet-stream"
-		if a.ContentType != "" {
-			mt, params, err := mime.ParseMediaType(a.ContentType)
-			if err != nil || len(a.ContentType) > 200 {
-				return f, keel.Errorf(keel.EINVALID, "%s.content_type: %q is not a media type like application/pdf", field, a.ContentType)
-			}
-			ct = mime.FormatMediaType(mt, params)
+		ct, ok := mediaType(a.ContentType)
+		if !ok {
+			return f, keel.Errorf(keel.EINVALID, "%s.content_type: %q is not a media type like application/pdf", field, a.ContentType)
 		}
 		data, err := base64.StdEncoding.DecodeString(a.Data)
 		if err != nil {

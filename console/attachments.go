@@ -60,3 +60,18 @@ func safeFilename(name string) string {
 	}
 	return name
 }
+
+// mediaType cleans an attachment's declared content type, or reports that
+// it is not one (or is longer than Keel keeps). The API refuses such a
+// file; a browser upload, whose type the browser guessed, is kept as
+// application/octet-stream.
+func mediaType(v string) (string, bool) {
+	if v == "" {
+		return "application/octet-stream", true
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || len(v) > 200 {
+		return "", false
+	}
+	return mime.FormatMediaType(mt, params), true
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"path"
@@ -480,11 +479,9 @@ func custAttachmentOf(field string, fh *multipart.FileHeader) (keel.Attachment, 
 	if name == "." || name == "/" {
 		name = ""
 	}
-	ct := "application/octet-stream"
-	if v := fh.Header.Get("Content-Type"); v != "" {
-		if mt, params, err := mime.ParseMediaType(v); err == nil && len(v) <= 200 {
-			ct = mime.FormatMediaType(mt, params)
-		}
+	ct, ok := mediaType(fh.Header.Get("Content-Type"))
+	if !ok {
+		ct = "application/octet-stream"
 	}
 	if fh.Size > keel.MaxAttachmentBytes {
 		return keel.Attachment{}, keel.Errorf(keel.ETOOLARGE, "%s: %s is over %d MiB", field, name, keel.MaxAttachmentBytes>>20)
