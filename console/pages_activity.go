@@ -21,13 +21,6 @@ import (
 // Activity), one query each across all tenants, never from raw events; the
 // customers beside them come from one Postgres query (Names.CustomerRefs).
 
-// activityPages registers the activity pages.
-func (s *server) activityPages(r chi.Router) {
-	r.Get("/activity", s.handleActivity())
-	r.Get("/activity/tenants/{tenant}", s.handleTenantActivity())
-	r.Get("/review", s.handleReview())
-}
-
 // Dashboard rules. They are the page's, not METRICS.md's: how long a
 // silence must be to be listed, how many logins a customer must have had
 // before a fall counts as one of the biggest declines (so that 2 → 0 does

@@ -11,23 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/keelhq/keel"
 )
-
-// adminPages registers the admin pages: the employees (add, roles,
-// language, deactivate) and the audit log.
-func (s *server) adminPages(r chi.Router) {
-	admin := r.With(s.need(keel.ActEmployeeAdmin))
-	admin.Get("/employees", s.handleEmployeesPage())
-	admin.Post("/employees", s.handleEmployeeAdd())
-	admin.Get("/employees/{id}", s.handleEmployeePage())
-	admin.Post("/employees/{id}/roles", s.handleEmployeeRolesForm())
-	admin.Post("/employees/{id}/locale", s.handleEmployeeLocaleForm())
-	admin.Post("/employees/{id}/deactivate", s.handleEmployeeDeactivateForm())
-	r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
-}
 
 // roleOptions are the role checkboxes, those in checked ticked.
 func roleOptions(l lang, checked []string) []option {

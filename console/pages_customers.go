@@ -11,25 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/warehouse"
 )
-
-// customerPages registers the customers pages: the list, the customer 360,
-// the create and edit forms, follow-ups and their attachments.
-func (s *server) customerPages(r chi.Router) {
-	write := r.With(s.need(keel.ActCustomerWrite))
-	r.Get("/customers", s.handleCustomersPage())
-	write.Get("/customers/new", s.handleCustomerNewPage())
-	write.Post("/customers", s.handleCustomerCreatePage())
-	r.Get("/customers/{id}", s.handleCustomer360())
-	write.Get("/customers/{id}/edit", s.handleCustomerEditPage())
-	write.Post("/customers/{id}", s.handleCustomerSavePage())
-	r.With(s.need(keel.ActFollowUpAdd)).Post("/customers/{id}/followups", s.handleFollowUpAddPage())
-	r.Get("/attachments/{id}", s.handleAttachmentDownload())
-}
 
 var custTrends = []keel.Trend{keel.TrendUp, keel.TrendDown, keel.TrendFlat}
 

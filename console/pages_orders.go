@@ -9,24 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/keelhq/keel"
 )
-
-// orderPages registers the order pages and finance's approval queue.
-func (s *server) orderPages(r chi.Router) {
-	r.Get("/orders", s.handleOrdersPage())
-	r.With(s.need(keel.ActOrderCreate)).Get("/orders/new", s.handleOrderNewPage())
-	r.With(s.need(keel.ActOrderCreate)).Post("/orders", s.handleOrderCreateForm())
-	r.Get("/orders/{id}", s.handleOrderPage())
-	r.With(s.need(keel.ActOrderCreate)).Post("/orders/{id}/submit", s.handleOrderSubmitForm())
-	r.With(s.need(keel.ActOrderDecide)).Post("/orders/{id}/approve", s.handleOrderApproveForm())
-	r.With(s.need(keel.ActOrderDecide)).Post("/orders/{id}/reject", s.handleOrderRejectForm())
-	r.With(s.need(keel.ActOrderDecide)).Post("/orders/{id}/void", s.handleOrderVoidForm())
-
-	r.With(s.need(keel.ActOrderDecide)).Get("/approvals", s.handleApprovalsPage())
-}
 
 func orderKindOptions(l lang, selected string) []option {
 	var out []option

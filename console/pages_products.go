@@ -9,22 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/keelhq/keel"
 )
-
-// productPages registers the catalogue: products, their status and their
-// price versions.
-func (s *server) productPages(r chi.Router) {
-	r.Get("/products", s.handleProductsPage())
-	r.With(s.need(keel.ActCatalogueWrite)).Post("/products", s.handleProductCreateForm())
-	r.Get("/products/{id}", s.handleProductPage())
-	r.With(s.need(keel.ActCatalogueWrite)).Post("/products/{id}/status", s.handleProductStatusForm())
-	r.With(s.need(keel.ActCatalogueWrite)).Post("/products/{id}/prices", s.handlePriceForm())
-}
 
 func productKindOptions(l lang, selected string) []option {
 	var out []option

@@ -31,11 +31,55 @@ func (s *server) routes() http.Handler {
 		r.Post("/logout", s.handleLogout())
 		r.Post("/me/locale", s.handleLocale())
 		r.Get("/", s.handleHome())
-		s.customerPages(r)
-		s.productPages(r)
-		s.orderPages(r)
-		s.activityPages(r)
-		s.adminPages(r)
+
+		r.Route("/customers", func(r chi.Router) {
+			write := r.With(s.need(keel.ActCustomerWrite))
+			r.Get("/", s.handleCustomersPage())
+			write.Get("/new", s.handleCustomerNewPage())
+			write.Post("/", s.handleCustomerCreatePage())
+			r.Get("/{id}", s.handleCustomer360())
+			write.Get("/{id}/edit", s.handleCustomerEditPage())
+			write.Post("/{id}", s.handleCustomerSavePage())
+			r.With(s.need(keel.ActFollowUpAdd)).Post("/{id}/followups", s.handleFollowUpAddPage())
+		})
+		r.Get("/attachments/{id}", s.handleAttachmentDownload())
+
+		r.Route("/products", func(r chi.Router) {
+			write := r.With(s.need(keel.ActCatalogueWrite))
+			r.Get("/", s.handleProductsPage())
+			write.Post("/", s.handleProductCreateForm())
+			r.Get("/{id}", s.handleProductPage())
+			write.Post("/{id}/status", s.handleProductStatusForm())
+			write.Post("/{id}/prices", s.handlePriceForm())
+		})
+
+		r.Route("/orders", func(r chi.Router) {
+			create, decide := r.With(s.need(keel.ActOrderCreate)), r.With(s.need(keel.ActOrderDecide))
+			r.Get("/", s.handleOrdersPage())
+			create.Get("/new", s.handleOrderNewPage())
+			create.Post("/", s.handleOrderCreateForm())
+			r.Get("/{id}", s.handleOrderPage())
+			create.Post("/{id}/submit", s.handleOrderSubmitForm())
+			decide.Post("/{id}/approve", s.handleOrderApproveForm())
+			decide.Post("/{id}/reject", s.handleOrderRejectForm())
+			decide.Post("/{id}/void", s.handleOrderVoidForm())
+		})
+		r.With(s.need(keel.ActOrderDecide)).Get("/approvals", s.handleApprovalsPage())
+
+		r.Get("/activity", s.handleActivity())
+		r.Get("/activity/tenants/{tenant}", s.handleTenantActivity())
+		r.Get("/review", s.handleReview())
+
+		r.Route("/employees", func(r chi.Router) {
+			r.Use(s.need(keel.ActEmployeeAdmin))
+			r.Get("/", s.handleEmployeesPage())
+			r.Post("/", s.handleEmployeeAdd())
+			r.Get("/{id}", s.handleEmployeePage())
+			r.Post("/{id}/roles", s.handleEmployeeRolesForm())
+			r.Post("/{id}/locale", s.handleEmployeeLocaleForm())
+			r.Post("/{id}/deactivate", s.handleEmployeeDeactivateForm())
+		})
+		r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
