@@ -20,7 +20,7 @@ test: deps-test vet
 		$(GO) test -count=1 -p 1 -timeout $(TIMEOUT) ./...
 	@# … and the collector, loader and outbox suites again against kfake,
 	@# the in-process broker `make run` uses.
-	KEEL_TEST_KAFKA=kfake $(GO) test -count=1 -p 1 -timeout 20m ./warehouse/ ./ingest/ ./postgres/
+	KEEL_TEST_KAFKA=kfake $(GO) test -count=1 -p 1 -timeout 20m ./warehouse/ ./ingest/... ./postgres/
 
 build:
 	$(GO) build -o keel ./cmd/keel

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/client"
 )
 
 // Config sizes the demo.
@@ -154,7 +155,7 @@ func weekday(d time.Weekday) float64 {
 // Day generates one day of events for every tenant, calling emit for each in
 // time order per user. Day 0 is the oldest; day Days-1 is today, whose events
 // stop at cfg.Now.
-func Day(cfg Config, tenants []Tenant, day int, emit func(ingest.ClientEvent) error) error {
+func Day(cfg Config, tenants []Tenant, day int, emit func(client.Event) error) error {
 	cfg = cfg.withDefaults()
 	today := cfg.Now.Truncate(24 * time.Hour)
 	daysAgo := cfg.Days - 1 - day
@@ -168,14 +169,14 @@ func Day(cfg Config, tenants []Tenant, day int, emit func(ingest.ClientEvent) er
 			seq++
 			return fmt.Sprintf("demo-%d-%s-%s-%d", cfg.Seed, t.ID, date.Format("20060102"), seq)
 		}
-		send := func(ev ingest.ClientEvent) error {
+		send := func(ev client.Event) error {
 			if ev.Time.After(cfg.Now) {
 				return nil
 			}
 			ev.ID, ev.Tenant = id(), t.ID
 			return emit(ev)
 		}
-		if err := send(ingest.ClientEvent{Type: ingest.TypeSeatSnapshot, Time: date.Add(5 * time.Minute),
+		if err := send(client.Event{Type: ingest.TypeSeatSnapshot, Time: date.Add(5 * time.Minute),
 			Props: map[string]any{"seats": t.Seats}}); err != nil {
 			return err
 		}
@@ -192,27 +193,27 @@ func Day(cfg Config, tenants []Tenant, day int, emit func(ingest.ClientEvent) er
 				logins = 2
 			}
 			for l := 0; l < logins; l++ {
-				if err := send(ingest.ClientEvent{Type: ingest.TypeLogin, User: user, Time: at,
+				if err := send(client.Event{Type: ingest.TypeLogin, User: user, Time: at,
 					Props: map[string]any{"method": pick(rng, []string{"password", "sso", "sso", "google"})}}); err != nil {
 					return err
 				}
 				for n := 1 + rng.IntN(4); n > 0; n-- {
 					at = at.Add(time.Duration(30+rng.IntN(900)) * time.Second)
-					if err := send(ingest.ClientEvent{Type: ingest.TypePageView, User: user, Time: at,
+					if err := send(client.Event{Type: ingest.TypePageView, User: user, Time: at,
 						Props: map[string]any{"path": "/" + pick(rng, t.features)}}); err != nil {
 						return err
 					}
 				}
 				for n := 1 + rng.IntN(5); n > 0; n-- {
 					at = at.Add(time.Duration(60+rng.IntN(1800)) * time.Second)
-					if err := send(ingest.ClientEvent{Type: ingest.TypeFeatureUsed, User: user, Time: at,
+					if err := send(client.Event{Type: ingest.TypeFeatureUsed, User: user, Time: at,
 						Props: map[string]any{"feature": pick(rng, t.features)}}); err != nil {
 						return err
 					}
 				}
 				if rng.Float64() < 0.4 {
 					at = at.Add(time.Duration(300+rng.IntN(3600)) * time.Second)
-					if err := send(ingest.ClientEvent{Type: ingest.TypeLogout, User: user, Time: at}); err != nil {
+					if err := send(client.Event{Type: ingest.TypeLogout, User: user, Time: at}); err != nil {
 						return err
 					}
 				}
@@ -222,7 +223,7 @@ func Day(cfg Config, tenants []Tenant, day int, emit func(ingest.ClientEvent) er
 		if t.APIClient && t.activity(daysAgo, cfg.Days) > 0 {
 			for n := 10 + rng.IntN(40); n > 0; n-- {
 				at := date.Add(time.Duration(rng.IntN(86400)) * time.Second)
-				if err := send(ingest.ClientEvent{Type: ingest.TypeAPICall, Time: at,
+				if err := send(client.Event{Type: ingest.TypeAPICall, Time: at,
 					Props: map[string]any{"endpoint": pick(rng, []string{"/v2/records", "/v2/search", "/v2/export"})}}); err != nil {
 					return err
 				}

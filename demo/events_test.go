@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/client"
 )
 
 func TestTenantsAreDeterministicAndVaried(t *testing.T) {
@@ -36,7 +37,7 @@ func generate(t *testing.T, cfg Config, tenants []Tenant) map[string][]int {
 	logins := map[string][]int{}
 	ids := map[string]bool{}
 	for d := 0; d < cfg.Days; d++ {
-		err := Day(cfg, tenants, d, func(ev ingest.ClientEvent) error {
+		err := Day(cfg, tenants, d, func(ev client.Event) error {
 			if ids[ev.Tenant+"/"+ev.ID] {
 				t.Fatalf("id %s repeats", ev.ID)
 			}
@@ -116,9 +117,9 @@ func TestDayShapesUsage(t *testing.T) {
 func TestDayIsDeterministic(t *testing.T) {
 	cfg := Config{Tenants: 5, Days: 10, Seed: 9, Now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	tenants := Tenants(cfg)
-	collect := func() []ingest.ClientEvent {
-		var out []ingest.ClientEvent
-		Day(cfg, tenants, 4, func(ev ingest.ClientEvent) error { out = append(out, ev); return nil })
+	collect := func() []client.Event {
+		var out []client.Event
+		Day(cfg, tenants, 4, func(ev client.Event) error { out = append(out, ev); return nil })
 		return out
 	}
 	a, b := collect(), collect()

@@ -1,10 +1,12 @@
-// Package ingest is the front door for product events: the event schema and
-// its validation, the HTTP collector (POST /v1/events) that validates batches
-// and hands them to Kafka, and a Go client that product apps use to send
-// events with batching and safe retries.
+// Package ingest is the event contract: the schema of a product event, its
+// validation, and the parser of a POST /v1/events body. It uses the standard
+// library only, so everything that speaks the contract can import it: the
+// HTTP collector and its Kafka producer (package ingest/collector), the Go
+// client product apps send with (package ingest/client), which pulls in
+// neither, and the warehouse loader.
 //
-// The same parser and rules run in the collector and in the warehouse loader,
-// so an event written straight to Kafka is judged exactly like one that came
+// The same parser and rules run in the collector and in the loader, so an
+// event written straight to Kafka is judged exactly like one that came
 // through HTTP.
 package ingest
 
@@ -129,7 +131,7 @@ func needsUser(t string) bool {
 }
 
 // checkID validates an id-like field: present, not too long, printable.
-func checkID(field, v string, max int) error {
+func CheckID(field, v string, max int) error {
 	if v == "" {
 		return fieldErr(field, "required")
 	}

@@ -355,7 +355,7 @@ func internType(t []byte) string {
 
 // check validates the fields of a syntactically fine event.
 func check(ev *Event, timeRaw []byte, seen uint8) error {
-	if err := checkID("id", ev.ID, MaxIDLen); err != nil {
+	if err := CheckID("id", ev.ID, MaxIDLen); err != nil {
 		return err
 	}
 	if ev.Type == "" {
@@ -364,11 +364,11 @@ func check(ev *Event, timeRaw []byte, seen uint8) error {
 	if err := checkType(ev.Type); err != nil {
 		return err
 	}
-	if err := checkID("tenant", ev.Tenant, MaxTenantLen); err != nil {
+	if err := CheckID("tenant", ev.Tenant, MaxTenantLen); err != nil {
 		return err
 	}
 	if ev.User != "" || needsUser(ev.Type) {
-		if err := checkID("user", ev.User, MaxUserLen); err != nil {
+		if err := CheckID("user", ev.User, MaxUserLen); err != nil {
 			if ev.User == "" {
 				return fieldErr("user", "required for %s events", ev.Type)
 			}

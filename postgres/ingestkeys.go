@@ -9,10 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keelhq/keel"
-	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 )
 
-var _ ingest.KeySource = (*DB)(nil)
+var _ collector.KeySource = (*DB)(nil)
 
 // NewIngestKeyParams describes a key to create.
 type NewIngestKeyParams struct {
@@ -23,23 +23,23 @@ type NewIngestKeyParams struct {
 
 // CreateIngestKey stores a new ingest key and returns it with the secret,
 // which is shown this once and never stored.
-func (db *DB) CreateIngestKey(ctx context.Context, p NewIngestKeyParams) (ingest.Key, string, error) {
+func (db *DB) CreateIngestKey(ctx context.Context, p NewIngestKeyParams) (collector.Key, string, error) {
 	if p.Name == "" {
-		return ingest.Key{}, "", keel.Errorf(keel.EINVALID, "name: required")
+		return collector.Key{}, "", keel.Errorf(keel.EINVALID, "name: required")
 	}
 	if p.MaxAge < 0 {
-		return ingest.Key{}, "", keel.Errorf(keel.EINVALID, "max_age: must not be negative")
+		return collector.Key{}, "", keel.Errorf(keel.EINVALID, "max_age: must not be negative")
 	}
-	plain, hash, err := ingest.NewKey()
+	plain, hash, err := collector.NewKey()
 	if err != nil {
-		return ingest.Key{}, "", err
+		return collector.Key{}, "", err
 	}
-	k := ingest.Key{Name: p.Name, Hash: hash, MaxAge: p.MaxAge, Rate: p.Rate}
+	k := collector.Key{Name: p.Name, Hash: hash, MaxAge: p.MaxAge, Rate: p.Rate}
 	err = db.pool.QueryRow(ctx,
 		`INSERT INTO ingest_keys (name, key_hash, max_age_seconds, rate_per_second) VALUES ($1, $2, $3, $4) RETURNING id`,
 		p.Name, hash[:], int64(p.MaxAge/time.Second), p.Rate).Scan(&k.ID)
 	if err != nil {
-		return ingest.Key{}, "", fmt.Errorf("create ingest key %q: %w", p.Name, err)
+		return collector.Key{}, "", fmt.Errorf("create ingest key %q: %w", p.Name, err)
 	}
 	return k, plain, nil
 }
@@ -58,17 +58,17 @@ func (db *DB) RevokeIngestKey(ctx context.Context, id int64) error {
 }
 
 // IngestKey finds an active key by the hash of its secret.
-func (db *DB) IngestKey(ctx context.Context, hash [32]byte) (ingest.Key, bool, error) {
-	var k ingest.Key
+func (db *DB) IngestKey(ctx context.Context, hash [32]byte) (collector.Key, bool, error) {
+	var k collector.Key
 	var maxAge int64
 	err := db.pool.QueryRow(ctx,
 		`SELECT id, name, max_age_seconds, rate_per_second FROM ingest_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
 		hash[:]).Scan(&k.ID, &k.Name, &maxAge, &k.Rate)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ingest.Key{}, false, nil
+		return collector.Key{}, false, nil
 	}
 	if err != nil {
-		return ingest.Key{}, false, fmt.Errorf("look up ingest key: %w", err)
+		return collector.Key{}, false, fmt.Errorf("look up ingest key: %w", err)
 	}
 	k.Hash = hash
 	k.MaxAge = time.Duration(maxAge) * time.Second
@@ -76,16 +76,16 @@ func (db *DB) IngestKey(ctx context.Context, hash [32]byte) (ingest.Key, bool, e
 }
 
 // IngestKeys lists the keys that are not revoked.
-func (db *DB) IngestKeys(ctx context.Context) ([]ingest.Key, error) {
+func (db *DB) IngestKeys(ctx context.Context) ([]collector.Key, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT id, name, key_hash, max_age_seconds, rate_per_second FROM ingest_keys WHERE revoked_at IS NULL ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list ingest keys: %w", err)
 	}
 	defer rows.Close()
-	var out []ingest.Key
+	var out []collector.Key
 	for rows.Next() {
-		var k ingest.Key
+		var k collector.Key
 		var hash []byte
 		var maxAge int64
 		if err := rows.Scan(&k.ID, &k.Name, &hash, &maxAge, &k.Rate); err != nil {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack/teststack"
-	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/migrations"
 	"github.com/keelhq/keel/warehouse"
 )
@@ -141,7 +141,7 @@ func newFactEnv(t *testing.T) *factEnv {
 		t.Fatal(err)
 	}
 	e.topic = "test.facts." + name
-	if err := ingest.EnsureTopic(ctx, e.brokers, e.topic, 4); err != nil {
+	if err := collector.EnsureTopic(ctx, e.brokers, e.topic, 4); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.db.Pool().Exec(ctx, fmt.Sprintf("ALTER SEQUENCE outbox_id_seq RESTART WITH %d", e.base)); err != nil {

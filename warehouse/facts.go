@@ -69,7 +69,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 )
 
 // FactTenantLinked is the kind of fact that links a product tenant to a
@@ -649,7 +649,7 @@ func (l *FactLoader) Run(ctx context.Context) error {
 func (l *FactLoader) waitTopic(ctx context.Context) bool {
 	backoff := newBackoff()
 	for i := 0; ; i++ {
-		err := ingest.TopicReady(ctx, l.cfg.Brokers, l.cfg.Topic)
+		err := collector.TopicReady(ctx, l.cfg.Brokers, l.cfg.Topic)
 		if err == nil {
 			return true
 		}

@@ -63,6 +63,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 )
 
 // Sink is what the loader needs from ClickHouse.
@@ -309,7 +310,7 @@ func (w *worker) add(m *kafka.Message) (full bool) {
 	ev, err := ingest.ParseEvent(m.Value)
 	if err == nil {
 		rules := l.cfg.Rules
-		if d := ingest.MaxAgeFromHeaders(m.Headers); d > 0 {
+		if d := collector.MaxAgeFromHeaders(m.Headers); d > 0 {
 			rules.MaxAge = d
 		}
 		err = rules.Check(&ev, received)

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 )
 
 var topicSeq atomic.Int64
@@ -26,7 +27,7 @@ func newTopic(t *testing.T, brokers []string, partitions int) string {
 	name := fmt.Sprintf("test.%s.%d.%d", strings.NewReplacer("/", ".", "_", "-").Replace(t.Name()), time.Now().UnixNano()%1e6, topicSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := ingest.EnsureTopic(ctx, brokers, name, partitions); err != nil {
+	if err := collector.EnsureTopic(ctx, brokers, name, partitions); err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
 	return name

@@ -28,6 +28,7 @@ import (
 
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
 )
@@ -214,7 +215,7 @@ func (r *benchRun) baseline(ctx context.Context, evs []ingest.Event) (rate float
 // own processes, on a topic of the run's own, so their memory and CPU are
 // theirs alone and keel dev's own loader is not involved.
 func (r *benchRun) startPipeline(ctx context.Context, withLoader bool) error {
-	if err := ingest.EnsureTopic(ctx, r.f.brokerList(), r.topic, 8); err != nil {
+	if err := collector.EnsureTopic(ctx, r.f.brokerList(), r.topic, 8); err != nil {
 		return err
 	}
 	db, err := postgres.Open(ctx, r.f.pg)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 )
 
 type collectFlags struct {
@@ -56,17 +57,17 @@ func (f *collectFlags) service(ctx context.Context, log *slog.Logger) (func(cont
 		return nil, err
 	}
 	brokers := f.brokerList()
-	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return ingest.TopicReady(ctx, brokers, f.topic) }); err != nil {
+	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return collector.TopicReady(ctx, brokers, f.topic) }); err != nil {
 		db.Close()
 		return nil, err
 	}
-	pub, err := ingest.NewKafkaPublisher(ingest.KafkaConfig{Brokers: brokers, Topic: f.topic})
+	pub, err := collector.NewKafkaPublisher(collector.KafkaConfig{Brokers: brokers, Topic: f.topic})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	keys := ingest.NewKeys(db, log)
-	c, err := ingest.NewCollector(ingest.CollectorConfig{
+	keys := collector.NewKeys(db, log)
+	c, err := collector.New(collector.Config{
 		Rules: ingest.Rules{MaxAhead: ingest.DefaultMaxAhead, MaxAge: f.lateWindow},
 		Rate:  f.rate,
 	}, keys, pub, log)

@@ -24,6 +24,8 @@ import (
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/client"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
 )
@@ -164,7 +166,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 	ctx := context.Background()
 	run := fmt.Sprintf("crash%d", time.Now().UnixNano()%1e9)
 	topic := "test." + run
-	if err := ingest.EnsureTopic(ctx, st.Kafka.Brokers(), topic, 8); err != nil {
+	if err := collector.EnsureTopic(ctx, st.Kafka.Brokers(), topic, 8); err != nil {
 		t.Fatal(err)
 	}
 	db, err := postgres.Open(ctx, st.Postgres.URL())
@@ -258,7 +260,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 
 	// Send, paced to last sendFor, through the real client: it retries 503s
 	// and network errors with the same ids.
-	client, err := ingest.NewClient(ingest.ClientConfig{
+	sender, err := client.New(client.Config{
 		URL: collectorURL, Key: key, BatchSize: batch, Concurrency: 4, MaxBackoff: 2 * time.Second,
 		FlushInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 	})
@@ -266,12 +268,12 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	mk := func(i int) ingest.ClientEvent {
+	mk := func(i int) client.Event {
 		typ := ingest.TypeFeatureUsed
 		if i%5 == 0 {
 			typ = ingest.TypeLogin
 		}
-		return ingest.ClientEvent{
+		return client.Event{
 			ID: fmt.Sprintf("e%d", i), Type: typ, Tenant: fmt.Sprintf("%s-%d", run, i%tenants),
 			User: fmt.Sprintf("u%d", i%700), Time: now.Add(-time.Duration(i%(20*86400)) * time.Second),
 			Props: map[string]any{"feature": fmt.Sprintf("f%d", i%9)},
@@ -280,17 +282,17 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 	start := time.Now()
 	var resent int
 	for i := 0; i < events; i++ {
-		if err := client.Send(ctx, mk(i)); err != nil {
+		if err := sender.Send(ctx, mk(i)); err != nil {
 			t.Fatal(err)
 		}
 		if (i+1)%batch == 0 {
 			if b := (i + 1) / batch; b%10 == 0 {
 				// Re-send the batch before this one as a whole: every id again.
-				evs := make([]ingest.ClientEvent, batch)
+				evs := make([]client.Event, batch)
 				for j := range evs {
 					evs[j] = mk(i + 1 - 2*batch + j)
 				}
-				if _, err := client.SendBatch(ctx, evs); err != nil {
+				if _, err := sender.SendBatch(ctx, evs); err != nil {
 					t.Fatalf("re-send: %v", err)
 				}
 				resent += batch
@@ -302,10 +304,10 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 	}
 	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if err := client.Close(closeCtx); err != nil {
+	if err := sender.Close(closeCtx); err != nil {
 		t.Fatalf("client close: %v", err)
 	}
-	stats := client.Stats()
+	stats := sender.Stats()
 	if stats.Rejected != 0 || stats.Accepted != events {
 		t.Fatalf("client: %+v; want all %d accepted", stats, events)
 	}

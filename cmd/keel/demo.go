@@ -11,6 +11,7 @@ import (
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/client"
 	"github.com/keelhq/keel/postgres"
 )
 
@@ -143,10 +144,10 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 
 	var rejected atomic.Int64
-	client, err := ingest.NewClient(ingest.ClientConfig{
+	sender, err := client.New(client.Config{
 		URL: f.collector, Key: key, BatchSize: ingest.MaxBatchEvents, Concurrency: 4,
 		FlushInterval: 200 * time.Millisecond, MaxBuffered: 20000, Logger: log,
-		OnRejected: func(ev ingest.ClientEvent, reason string) {
+		OnRejected: func(ev client.Event, reason string) {
 			if rejected.Add(1) <= 5 {
 				log.Warn("demo event rejected", "id", ev.ID, "reason", reason)
 			}
@@ -160,12 +161,12 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	start := time.Now()
 	sent := 0
 	for day := 0; day < f.days; day++ {
-		err := demo.Day(cfg, tenants, day, func(ev ingest.ClientEvent) error {
+		err := demo.Day(cfg, tenants, day, func(ev client.Event) error {
 			sent++
-			return client.Send(ctx, ev)
+			return sender.Send(ctx, ev)
 		})
 		if err != nil {
-			client.Close(context.WithoutCancel(ctx))
+			sender.Close(context.WithoutCancel(ctx))
 			return fmt.Errorf("demo: %w", err)
 		}
 		el := time.Since(start).Seconds()
@@ -173,9 +174,9 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	err = client.Close(closeCtx)
+	err = sender.Close(closeCtx)
 	bar.finish()
-	st := client.Stats()
+	st := sender.Stats()
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "demo: %d events sent, %d accepted, %d rejected in %s (%.0f events/s)\n",
 		st.Sent, st.Accepted, st.Rejected, el.Round(time.Millisecond), float64(st.Accepted)/el.Seconds())

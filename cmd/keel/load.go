@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/warehouse"
 )
 
@@ -70,7 +71,7 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 		return nil, err
 	}
 	brokers := f.brokerList()
-	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return ingest.TopicReady(ctx, brokers, f.topic) }); err != nil {
+	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return collector.TopicReady(ctx, brokers, f.topic) }); err != nil {
 		store.Close()
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/migrations"
 	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
@@ -57,12 +57,12 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := ingest.EnsureTopic(ctx, f.brokerList(), f.topic, f.partitions); err != nil {
+	if err := collector.EnsureTopic(ctx, f.brokerList(), f.topic, f.partitions); err != nil {
 		return err
 	}
 	// Facts go to their own topic, keyed by customer (postgres/outbox.go).
 	factsTopic := cmp.Or(f.factsTopic, defaultFactsTopic)
-	if err := ingest.EnsureTopic(ctx, f.brokerList(), factsTopic, f.partitions); err != nil {
+	if err := collector.EnsureTopic(ctx, f.brokerList(), factsTopic, f.partitions); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "schema up to date (postgres %d, clickhouse %d); kafka topics %s and %s ready\n",

@@ -21,7 +21,7 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack/teststack"
-	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
 )
@@ -69,7 +69,7 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 	run := fmt.Sprintf("relaycrash%d", time.Now().UnixNano()%1e9)
 	brokers := st.Kafka.Brokers()
 	for _, topic := range []string{"test." + run, postgres.FactsTopic} {
-		if err := ingest.EnsureTopic(ctx, brokers, topic, 8); err != nil {
+		if err := collector.EnsureTopic(ctx, brokers, topic, 8); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package ingest_test
+package collector_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/postgres"
 	"github.com/keelhq/keel/warehouse"
 )
@@ -42,7 +43,7 @@ func newPipeline(t *testing.T) *pipeline {
 	log := slog.New(slog.DiscardHandler)
 	brokers := st.Kafka.Brokers()
 	topic := fmt.Sprintf("test.collector.%d.%d", time.Now().UnixNano()%1e6, topicSeq.Add(1))
-	if err := ingest.EnsureTopic(ctx, brokers, topic, 4); err != nil {
+	if err := collector.EnsureTopic(ctx, brokers, topic, 4); err != nil {
 		t.Fatal(err)
 	}
 	db, err := postgres.Open(ctx, st.Postgres.URL())
@@ -54,16 +55,16 @@ func newPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := ingest.NewKafkaPublisher(ingest.KafkaConfig{Brokers: brokers, Topic: topic})
+	pub, err := collector.NewKafkaPublisher(collector.KafkaConfig{Brokers: brokers, Topic: topic})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
-	keys := ingest.NewKeys(db, log)
+	keys := collector.NewKeys(db, log)
 	kctx, stopKeys := context.WithCancel(ctx)
 	t.Cleanup(stopKeys)
 	go keys.Run(kctx, time.Second)
-	c, err := ingest.NewCollector(ingest.CollectorConfig{}, keys, pub, log)
+	c, err := collector.New(collector.Config{}, keys, pub, log)
 	if err != nil {
 		t.Fatal(err)
 	}

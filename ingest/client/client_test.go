@@ -1,4 +1,4 @@
-package ingest
+package client
 
 import (
 	"github.com/segmentio/kafka-go"
@@ -23,51 +23,53 @@ import (
 	"time"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 )
 
-// clientFake imitates the collector: it checks the key, gunzips, parses the
-// body with ParseBatch (so the client's JSON meets the real parser), records
+// fakeCollector imitates the collector: it checks the key, gunzips, parses the
+// body with ingest.ParseBatch (so the client's JSON meets the real parser), records
 // every request, and answers as the test's script says.
-type clientFake struct {
+type fakeCollector struct {
 	t   *testing.T
 	key string
 	// answer scripts the answer to request n (0-based); nil, or a zero
 	// answer, means a 202 like the collector's. It runs without the lock,
 	// so it may block.
-	answer func(n int, items []Item) clientFakeAnswer
+	answer func(n int, items []ingest.Item) fakeAnswer
 
 	mu     sync.Mutex
-	reqs   []clientFakeReq
+	reqs   []fakeRequest
 	stored map[string]int // id → times accepted
 }
 
-type clientFakeReq struct {
+type fakeRequest struct {
 	at   time.Time
 	ids  []string
 	gzip bool
 }
 
-type clientFakeAnswer struct {
+type fakeAnswer struct {
 	status     int // 0 or 202: accept, except reject and items the parser refused
 	retryAfter string
 	reject     map[int]string // index → reason, for a 202
 	message    string         // for an error status
 }
 
-const clientTestKey = "keel_ingest_testkey"
+const testKey = "keel_ingest_testkey"
 
-func newClientFake(t *testing.T, answer func(n int, items []Item) clientFakeAnswer) *clientFake {
-	return &clientFake{t: t, key: clientTestKey, answer: answer, stored: map[string]int{}}
+func newFakeCollector(t *testing.T, answer func(n int, items []ingest.Item) fakeAnswer) *fakeCollector {
+	return &fakeCollector{t: t, key: testKey, answer: answer, stored: map[string]int{}}
 }
 
 // start serves f on a fresh local port and returns the base URL.
-func (f *clientFake) start(t *testing.T) (*httptest.Server, string) {
+func (f *fakeCollector) start(t *testing.T) (*httptest.Server, string) {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv, srv.URL
 }
 
-func (f *clientFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/events" {
 		f.t.Errorf("fake collector: unexpected %s %s", r.Method, r.URL.Path)
 		writeError(w, http.StatusNotFound, keel.ENOTFOUND, "no such route")
@@ -90,12 +92,12 @@ func (f *clientFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, keel.EINVALID, err.Error())
 		return
 	}
-	if len(body) > MaxBatchBytes {
-		f.t.Errorf("fake collector: body of %d bytes is over MaxBatchBytes", len(body))
+	if len(body) > ingest.MaxBatchBytes {
+		f.t.Errorf("fake collector: body of %d bytes is over ingest.MaxBatchBytes", len(body))
 	}
-	items, err := ParseBatch(body)
+	items, err := ingest.ParseBatch(body)
 	if err != nil {
-		f.t.Errorf("fake collector: ParseBatch: %v", err)
+		f.t.Errorf("fake collector: ingest.ParseBatch: %v", err)
 		writeError(w, http.StatusBadRequest, keel.EINVALID, err.Error())
 		return
 	}
@@ -105,14 +107,14 @@ func (f *clientFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	n := len(f.reqs)
-	f.reqs = append(f.reqs, clientFakeReq{at: time.Now(), ids: ids, gzip: gz})
+	f.reqs = append(f.reqs, fakeRequest{at: time.Now(), ids: ids, gzip: gz})
 	f.mu.Unlock()
 
 	if r.Header.Get("Authorization") != "Bearer "+f.key {
 		writeError(w, http.StatusUnauthorized, keel.EUNAUTHORIZED, "missing or unknown ingest key")
 		return
 	}
-	var ans clientFakeAnswer
+	var ans fakeAnswer
 	if f.answer != nil {
 		ans = f.answer(n, items)
 	}
@@ -123,7 +125,7 @@ func (f *clientFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ans.status, "test", ans.message)
 		return
 	}
-	resp := Response{Rejected: []Rejection{}}
+	resp := ingest.Response{Rejected: []ingest.Rejection{}}
 	f.mu.Lock()
 	for i, it := range items {
 		reason, bad := ans.reject[i]
@@ -131,7 +133,7 @@ func (f *clientFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reason, bad = it.Err.Error(), true
 		}
 		if bad {
-			resp.Rejected = append(resp.Rejected, Rejection{Index: i, ID: it.Event.ID, Error: reason})
+			resp.Rejected = append(resp.Rejected, ingest.Rejection{Index: i, ID: it.Event.ID, Error: reason})
 			continue
 		}
 		f.stored[it.Event.ID]++
@@ -143,14 +145,21 @@ func (f *clientFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(resp)
 }
 
-func (f *clientFake) requests() []clientFakeReq {
+// writeError answers in the collector's error shape.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func (f *fakeCollector) requests() []fakeRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.reqs)
 }
 
 // checkStoredOnce checks that exactly ids were accepted, each once.
-func (f *clientFake) checkStoredOnce(t *testing.T, ids []string) {
+func (f *fakeCollector) checkStoredOnce(t *testing.T, ids []string) {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -166,11 +175,11 @@ func (f *clientFake) checkStoredOnce(t *testing.T, ids []string) {
 
 // newTestClient returns a client of url with fast test settings, closed at
 // the end of the test.
-func newTestClient(t *testing.T, url string, cfg ClientConfig) *Client {
+func newTestClient(t *testing.T, url string, cfg Config) *Client {
 	t.Helper()
 	cfg.URL = url
 	if cfg.Key == "" {
-		cfg.Key = clientTestKey
+		cfg.Key = testKey
 	}
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 20 * time.Millisecond
@@ -178,9 +187,9 @@ func newTestClient(t *testing.T, url string, cfg ClientConfig) *Client {
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = time.Hour // tests Flush explicitly unless they test the timer
 	}
-	c, err := NewClient(cfg)
+	c, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewClient: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -190,8 +199,8 @@ func newTestClient(t *testing.T, url string, cfg ClientConfig) *Client {
 	return c
 }
 
-func testEvent(i int) ClientEvent {
-	return ClientEvent{Type: TypeFeatureUsed, Tenant: "t-1042", User: fmt.Sprintf("u-%d", i),
+func testEvent(i int) Event {
+	return Event{Type: ingest.TypeFeatureUsed, Tenant: "t-1042", User: fmt.Sprintf("u-%d", i),
 		Props: map[string]any{"feature": "export", "n": i}}
 }
 
@@ -228,11 +237,11 @@ func checkStats(t *testing.T, c *Client, accepted, rejected int64) {
 // rejections collects what OnRejected hears.
 type rejections struct {
 	mu     sync.Mutex
-	events []ClientEvent
+	events []Event
 	reason []string
 }
 
-func (r *rejections) record(ev ClientEvent, reason string) {
+func (r *rejections) record(ev Event, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
@@ -250,27 +259,27 @@ func (r *rejections) byID() map[string]string {
 }
 
 func TestClientConfigValidate(t *testing.T) {
-	ok := ClientConfig{URL: "http://127.0.0.1:8081", Key: clientTestKey}
+	ok := Config{URL: "http://127.0.0.1:8081", Key: testKey}
 	tests := []struct {
 		name    string
-		edit    func(*ClientConfig)
+		edit    func(*Config)
 		wantErr string
 	}{
-		{"minimal", func(*ClientConfig) {}, ""},
-		{"all set", func(c *ClientConfig) {
-			c.BatchSize, c.FlushInterval, c.MaxBuffered, c.Concurrency, c.MaxBackoff = MaxBatchEvents, time.Second, 5, 3, time.Second
+		{"minimal", func(*Config) {}, ""},
+		{"all set", func(c *Config) {
+			c.BatchSize, c.FlushInterval, c.MaxBuffered, c.Concurrency, c.MaxBackoff = ingest.MaxBatchEvents, time.Second, 5, 3, time.Second
 		}, ""},
-		{"no URL", func(c *ClientConfig) { c.URL = "" }, "URL is required"},
-		{"not http", func(c *ClientConfig) { c.URL = "ftp://x" }, "http(s)"},
-		{"no host", func(c *ClientConfig) { c.URL = "http://" }, "http(s)"},
-		{"no key", func(c *ClientConfig) { c.Key = "" }, "Key is required"},
-		{"key with newline", func(c *ClientConfig) { c.Key += "\n" }, "Key holds"},
-		{"batch too large", func(c *ClientConfig) { c.BatchSize = MaxBatchEvents + 1 }, "BatchSize"},
-		{"negative batch", func(c *ClientConfig) { c.BatchSize = -1 }, "BatchSize"},
-		{"negative interval", func(c *ClientConfig) { c.FlushInterval = -1 }, "FlushInterval"},
-		{"negative buffer", func(c *ClientConfig) { c.MaxBuffered = -1 }, "MaxBuffered"},
-		{"negative concurrency", func(c *ClientConfig) { c.Concurrency = -1 }, "Concurrency"},
-		{"negative backoff", func(c *ClientConfig) { c.MaxBackoff = -1 }, "MaxBackoff"},
+		{"no URL", func(c *Config) { c.URL = "" }, "URL is required"},
+		{"not http", func(c *Config) { c.URL = "ftp://x" }, "http(s)"},
+		{"no host", func(c *Config) { c.URL = "http://" }, "http(s)"},
+		{"no key", func(c *Config) { c.Key = "" }, "Key is required"},
+		{"key with newline", func(c *Config) { c.Key += "\n" }, "Key holds"},
+		{"batch too large", func(c *Config) { c.BatchSize = ingest.MaxBatchEvents + 1 }, "BatchSize"},
+		{"negative batch", func(c *Config) { c.BatchSize = -1 }, "BatchSize"},
+		{"negative interval", func(c *Config) { c.FlushInterval = -1 }, "FlushInterval"},
+		{"negative buffer", func(c *Config) { c.MaxBuffered = -1 }, "MaxBuffered"},
+		{"negative concurrency", func(c *Config) { c.Concurrency = -1 }, "Concurrency"},
+		{"negative backoff", func(c *Config) { c.MaxBackoff = -1 }, "MaxBackoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,42 +295,42 @@ func TestClientConfigValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
 			}
-			if _, err := NewClient(cfg); err == nil {
-				t.Fatal("NewClient accepted an invalid config")
+			if _, err := New(cfg); err == nil {
+				t.Fatal("New accepted an invalid config")
 			}
 		})
 	}
 }
 
 func TestClientSendChecksEvents(t *testing.T) {
-	f := newClientFake(t, nil)
+	f := newFakeCollector(t, nil)
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{})
+	c := newTestClient(t, url, Config{})
 	type plan string
 	tests := []struct {
 		name      string
-		edit      func(*ClientEvent)
+		edit      func(*Event)
 		wantField string // "" = valid
 	}{
-		{"valid", func(*ClientEvent) {}, ""},
-		{"scalar kinds", func(ev *ClientEvent) {
+		{"valid", func(*Event) {}, ""},
+		{"scalar kinds", func(ev *Event) {
 			ev.Props = map[string]any{"plan": plan("pro"), "a": int8(1), "b": uint64(2), "c": float32(1.5), "d": true, "e": json.Number("7")}
 		}, ""},
-		{"api call without user", func(ev *ClientEvent) { ev.Type, ev.User = TypeAPICall, "" }, ""},
-		{"given id", func(ev *ClientEvent) { ev.ID = "my-own-id" }, ""},
-		{"missing type", func(ev *ClientEvent) { ev.Type = "" }, "type"},
-		{"unknown type", func(ev *ClientEvent) { ev.Type = "logn" }, "type"},
-		{"missing tenant", func(ev *ClientEvent) { ev.Tenant = "" }, "tenant"},
-		{"login without user", func(ev *ClientEvent) { ev.Type, ev.User = TypeLogin, "" }, "user"},
-		{"id too long", func(ev *ClientEvent) { ev.ID = strings.Repeat("x", MaxIDLen+1) }, "id"},
-		{"tenant not UTF-8", func(ev *ClientEvent) { ev.Tenant = "t-\xff" }, "tenant"},
-		{"props slice", func(ev *ClientEvent) { ev.Props = map[string]any{"tags": []string{"a"}} }, "props.tags"},
-		{"props nil", func(ev *ClientEvent) { ev.Props = map[string]any{"x": nil} }, "props.x"},
-		{"props object", func(ev *ClientEvent) { ev.Props = map[string]any{"m": map[string]any{"a": 1}} }, "props.m"},
-		{"props NaN", func(ev *ClientEvent) { ev.Props = map[string]any{"n": math.NaN()} }, "props.n"},
-		{"props time", func(ev *ClientEvent) { ev.Props = map[string]any{"at": time.Now()} }, "props.at"},
-		{"props too big", func(ev *ClientEvent) { ev.Props = map[string]any{"s": strings.Repeat("x", MaxPropsBytes)} }, "props"},
-		{"seat snapshot without seats", func(ev *ClientEvent) { ev.Type, ev.Props = TypeSeatSnapshot, nil }, "props.seats"},
+		{"api call without user", func(ev *Event) { ev.Type, ev.User = ingest.TypeAPICall, "" }, ""},
+		{"given id", func(ev *Event) { ev.ID = "my-own-id" }, ""},
+		{"missing type", func(ev *Event) { ev.Type = "" }, "type"},
+		{"unknown type", func(ev *Event) { ev.Type = "logn" }, "type"},
+		{"missing tenant", func(ev *Event) { ev.Tenant = "" }, "tenant"},
+		{"login without user", func(ev *Event) { ev.Type, ev.User = ingest.TypeLogin, "" }, "user"},
+		{"id too long", func(ev *Event) { ev.ID = strings.Repeat("x", ingest.MaxIDLen+1) }, "id"},
+		{"tenant not UTF-8", func(ev *Event) { ev.Tenant = "t-\xff" }, "tenant"},
+		{"props slice", func(ev *Event) { ev.Props = map[string]any{"tags": []string{"a"}} }, "props.tags"},
+		{"props nil", func(ev *Event) { ev.Props = map[string]any{"x": nil} }, "props.x"},
+		{"props object", func(ev *Event) { ev.Props = map[string]any{"m": map[string]any{"a": 1}} }, "props.m"},
+		{"props NaN", func(ev *Event) { ev.Props = map[string]any{"n": math.NaN()} }, "props.n"},
+		{"props time", func(ev *Event) { ev.Props = map[string]any{"at": time.Now()} }, "props.at"},
+		{"props too big", func(ev *Event) { ev.Props = map[string]any{"s": strings.Repeat("x", ingest.MaxPropsBytes)} }, "props"},
+		{"seat snapshot without seats", func(ev *Event) { ev.Type, ev.Props = ingest.TypeSeatSnapshot, nil }, "props.seats"},
 	}
 	valid := 0
 	for _, tt := range tests {
@@ -336,9 +345,9 @@ func TestClientSendChecksEvents(t *testing.T) {
 				valid++
 				return
 			}
-			var fe *FieldError
+			var fe *ingest.FieldError
 			if !errors.As(err, &fe) || fe.Field != tt.wantField {
-				t.Fatalf("Send = %v, want a *FieldError for %q", err, tt.wantField)
+				t.Fatalf("Send = %v, want a *ingest.FieldError for %q", err, tt.wantField)
 			}
 		})
 	}
@@ -350,23 +359,23 @@ func TestClientSendChecksEvents(t *testing.T) {
 }
 
 func TestClientEncoding(t *testing.T) {
-	var got []Item
+	var got []ingest.Item
 	var mu sync.Mutex
-	f := newClientFake(t, func(_ int, items []Item) clientFakeAnswer {
+	f := newFakeCollector(t, func(_ int, items []ingest.Item) fakeAnswer {
 		mu.Lock()
 		got = append(got, items...)
 		mu.Unlock()
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	})
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{})
+	c := newTestClient(t, url, Config{})
 	at := time.Date(2026, 11, 23, 9, 30, 0, 123456000, time.FixedZone("CET", 3600))
-	err := c.Send(context.Background(), ClientEvent{Type: TypeAPICall, Tenant: "t-1042", Time: at,
+	err := c.Send(context.Background(), Event{Type: ingest.TypeAPICall, Tenant: "t-1042", Time: at,
 		Props: map[string]any{"feature": "<export>", "n": 3, "beta": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Send(context.Background(), ClientEvent{Type: TypeLogin, Tenant: "t-1042", User: "u-77"}); err != nil {
+	if err := c.Send(context.Background(), Event{Type: ingest.TypeLogin, Tenant: "t-1042", User: "u-77"}); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)
@@ -435,20 +444,20 @@ func TestClientRetrySameIDs(t *testing.T) {
 	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway} {
 		for _, path := range []string{"queue", "SendBatch"} {
 			t.Run(fmt.Sprintf("%d/%s", status, path), func(t *testing.T) {
-				f := newClientFake(t, func(n int, _ []Item) clientFakeAnswer {
+				f := newFakeCollector(t, func(n int, _ []ingest.Item) fakeAnswer {
 					if n == 0 {
-						return clientFakeAnswer{status: status, retryAfter: "0", message: "try again"}
+						return fakeAnswer{status: status, retryAfter: "0", message: "try again"}
 					}
-					return clientFakeAnswer{}
+					return fakeAnswer{}
 				})
 				_, url := f.start(t)
-				c := newTestClient(t, url, ClientConfig{})
+				c := newTestClient(t, url, Config{})
 				if path == "queue" {
 					sendN(t, c, 5)
 					flush(t, c)
 					checkStats(t, c, 5, 0)
 				} else {
-					evs := []ClientEvent{testEvent(0), testEvent(1), testEvent(2), testEvent(3), testEvent(4)}
+					evs := []Event{testEvent(0), testEvent(1), testEvent(2), testEvent(3), testEvent(4)}
 					resp, err := c.SendBatch(context.Background(), evs)
 					if err != nil || resp.Accepted != 5 || len(resp.Rejected) != 0 {
 						t.Fatalf("SendBatch = %+v, %v", resp, err)
@@ -485,14 +494,14 @@ func TestClientRetrySameIDs(t *testing.T) {
 // going; a later Flush sees them through with the same ids.
 func TestClientRetriesOutliveFlush(t *testing.T) {
 	var up atomic.Bool
-	f := newClientFake(t, func(int, []Item) clientFakeAnswer {
+	f := newFakeCollector(t, func(int, []ingest.Item) fakeAnswer {
 		if !up.Load() {
-			return clientFakeAnswer{status: http.StatusServiceUnavailable, retryAfter: "0", message: "kafka down"}
+			return fakeAnswer{status: http.StatusServiceUnavailable, retryAfter: "0", message: "kafka down"}
 		}
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	})
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{})
+	c := newTestClient(t, url, Config{})
 	sendN(t, c, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	err := c.Flush(ctx)
@@ -516,15 +525,15 @@ func TestClientRetriesOutliveFlush(t *testing.T) {
 }
 
 func TestClientRetryAfter(t *testing.T) {
-	f := newClientFake(t, func(n int, _ []Item) clientFakeAnswer {
+	f := newFakeCollector(t, func(n int, _ []ingest.Item) fakeAnswer {
 		if n == 0 {
-			return clientFakeAnswer{status: http.StatusTooManyRequests, retryAfter: "1", message: "over the rate limit"}
+			return fakeAnswer{status: http.StatusTooManyRequests, retryAfter: "1", message: "over the rate limit"}
 		}
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	})
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{})
-	resp, err := c.SendBatch(context.Background(), []ClientEvent{testEvent(0), testEvent(1)})
+	c := newTestClient(t, url, Config{})
+	resp, err := c.SendBatch(context.Background(), []Event{testEvent(0), testEvent(1)})
 	if err != nil || resp.Accepted != 2 {
 		t.Fatalf("SendBatch = %+v, %v", resp, err)
 	}
@@ -551,7 +560,7 @@ func TestClientParseRetryAfter(t *testing.T) {
 		{" 30 ", 30 * time.Second},
 		{"-5", 0},
 		{"soon", 0},
-		{"99999999999999", clientMaxRetryAfter},
+		{"99999999999999", maxRetryAfter},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
 	}
@@ -563,7 +572,7 @@ func TestClientParseRetryAfter(t *testing.T) {
 }
 
 func TestClientBackoff(t *testing.T) {
-	c := &Client{cfg: ClientConfig{MaxBackoff: time.Second}}
+	c := &Client{cfg: Config{MaxBackoff: time.Second}}
 	for attempt, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second} {
 		for range 50 {
 			if got := c.backoff(attempt); got < want/2 || got > want {
@@ -577,17 +586,17 @@ func TestClientBackoff(t *testing.T) {
 }
 
 func TestClientPartialRejection(t *testing.T) {
-	answer := func(n int, items []Item) clientFakeAnswer {
+	answer := func(n int, items []ingest.Item) fakeAnswer {
 		if n == 0 {
-			return clientFakeAnswer{reject: map[int]string{1: "time: too old", 3: "user: unknown"}}
+			return fakeAnswer{reject: map[int]string{1: "time: too old", 3: "user: unknown"}}
 		}
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	}
 	t.Run("queue", func(t *testing.T) {
-		f := newClientFake(t, answer)
+		f := newFakeCollector(t, answer)
 		_, url := f.start(t)
 		var rej rejections
-		c := newTestClient(t, url, ClientConfig{OnRejected: rej.record})
+		c := newTestClient(t, url, Config{OnRejected: rej.record})
 		sendN(t, c, 5)
 		flush(t, c) // OnRejected has run for every rejected event once Flush returns
 		reqs := f.requests()
@@ -612,16 +621,16 @@ func TestClientPartialRejection(t *testing.T) {
 		checkStats(t, c, 3, 2)
 	})
 	t.Run("SendBatch", func(t *testing.T) {
-		f := newClientFake(t, answer)
+		f := newFakeCollector(t, answer)
 		_, url := f.start(t)
-		c := newTestClient(t, url, ClientConfig{})
-		evs := []ClientEvent{testEvent(0), testEvent(1), testEvent(2), testEvent(3), testEvent(4)}
+		c := newTestClient(t, url, Config{})
+		evs := []Event{testEvent(0), testEvent(1), testEvent(2), testEvent(3), testEvent(4)}
 		evs[4].Tenant = "" // SendBatch leaves judging to the collector
 		resp, err := c.SendBatch(context.Background(), evs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []Rejection{
+		want := []ingest.Rejection{
 			{Index: 1, ID: evs[1].ID, Error: "time: too old"},
 			{Index: 3, ID: evs[3].ID, Error: "user: unknown"},
 			{Index: 4, ID: evs[4].ID, Error: "tenant: required"},
@@ -639,26 +648,26 @@ func TestClientPartialRejection(t *testing.T) {
 // refuses one event whatever; the client halves until it fits and gives up
 // on that one event only.
 func TestClientSplitsOn413(t *testing.T) {
-	answer := func(_ int, items []Item) clientFakeAnswer {
+	answer := func(_ int, items []ingest.Item) fakeAnswer {
 		for _, it := range items {
 			if it.Event.Tenant == "t-big" {
-				return clientFakeAnswer{status: http.StatusRequestEntityTooLarge, message: "the body is too large"}
+				return fakeAnswer{status: http.StatusRequestEntityTooLarge, message: "the body is too large"}
 			}
 		}
 		if len(items) > 2 {
-			return clientFakeAnswer{status: http.StatusRequestEntityTooLarge, message: "the body is too large"}
+			return fakeAnswer{status: http.StatusRequestEntityTooLarge, message: "the body is too large"}
 		}
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	}
-	events := func() []ClientEvent {
-		evs := make([]ClientEvent, 8)
+	events := func() []Event {
+		evs := make([]Event, 8)
 		for i := range evs {
 			evs[i] = testEvent(i)
 		}
 		evs[5].Tenant = "t-big"
 		return evs
 	}
-	checkRequests := func(t *testing.T, f *clientFake, accepted []string) {
+	checkRequests := func(t *testing.T, f *fakeCollector, accepted []string) {
 		t.Helper()
 		var sizes []int
 		for _, r := range f.requests() {
@@ -671,9 +680,9 @@ func TestClientSplitsOn413(t *testing.T) {
 		f.checkStoredOnce(t, accepted)
 	}
 	t.Run("SendBatch", func(t *testing.T) {
-		f := newClientFake(t, answer)
+		f := newFakeCollector(t, answer)
 		_, url := f.start(t)
-		c := newTestClient(t, url, ClientConfig{})
+		c := newTestClient(t, url, Config{})
 		evs := events()
 		resp, err := c.SendBatch(context.Background(), evs)
 		var ce *CollectorError
@@ -692,10 +701,10 @@ func TestClientSplitsOn413(t *testing.T) {
 		checkRequests(t, f, accepted)
 	})
 	t.Run("queue", func(t *testing.T) {
-		f := newClientFake(t, answer)
+		f := newFakeCollector(t, answer)
 		_, url := f.start(t)
 		var rej rejections
-		c := newTestClient(t, url, ClientConfig{OnRejected: rej.record})
+		c := newTestClient(t, url, Config{OnRejected: rej.record})
 		evs := events()
 		for i := range evs {
 			evs[i].ID = fmt.Sprintf("ev-%d", i)
@@ -713,13 +722,13 @@ func TestClientSplitsOn413(t *testing.T) {
 	})
 }
 
-// TestClientSplitsLargeBatches: a batch over MaxBatchBytes is split before
+// TestClientSplitsLargeBatches: a batch over ingest.MaxBatchBytes is split before
 // it is sent.
 func TestClientSplitsLargeBatches(t *testing.T) {
-	f := newClientFake(t, nil)
+	f := newFakeCollector(t, nil)
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{BatchSize: MaxBatchEvents})
-	evs := make([]ClientEvent, 300)
+	c := newTestClient(t, url, Config{BatchSize: ingest.MaxBatchEvents})
+	evs := make([]Event, 300)
 	big := strings.Repeat("x", 7000)
 	for i := range evs {
 		evs[i] = testEvent(i)
@@ -744,12 +753,12 @@ func TestClientSplitsLargeBatches(t *testing.T) {
 }
 
 func TestClientUnauthorizedIsPermanent(t *testing.T) {
-	f := newClientFake(t, nil)
+	f := newFakeCollector(t, nil)
 	_, url := f.start(t)
 	var rej rejections
-	c := newTestClient(t, url, ClientConfig{Key: "keel_ingest_wrong", OnRejected: rej.record})
+	c := newTestClient(t, url, Config{Key: "keel_ingest_wrong", OnRejected: rej.record})
 
-	_, err := c.SendBatch(context.Background(), []ClientEvent{testEvent(0)})
+	_, err := c.SendBatch(context.Background(), []Event{testEvent(0)})
 	var ce *CollectorError
 	if !errors.As(err, &ce) || ce.Status != http.StatusUnauthorized ||
 		!strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "missing or unknown ingest key") {
@@ -782,10 +791,10 @@ func TestClientUnauthorizedIsPermanent(t *testing.T) {
 // TestClientNetworkError: the collector goes away; the client retries until
 // it is back on the same address.
 func TestClientNetworkError(t *testing.T) {
-	f := newClientFake(t, nil)
+	f := newFakeCollector(t, nil)
 	srv, url := f.start(t)
 	addr := srv.Listener.Addr().String()
-	c := newTestClient(t, url, ClientConfig{})
+	c := newTestClient(t, url, Config{})
 	sendN(t, c, 2)
 	flush(t, c)
 	srv.Close()
@@ -828,9 +837,9 @@ func TestClientNetworkError(t *testing.T) {
 
 func TestClientClose(t *testing.T) {
 	t.Run("flushes", func(t *testing.T) {
-		f := newClientFake(t, nil)
+		f := newFakeCollector(t, nil)
 		_, url := f.start(t)
-		c := newTestClient(t, url, ClientConfig{})
+		c := newTestClient(t, url, Config{})
 		sendN(t, c, 10)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -846,20 +855,20 @@ func TestClientClose(t *testing.T) {
 		}
 		f.checkStoredOnce(t, ids)
 		checkStats(t, c, 10, 0)
-		if err := c.Send(ctx, testEvent(0)); !errors.Is(err, ErrClientClosed) {
-			t.Errorf("Send after Close = %v, want ErrClientClosed", err)
+		if err := c.Send(ctx, testEvent(0)); !errors.Is(err, ErrClosed) {
+			t.Errorf("Send after Close = %v, want ErrClosed", err)
 		}
-		if err := c.Close(ctx); !errors.Is(err, ErrClientClosed) {
-			t.Errorf("second Close = %v, want ErrClientClosed", err)
+		if err := c.Close(ctx); !errors.Is(err, ErrClosed) {
+			t.Errorf("second Close = %v, want ErrClosed", err)
 		}
 	})
 	t.Run("gives up when ctx ends", func(t *testing.T) {
-		f := newClientFake(t, func(int, []Item) clientFakeAnswer {
-			return clientFakeAnswer{status: http.StatusServiceUnavailable, retryAfter: "0", message: "down"}
+		f := newFakeCollector(t, func(int, []ingest.Item) fakeAnswer {
+			return fakeAnswer{status: http.StatusServiceUnavailable, retryAfter: "0", message: "down"}
 		})
 		_, url := f.start(t)
 		var rej rejections
-		c := newTestClient(t, url, ClientConfig{OnRejected: rej.record, BatchSize: 2})
+		c := newTestClient(t, url, Config{OnRejected: rej.record, BatchSize: 2})
 		sendN(t, c, 5)
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
@@ -883,12 +892,12 @@ func TestClientClose(t *testing.T) {
 // TestClientFlushInterval: a partial batch goes out on its own.
 func TestClientFlushInterval(t *testing.T) {
 	got := make(chan int, 10)
-	f := newClientFake(t, func(_ int, items []Item) clientFakeAnswer {
+	f := newFakeCollector(t, func(_ int, items []ingest.Item) fakeAnswer {
 		got <- len(items)
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	})
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{FlushInterval: 50 * time.Millisecond})
+	c := newTestClient(t, url, Config{FlushInterval: 50 * time.Millisecond})
 	sendN(t, c, 3)
 	select {
 	case n := <-got:
@@ -904,13 +913,13 @@ func TestClientBackPressure(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(release) }) }
-	f := newClientFake(t, func(int, []Item) clientFakeAnswer {
+	f := newFakeCollector(t, func(int, []ingest.Item) fakeAnswer {
 		<-release
-		return clientFakeAnswer{}
+		return fakeAnswer{}
 	})
 	_, url := f.start(t)
 	t.Cleanup(open) // runs before the server's cleanup, so a failing test does not hang it
-	c := newTestClient(t, url, ClientConfig{MaxBuffered: 4, BatchSize: 2, Concurrency: 1, FlushInterval: time.Millisecond})
+	c := newTestClient(t, url, Config{MaxBuffered: 4, BatchSize: 2, Concurrency: 1, FlushInterval: time.Millisecond})
 	sendN(t, c, 4)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -941,12 +950,12 @@ func TestClientBackPressure(t *testing.T) {
 }
 
 func TestClientGzip(t *testing.T) {
-	f := newClientFake(t, nil)
+	f := newFakeCollector(t, nil)
 	_, url := f.start(t)
-	c := newTestClient(t, url, ClientConfig{Gzip: true, BatchSize: 20})
+	c := newTestClient(t, url, Config{Gzip: true, BatchSize: 20})
 	sendN(t, c, 50)
 	flush(t, c)
-	resp, err := c.SendBatch(context.Background(), []ClientEvent{testEvent(0), testEvent(1)})
+	resp, err := c.SendBatch(context.Background(), []Event{testEvent(0), testEvent(1)})
 	if err != nil || resp.Accepted != 2 {
 		t.Fatalf("SendBatch = %+v, %v", resp, err)
 	}
@@ -973,8 +982,8 @@ func TestClientNotACollector(t *testing.T) {
 	}))
 	defer srv.Close()
 	var rej rejections
-	c := newTestClient(t, srv.URL, ClientConfig{OnRejected: rej.record})
-	if _, err := c.SendBatch(context.Background(), []ClientEvent{testEvent(0)}); err == nil || !strings.Contains(err.Error(), "not a collector response") {
+	c := newTestClient(t, srv.URL, Config{OnRejected: rej.record})
+	if _, err := c.SendBatch(context.Background(), []Event{testEvent(0)}); err == nil || !strings.Contains(err.Error(), "not a collector response") {
 		t.Errorf("SendBatch = %v, want a 'not a collector response' error", err)
 	}
 	sendN(t, c, 2)
@@ -982,53 +991,53 @@ func TestClientNotACollector(t *testing.T) {
 	checkStats(t, c, 0, 2)
 }
 
-// clientTestKeys and clientTestPublisher let the real Collector run in a
+// testKeys and testPublisher let the real Collector run in a
 // test.
-type clientTestKeys []Key
+type testKeys []collector.Key
 
-func (k clientTestKeys) IngestKeys(context.Context) ([]Key, error) { return k, nil }
+func (k testKeys) IngestKeys(context.Context) ([]collector.Key, error) { return k, nil }
 
-func (k clientTestKeys) IngestKey(_ context.Context, hash [32]byte) (Key, bool, error) {
+func (k testKeys) IngestKey(_ context.Context, hash [32]byte) (collector.Key, bool, error) {
 	for _, key := range k {
 		if key.Hash == hash {
 			return key, true, nil
 		}
 	}
-	return Key{}, false, nil
+	return collector.Key{}, false, nil
 }
 
-type clientTestPublisher struct {
+type testPublisher struct {
 	mu   sync.Mutex
 	msgs []kafka.Message
 }
 
-func (p *clientTestPublisher) Publish(_ context.Context, msgs []kafka.Message) error {
+func (p *testPublisher) Publish(_ context.Context, msgs []kafka.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.msgs = append(p.msgs, msgs...)
 	return nil
 }
 
-func (p *clientTestPublisher) Ready(context.Context) error { return nil }
+func (p *testPublisher) Ready(context.Context) error { return nil }
 
 // TestClientAgainstCollector runs the client against the real collector
 // handler: gzip, the time rules, and splitting at the real size limit.
 func TestClientAgainstCollector(t *testing.T) {
-	plain, hash, err := NewKey()
+	plain, hash, err := collector.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	keys := NewKeys(clientTestKeys{{ID: 1, Name: "test", Hash: hash, Rate: -1}}, log)
-	pub := &clientTestPublisher{}
-	col, err := NewCollector(CollectorConfig{}, keys, pub, log)
+	keys := collector.NewKeys(testKeys{{ID: 1, Name: "test", Hash: hash, Rate: -1}}, log)
+	pub := &testPublisher{}
+	col, err := collector.New(collector.Config{}, keys, pub, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(col.Handler())
 	defer srv.Close()
 	var rej rejections
-	c := newTestClient(t, srv.URL, ClientConfig{Key: plain, Gzip: true, BatchSize: MaxBatchEvents, OnRejected: rej.record})
+	c := newTestClient(t, srv.URL, Config{Key: plain, Gzip: true, BatchSize: ingest.MaxBatchEvents, OnRejected: rej.record})
 
 	old := testEvent(0)
 	old.ID, old.Time = "too-old", time.Now().Add(-40*24*time.Hour)
@@ -1059,12 +1068,12 @@ func TestClientAgainstCollector(t *testing.T) {
 	}
 	checkStats(t, c, 600, 1)
 
-	bad, err := NewClient(ClientConfig{URL: srv.URL, Key: "keel_ingest_nope"})
+	bad, err := New(Config{URL: srv.URL, Key: "keel_ingest_nope"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bad.Close(context.Background())
-	_, err = bad.SendBatch(context.Background(), []ClientEvent{testEvent(0)})
+	_, err = bad.SendBatch(context.Background(), []Event{testEvent(0)})
 	var ce *CollectorError
 	if !errors.As(err, &ce) || ce.Status != http.StatusUnauthorized || ce.Code != keel.EUNAUTHORIZED {
 		t.Errorf("SendBatch with a bad key = %v, want a 401 CollectorError", err)

@@ -1,4 +1,11 @@
-package ingest
+// Package client is the Go client product apps send events with: Send
+// queues an event and background goroutines batch, POST and retry with the
+// same ids until the collector has accepted or rejected every event,
+// backing off on 429 and 503 as Retry-After asks; Close flushes what is
+// left. It checks events with package ingest's own rules before queueing
+// them, and imports nothing beyond the standard library and that package:
+// an app that sends events compiles neither Kafka nor Prometheus.
+package client
 
 import (
 	"bytes"
@@ -24,23 +31,25 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keelhq/keel/ingest"
 )
 
-// Defaults of ClientConfig.
+// Defaults of Config.
 const (
-	clientDefaultBatchSize     = 500
-	clientDefaultFlushInterval = time.Second
-	clientDefaultMaxBuffered   = 10000
-	clientDefaultConcurrency   = 2
-	clientDefaultHTTPTimeout   = 30 * time.Second
-	clientDefaultMaxBackoff    = 30 * time.Second
-	clientFirstBackoff         = 100 * time.Millisecond
-	// clientMaxRetryAfter only guards the conversion to a Duration against
-	// absurd values; anything a real server sends is honoured.
-	clientMaxRetryAfter = 24 * time.Hour
-	// clientMaxAnswer bounds how much of an answer is read: a collector
-	// answer for a full batch is far smaller.
-	clientMaxAnswer = 4 << 20
+	defaultBatchSize     = 500
+	defaultFlushInterval = time.Second
+	defaultMaxBuffered   = 10000
+	defaultConcurrency   = 2
+	defaultHTTPTimeout   = 30 * time.Second
+	defaultMaxBackoff    = 30 * time.Second
+	firstBackoff         = 100 * time.Millisecond
+	// maxRetryAfter only guards the conversion to a Duration against absurd
+	// values; anything a real server sends is honoured.
+	maxRetryAfter = 24 * time.Hour
+	// maxAnswer bounds how much of an answer is read: a collector answer
+	// for a full batch is far smaller.
+	maxAnswer = 4 << 20
 )
 
 // ReasonNotSent is the reason given to OnRejected for events that Close gave
@@ -50,12 +59,12 @@ const (
 // is safe.
 const ReasonNotSent = "not sent before close"
 
-// ErrClientClosed is returned by Send and SendBatch after Close, and by a
-// second Close.
-var ErrClientClosed = errors.New("ingest client: closed")
+// ErrClosed is returned by Send and SendBatch after Close, and by a second
+// Close.
+var ErrClosed = errors.New("ingest client: closed")
 
-// ClientEvent is an event as a product app builds it.
-type ClientEvent struct {
+// Event is an event as a product app builds it.
+type Event struct {
 	// ID is the event's idempotency key. When empty, the client fills a
 	// unique id (ULID-like: 48-bit ms time and 80 random bits, Crockford
 	// base32, 26 characters) before the first attempt, so that every retry
@@ -68,11 +77,11 @@ type ClientEvent struct {
 	Props  map[string]any // string, bool, or numbers only
 }
 
-// ClientConfig configures a Client. Zero values mean the defaults.
-type ClientConfig struct {
+// Config configures a Client. Zero values mean the defaults.
+type Config struct {
 	URL           string        // collector base URL, e.g. http://127.0.0.1:8081 (required)
 	Key           string        // ingest key (required)
-	BatchSize     int           // events per POST; default 500; max MaxBatchEvents
+	BatchSize     int           // events per POST; default 500; max ingest.MaxBatchEvents
 	FlushInterval time.Duration // send a partial batch after this long; default 1s
 	// MaxBuffered is how many events may be handed to Send and not yet
 	// settled (accepted or rejected) before Send blocks: the back-pressure
@@ -90,13 +99,13 @@ type ClientConfig struct {
 	// at Close), with the reason. It runs on the client's sending goroutines,
 	// possibly several at once, so it must be quick and must not call Send.
 	// May be nil; rejections are logged and counted either way.
-	OnRejected func(ev ClientEvent, reason string)
+	OnRejected func(ev Event, reason string)
 	Logger     *slog.Logger // may be nil
 }
 
 // Validate checks the configuration as given; zero values are fine, they
 // mean the defaults.
-func (c ClientConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.URL == "" {
 		return errors.New("ingest client: URL is required")
 	}
@@ -119,8 +128,8 @@ func (c ClientConfig) Validate() error {
 		}
 	}
 	switch {
-	case c.BatchSize < 0 || c.BatchSize > MaxBatchEvents:
-		return fmt.Errorf("ingest client: BatchSize must be between 1 and %d", MaxBatchEvents)
+	case c.BatchSize < 0 || c.BatchSize > ingest.MaxBatchEvents:
+		return fmt.Errorf("ingest client: BatchSize must be between 1 and %d", ingest.MaxBatchEvents)
 	case c.FlushInterval < 0:
 		return errors.New("ingest client: FlushInterval must not be negative")
 	case c.MaxBuffered < 0:
@@ -133,13 +142,13 @@ func (c ClientConfig) Validate() error {
 	return nil
 }
 
-// ClientStats counts what a Client did. Sent is the number of events handed
-// to Send; once everything is settled (after Flush or Close) it equals
+// Stats counts what a Client did. Sent is the number of events handed to
+// Send; once everything is settled (after Flush or Close) it equals
 // Accepted + Rejected, where Rejected includes events refused for good and
 // events Close gave up on. Retries is the number of extra POST attempts,
 // SendBatch's included. SendBatch's events are not counted in Sent,
 // Accepted or Rejected: its caller gets them in the returned Response.
-type ClientStats struct {
+type Stats struct {
 	Sent, Accepted, Rejected, Retries int64
 }
 
@@ -166,10 +175,10 @@ func (e *CollectorError) Error() string {
 // collector has accepted or rejected every event. It is safe for concurrent
 // use.
 type Client struct {
-	cfg       ClientConfig
+	cfg       Config
 	endpoint  string
 	log       *slog.Logger
-	transport *http.Transport // the one NewClient made, closed by Close; nil otherwise
+	transport *http.Transport // the one New made, closed by Close; nil otherwise
 
 	// slots holds one token per event handed to Send and not yet settled,
 	// so a full channel is the MaxBuffered back-pressure.
@@ -181,11 +190,11 @@ type Client struct {
 
 	mu         sync.Mutex
 	closed     bool
-	queue      []*clientQueued // events waiting for a sender, oldest first
-	queueBytes int             // encoded bytes in queue
-	seq        uint64          // sequence number of the last queued event
-	flushTo    uint64          // events up to this sequence number go out without waiting for a full batch
-	settledTo  uint64          // every event up to this sequence number is settled
+	queue      []*queued // events waiting for a sender, oldest first
+	queueBytes int       // encoded bytes in queue
+	seq        uint64    // sequence number of the last queued event
+	flushTo    uint64    // events up to this sequence number go out without waiting for a full batch
+	settledTo  uint64    // every event up to this sequence number is settled
 	settled    map[uint64]struct{}
 	wake       chan struct{} // closed when the queue may have a batch due; senders wait on it
 	progress   chan struct{} // closed when settledTo moves; Flush waits on it
@@ -194,9 +203,9 @@ type Client struct {
 	unsent                            atomic.Int64 // events Close gave up on
 }
 
-// clientQueued is one event between Send and its settlement.
-type clientQueued struct {
-	ev     ClientEvent
+// queued is one event between Send and its settlement.
+type queued struct {
+	ev     Event
 	raw    []byte // its JSON, encoded once so every attempt sends the same bytes
 	seq    uint64
 	queued time.Time
@@ -205,26 +214,26 @@ type clientQueued struct {
 	done bool
 }
 
-// NewClient returns a client and starts its sending goroutines; Close stops
+// New returns a client and starts its sending goroutines; Close stops
 // them.
-func NewClient(cfg ClientConfig) (*Client, error) {
+func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = clientDefaultBatchSize
+		cfg.BatchSize = defaultBatchSize
 	}
 	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = clientDefaultFlushInterval
+		cfg.FlushInterval = defaultFlushInterval
 	}
 	if cfg.MaxBuffered == 0 {
-		cfg.MaxBuffered = clientDefaultMaxBuffered
+		cfg.MaxBuffered = defaultMaxBuffered
 	}
 	if cfg.Concurrency == 0 {
-		cfg.Concurrency = clientDefaultConcurrency
+		cfg.Concurrency = defaultConcurrency
 	}
 	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = clientDefaultMaxBackoff
+		cfg.MaxBackoff = defaultMaxBackoff
 	}
 	c := &Client{
 		cfg:      cfg,
@@ -240,7 +249,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.cfg.HTTPClient == nil {
-		hc := &http.Client{Timeout: clientDefaultHTTPTimeout}
+		hc := &http.Client{Timeout: defaultHTTPTimeout}
 		// An own transport, so that every sender keeps its connection
 		// alive (the default keeps only 2 idle per host) and Close can
 		// release them.
@@ -264,16 +273,16 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // checks the event against the collector's own rules (all but the time
 // window, which depends on the collector's clock): an event that the
 // collector would refuse for its shape is returned as an error wrapping a
-// *FieldError and not queued. Send blocks while MaxBuffered events are
-// unsettled, until ctx ends; after Close it returns ErrClientClosed.
-func (c *Client) Send(ctx context.Context, ev ClientEvent) error {
+// *ingest.FieldError and not queued. Send blocks while MaxBuffered events are
+// unsettled, until ctx ends; after Close it returns ErrClosed.
+func (c *Client) Send(ctx context.Context, ev Event) error {
 	select {
 	case <-c.closing:
-		return fmt.Errorf("ingest client: send: %w", ErrClientClosed)
+		return fmt.Errorf("ingest client: send: %w", ErrClosed)
 	default:
 	}
-	fillClientEvent(&ev, time.Now())
-	raw, err := checkClientEvent(&ev)
+	fillEvent(&ev, time.Now())
+	raw, err := checkEvent(&ev)
 	if err != nil {
 		return fmt.Errorf("ingest client: invalid event: %w", err)
 	}
@@ -282,17 +291,17 @@ func (c *Client) Send(ctx context.Context, ev ClientEvent) error {
 	case <-ctx.Done():
 		return fmt.Errorf("ingest client: send: waiting for room in the queue: %w", ctx.Err())
 	case <-c.closing:
-		return fmt.Errorf("ingest client: send: %w", ErrClientClosed)
+		return fmt.Errorf("ingest client: send: %w", ErrClosed)
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		<-c.slots
-		return fmt.Errorf("ingest client: send: %w", ErrClientClosed)
+		return fmt.Errorf("ingest client: send: %w", ErrClosed)
 	}
 	wasFull := c.batchFullLocked()
 	c.seq++
-	c.queue = append(c.queue, &clientQueued{ev: ev, raw: raw, seq: c.seq, queued: time.Now()})
+	c.queue = append(c.queue, &queued{ev: ev, raw: raw, seq: c.seq, queued: time.Now()})
 	c.queueBytes += len(raw)
 	// Counted under the lock, so that Stats never shows an event accepted
 	// before it was sent.
@@ -333,7 +342,7 @@ func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return fmt.Errorf("ingest client: close: %w", ErrClientClosed)
+		return fmt.Errorf("ingest client: close: %w", ErrClosed)
 	}
 	c.closed = true
 	close(c.closing)
@@ -366,8 +375,8 @@ func (c *Client) Close(ctx context.Context) error {
 
 // Stats returns the client's counters. Each is read atomically, but not all
 // at the same instant; they add up once the client is idle.
-func (c *Client) Stats() ClientStats {
-	return ClientStats{
+func (c *Client) Stats() Stats {
+	return Stats{
 		Sent:     c.sent.Load(),
 		Accepted: c.accepted.Load(),
 		Rejected: c.rejected.Load(),
@@ -375,54 +384,54 @@ func (c *Client) Stats() ClientStats {
 	}
 }
 
-// SendBatch posts up to MaxBatchEvents events synchronously, with the same
-// retry rules as the queue, until the collector has settled every event or
-// ctx ends; it does not go through the queue, Stats (except Retries) or
-// OnRejected. It fills empty IDs and zero Times in evs in place, so that a
+// SendBatch posts up to ingest.MaxBatchEvents events synchronously, with
+// the same retry rules as the queue, until the collector has settled every
+// event or ctx ends; it does not go through the queue, Stats (except
+// Retries) or OnRejected. It fills empty IDs and zero Times in evs in place, so that a
 // caller who sends the same slice again resends the same ids.
 //
 // The Response is the collector's, with the indexes of Rejected referring to
-// evs even when the batch had to be split (because it was over MaxBatchBytes
-// or the collector answered 413). A permanent failure (400, 401, an event too
+// evs even when the batch had to be split (because it was over
+// ingest.MaxBatchBytes or the collector answered 413). A permanent failure (400, 401, an event too
 // large on its own, …) is returned as an error (a *CollectorError, or several
 // joined, saying the status and the collector's message); the events it
 // concerns are listed in Rejected too, so the Response always accounts for
 // every event unless ctx ended.
-func (c *Client) SendBatch(ctx context.Context, evs []ClientEvent) (Response, error) {
-	if len(evs) > MaxBatchEvents {
-		return Response{}, fmt.Errorf("ingest client: a batch holds at most %d events, got %d", MaxBatchEvents, len(evs))
+func (c *Client) SendBatch(ctx context.Context, evs []Event) (ingest.Response, error) {
+	if len(evs) > ingest.MaxBatchEvents {
+		return ingest.Response{}, fmt.Errorf("ingest client: a batch holds at most %d events, got %d", ingest.MaxBatchEvents, len(evs))
 	}
 	select {
 	case <-c.closing:
-		return Response{}, fmt.Errorf("ingest client: send batch: %w", ErrClientClosed)
+		return ingest.Response{}, fmt.Errorf("ingest client: send batch: %w", ErrClosed)
 	default:
 	}
 	now := time.Now()
 	raws := make([][]byte, len(evs))
 	for i := range evs {
-		fillClientEvent(&evs[i], now)
+		fillEvent(&evs[i], now)
 		// Only what stops the event from being encoded is checked here: the
 		// collector judges the rest, and tools want its verdict.
-		if err := checkClientProps(evs[i].Props); err != nil {
-			return Response{}, fmt.Errorf("ingest client: event %d: %w", i, err)
+		if err := checkProps(evs[i].Props); err != nil {
+			return ingest.Response{}, fmt.Errorf("ingest client: event %d: %w", i, err)
 		}
-		raw, err := encodeClientEvent(&evs[i])
+		raw, err := encodeEvent(&evs[i])
 		if err != nil {
-			return Response{}, fmt.Errorf("ingest client: event %d: %w", i, err)
+			return ingest.Response{}, fmt.Errorf("ingest client: event %d: %w", i, err)
 		}
 		raws[i] = raw
 	}
-	resp := Response{Rejected: []Rejection{}}
-	fails, err := c.deliver(ctx, raws, func(rs []clientResult) {
+	resp := ingest.Response{Rejected: []ingest.Rejection{}}
+	fails, err := c.deliver(ctx, raws, func(rs []result) {
 		for _, r := range rs {
 			if r.accepted {
 				resp.Accepted++
 			} else {
-				resp.Rejected = append(resp.Rejected, Rejection{Index: r.index, ID: evs[r.index].ID, Error: r.reason})
+				resp.Rejected = append(resp.Rejected, ingest.Rejection{Index: r.index, ID: evs[r.index].ID, Error: r.reason})
 			}
 		}
 	})
-	slices.SortFunc(resp.Rejected, func(a, b Rejection) int { return cmp.Compare(a.Index, b.Index) })
+	slices.SortFunc(resp.Rejected, func(a, b ingest.Rejection) int { return cmp.Compare(a.Index, b.Index) })
 	if err != nil {
 		return resp, err
 	}
@@ -445,7 +454,7 @@ func (c *Client) sender() {
 // than FlushInterval, a Flush or Close waiting for queued events — and takes
 // it off the queue. It returns nil when the client is closed and the queue
 // is empty, or when Close gave up.
-func (c *Client) nextBatch() []*clientQueued {
+func (c *Client) nextBatch() []*queued {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -489,15 +498,15 @@ func (c *Client) nextBatch() []*clientQueued {
 func (c *Client) batchFullLocked() bool {
 	n := len(c.queue)
 	// The body is '[', the events, a ',' or ']' after each.
-	return n >= c.cfg.BatchSize || 1+c.queueBytes+n > MaxBatchBytes
+	return n >= c.cfg.BatchSize || 1+c.queueBytes+n > ingest.MaxBatchBytes
 }
 
 // takeLocked takes the oldest events that fit in one POST off the queue.
-func (c *Client) takeLocked() []*clientQueued {
+func (c *Client) takeLocked() []*queued {
 	size, k := 1, 0
 	for k < len(c.queue) && k < c.cfg.BatchSize {
 		add := len(c.queue[k].raw) + 1
-		if k > 0 && size+add > MaxBatchBytes {
+		if k > 0 && size+add > ingest.MaxBatchBytes {
 			break
 		}
 		size += add
@@ -520,13 +529,13 @@ func (c *Client) wakeLocked() {
 }
 
 // deliverQueued delivers one batch from the queue and settles its events.
-func (c *Client) deliverQueued(batch []*clientQueued) {
+func (c *Client) deliverQueued(batch []*queued) {
 	raws := make([][]byte, len(batch))
 	for i, q := range batch {
 		raws[i] = q.raw
 	}
-	fails, err := c.deliver(c.runCtx, raws, func(rs []clientResult) {
-		done := make([]*clientQueued, len(rs))
+	fails, err := c.deliver(c.runCtx, raws, func(rs []result) {
+		done := make([]*queued, len(rs))
 		nRejected, firstReason := 0, ""
 		for k, r := range rs {
 			q := batch[r.index]
@@ -553,7 +562,7 @@ func (c *Client) deliverQueued(batch []*clientQueued) {
 		c.log.Error("ingest client: the collector refused a batch for good", "err", fails)
 	}
 	if err != nil {
-		var left []*clientQueued
+		var left []*queued
 		for _, q := range batch {
 			if !q.done {
 				left = append(left, q)
@@ -564,7 +573,7 @@ func (c *Client) deliverQueued(batch []*clientQueued) {
 }
 
 // reject counts a rejected event and tells OnRejected.
-func (c *Client) reject(ev ClientEvent, reason string) {
+func (c *Client) reject(ev Event, reason string) {
 	c.rejected.Add(1)
 	if c.cfg.OnRejected != nil {
 		c.cfg.OnRejected(ev, reason)
@@ -572,7 +581,7 @@ func (c *Client) reject(ev ClientEvent, reason string) {
 }
 
 // abandon settles events Close gave up on, so none is dropped silently.
-func (c *Client) abandon(qs []*clientQueued) {
+func (c *Client) abandon(qs []*queued) {
 	if len(qs) == 0 {
 		return
 	}
@@ -588,7 +597,7 @@ func (c *Client) abandon(qs []*clientQueued) {
 // markSettled records settled events, wakes Flush when the settled prefix of
 // the sequence grows, and frees their room in the queue. Events settle out
 // of order (several senders, split batches), hence the set above settledTo.
-func (c *Client) markSettled(qs []*clientQueued) {
+func (c *Client) markSettled(qs []*queued) {
 	c.mu.Lock()
 	moved := false
 	for _, q := range qs {
@@ -643,8 +652,8 @@ func (c *Client) waitSettled(ctx context.Context, target uint64) error {
 	}
 }
 
-// clientResult is the outcome of one event of a delivery.
-type clientResult struct {
+// result is the outcome of one event of a delivery.
+type result struct {
 	index    int // position in the delivery's events
 	accepted bool
 	reason   string // why it was rejected
@@ -656,13 +665,13 @@ type clientResult struct {
 // them, so that they are released while the rest is still being retried.
 // It returns the permanent failures (joined), and an error wrapping ctx's
 // when ctx ended first: events not yet handed to settle are then unsettled.
-func (c *Client) deliver(ctx context.Context, raws [][]byte, settle func([]clientResult)) (fails error, err error) {
+func (c *Client) deliver(ctx context.Context, raws [][]byte, settle func([]result)) (fails error, err error) {
 	var failed []error
-	todo, tooBig := clientChunks(raws)
+	todo, tooBig := chunk(raws)
 	for _, i := range tooBig {
-		e := fmt.Errorf("ingest client: the event is %d bytes encoded; a POST body holds at most %d", len(raws[i]), MaxBatchBytes)
+		e := fmt.Errorf("ingest client: the event is %d bytes encoded; a POST body holds at most %d", len(raws[i]), ingest.MaxBatchBytes)
 		failed = append(failed, e)
-		settle([]clientResult{{index: i, reason: e.Error()}})
+		settle([]result{{index: i, reason: e.Error()}})
 	}
 	for len(todo) > 0 {
 		idx := todo[0]
@@ -681,9 +690,9 @@ func (c *Client) deliver(ctx context.Context, raws [][]byte, settle func([]clien
 				continue
 			}
 			failed = append(failed, fail)
-			rs := make([]clientResult, len(idx))
+			rs := make([]result, len(idx))
 			for k, i := range idx {
-				rs[k] = clientResult{index: i, reason: fail.Error()}
+				rs[k] = result{index: i, reason: fail.Error()}
 			}
 			settle(rs)
 			continue
@@ -694,7 +703,7 @@ func (c *Client) deliver(ctx context.Context, raws [][]byte, settle func([]clien
 }
 
 // results maps a 202 answer for the events idx onto them.
-func (c *Client) results(resp Response, idx []int) []clientResult {
+func (c *Client) results(resp ingest.Response, idx []int) []result {
 	reasons := make(map[int]string, len(resp.Rejected))
 	for _, r := range resp.Rejected {
 		if r.Index < 0 || r.Index >= len(idx) {
@@ -709,27 +718,27 @@ func (c *Client) results(resp Response, idx []int) []clientResult {
 	if resp.Accepted != len(idx)-len(reasons) {
 		c.log.Warn("ingest client: the collector's counts do not add up", "events", len(idx), "accepted", resp.Accepted, "rejected", len(reasons))
 	}
-	rs := make([]clientResult, len(idx))
+	rs := make([]result, len(idx))
 	for k, i := range idx {
 		reason, rejected := reasons[k]
-		rs[k] = clientResult{index: i, accepted: !rejected, reason: reason}
+		rs[k] = result{index: i, accepted: !rejected, reason: reason}
 	}
 	return rs
 }
 
-// clientChunks groups raws, in order, into POSTs of at most MaxBatchEvents
-// events and MaxBatchBytes bytes. An event too large for a POST of its own
-// goes to tooBig.
-func clientChunks(raws [][]byte) (chunks [][]int, tooBig []int) {
+// chunk groups raws, in order, into POSTs of at most ingest.MaxBatchEvents
+// events and ingest.MaxBatchBytes bytes. An event too large for a POST of
+// its own goes to tooBig.
+func chunk(raws [][]byte) (chunks [][]int, tooBig []int) {
 	var cur []int
 	size := 1
 	for i, raw := range raws {
 		add := len(raw) + 1
-		if 1+add > MaxBatchBytes {
+		if 1+add > ingest.MaxBatchBytes {
 			tooBig = append(tooBig, i)
 			continue
 		}
-		if len(cur) > 0 && (len(cur) == MaxBatchEvents || size+add > MaxBatchBytes) {
+		if len(cur) > 0 && (len(cur) == ingest.MaxBatchEvents || size+add > ingest.MaxBatchBytes) {
 			chunks = append(chunks, cur)
 			cur, size = nil, 1
 		}
@@ -744,7 +753,7 @@ func clientChunks(raws [][]byte) (chunks [][]int, tooBig []int) {
 
 // postRetrying posts the events idx until the collector settles them: a 2xx
 // answer, or a permanent failure (fail). It returns err only when ctx ends.
-func (c *Client) postRetrying(ctx context.Context, raws [][]byte, idx []int) (resp Response, fail error, err error) {
+func (c *Client) postRetrying(ctx context.Context, raws [][]byte, idx []int) (resp ingest.Response, fail error, err error) {
 	body := make([]byte, 0, 2+len(idx))
 	body = append(body, '[')
 	for k, i := range idx {
@@ -769,7 +778,7 @@ func (c *Client) postRetrying(ctx context.Context, raws [][]byte, idx []int) (re
 			return ans.resp, ans.fail, nil
 		}
 		if ctx.Err() != nil {
-			return Response{}, nil, fmt.Errorf("ingest client: %d events unsettled: %w", len(idx), ctx.Err())
+			return ingest.Response{}, nil, fmt.Errorf("ingest client: %d events unsettled: %w", len(idx), ctx.Err())
 		}
 		// Wait at least what the server asked for; back off on our own
 		// schedule when it asked for less.
@@ -780,7 +789,7 @@ func (c *Client) postRetrying(ctx context.Context, raws [][]byte, idx []int) (re
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return Response{}, nil, fmt.Errorf("ingest client: %d events unsettled: %w", len(idx), ctx.Err())
+			return ingest.Response{}, nil, fmt.Errorf("ingest client: %d events unsettled: %w", len(idx), ctx.Err())
 		}
 		c.retries.Add(1)
 	}
@@ -793,26 +802,26 @@ func (c *Client) postRetrying(ctx context.Context, raws [][]byte, idx []int) (re
 func (c *Client) backoff(attempt int) time.Duration {
 	d := c.cfg.MaxBackoff
 	if attempt < 30 {
-		d = min(d, clientFirstBackoff<<attempt)
+		d = min(d, firstBackoff<<attempt)
 	}
 	half := d / 2
 	return half + mrand.N(d-half+1)
 }
 
-// clientAnswer is what one POST came to.
-type clientAnswer struct {
-	resp       Response
+// answer is what one POST came to.
+type answer struct {
+	resp       ingest.Response
 	fail       error         // a permanent failure
 	retry      error         // why the POST must be retried; nil when it settled the events
 	retryAfter time.Duration // what the server asked to wait
 }
 
 // post makes one attempt.
-func (c *Client) post(ctx context.Context, body []byte, gzipped bool) clientAnswer {
+func (c *Client) post(ctx context.Context, body []byte, gzipped bool) answer {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
 		// The URL was validated, so nothing a retry could fix.
-		return clientAnswer{fail: fmt.Errorf("ingest client: new request: %w", err)}
+		return answer{fail: fmt.Errorf("ingest client: new request: %w", err)}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.cfg.Key)
 	req.Header.Set("Content-Type", "application/json")
@@ -823,30 +832,30 @@ func (c *Client) post(ctx context.Context, body []byte, gzipped bool) clientAnsw
 	if err != nil {
 		// Network errors and timeouts: whether the collector stored the
 		// events is unknown, and resending is safe because of the ids.
-		return clientAnswer{retry: fmt.Errorf("ingest client: post: %w", err)}
+		return answer{retry: fmt.Errorf("ingest client: post: %w", err)}
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, clientMaxAnswer))
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 	if err != nil {
-		return clientAnswer{retry: fmt.Errorf("ingest client: reading the %d answer: %w", res.StatusCode, err)}
+		return answer{retry: fmt.Errorf("ingest client: reading the %d answer: %w", res.StatusCode, err)}
 	}
 	switch st := res.StatusCode; {
 	case st >= 200 && st < 300:
 		var ans struct {
-			Accepted *int        `json:"accepted"`
-			Rejected []Rejection `json:"rejected"`
+			Accepted *int               `json:"accepted"`
+			Rejected []ingest.Rejection `json:"rejected"`
 		}
 		if err := json.Unmarshal(data, &ans); err != nil || ans.Accepted == nil {
 			// Not the collector (a proxy or a wrong URL): assuming the
 			// events were stored would lose them silently.
-			return clientAnswer{fail: fmt.Errorf("ingest client: %s answered %d with a body that is not a collector response: %q",
+			return answer{fail: fmt.Errorf("ingest client: %s answered %d with a body that is not a collector response: %q",
 				c.endpoint, st, truncate(string(data), 200))}
 		}
-		return clientAnswer{resp: Response{Accepted: *ans.Accepted, Rejected: ans.Rejected}}
+		return answer{resp: ingest.Response{Accepted: *ans.Accepted, Rejected: ans.Rejected}}
 	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		return clientAnswer{retry: newCollectorError(st, data), retryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
+		return answer{retry: newCollectorError(st, data), retryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
 	default:
-		return clientAnswer{fail: newCollectorError(st, data)}
+		return answer{fail: newCollectorError(st, data)}
 	}
 }
 
@@ -875,10 +884,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(min(max(s, 0), int64(clientMaxRetryAfter/time.Second))) * time.Second
+		return time.Duration(min(max(s, 0), int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), clientMaxRetryAfter)
+		return min(max(t.Sub(now), 0), maxRetryAfter)
 	}
 	return 0
 }
@@ -895,8 +904,8 @@ func gzipBody(body []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// fillClientEvent gives ev the id and time it keeps across every attempt.
-func fillClientEvent(ev *ClientEvent, now time.Time) {
+// fillEvent gives ev the id and time it keeps across every attempt.
+func fillEvent(ev *Event, now time.Time) {
 	if ev.ID == "" {
 		ev.ID = newEventID(now)
 	}
@@ -905,43 +914,43 @@ func fillClientEvent(ev *ClientEvent, now time.Time) {
 	}
 }
 
-// checkClientEvent encodes ev and checks it the way the collector will,
-// with the package's own parser, so that Send refuses exactly what the
-// collector would refuse for its shape.
-func checkClientEvent(ev *ClientEvent) ([]byte, error) {
+// checkEvent encodes ev and checks it the way the collector will, with
+// package ingest's parser, so that Send refuses exactly what the collector
+// would refuse for its shape.
+func checkEvent(ev *Event) ([]byte, error) {
 	// These are checked before encoding because encoding/json would quietly
 	// replace invalid UTF-8, and the collector would store a different id.
-	if err := checkID("id", ev.ID, MaxIDLen); err != nil {
+	if err := ingest.CheckID("id", ev.ID, ingest.MaxIDLen); err != nil {
 		return nil, err
 	}
 	if ev.Type == "" {
 		return nil, fieldErr("type", "required")
 	}
-	if err := checkID("tenant", ev.Tenant, MaxTenantLen); err != nil {
+	if err := ingest.CheckID("tenant", ev.Tenant, ingest.MaxTenantLen); err != nil {
 		return nil, err
 	}
 	if ev.User != "" {
-		if err := checkID("user", ev.User, MaxUserLen); err != nil {
+		if err := ingest.CheckID("user", ev.User, ingest.MaxUserLen); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkClientProps(ev.Props); err != nil {
+	if err := checkProps(ev.Props); err != nil {
 		return nil, err
 	}
-	raw, err := encodeClientEvent(ev)
+	raw, err := encodeEvent(ev)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseEvent(raw); err != nil {
+	if _, err := ingest.ParseEvent(raw); err != nil {
 		return nil, err
 	}
 	return raw, nil
 }
 
-// checkClientProps accepts the value types the contract allows in props:
+// checkProps accepts the value types the contract allows in props:
 // strings, bools and finite numbers (of any Go kind, so named types such as
 // `type Plan string` work too).
-func checkClientProps(props map[string]any) error {
+func checkProps(props map[string]any) error {
 	for k, v := range props {
 		field := "props." + truncate(k, 40)
 		if !utf8.ValidString(k) {
@@ -973,8 +982,8 @@ func checkClientProps(props map[string]any) error {
 	return nil
 }
 
-// clientWireEvent is the contract's event JSON.
-type clientWireEvent struct {
+// wireEvent is the contract's event JSON.
+type wireEvent struct {
 	ID     string         `json:"id"`
 	Type   string         `json:"type"`
 	Tenant string         `json:"tenant"`
@@ -983,14 +992,14 @@ type clientWireEvent struct {
 	Props  map[string]any `json:"props,omitempty"`
 }
 
-// encodeClientEvent encodes ev as the collector expects it: time in RFC 3339
+// encodeEvent encodes ev as the collector expects it: time in RFC 3339
 // UTC with as many fraction digits as it needs, props (sorted keys, so the
 // same event always encodes the same) omitted when empty.
-func encodeClientEvent(ev *ClientEvent) ([]byte, error) {
+func encodeEvent(ev *Event) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // "<" need not cost six bytes in a props value
-	err := enc.Encode(clientWireEvent{
+	err := enc.Encode(wireEvent{
 		ID: ev.ID, Type: ev.Type, Tenant: ev.Tenant, User: ev.User,
 		Time:  ev.Time.UTC().Format(time.RFC3339Nano),
 		Props: ev.Props,
@@ -1025,4 +1034,15 @@ func newEventID(now time.Time) string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+func fieldErr(field, format string, args ...any) *ingest.FieldError {
+	return &ingest.FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

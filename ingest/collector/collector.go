@@ -1,4 +1,8 @@
-package ingest
+// Package collector is the HTTP event collector (POST /v1/events): it checks
+// ingest keys and per-key rate limits, validates each batch with package
+// ingest's parser and rules, and answers 202 only after Kafka acknowledged
+// every accepted event. It exports its counters for Prometheus on /metrics.
+package collector
 
 import (
 	"bytes"
@@ -21,11 +25,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/ingest"
 )
 
-// CollectorConfig configures the HTTP collector.
-type CollectorConfig struct {
-	Rules Rules
+// Config configures the HTTP collector.
+type Config struct {
+	Rules ingest.Rules
 	// Rate is the default events-per-second limit of one ingest key; a key
 	// may override it. Default 50,000.
 	Rate float64
@@ -38,7 +43,7 @@ type CollectorConfig struct {
 }
 
 // Validate checks the configuration.
-func (c CollectorConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.Rules.MaxAge <= 0 || c.Rules.MaxAhead < 0 {
 		return errors.New("collector: the late-arrival window must be positive")
 	}
@@ -48,43 +53,30 @@ func (c CollectorConfig) Validate() error {
 	return nil
 }
 
-// Response is the body of a 202 from POST /v1/events.
-type Response struct {
-	Accepted int         `json:"accepted"`
-	Rejected []Rejection `json:"rejected"`
-}
-
-// Rejection says why one event of a batch was refused.
-type Rejection struct {
-	Index int    `json:"index"`
-	ID    string `json:"id,omitempty"`
-	Error string `json:"error"`
-}
-
 // Collector is the HTTP event collector (POST /v1/events).
 type Collector struct {
-	cfg      CollectorConfig
+	cfg      Config
 	keys     *Keys
 	pub      Publisher
 	log      *slog.Logger
 	sem      chan struct{}
 	limiters sync.Map // key id → *rate.Limiter
 	reg      *prometheus.Registry
-	m        collectorMetrics
+	m        metrics
 }
 
-type collectorMetrics struct {
+type metrics struct {
 	requests *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	publish  prometheus.Histogram
 	inflight prometheus.Gauge
 }
 
-// NewCollector returns a collector that authenticates with keys and
-// publishes with pub.
-func NewCollector(cfg CollectorConfig, keys *Keys, pub Publisher, log *slog.Logger) (*Collector, error) {
-	if cfg.Rules == (Rules{}) {
-		cfg.Rules = DefaultRules
+// New returns a collector that authenticates with keys and publishes with
+// pub.
+func New(cfg Config, keys *Keys, pub Publisher, log *slog.Logger) (*Collector, error) {
+	if cfg.Rules == (ingest.Rules{}) {
+		cfg.Rules = ingest.DefaultRules
 	}
 	if cfg.Rate == 0 {
 		cfg.Rate = 50000
@@ -99,7 +91,7 @@ func NewCollector(cfg CollectorConfig, keys *Keys, pub Publisher, log *slog.Logg
 		return nil, err
 	}
 	c := &Collector{cfg: cfg, keys: keys, pub: pub, log: log, sem: make(chan struct{}, cfg.MaxInFlight), reg: prometheus.NewRegistry()}
-	c.m = collectorMetrics{
+	c.m = metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keel_collector_requests_total", Help: "POST /v1/events requests by HTTP status.",
 		}, []string{"status"}),
@@ -177,13 +169,13 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge) {
-			return writeError(w, http.StatusRequestEntityTooLarge, keel.ETOOLARGE, fmt.Sprintf("the body is over %d bytes; send smaller batches", MaxBatchBytes))
+			return writeError(w, http.StatusRequestEntityTooLarge, keel.ETOOLARGE, fmt.Sprintf("the body is over %d bytes; send smaller batches", ingest.MaxBatchBytes))
 		}
 		return writeError(w, http.StatusBadRequest, keel.EINVALID, "cannot read the body: "+err.Error())
 	}
-	items, err := ParseBatch(body)
+	items, err := ingest.ParseBatch(body)
 	switch {
-	case errors.Is(err, ErrBatchTooLarge):
+	case errors.Is(err, ingest.ErrBatchTooLarge):
 		return writeError(w, http.StatusRequestEntityTooLarge, keel.ETOOLARGE, err.Error())
 	case err != nil:
 		return writeError(w, http.StatusBadRequest, keel.EINVALID, err.Error())
@@ -198,7 +190,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 	if key.MaxAge > 0 {
 		headers = append(headers, maxAgeHeader(key.MaxAge))
 	}
-	resp := Response{Rejected: []Rejection{}}
+	resp := ingest.Response{Rejected: []ingest.Rejection{}}
 	msgs := make([]kafka.Message, 0, len(items))
 	for i := range items {
 		it := &items[i]
@@ -206,7 +198,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 			it.Err = rules.Check(&it.Event, now)
 		}
 		if it.Err != nil {
-			resp.Rejected = append(resp.Rejected, Rejection{Index: i, ID: truncate(it.Event.ID, MaxIDLen), Error: it.Err.Error()})
+			resp.Rejected = append(resp.Rejected, ingest.Rejection{Index: i, ID: truncate(it.Event.ID, ingest.MaxIDLen), Error: it.Err.Error()})
 			continue
 		}
 		msgs = append(msgs, kafka.Message{Key: []byte(it.Event.Tenant), Value: it.Raw, Headers: headers, Time: now})
@@ -262,7 +254,7 @@ func (c *Collector) allow(key Key, n int, now time.Time) (time.Duration, bool) {
 	if !ok {
 		// A burst of at least one full batch, so that a single batch is never
 		// refused forever.
-		burst := max(int(limit), MaxBatchEvents)
+		burst := max(int(limit), ingest.MaxBatchEvents)
 		v, _ = c.limiters.LoadOrStore(key.ID, rate.NewLimiter(rate.Limit(limit), burst))
 	}
 	l := v.(*rate.Limiter)
@@ -285,9 +277,10 @@ var errBodyTooLarge = errors.New("body too large")
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // readBody reads the request body into buf, gunzipping it when it says so,
-// and refuses more than MaxBatchBytes either way. The result aliases buf.
+// and refuses more than ingest.MaxBatchBytes either way. The result aliases
+// buf.
 func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, error) {
-	var rd io.Reader = http.MaxBytesReader(w, r.Body, MaxBatchBytes)
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, ingest.MaxBatchBytes)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
@@ -297,13 +290,13 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte
 		rd = zr
 	}
 	buf.Reset()
-	if n := r.ContentLength; n > 0 && n <= MaxBatchBytes {
+	if n := r.ContentLength; n > 0 && n <= ingest.MaxBatchBytes {
 		buf.Grow(int(n))
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(rd, MaxBatchBytes+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(rd, ingest.MaxBatchBytes+1)); err != nil {
 		return nil, err
 	}
-	if buf.Len() > MaxBatchBytes {
+	if buf.Len() > ingest.MaxBatchBytes {
 		return nil, errBodyTooLarge
 	}
 	return buf.Bytes(), nil
@@ -315,4 +308,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string) int {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 	return status
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
