@@ -17,12 +17,34 @@ type Item struct {
 // than MaxBatchEvents.
 var ErrBatchTooLarge = fmt.Errorf("a batch holds at most %d events", MaxBatchEvents)
 
+// UnparsableError is returned by ParseBatch for a body that is not a JSON
+// array and in which no line is a JSON object: plain text, a bare number or
+// string (an array sent as a JSON string, encoded twice), an object
+// pretty-printed over several lines. Nothing in such a body can be taken
+// for an event, so it is refused whole rather than as a list of lines that
+// are not events.
+type UnparsableError struct {
+	Line   int    // the first line that is not blank, counting from 1
+	Reason string // what is wrong with that line
+}
+
+// Error names the line and its problem, and says what to send instead.
+func (e *UnparsableError) Error() string {
+	return fmt.Sprintf("unparsable body: not a JSON array, and no line is a JSON object (line %d: %s); send a JSON array of events or NDJSON, one event object per line", e.Line, e.Reason)
+}
+
 // ParseBatch splits a request body into events. The body is a JSON array of
 // event objects, or NDJSON (one object per line). An element of an array that
 // is not a valid event, or a line of NDJSON that is not, becomes an Item with
 // Err set, so the good events beside it still go through. The error return is
-// for a body that cannot be split at all (a *SyntaxError: nothing is
-// accepted) or that holds too many events (ErrBatchTooLarge).
+// for a body that cannot be split at all, so that nothing is accepted: a
+// *SyntaxError (an empty body, or an array that is not valid JSON), an
+// *UnparsableError (not an array, and not one line is a JSON object) or
+// ErrBatchTooLarge (too many events).
+//
+// A line that is a JSON object counts as an event however wrong it is (an
+// unknown field, a missing id): it is refused on its own with the field
+// named, as an element of an array would be.
 func ParseBatch(body []byte) ([]Item, error) {
 	s := scanner{b: body}
 	s.ws()
@@ -79,7 +101,10 @@ func parseArray(s *scanner) ([]Item, error) {
 
 func parseNDJSON(body []byte) ([]Item, error) {
 	var items []Item
+	objects := 0          // lines that are JSON objects, valid events or not
+	lineNo, first := 0, 0 // the current line and the first that is not blank
 	for len(body) > 0 {
+		lineNo++
 		line := body
 		if j := bytes.IndexByte(body, '\n'); j >= 0 {
 			line, body = body[:j], body[j+1:]
@@ -93,11 +118,31 @@ func parseNDJSON(body []byte) ([]Item, error) {
 		if len(items) == MaxBatchEvents {
 			return nil, ErrBatchTooLarge
 		}
-		ev, err := ParseEvent(line)
+		if first == 0 {
+			first = lineNo
+		}
+		ev, object, err := parseEvent(line)
+		if object {
+			objects++
+		}
 		items = append(items, Item{Raw: line, Event: ev, Err: err})
 	}
 	if len(items) == 0 {
 		return nil, &SyntaxError{Msg: "empty body; send a JSON array of events or NDJSON"}
 	}
+	if objects == 0 {
+		return nil, &UnparsableError{Line: first, Reason: lineProblem(items[0])}
+	}
 	return items, nil
+}
+
+// lineProblem says what a line that is not a JSON object is instead, when
+// it is some other JSON value ("a string" is the mark of an array encoded
+// twice), or else what is wrong with its syntax.
+func lineProblem(it Item) string {
+	s := scanner{b: it.Raw}
+	if k, err := s.value(); err == nil && k != kObject && s.trailing() == nil {
+		return k.String() + ", not an event object"
+	}
+	return it.Err.Error()
 }

@@ -48,6 +48,32 @@ func TestParseBatchNDJSON(t *testing.T) {
 	}
 }
 
+// TestParseBatchNDJSONBadEvents: lines that are JSON objects are events,
+// however wrong; the body is split and each is refused on its own, naming
+// the field, as in an array.
+func TestParseBatchNDJSONBadEvents(t *testing.T) {
+	for _, tt := range []struct{ name, body, wantErr string }{
+		{"an object that is not an event", `{"events":[{"id":"a","type":"login"}]}`, "events: unknown field"},
+		{"events with problems", "{\"id\":\"a\"}\n{\"id\":\"b\",\"type\":\"signup\"}\n", "type: required"},
+		{"an object beside junk", "42\n{\"id\":\"a\"}\n", "an event must be a JSON object"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			items, err := ParseBatch([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("ParseBatch: %v; want the lines refused one by one", err)
+			}
+			for i, it := range items {
+				if it.Err == nil {
+					t.Errorf("item %d was not refused", i)
+				}
+			}
+			if len(items) == 0 || !strings.Contains(items[0].Err.Error(), tt.wantErr) {
+				t.Errorf("items = %+v; want the first refused with %q", items, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestParseBatchRefusals(t *testing.T) {
 	many := "[" + strings.Repeat(`{"id":"a"},`, MaxBatchEvents) + `{"id":"a"}]`
 	tests := []struct {
@@ -60,6 +86,14 @@ func TestParseBatchRefusals(t *testing.T) {
 		{"array then junk", `[] x`, isSyntax},
 		{"missing comma", `[{"id":"a"} {"id":"b"}]`, isSyntax},
 		{"too many events", many, func(err error) bool { return errors.Is(err, ErrBatchTooLarge) }},
+		// Not an array, and no line is a JSON object: nothing in the body
+		// can be taken for an event.
+		{"not JSON at all", "not json at all", isUnparsable},
+		{"a JSON string holding the array", `"[{\"id\":\"a\",\"type\":\"login\"}]"`, isUnparsable},
+		{"a bare number", "42", isUnparsable},
+		{"an object split over lines", "{\n  \"id\": \"a\",\n  \"type\": \"login\"\n}\n", isUnparsable},
+		{"only broken lines", "{\"id\": \n\n{\"type\"\n", isUnparsable},
+		{"an object then junk on its line", `{"id":"a"} {"id":"b"}`, isUnparsable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +103,28 @@ func TestParseBatchRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseBatchUnparsableSaysWhy: the refusal names the first line and
+// what it is instead of an event object.
+func TestParseBatchUnparsableSaysWhy(t *testing.T) {
+	for body, want := range map[string]string{
+		`"[{\"id\":\"a\"}]"`:      "(line 1: a string, not an event object)",
+		"\n\n  42\n":              "(line 3: a number, not an event object)",
+		"not json\n{\"id\": 1,\n": "(line 1: invalid JSON at byte 0: invalid literal)",
+	} {
+		_, err := ParseBatch([]byte(body))
+		if !isUnparsable(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseBatch(%q) = %v, want an unparsable body saying %q", body, err, want)
+		}
+	}
+}
+
+// isUnparsable tells the refusal of a body that is neither a JSON array nor
+// NDJSON with a line that is an object.
+func isUnparsable(err error) bool {
+	var ue *UnparsableError
+	return errors.As(err, &ue) && strings.HasPrefix(err.Error(), "unparsable body: ")
 }
 
 func isSyntax(err error) bool {

@@ -10,22 +10,30 @@ import (
 // rules (see Rules.Check), which depend on a reference time. Every error is a
 // *FieldError.
 func ParseEvent(b []byte) (Event, error) {
+	ev, _, err := parseEvent(b)
+	return ev, err
+}
+
+// parseEvent is ParseEvent that also says whether b is a JSON object at
+// all: that is what tells a line of NDJSON holding a bad event from a body
+// that is not NDJSON (see UnparsableError).
+func parseEvent(b []byte) (ev Event, object bool, err error) {
 	s := scanner{b: b}
 	s.ws()
 	if s.peek() != '{' {
 		if _, err := s.value(); err != nil {
-			return Event{}, &FieldError{Problem: err.Error()}
+			return Event{}, false, &FieldError{Problem: err.Error()}
 		}
-		return Event{}, &FieldError{Problem: "an event must be a JSON object"}
+		return Event{}, false, &FieldError{Problem: "an event must be a JSON object"}
 	}
 	ev, semErr, err := s.event()
 	if err != nil {
-		return Event{}, &FieldError{Problem: err.Error()}
+		return Event{}, false, &FieldError{Problem: err.Error()}
 	}
 	if err := s.trailing(); err != nil {
-		return Event{}, &FieldError{Problem: err.Error()}
+		return Event{}, false, &FieldError{Problem: err.Error()}
 	}
-	return ev, semErr
+	return ev, true, semErr
 }
 
 // event reads an event object at s.i. err is a syntax error; semErr the first

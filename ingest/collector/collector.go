@@ -2,6 +2,29 @@
 // ingest keys and per-key rate limits, validates each batch with package
 // ingest's parser and rules, and answers 202 only after Kafka acknowledged
 // every accepted event. It exports its counters for Prometheus on /metrics.
+//
+// Its answers (DESIGN.md, "Events"):
+//
+//   - 202 {"accepted": n, "rejected": [{"index", "id", "error"}]}: the valid
+//     events are accepted even when others beside them are not, and only
+//     once Kafka acknowledged all of them. A JSON array with some invalid
+//     events gets an error per event; NDJSON with some bad lines gets those
+//     lines rejected by index (the index counts the lines that are not
+//     blank).
+//   - 400, nothing accepted, for a body that cannot be split into events:
+//     an empty body, an array that is not valid JSON, or a body that is not
+//     an array and in which no line is a JSON object — plain text, a bare
+//     number or string (an array encoded twice), an object pretty-printed
+//     over several lines (ingest.UnparsableError). A line that is a JSON
+//     object is an event however wrong it is, so a body of one object that
+//     is not an event gets a 202 rejecting it with the field named.
+//   - 401 for a missing or unknown key, 413 for more than
+//     ingest.MaxBatchEvents events or ingest.MaxBatchBytes, 429 with
+//     Retry-After over the key's rate, 503 with Retry-After when Kafka
+//     cannot take the events or the collector is at capacity: nothing is
+//     accepted, and the client retries with the same ids.
+//
+// Every error answer is {"error": {"code", "message"}}.
 package collector
 
 import (

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -185,6 +186,13 @@ func TestCollectorBadInput(t *testing.T) {
 		{"unknown key", []byte(`[` + good(19) + `]`), map[string]string{"Authorization": "Bearer keel_ingest_nosuchkey"}, 401, "ingest key", -1},
 		{"not gzip", []byte(`[` + good(20) + `]`), map[string]string{"Content-Encoding": "gzip"}, 400, "gzip", -1},
 		{"gzip body", gz(`[` + good(21) + `,` + ev("x", "bogus", tenant, "u", now, "") + `]`), map[string]string{"Content-Encoding": "gzip"}, 202, "type: unknown type", 0},
+		// Neither a JSON array nor NDJSON with a line that is an object.
+		{"not JSON at all", []byte("not json at all"), nil, 400, "unparsable body", -1},
+		{"a JSON string holding the array", []byte(strconv.Quote("[" + good(22) + "]")), nil, 400, "unparsable body", -1},
+		{"a bare number", []byte("42"), nil, 400, "unparsable body", -1},
+		{"an event split over lines", []byte(strings.ReplaceAll(good(23), ",", ",\n")), nil, 400, "unparsable body", -1},
+		// A line that is an object is an event, however wrong.
+		{"NDJSON with an object that is not an event", []byte(good(24) + "\n" + `{"events":[` + good(25) + "]}"), nil, 202, "events: unknown field", 0},
 	}
 	wantStored := map[string]bool{}
 	for _, tt := range tests {
