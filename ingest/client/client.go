@@ -37,7 +37,8 @@ var ErrClosed = errors.New("ingest client: closed")
 // Stats counts what a Client did. Sent is the number of events handed to
 // Send; once everything is settled (after Flush or Close) it equals
 // Accepted + Rejected, where Rejected includes events refused for good and
-// events Close gave up on. Retries is the number of extra POST attempts,
+// events Close gave up on; an event sent twice counts twice, as each Send
+// was acknowledged. Retries is the number of extra POST attempts,
 // SendBatch's included. SendBatch's events are not counted in Sent,
 // Accepted or Rejected: its caller gets them in the returned Response.
 type Stats struct {
@@ -266,7 +267,9 @@ func (c *Client) Stats() Stats {
 //
 // The Response is the collector's, with the indexes of Rejected referring to
 // evs even when the batch had to be split (because it was over
-// ingest.MaxBatchBytes or the collector answered 413). A permanent failure
+// ingest.MaxBatchBytes or the collector answered 413), and Accepted counting
+// distinct events (an event repeated in evs is accepted once and not
+// rejected). A permanent failure
 // (400, 401, an event too large on its own, …) is returned as an error (a
 // *CollectorError, or several joined, saying the status and the collector's
 // message); the events it concerns are listed in Rejected too, so the
@@ -296,15 +299,20 @@ func (c *Client) SendBatch(ctx context.Context, evs []Event) (ingest.Response, e
 		raws[i] = raw
 	}
 	resp := ingest.Response{Rejected: []ingest.Rejection{}}
+	// Accepted counts distinct events, as the collector does: a repeat of an
+	// event (the same tenant and id) is acknowledged as that same event,
+	// even when the two went out in different POSTs.
+	accepted := make(map[eventKey]struct{}, len(evs))
 	fails, err := c.deliver(ctx, raws, func(rs []result) {
 		for _, r := range rs {
 			if r.accepted {
-				resp.Accepted++
+				accepted[eventKey{tenant: evs[r.index].Tenant, id: evs[r.index].ID}] = struct{}{}
 			} else {
 				resp.Rejected = append(resp.Rejected, ingest.Rejection{Index: r.index, ID: evs[r.index].ID, Error: r.reason})
 			}
 		}
 	})
+	resp.Accepted = len(accepted)
 	slices.SortFunc(resp.Rejected, func(a, b ingest.Rejection) int { return cmp.Compare(a.Index, b.Index) })
 	if err != nil {
 		return resp, err

@@ -46,24 +46,84 @@ func (p *testPublisher) Publish(_ context.Context, msgs []kafka.Message) error {
 
 func (p *testPublisher) Ready(context.Context) error { return nil }
 
-// TestClientAgainstCollector runs the client against the real collector
-// handler: gzip, the time rules, and splitting at the real size limit.
-func TestClientAgainstCollector(t *testing.T) {
+// newRealCollector serves the real collector handler with one ingest key,
+// unlimited, and returns its URL, the key and what it published.
+func newRealCollector(t *testing.T) (url, key string, pub *testPublisher) {
+	t.Helper()
 	plain, hash, err := collector.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	keys := collector.NewKeys(testKeys{{ID: 1, Name: "test", Hash: hash, Rate: -1}}, log)
-	pub := &testPublisher{}
+	pub = &testPublisher{}
 	col, err := collector.New(collector.Config{}, keys, pub, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(col.Handler())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv.URL, plain, pub
+}
+
+// TestClientRepeatsInABatch: an app that sends the same event twice (the
+// same tenant and id) in one batch gets it acknowledged as one event, as
+// the collector counts it: SendBatch's Accepted counts distinct events,
+// the queue settles both Sends as accepted, and nothing is logged as a
+// miscount.
+func TestClientRepeatsInABatch(t *testing.T) {
+	url, key, pub := newRealCollector(t)
+	var logged strings.Builder
+	var logMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
+	c := newTestClient(t, url, Config{Key: key, Logger: log})
+
+	a, b := testEvent(0), testEvent(1)
+	a.ID, b.ID = "same", "other"
+	resp, err := c.SendBatch(context.Background(), []Event{a, b, a})
+	if err != nil || resp.Accepted != 2 || len(resp.Rejected) != 0 {
+		t.Errorf("SendBatch(a, b, a) = %+v, %v; want 2 distinct events accepted, none rejected", resp, err)
+	}
+
+	a.ID, b.ID = "queued-same", "queued-other"
+	for _, ev := range []Event{a, b, a} {
+		if err := c.Send(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, c)
+	checkStats(t, c, 3, 0)
+	pub.mu.Lock()
+	n := len(pub.msgs)
+	pub.mu.Unlock()
+	if n != 4 {
+		t.Errorf("collector published %d events, want 4 (each distinct event once)", n)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(logged.String(), "do not add up") {
+		t.Errorf("the client logged a miscount for a repeat:\n%s", logged.String())
+	}
+}
+
+// lockedWriter serialises the writes of a logger used by several senders.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestClientAgainstCollector runs the client against the real collector
+// handler: gzip, the time rules, and splitting at the real size limit.
+func TestClientAgainstCollector(t *testing.T) {
+	url, plain, pub := newRealCollector(t)
 	var rej rejections
-	c := newTestClient(t, srv.URL, Config{Key: plain, Gzip: true, BatchSize: ingest.MaxBatchEvents, OnRejected: rej.record})
+	c := newTestClient(t, url, Config{Key: plain, Gzip: true, BatchSize: ingest.MaxBatchEvents, OnRejected: rej.record})
 
 	old := testEvent(0)
 	old.ID, old.Time = "too-old", time.Now().Add(-40*24*time.Hour)
@@ -94,7 +154,7 @@ func TestClientAgainstCollector(t *testing.T) {
 	}
 	checkStats(t, c, 600, 1)
 
-	bad, err := New(Config{URL: srv.URL, Key: "keel_ingest_nope"})
+	bad, err := New(Config{URL: url, Key: "keel_ingest_nope"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,10 @@ type Event struct {
 	Props  map[string]any // string, bool, or numbers only
 }
 
+// eventKey is what makes two events the same event: the collector and the
+// warehouse store and count an id once per tenant.
+type eventKey struct{ tenant, id string }
+
 // fillEvent gives ev the id and time it keeps across every attempt.
 func fillEvent(ev *Event, now time.Time) {
 	if ev.ID == "" {

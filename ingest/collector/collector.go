@@ -10,7 +10,12 @@
 //     once Kafka acknowledged all of them. A JSON array with some invalid
 //     events gets an error per event; NDJSON with some bad lines gets those
 //     lines rejected by index (the index counts the lines that are not
-//     blank).
+//     blank). An event repeated inside a batch (the same tenant and id as
+//     an earlier valid event of it) is acknowledged as that same event: it
+//     is not published again and not rejected, and accepted counts distinct
+//     events, so accepted + len(rejected) falls short of the events sent by
+//     the repeats. The first valid copy is the one kept, as the loader keeps
+//     the first copy of an event sent twice.
 //   - 400, nothing accepted, for a body that cannot be split into events:
 //     an empty body, an array that is not valid JSON, or a body that is not
 //     an array and in which no line is a JSON object — plain text, a bare
@@ -215,6 +220,8 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 	}
 	resp := ingest.Response{Rejected: []ingest.Rejection{}}
 	msgs := make([]kafka.Message, 0, len(items))
+	seen := seenPool.Get().(map[eventKey]struct{})
+	defer func() { clear(seen); seenPool.Put(seen) }()
 	for i := range items {
 		it := &items[i]
 		if it.Err == nil {
@@ -224,6 +231,13 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 			resp.Rejected = append(resp.Rejected, ingest.Rejection{Index: i, ID: truncate(it.Event.ID, ingest.MaxIDLen), Error: it.Err.Error()})
 			continue
 		}
+		// A repeat of an event already accepted in this batch is that same
+		// event: not published again, not rejected, counted once.
+		k := eventKey{tenant: it.Event.Tenant, id: it.Event.ID}
+		if _, repeat := seen[k]; repeat {
+			continue
+		}
+		seen[k] = struct{}{}
 		msgs = append(msgs, kafka.Message{Key: []byte(it.Event.Tenant), Value: it.Raw, Headers: headers, Time: now})
 	}
 
@@ -291,6 +305,14 @@ func (c *Collector) allow(key Key, n int, now time.Time) (time.Duration, bool) {
 	}
 	return 0, true
 }
+
+// eventKey is what makes two events the same event (DESIGN.md: the same id
+// for the same tenant is stored and counted once).
+type eventKey struct{ tenant, id string }
+
+// seenPool recycles the sets of a batch's events, for the same reason as
+// bodyPool: a set sized for a full batch on every request is garbage.
+var seenPool = sync.Pool{New: func() any { return make(map[eventKey]struct{}, ingest.MaxBatchEvents) }}
 
 var errBodyTooLarge = errors.New("body too large")
 

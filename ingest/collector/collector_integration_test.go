@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -246,6 +247,77 @@ func TestCollectorBadInput(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestCollectorRepeatsInABatch: an id sent twice in one batch for the same
+// tenant is one event, as it is across batches: accepted counts it once,
+// neither copy is rejected, and the first valid copy is the one stored. The
+// same id of another tenant is another event.
+func TestCollectorRepeatsInABatch(t *testing.T) {
+	p := newPipeline(t)
+	now := time.Now().UTC()
+	const tenant, other = "repeats", "repeats-other"
+	body := "[" + strings.Join([]string{
+		ev("r1", "login", tenant, "u1", now, ""),
+		ev("r2", "login", tenant, "u1", now, ""),
+		ev("r1", "login", tenant, "u1", now, ""),                // the same event again
+		ev("r1", "page_view", tenant, "u2", now, ""),            // the same id, changed: still the first event
+		ev("r1", "login", other, "u1", now, ""),                 // another tenant's r1
+		ev("r3", "login", tenant, "u1", now.Add(time.Hour), ""), // rejected: in the future
+		ev("r3", "logout", tenant, "u1", now, ""),               // so this copy is r3
+	}, ",") + "]"
+	status, _, b := p.post(t, []byte(body), nil)
+	if status != http.StatusAccepted {
+		t.Fatalf("status %d %s, want 202", status, b)
+	}
+	var r ingest.Response
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Accepted != 4 || len(r.Rejected) != 1 || r.Rejected[0].Index != 5 {
+		t.Fatalf("accepted %d, rejected %+v; want 4 distinct events accepted and index 5 rejected", r.Accepted, r.Rejected)
+	}
+	want := map[string]string{tenant + "/r1": "login", tenant + "/r2": "login", tenant + "/r3": "logout", other + "/r1": "login"}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := p.storedTypes(t, tenant, other)
+		if len(got) >= len(want) {
+			if !maps.Equal(got, want) {
+				t.Errorf("stored %v, want %v", got, want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %v, want %v", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, tn := range []string{tenant, other} {
+		for id, n := range p.storedIDs(t, tn) {
+			if n != 1 {
+				t.Errorf("%s/%s stored %d times, want once", tn, id, n)
+			}
+		}
+	}
+}
+
+// storedTypes returns the type stored for each tenant/id of two tenants.
+func (p *pipeline) storedTypes(t *testing.T, a, b string) map[string]string {
+	t.Helper()
+	rows, err := p.store.Conn().Query(context.Background(), "SELECT tenant_id, event_id, event_type FROM events WHERE tenant_id IN (?, ?)", a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var tenant, id, typ string
+		if err := rows.Scan(&tenant, &id, &typ); err != nil {
+			t.Fatal(err)
+		}
+		out[tenant+"/"+id] = typ
+	}
+	return out
 }
 
 // goodID finds the id of the good event in a test body.
