@@ -27,37 +27,33 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-func TestFactPayload(t *testing.T) {
+func TestOutboxPayload(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	at := time.Date(2026, 11, 20, 8, 0, 0, 500, time.FixedZone("CET", 3600))
 	tests := []struct {
 		name    string
-		fact    Fact
+		fact    keel.Fact
 		want    string // the payload, or "" when an error is expected
 		wantErr string
 	}{
-		{"full", Fact{Kind: FactOrderApproved, CustomerID: 12, Tenant: "t-1001", At: at, Data: map[string]any{"order_id": 5, "paid": 12000}},
+		{"full", keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: "t-1001", At: at, Data: json.RawMessage(`{"order_id":5,"paid":12000}`)},
 			`{"customer_id":12,"tenant":"t-1001","at":"2026-11-20T07:00:00.0000005Z","data":{"order_id":5,"paid":12000}}`, ""},
-		{"no data, no time", Fact{Kind: FactCustomerCreated, CustomerID: 3},
+		{"no data, no time", keel.Fact{Kind: keel.FactCustomerCreated, CustomerID: 3},
 			`{"customer_id":3,"tenant":"","at":"2026-11-23T09:30:00Z","data":{}}`, ""},
-		{"struct data", Fact{Kind: FactOrderVoided, CustomerID: 3, At: now, Data: struct {
-			OrderID int64 `json:"order_id"`
-		}{9}}, `{"customer_id":3,"tenant":"","at":"2026-11-23T09:30:00Z","data":{"order_id":9}}`, ""},
-		{"no kind", Fact{CustomerID: 3}, "", "fact kind: required"},
-		{"no customer", Fact{Kind: FactCustomerCreated}, "", "fact customer_id: required"},
-		{"negative customer", Fact{Kind: FactCustomerCreated, CustomerID: -1}, "", "fact customer_id: required"},
-		{"link without tenant", Fact{Kind: FactTenantLinked, CustomerID: 3}, "", "fact tenant: required for tenant.linked"},
-		{"data not an object", Fact{Kind: FactCustomerUpdated, CustomerID: 3, Data: []int{1}}, "", "fact data: must be a JSON object"},
-		{"data not marshallable", Fact{Kind: FactCustomerUpdated, CustomerID: 3, Data: map[string]any{"f": func() {}}}, "", "fact data: json: unsupported type"},
-		{"data too large", Fact{Kind: FactCustomerUpdated, CustomerID: 3, Data: map[string]string{"x": strings.Repeat("a", 70000)}}, "", "fact data: 70008 bytes, at most 65536"},
-		{"time out of range", Fact{Kind: FactCustomerUpdated, CustomerID: 3, At: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "", "fact at: 1969-12-31T00:00:00Z is outside 1970–2105"},
+		// keel.Fact.Check's own tests hold every refusal; these show that
+		// AddFact makes them invalid-input errors naming the field.
+		{"no kind", keel.Fact{CustomerID: 3}, "", "fact kind: required"},
+		{"negative customer", keel.Fact{Kind: keel.FactCustomerCreated, CustomerID: -1}, "", "fact customer_id: required"},
+		{"link without tenant", keel.Fact{Kind: keel.FactTenantLinked, CustomerID: 3}, "", "fact tenant: required for tenant.linked"},
+		{"data not an object", keel.Fact{Kind: keel.FactCustomerUpdated, CustomerID: 3, Data: json.RawMessage(`[1]`)}, "", "fact data: must be a JSON object"},
+		{"time out of range", keel.Fact{Kind: keel.FactCustomerUpdated, CustomerID: 3, At: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "", "fact at: 1969-12-31T00:00:00Z is outside 1970–2105"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := factPayload(tt.fact, now)
+			got, err := outboxPayload(tt.fact, now)
 			if tt.wantErr != "" {
-				if keel.ErrorCode(err) != keel.EINVALID || !strings.Contains(keel.ErrorMessage(err), tt.wantErr) {
-					t.Fatalf("error %v, want an invalid error containing %q", err, tt.wantErr)
+				if keel.ErrorCode(err) != keel.EINVALID || !strings.HasPrefix(keel.ErrorMessage(err), tt.wantErr) {
+					t.Fatalf("error %v, want an invalid error starting %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -68,6 +64,25 @@ func TestFactPayload(t *testing.T) {
 				t.Errorf("payload\n got %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestOutboxFact: the relay reads back what AddFact stored — as Postgres
+// prints jsonb, keys reordered and spaced — into the fact it publishes.
+func TestOutboxFact(t *testing.T) {
+	at := time.Date(2026, 11, 20, 7, 0, 0, 500, time.UTC)
+	stored := `{"at": "2026-11-20T07:00:00.0000005Z", "data": {"paid": 12000, "lines": [{"line_id": 3}], "order_id": 5}, "tenant": "t-1001", "customer_id": 12}`
+	got, err := outboxFact(41, "order.approved", []byte(stored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := keel.Fact{ID: 41, Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: "t-1001", At: at,
+		Data: json.RawMessage(`{"paid":12000,"lines":[{"line_id":3}],"order_id":5}`)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v (data %s), want %+v (data %s)", got, got.Data, want, want.Data)
+	}
+	if _, err := outboxFact(42, "order.approved", []byte(`{"customer_id": "12"}`)); err == nil || !strings.Contains(err.Error(), "outbox row 42") {
+		t.Errorf("a payload of the wrong shape: error %v, want one naming outbox row 42", err)
 	}
 }
 
@@ -218,14 +233,14 @@ func (e *factEnv) startLoader(t *testing.T) {
 }
 
 // commit adds facts in one transaction and commits it.
-func (e *factEnv) commit(t *testing.T, facts ...Fact) {
+func (e *factEnv) commit(t *testing.T, facts ...keel.Fact) {
 	t.Helper()
 	if err := e.tx(context.Background(), true, facts...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *factEnv) tx(ctx context.Context, commit bool, facts ...Fact) error {
+func (e *factEnv) tx(ctx context.Context, commit bool, facts ...keel.Fact) error {
 	tx, err := e.db.Pool().Begin(ctx)
 	if err != nil {
 		return err
@@ -413,9 +428,9 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	committed := time.Now()
 	e.commit(t,
-		Fact{Kind: FactCustomerCreated, CustomerID: 12, Tenant: tenant, At: at, Data: map[string]any{"name": "Acme"}},
-		Fact{Kind: FactTenantLinked, CustomerID: 12, Tenant: tenant, At: at},
-		Fact{Kind: FactOrderApproved, CustomerID: 12, Tenant: tenant, At: at.Add(time.Hour), Data: map[string]any{"order_id": 5, "paid": 12000, "currency": "EUR"}},
+		keel.Fact{Kind: keel.FactCustomerCreated, CustomerID: 12, Tenant: tenant, At: at, Data: json.RawMessage(`{"name":"Acme"}`)},
+		keel.Fact{Kind: keel.FactTenantLinked, CustomerID: 12, Tenant: tenant, At: at},
+		keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: tenant, At: at.Add(time.Hour), Data: json.RawMessage(`{"order_id":5,"paid":12000,"currency":"EUR"}`)},
 	)
 	e.waitSent(t, 10*time.Second)
 	if d := time.Since(committed); d > 2*time.Second {
@@ -434,25 +449,18 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 		t.Fatalf("%d messages in Kafka, want 3", len(msgs))
 	}
 	slices.SortFunc(msgs, func(a, b kafka.Message) int { return strings.Compare(factIDHeader(a), factIDHeader(b)) })
-	wantKinds := []string{FactCustomerCreated, FactTenantLinked, FactOrderApproved}
+	wantKinds := []keel.FactKind{keel.FactCustomerCreated, keel.FactTenantLinked, keel.FactOrderApproved}
 	for i, m := range msgs {
-		var v struct {
-			ID         uint64         `json:"id"`
-			Kind       string         `json:"kind"`
-			CustomerID int64          `json:"customer_id"`
-			Tenant     string         `json:"tenant"`
-			At         string         `json:"at"`
-			Data       map[string]any `json:"data"`
-		}
-		if err := json.Unmarshal(m.Value, &v); err != nil {
+		v, err := keel.ParseFact(m.Value)
+		if err != nil {
 			t.Fatalf("message %s: %v", m.Value, err)
 		}
-		if string(m.Key) != "12" || factIDHeader(m) != strconv.FormatUint(ids[i], 10) || v.ID != ids[i] ||
+		if string(m.Key) != "12" || factIDHeader(m) != strconv.FormatUint(ids[i], 10) || uint64(v.ID) != ids[i] ||
 			v.Kind != wantKinds[i] || v.CustomerID != 12 || v.Tenant != tenant {
 			t.Errorf("message %d: key %q, header %q, value %s; want key 12, id %d, kind %s", i, m.Key, factIDHeader(m), m.Value, ids[i], wantKinds[i])
 		}
-		if _, err := time.Parse(time.RFC3339, v.At); err != nil || !strings.HasSuffix(v.At, "Z") {
-			t.Errorf("message %d: at %q is not an RFC 3339 UTC time", i, v.At)
+		if wantAt := at.Add(time.Duration(i/2) * time.Hour); !v.At.Equal(wantAt) || !strings.Contains(string(m.Value), `"at":"`+wantAt.Format(time.RFC3339)+`"`) {
+			t.Errorf("message %d: value %s, want at %s (RFC 3339, UTC)", i, m.Value, wantAt.Format(time.RFC3339))
 		}
 	}
 
@@ -461,7 +469,7 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wantKinds := map[string]uint64{FactCustomerCreated: 1, FactTenantLinked: 1, FactOrderApproved: 1}; total != 3 || !reflect.DeepEqual(byKind, wantKinds) {
+	if wantKinds := map[keel.FactKind]uint64{keel.FactCustomerCreated: 1, keel.FactTenantLinked: 1, keel.FactOrderApproved: 1}; total != 3 || !reflect.DeepEqual(byKind, wantKinds) {
 		t.Errorf("fact counts %v (total %d), want %v (total 3)", byKind, total, wantKinds)
 	}
 	var kind, gotTenant, payload string
@@ -471,7 +479,7 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 		Scan(&kind, &customer, &gotTenant, &gotAt, &payload); err != nil {
 		t.Fatal(err)
 	}
-	if kind != FactOrderApproved || customer != 12 || gotTenant != tenant || !gotAt.Equal(at.Add(time.Hour)) ||
+	if kind != string(keel.FactOrderApproved) || customer != 12 || gotTenant != tenant || !gotAt.Equal(at.Add(time.Hour)) ||
 		payload != `{"paid":12000,"currency":"EUR","order_id":5}` {
 		t.Errorf("stored %s %d %s %s %s", kind, customer, gotTenant, gotAt, payload)
 	}
@@ -489,7 +497,7 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 
 func factIDHeader(m kafka.Message) string {
 	for _, h := range m.Headers {
-		if h.Key == HeaderFactID {
+		if h.Key == keel.HeaderFactID {
 			return string(h.Value)
 		}
 	}
@@ -515,14 +523,14 @@ func TestRolledBackFactIsNeverRelayed(t *testing.T) {
 
 	// Rolled back on purpose, and rolled back because a later statement
 	// of the transaction failed.
-	if err := e.tx(ctx, false, Fact{Kind: FactOrderApproved, CustomerID: 7}); err != nil {
+	if err := e.tx(ctx, false, keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 7}); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := e.db.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := AddFact(ctx, tx, Fact{Kind: FactOrderVoided, CustomerID: 7}); err != nil {
+	if err := AddFact(ctx, tx, keel.Fact{Kind: keel.FactOrderVoided, CustomerID: 7}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT 1/0"); err == nil {
@@ -531,7 +539,7 @@ func TestRolledBackFactIsNeverRelayed(t *testing.T) {
 	if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
 		t.Fatalf("commit of a failed transaction: %v, want ErrTxCommitRollback", err)
 	}
-	e.commit(t, Fact{Kind: FactOrderApproved, CustomerID: 8})
+	e.commit(t, keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 8})
 
 	// The two rolled-back facts took ids base and base+1 from the sequence.
 	want := []uint64{uint64(e.base) + 2}
@@ -569,7 +577,7 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		t.Fatal("relay b works while relay a holds the lock")
 	}
 
-	kinds := []string{FactCustomerCreated, FactCustomerUpdated, FactOrderApproved, FactOrderVoided, FactSubscriptionChanged}
+	kinds := []keel.FactKind{keel.FactCustomerCreated, keel.FactCustomerUpdated, keel.FactOrderApproved, keel.FactOrderVoided, keel.FactSubscriptionChanged}
 	var wg sync.WaitGroup
 	var rolledBack atomic.Int64
 	errs := make(chan error, writers)
@@ -578,9 +586,9 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < txPerWriter; i++ {
-				var facts []Fact
+				var facts []keel.Fact
 				for j := 0; j <= i%3; j++ {
-					facts = append(facts, Fact{Kind: kinds[(i+j)%len(kinds)], CustomerID: int64(1 + (w*31+i)%40), Data: map[string]int{"writer": w, "tx": i}})
+					facts = append(facts, keel.Fact{Kind: kinds[(i+j)%len(kinds)], CustomerID: int64(1 + (w*31+i)%40), Data: json.RawMessage(fmt.Sprintf(`{"writer":%d,"tx":%d}`, w, i))})
 				}
 				commit := i%10 != 9
 				if !commit {
@@ -617,7 +625,7 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		len(ids), writers*txPerWriter, rolledBack.Load(), a.relayed(), b.relayed(), c.relayed())
 
 	// Counts by kind agree with the outbox.
-	want := map[string]uint64{}
+	want := map[keel.FactKind]uint64{}
 	rows, err := e.db.Pool().Query(ctx, "SELECT kind, count(*) FROM outbox GROUP BY kind")
 	if err != nil {
 		t.Fatal(err)
@@ -628,7 +636,7 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		if err := rows.Scan(&k, &n); err != nil {
 			t.Fatal(err)
 		}
-		want[k] = uint64(n)
+		want[keel.FactKind(k)] = uint64(n)
 	}
 	rows.Close()
 	checkCounts := func() {

@@ -4,8 +4,10 @@ package warehouse
 //
 // Facts are Postgres changes the warehouse must know: an order approved or
 // voided, a subscription changed, a customer created or updated, a tenant
-// linked to a customer. They reach ClickHouse in three hops, and each hop
-// either cannot lose a fact or repeats it until it is through:
+// linked to a customer. Their message, kinds and payloads are the root
+// package's contract (keel.Fact, fact.go), which the relay encodes with and
+// this loader parses with. They reach ClickHouse in three hops, and each
+// hop either cannot lose a fact or repeats it until it is through:
 //
 //  1. Postgres → outbox. The change and its fact are written by the same
 //     transaction (postgres.AddFact): both commit or neither does.
@@ -37,7 +39,8 @@ package warehouse
 // added to the topic so that a re-sent fact lands elsewhere — never changes
 // a number.
 //
-// Malformed messages are parked in rejected_events with the reason (kafka
+// Malformed messages (keel.ParseFact's refusals, or a Kafka key that is not
+// the fact's customer) are parked in rejected_events with the reason (kafka
 // topic keel.facts, the message key in tenant_id) and the loader goes on;
 // before parking it checks their Kafka positions so a re-delivered one is
 // parked once.
@@ -56,8 +59,6 @@ package warehouse
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -69,89 +70,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/ingest"
 )
-
-// FactTenantLinked is the kind of fact that links a product tenant to a
-// customer (postgres.FactTenantLinked; repeated here because the warehouse
-// does not depend on the Postgres adapter).
-const FactTenantLinked = "tenant.linked"
-
-// Fact is one message of the facts topic, as the relay publishes it:
-//
-//	{"id": 7, "kind": "order.approved", "customer_id": 12, "tenant": "t-1001",
-//	 "at": "2026-11-23T08:00:00Z", "data": {…}}
-type Fact struct {
-	ID         uint64    // the outbox id: the fact's identity
-	Kind       string    // e.g. "order.approved"
-	CustomerID uint64    // also the Kafka message key
-	Tenant     string    // the customer's product tenant; may be empty
-	At         time.Time // when the change happened, UTC
-	Data       string    // the kind's own fields, a JSON object
-}
-
-// clickhouse DateTime's range.
-var (
-	minFactTime = time.Unix(0, 0).UTC()
-	maxFactTime = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
-)
-
-// ParseFact decodes and checks a facts message. Errors name the field.
-func ParseFact(b []byte) (Fact, error) {
-	var m struct {
-		ID         *uint64         `json:"id"`
-		Kind       string          `json:"kind"`
-		CustomerID *uint64         `json:"customer_id"`
-		Tenant     string          `json:"tenant"`
-		At         string          `json:"at"`
-		Data       json.RawMessage `json:"data"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&m); err != nil {
-		return Fact{}, fmt.Errorf("invalid JSON: %v", err)
-	}
-	if dec.More() {
-		return Fact{}, errors.New("invalid JSON: data after the object")
-	}
-	var f Fact
-	switch {
-	case m.ID == nil || *m.ID == 0:
-		return Fact{}, errors.New("id: required, a positive integer")
-	case m.Kind == "":
-		return Fact{}, errors.New("kind: required")
-	case len(m.Kind) > 64:
-		return Fact{}, errors.New("kind: at most 64 bytes")
-	case m.CustomerID == nil || *m.CustomerID == 0:
-		return Fact{}, errors.New("customer_id: required, a positive integer")
-	case m.At == "":
-		return Fact{}, errors.New("at: required")
-	case m.Kind == FactTenantLinked && m.Tenant == "":
-		return Fact{}, errors.New("tenant: required for " + FactTenantLinked)
-	}
-	f.ID, f.Kind, f.CustomerID, f.Tenant = *m.ID, m.Kind, *m.CustomerID, m.Tenant
-	at, err := time.Parse(time.RFC3339Nano, m.At)
-	if err != nil {
-		return Fact{}, fmt.Errorf("at: not an RFC 3339 time: %q", truncateString(m.At, 64))
-	}
-	if at.Before(minFactTime) || at.After(maxFactTime) {
-		return Fact{}, fmt.Errorf("at: %s is outside 1970–2105", m.At)
-	}
-	f.At = at.UTC()
-	data := bytes.TrimSpace(m.Data)
-	switch {
-	case len(data) == 0 || bytes.Equal(data, []byte("null")):
-		f.Data = "{}"
-	case data[0] != '{':
-		return Fact{}, errors.New("data: must be a JSON object")
-	default:
-		var sb bytes.Buffer
-		if err := json.Compact(&sb, data); err != nil {
-			return Fact{}, fmt.Errorf("data: %v", err)
-		}
-		f.Data = sb.String()
-	}
-	return f, nil
-}
 
 // FactKey identifies a stored fact: its customer (the table's leading key
 // column, so the lookup uses the index) and its id.
@@ -205,27 +126,28 @@ func (b *FactBatch) Len() int {
 	return len(b.Facts.ID) + len(b.Links.FactID) + len(b.Rejected.Reason)
 }
 
-// AddFact appends a fact read at pos.
-func (b *FactBatch) AddFact(f *Fact, pos Position, loaded time.Time) {
+// AddFact appends a fact read at pos. f must be checked (keel.ParseFact
+// does): its ids positive, its data a JSON object.
+func (b *FactBatch) AddFact(f *keel.Fact, pos Position, loaded time.Time) {
 	c := &b.Facts
-	c.ID = append(c.ID, f.ID)
-	c.Customer = append(c.Customer, f.CustomerID)
-	c.Kind = append(c.Kind, f.Kind)
+	c.ID = append(c.ID, uint64(f.ID))
+	c.Customer = append(c.Customer, uint64(f.CustomerID))
+	c.Kind = append(c.Kind, string(f.Kind))
 	c.Tenant = append(c.Tenant, f.Tenant)
 	c.At = append(c.At, f.At)
-	c.Payload = append(c.Payload, f.Data)
+	c.Payload = append(c.Payload, string(f.Data))
 	c.Loaded = append(c.Loaded, loaded.UTC().Truncate(time.Second))
 	c.Partition = append(c.Partition, uint32(pos.Partition))
 	c.Offset = append(c.Offset, uint64(pos.Offset))
 }
 
 // AddLink appends the tenant link a tenant.linked fact makes.
-func (b *FactBatch) AddLink(f *Fact) {
+func (b *FactBatch) AddLink(f *keel.Fact) {
 	l := &b.Links
 	l.Tenant = append(l.Tenant, f.Tenant)
-	l.Customer = append(l.Customer, f.CustomerID)
+	l.Customer = append(l.Customer, uint64(f.CustomerID))
 	l.LinkedAt = append(l.LinkedAt, f.At)
-	l.FactID = append(l.FactID, f.ID)
+	l.FactID = append(l.FactID, uint64(f.ID))
 }
 
 // AddRejected appends a message that could not be stored as a fact.
@@ -384,19 +306,19 @@ SELECT '' AS kind, uniqExact(fact_id) FROM facts WHERE fact_id BETWEEN ? AND ?`,
 
 // FactCounts returns how many distinct facts of each kind are stored, and
 // how many distinct facts in all. Copies of a fact are counted once.
-func (s *Store) FactCounts(ctx context.Context) (map[string]uint64, uint64, error) {
+func (s *Store) FactCounts(ctx context.Context) (map[keel.FactKind]uint64, uint64, error) {
 	return s.FactCountsBetween(ctx, 0, math.MaxUint64)
 }
 
 // FactCountsBetween is FactCounts for the fact ids in [from, to].
-func (s *Store) FactCountsBetween(ctx context.Context, from, to uint64) (map[string]uint64, uint64, error) {
+func (s *Store) FactCountsBetween(ctx context.Context, from, to uint64) (map[keel.FactKind]uint64, uint64, error) {
 	sql, args := factCountsQuery(from, to)
 	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count facts: %w", err)
 	}
 	defer rows.Close()
-	byKind := map[string]uint64{}
+	byKind := map[keel.FactKind]uint64{}
 	var total uint64
 	for rows.Next() {
 		var kind string
@@ -407,7 +329,7 @@ func (s *Store) FactCountsBetween(ctx context.Context, from, to uint64) (map[str
 		if kind == "" {
 			total = n
 		} else {
-			byKind[kind] = n
+			byKind[keel.FactKind(kind)] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -545,7 +467,7 @@ func (c FactLoaderConfig) group(log *slog.Logger) *group {
 
 func (c *FactLoaderConfig) defaults() {
 	if c.Topic == "" {
-		c.Topic = "keel.facts"
+		c.Topic = keel.FactsTopic
 	}
 	if c.Group == "" {
 		c.Group = "keel-facts-loader"
@@ -637,8 +559,8 @@ func (l *FactLoader) Run(ctx context.Context) error {
 		return nil
 	}
 	return l.group.run(ctx, func(ctx context.Context, gen *kafka.Generation, assigned []kafka.PartitionAssignment) {
-		w := &factWorker{l: l, gen: gen, next: map[int]int64{}, seen: map[uint64]struct{}{},
-			links: map[uint64]struct{}{}, batch: FactBatch{Topic: l.cfg.Topic}}
+		w := &factWorker{l: l, gen: gen, next: map[int]int64{}, seen: map[int64]struct{}{},
+			links: map[int64]struct{}{}, batch: FactBatch{Topic: l.cfg.Topic}}
 		l.group.consume(ctx, assigned, w)
 	})
 }
@@ -675,9 +597,9 @@ type factWorker struct {
 	l   *FactLoader
 	gen *kafka.Generation
 
-	next  map[int]int64       // offset to commit per partition
-	seen  map[uint64]struct{} // fact ids in the batch
-	links map[uint64]struct{} // fact ids of the batch's links
+	next  map[int]int64      // offset to commit per partition
+	seen  map[int64]struct{} // fact ids in the batch
+	links map[int64]struct{} // fact ids of the batch's links
 	batch FactBatch
 	msgs  int // messages since the last commit
 	bytes int
@@ -690,9 +612,9 @@ func (w *factWorker) add(m *kafka.Message) (full bool) {
 	w.msgs++
 	w.next[m.Partition] = m.Offset + 1
 	pos := Position{Partition: m.Partition, Offset: m.Offset}
-	f, err := ParseFact(m.Value)
+	f, err := keel.ParseFact(m.Value)
 	var key [20]byte
-	if err == nil && !bytes.Equal(m.Key, strconv.AppendUint(key[:0], f.CustomerID, 10)) {
+	if err == nil && !bytes.Equal(m.Key, strconv.AppendInt(key[:0], f.CustomerID, 10)) {
 		err = fmt.Errorf("kafka message key %q is not the fact's customer_id %d; key facts by customer", truncateString(string(m.Key), 64), f.CustomerID)
 	}
 	if err != nil {
@@ -701,7 +623,7 @@ func (w *factWorker) add(m *kafka.Message) (full bool) {
 		w.bytes += len(raw)
 		return w.full()
 	}
-	if f.Kind == FactTenantLinked {
+	if f.Kind == keel.FactTenantLinked {
 		// Even for a fact seen before: its link may be what a crash lost.
 		if _, dup := w.links[f.ID]; !dup {
 			w.links[f.ID] = struct{}{}
