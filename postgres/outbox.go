@@ -12,7 +12,7 @@ package postgres
 //   - a relay killed between the acknowledgement and the mark sends the
 //     batch again on its next turn (or its successor does). That is the only
 //     way a fact reaches Kafka twice, and always with the same fact id (the
-//     outbox id) and key, so the facts loader (warehouse/facts.go)
+//     outbox id) and key, so the facts loader (warehouse/facts_loader.go)
 //     stores it once.
 //
 // What the relay publishes is keel.Fact's message (fact.go in the root

@@ -20,7 +20,7 @@ import (
 // becomes and how a batch is stored exactly once is each loader's own (its
 // batcher): events are recognised by Kafka position and a per-partition
 // dedup window (loader.go), facts by their id, checked against ClickHouse
-// before every insert (facts.go).
+// before every insert (facts_loader.go).
 type group struct {
 	name    string // "loader" or "facts loader": the prefix of logs and errors
 	brokers []string
