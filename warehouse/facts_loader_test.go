@@ -331,12 +331,8 @@ func TestTenantLinkAttribution(t *testing.T) {
 
 func TestFactLoaderConfigValidate(t *testing.T) {
 	cfg := FactLoaderConfig{Brokers: []string{"b:9092"}}
-	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
-	}
-	if cfg.Topic != "keel.facts" || cfg.Group != "keel-facts-loader" {
-		t.Errorf("default topic %q group %q", cfg.Topic, cfg.Group)
 	}
 	bad := cfg
 	bad.Brokers = nil
