@@ -61,7 +61,7 @@ type Fact struct {
 	CustomerID int64           // the customer the change is about; also the Kafka message key
 	Tenant     string          // the customer's product tenant, if known; required for FactTenantLinked
 	At         time.Time       // when the change happened, UTC
-	Data       json.RawMessage // the kind's payload, a compact JSON object; empty means {}
+	Data       json.RawMessage // the kind's payload, a JSON object (compact from NewFact and ParseFact); empty means {}
 }
 
 // NewFact returns the fact of a change: kind, about customerID (and its
@@ -119,9 +119,9 @@ type factMessage struct {
 	Data       json.RawMessage `json:"data"`
 }
 
-// Encode returns the message the relay publishes for f. It does not check
-// f (NewFact did, before the fact was stored): the loader checks every
-// message it reads, and parks what it refuses.
+// Encode returns the message the relay publishes for f, its data made
+// compact. It does not check f (NewFact did, before the fact was stored):
+// the loader checks every message it reads, and parks what it refuses.
 func (f Fact) Encode() ([]byte, error) {
 	data := f.Data
 	if len(data) == 0 {

@@ -140,20 +140,18 @@ func (e *storeEnv) auditActions(t *testing.T, entity string, id int64) []string 
 // publish them.
 func (e *storeEnv) facts(t *testing.T, customerID int64) []keel.Fact {
 	t.Helper()
-	rows, err := e.db.pool.Query(e.ctx, `SELECT id, kind, payload FROM outbox WHERE key = $1 ORDER BY id`, fmt.Sprint(customerID))
+	rows, err := e.db.pool.Query(e.ctx, `SELECT `+outboxRowColumns+` FROM outbox WHERE key = $1 ORDER BY id`, fmt.Sprint(customerID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var out []keel.Fact
 	for rows.Next() {
-		var id int64
-		var kind string
-		var payload []byte
-		if err := rows.Scan(&id, &kind, &payload); err != nil {
+		var row outboxRow
+		if err := rows.Scan(row.dest()...); err != nil {
 			t.Fatal(err)
 		}
-		f, err := outboxFact(id, kind, payload)
+		f, err := row.fact()
 		if err != nil {
 			t.Fatal(err)
 		}

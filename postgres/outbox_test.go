@@ -67,22 +67,101 @@ func TestOutboxPayload(t *testing.T) {
 	}
 }
 
-// TestOutboxFact: the relay reads back what AddFact stored — as Postgres
-// prints jsonb, keys reordered and spaced — into the fact it publishes.
-func TestOutboxFact(t *testing.T) {
-	at := time.Date(2026, 11, 20, 7, 0, 0, 500, time.UTC)
-	stored := `{"at": "2026-11-20T07:00:00.0000005Z", "data": {"paid": 12000, "lines": [{"line_id": 3}], "order_id": 5}, "tenant": "t-1001", "customer_id": 12}`
-	got, err := outboxFact(41, "order.approved", []byte(stored))
+// TestOutboxRowFact: the relay turns the outbox's columns into the fact it
+// publishes, and names the row and field it cannot read.
+func TestOutboxRowFact(t *testing.T) {
+	data := `{"paid": 12000, "lines": [{"line_id": 3}], "order_id": 5}` // as jsonb prints it
+	row := outboxRow{id: 41, kind: "order.approved", customer: "12", tenant: "t-1001", at: "2026-11-20T07:00:00.0000005Z", data: []byte(data)}
+	got, err := row.fact()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := keel.Fact{ID: 41, Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: "t-1001", At: at,
-		Data: json.RawMessage(`{"paid":12000,"lines":[{"line_id":3}],"order_id":5}`)}
+	want := keel.Fact{ID: 41, Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: "t-1001",
+		At: time.Date(2026, 11, 20, 7, 0, 0, 500, time.UTC), Data: json.RawMessage(data)}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v (data %s), want %+v (data %s)", got, got.Data, want, want.Data)
 	}
-	if _, err := outboxFact(42, "order.approved", []byte(`{"customer_id": "12"}`)); err == nil || !strings.Contains(err.Error(), "outbox row 42") {
-		t.Errorf("a payload of the wrong shape: error %v, want one naming outbox row 42", err)
+	for _, bad := range []outboxRow{
+		{id: 42, kind: "order.approved", customer: "", at: "2026-11-20T07:00:00Z", data: []byte("{}")},
+		{id: 42, kind: "order.approved", customer: "12", at: "monday", data: []byte("{}")},
+	} {
+		if _, err := bad.fact(); err == nil || !strings.HasPrefix(err.Error(), "outbox row 42: payload ") {
+			t.Errorf("%+v: error %v, want one naming outbox row 42 and the field", bad, err)
+		}
+	}
+}
+
+// TestOutboxRoundTrip: a fact of every kind, with its payload, goes into
+// the outbox (AddFact), comes out as the relay reads it — the payload
+// through jsonb, its keys reordered — and is encoded; the loader parses
+// back the same fact and payload.
+func TestOutboxRoundTrip(t *testing.T) {
+	e := newFactEnv(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 20, 8, 0, 0, 123456789, time.UTC)
+	end := "2027-12-01"
+	payloads := []struct {
+		kind keel.FactKind
+		data any // a pointer to the kind's payload
+	}{
+		{keel.FactCustomerCreated, &keel.CustomerFact{ID: 12, Name: "Acme <GmbH> & Co", TenantID: "t-1", CreatedAt: at, UpdatedAt: at}},
+		{keel.FactCustomerUpdated, &keel.CustomerFact{ID: 12, Name: "Acme", TenantID: "t-1", Region: "EU", CreatedAt: at, UpdatedAt: at}},
+		{keel.FactTenantLinked, &keel.TenantFact{CustomerID: 12, TenantID: "t-1", Previous: "t-0", Name: "Acme"}},
+		{keel.FactOrderApproved, &keel.OrderFact{ID: 5, CustomerID: 12, Kind: keel.OrderNew, Status: keel.OrderApproved, Currency: "EUR", Total: 1200,
+			Payment: &keel.PaymentFact{Amount: 1200, PaidAt: at, Reference: "INV-5"}, DecidedAt: &at, Lines: []keel.OrderLineFact{{ID: 9, Months: 12, Total: 1200, MonthlyAmount: 100}}}},
+		{keel.FactOrderVoided, &keel.OrderFact{ID: 5, CustomerID: 12, Kind: keel.OrderNew, Status: keel.OrderVoid, Currency: "EUR", VoidedAt: &at, Lines: []keel.OrderLineFact{}}},
+		{keel.FactSubscriptionChanged, &keel.SubscriptionFact{ID: 8, CustomerID: 12, ProductCode: "pro", Status: keel.SubActive, End: &end,
+			Grants: []keel.GrantFact{{ID: 30, OrderID: 5, Start: "2026-12-01", End: &end, MonthlyAmount: 100, Currency: "EUR"}}}},
+	}
+	var want []keel.Fact
+	for _, p := range payloads {
+		f, err := keel.NewFact(p.kind, 12, "t-1", at, p.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, f)
+	}
+	e.commit(t, want...)
+	rows, err := e.db.Pool().Query(ctx, "SELECT "+outboxRowColumns+" FROM outbox ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for ; rows.Next(); i++ {
+		var row outboxRow
+		if err := rows.Scan(row.dest()...); err != nil {
+			t.Fatal(err)
+		}
+		f, err := row.fact()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := f.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := keel.ParseFact(msg)
+		if err != nil {
+			t.Fatalf("ParseFact(%s): %v", msg, err)
+		}
+		w := want[i]
+		if got.ID != e.base+int64(i) || got.Kind != w.Kind || got.CustomerID != w.CustomerID || got.Tenant != w.Tenant || !got.At.Equal(w.At) {
+			t.Errorf("fact %d: got %+v, want %+v with id %d", i, got, w, e.base+int64(i))
+		}
+		payload := reflect.New(reflect.TypeOf(payloads[i].data).Elem())
+		if err := json.Unmarshal(got.Data, payload.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(payload.Interface(), payloads[i].data) {
+			t.Errorf("%s: payload came back as %s, want %+v", w.Kind, got.Data, payloads[i].data)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(want) {
+		t.Errorf("%d outbox rows, want %d", i, len(want))
 	}
 }
 
