@@ -21,20 +21,15 @@ const (
 // loader drops what is stored before it retries, and links may be written
 // again at no harm.
 func (s *Store) InsertFacts(ctx context.Context, b *FactBatch) error {
-	if c := &b.Facts; len(c.ID) > 0 {
-		if err := s.send(ctx, insertFacts, c.ID, c.Kind, c.Customer, c.Tenant, c.At, c.Payload, c.Loaded, repeat(b.Topic, len(c.ID)), c.Partition, c.Offset); err != nil {
-			return fmt.Errorf("insert %d facts: %w", len(c.ID), err)
-		}
+	c, l := &b.Facts, &b.Links
+	if err := s.sendRows(ctx, len(c.ID), "facts", insertFacts,
+		c.ID, c.Kind, c.Customer, c.Tenant, c.At, c.Payload, c.Loaded, repeat(b.Topic, len(c.ID)), c.Partition, c.Offset); err != nil {
+		return err
 	}
 	if err := s.parkRejected(ctx, b.Topic, &b.Rejected); err != nil {
 		return err
 	}
-	if l := &b.Links; len(l.FactID) > 0 {
-		if err := s.send(ctx, insertLinks, l.Tenant, l.Customer, l.LinkedAt, l.FactID); err != nil {
-			return fmt.Errorf("insert %d tenant links: %w", len(l.FactID), err)
-		}
-	}
-	return nil
+	return s.sendRows(ctx, len(l.FactID), "tenant links", insertLinks, l.Tenant, l.Customer, l.LinkedAt, l.FactID)
 }
 
 // storedFactsChunk bounds one lookup's SQL (ClickHouse's max_query_size
