@@ -99,9 +99,14 @@ func (c *change) audit(ctx context.Context, action, entity string, id int64, bef
 }
 
 // fact adds an outbox fact in the change's transaction: it reaches Kafka
-// if and only if the change commits.
-func (c *change) fact(ctx context.Context, kind string, customerID int64, tenant string, data any) error {
-	return AddFact(ctx, c.tx, Fact{Kind: kind, CustomerID: customerID, Tenant: tenant, At: c.now, Data: data})
+// if and only if the change commits. data is the kind's payload
+// (keel.OrderFact, …).
+func (c *change) fact(ctx context.Context, kind keel.FactKind, customerID int64, tenant string, data any) error {
+	f, err := keel.NewFact(kind, customerID, tenant, c.now, data)
+	if err != nil {
+		return invalidFact(err)
+	}
+	return AddFact(ctx, c.tx, f)
 }
 
 func (c *change) commit(ctx context.Context) error {

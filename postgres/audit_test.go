@@ -136,31 +136,23 @@ func (e *storeEnv) auditActions(t *testing.T, entity string, id int64) []string 
 	return out
 }
 
-// storedFact is an outbox row as the relay would publish it.
-type storedFact struct {
-	Kind       string
-	CustomerID int64           `json:"customer_id"`
-	Tenant     string          `json:"tenant"`
-	At         time.Time       `json:"at"`
-	Data       json.RawMessage `json:"data"`
-}
-
-// facts lists customer id's facts, oldest first.
-func (e *storeEnv) facts(t *testing.T, customerID int64) []storedFact {
+// facts lists customer id's facts, oldest first, as the relay would
+// publish them.
+func (e *storeEnv) facts(t *testing.T, customerID int64) []keel.Fact {
 	t.Helper()
-	rows, err := e.db.pool.Query(e.ctx, `SELECT kind, payload FROM outbox WHERE key = $1 ORDER BY id`, fmt.Sprint(customerID))
+	rows, err := e.db.pool.Query(e.ctx, `SELECT `+outboxRowColumns+` FROM outbox WHERE key = $1 ORDER BY id`, fmt.Sprint(customerID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []storedFact
+	var out []keel.Fact
 	for rows.Next() {
-		var f storedFact
-		var payload []byte
-		if err := rows.Scan(&f.Kind, &payload); err != nil {
+		var row outboxRow
+		if err := rows.Scan(row.dest()...); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(payload, &f); err != nil {
+		f, err := row.fact()
+		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, f)
@@ -168,10 +160,10 @@ func (e *storeEnv) facts(t *testing.T, customerID int64) []storedFact {
 	return out
 }
 
-func factKinds(fs []storedFact) []string {
+func factKinds(fs []keel.Fact) []string {
 	out := []string{}
 	for _, f := range fs {
-		out = append(out, f.Kind)
+		out = append(out, string(f.Kind))
 	}
 	return out
 }

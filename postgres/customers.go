@@ -43,33 +43,11 @@ func readCustomer(ctx context.Context, q querier, id int64, lock string) (keel.C
 	return c, nil
 }
 
-// customerFact is the data of customer.created and customer.updated facts:
-// the fields the warehouse reports by. Notes and contacts stay out: the
-// warehouse has no use for them, and they would make a fact large.
-type customerFact struct {
-	ID         int64     `json:"id"`
-	Name       string    `json:"name"`
-	TenantID   string    `json:"tenant_id"`
-	SalesOwner *int64    `json:"sales_owner"`
-	CSMOwner   *int64    `json:"csm_owner"`
-	Industry   string    `json:"industry"`
-	Region     string    `json:"region"`
-	Website    string    `json:"website"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
-
-func factOfCustomer(c keel.Customer) customerFact {
-	return customerFact{ID: c.ID, Name: c.Name, TenantID: c.TenantID, SalesOwner: c.SalesOwner, CSMOwner: c.CSMOwner,
+// factOfCustomer is the data of the customer's customer.created and
+// customer.updated facts.
+func factOfCustomer(c keel.Customer) keel.CustomerFact {
+	return keel.CustomerFact{ID: c.ID, Name: c.Name, TenantID: c.TenantID, SalesOwner: c.SalesOwner, CSMOwner: c.CSMOwner,
 		Industry: c.Industry, Region: c.Region, Website: c.Website, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
-}
-
-// tenantFact is the data of a tenant.linked fact.
-type tenantFact struct {
-	CustomerID int64  `json:"customer_id"`
-	TenantID   string `json:"tenant_id"`
-	Previous   string `json:"previous_tenant_id"` // "" when the customer had none
-	Name       string `json:"name"`
 }
 
 // checkOwners applies keel.Customer.CheckOwners to the owners c sets. An
@@ -193,11 +171,11 @@ func (db *DB) CreateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 	if err := c.audit(ctx, "customer.create", "customer", cu.ID, nil, cu); err != nil {
 		return keel.CustomerView{}, err
 	}
-	if err := c.fact(ctx, FactCustomerCreated, cu.ID, cu.TenantID, factOfCustomer(cu)); err != nil {
+	if err := c.fact(ctx, keel.FactCustomerCreated, cu.ID, cu.TenantID, factOfCustomer(cu)); err != nil {
 		return keel.CustomerView{}, err
 	}
 	if cu.TenantID != "" {
-		if err := c.fact(ctx, FactTenantLinked, cu.ID, cu.TenantID, tenantFact{CustomerID: cu.ID, TenantID: cu.TenantID, Name: cu.Name}); err != nil {
+		if err := c.fact(ctx, keel.FactTenantLinked, cu.ID, cu.TenantID, keel.TenantFact{CustomerID: cu.ID, TenantID: cu.TenantID, Name: cu.Name}); err != nil {
 			return keel.CustomerView{}, err
 		}
 	}
@@ -270,12 +248,12 @@ func (db *DB) UpdateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 	if err := c.audit(ctx, "customer.update", "customer", cu.ID, before, after); err != nil {
 		return keel.CustomerView{}, err
 	}
-	if err := c.fact(ctx, FactCustomerUpdated, after.ID, after.TenantID, factOfCustomer(after)); err != nil {
+	if err := c.fact(ctx, keel.FactCustomerUpdated, after.ID, after.TenantID, factOfCustomer(after)); err != nil {
 		return keel.CustomerView{}, err
 	}
 	if after.TenantID != "" && after.TenantID != before.TenantID {
-		tf := tenantFact{CustomerID: after.ID, TenantID: after.TenantID, Previous: before.TenantID, Name: after.Name}
-		if err := c.fact(ctx, FactTenantLinked, after.ID, after.TenantID, tf); err != nil {
+		tf := keel.TenantFact{CustomerID: after.ID, TenantID: after.TenantID, Previous: before.TenantID, Name: after.Name}
+		if err := c.fact(ctx, keel.FactTenantLinked, after.ID, after.TenantID, tf); err != nil {
 			return keel.CustomerView{}, err
 		}
 	}

@@ -44,7 +44,7 @@ func TestCustomersAndTenants(t *testing.T) {
 	if got := factKinds(fs); strings.Join(got, ",") != "customer.created,tenant.linked" {
 		t.Fatalf("facts: %v", got)
 	}
-	var cf customerFact
+	var cf keel.CustomerFact
 	if err := json.Unmarshal(fs[0].Data, &cf); err != nil || cf.ID != acme.ID || cf.Name != acme.Name || cf.TenantID != tenant || cf.Industry != "Retail" {
 		t.Errorf("customer.created data: %s (%v)", fs[0].Data, err)
 	}
@@ -85,7 +85,7 @@ func TestCustomersAndTenants(t *testing.T) {
 	if got := factKinds(fs); strings.Join(got, ",") != "customer.created,tenant.linked,customer.updated,customer.updated,tenant.linked" {
 		t.Fatalf("facts after a new tenant: %v", got)
 	}
-	var tf tenantFact
+	var tf keel.TenantFact
 	if err := json.Unmarshal(fs[4].Data, &tf); err != nil || tf.TenantID != tenant+"-new" || tf.Previous != tenant || fs[4].Tenant != tenant+"-new" {
 		t.Errorf("tenant.linked: %+v %s (%v)", fs[4], fs[4].Data, err)
 	}

@@ -159,48 +159,16 @@ type orderRecord struct {
 	Grants []keel.Grant `json:",omitempty"`
 }
 
-// orderFact is the data of order.approved and order.voided facts.
-type orderFact struct {
-	ID         int64            `json:"order_id"`
-	CustomerID int64            `json:"customer_id"`
-	Kind       keel.OrderKind   `json:"kind"`
-	Status     keel.OrderStatus `json:"status"`
-	Currency   string           `json:"currency"`
-	Total      int64            `json:"total"`
-	Payment    *paymentFact     `json:"payment"` // null for trials
-	DecidedAt  *time.Time       `json:"decided_at"`
-	VoidedAt   *time.Time       `json:"voided_at"`
-	Lines      []lineFact       `json:"lines"`
-}
-
-type paymentFact struct {
-	Amount    int64     `json:"amount"`
-	PaidAt    time.Time `json:"paid_at"`
-	Reference string    `json:"reference"`
-}
-
-type lineFact struct {
-	ID             int64            `json:"line_id"`
-	ProductID      int64            `json:"product_id"`
-	ProductKind    keel.ProductKind `json:"product_kind"`
-	PriceVersionID int64            `json:"price_version_id"` // 0 on trial lines
-	UnitAmount     int64            `json:"unit_amount"`
-	Period         keel.Period      `json:"period"`
-	Quantity       int64            `json:"quantity"`
-	Months         int              `json:"months"`
-	Start          *string          `json:"start"` // null = the approval day
-	Total          int64            `json:"total"`
-	MonthlyAmount  int64            `json:"monthly_amount"`
-}
-
-func factOfOrder(o keel.Order) orderFact {
-	f := orderFact{ID: o.ID, CustomerID: o.CustomerID, Kind: o.Kind, Status: o.Status, Currency: o.Currency, Total: o.Total(),
-		DecidedAt: o.DecidedAt, VoidedAt: o.VoidedAt, Lines: []lineFact{}}
+// factOfOrder is the data of the order's order.approved or order.voided
+// fact.
+func factOfOrder(o keel.Order) keel.OrderFact {
+	f := keel.OrderFact{ID: o.ID, CustomerID: o.CustomerID, Kind: o.Kind, Status: o.Status, Currency: o.Currency, Total: o.Total(),
+		DecidedAt: o.DecidedAt, VoidedAt: o.VoidedAt, Lines: []keel.OrderLineFact{}}
 	if o.Payment != nil {
-		f.Payment = &paymentFact{Amount: o.Payment.Amount, PaidAt: o.Payment.PaidAt, Reference: o.Payment.Reference}
+		f.Payment = &keel.PaymentFact{Amount: o.Payment.Amount, PaidAt: o.Payment.PaidAt, Reference: o.Payment.Reference}
 	}
 	for _, l := range o.Lines {
-		lf := lineFact{ID: l.ID, ProductID: l.ProductID, ProductKind: l.ProductKind, PriceVersionID: l.PriceVersionID,
+		lf := keel.OrderLineFact{ID: l.ID, ProductID: l.ProductID, ProductKind: l.ProductKind, PriceVersionID: l.PriceVersionID,
 			UnitAmount: l.UnitAmount, Period: l.Period, Quantity: l.Quantity, Months: l.Months, Total: l.Total(),
 			MonthlyAmount: l.MonthlyAmount()}
 		if l.Start != nil {
@@ -388,7 +356,7 @@ func (c *change) record(ctx context.Context, action string, before, after orderR
 
 // orderFacts writes the order's fact (order.approved or order.voided) and
 // a subscription.changed fact for each subscription in subs.
-func (c *change) orderFacts(ctx context.Context, kind string, o keel.Order, cu keel.Customer, subs []int64) error {
+func (c *change) orderFacts(ctx context.Context, kind keel.FactKind, o keel.Order, cu keel.Customer, subs []int64) error {
 	if err := c.fact(ctx, kind, cu.ID, cu.TenantID, factOfOrder(o)); err != nil {
 		return err
 	}
@@ -406,7 +374,7 @@ func (c *change) grant(ctx context.Context, action string, before, o keel.Order,
 	if err := c.record(ctx, action, orderRecord{Order: before}, orderRecord{Order: o, Grants: grants}); err != nil {
 		return err
 	}
-	return c.orderFacts(ctx, FactOrderApproved, o, cu, subs)
+	return c.orderFacts(ctx, keel.FactOrderApproved, o, cu, subs)
 }
 
 // SubmitOrder sends a draft for approval (only its creator may). A trial
@@ -505,7 +473,7 @@ func (db *DB) VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.O
 		if err := c.record(ctx, "order.void", orderRecord{Order: before, Grants: grants}, orderRecord{Order: *o, Grants: voided}); err != nil {
 			return err
 		}
-		return c.orderFacts(ctx, FactOrderVoided, *o, cu, subs)
+		return c.orderFacts(ctx, keel.FactOrderVoided, *o, cu, subs)
 	})
 }
 

@@ -197,10 +197,10 @@ func TestOrderTransitions(t *testing.T) {
 		{"another salesperson submits", draft, e.sales2, submit, keel.EFORBIDDEN, "", "", nil, "created"},
 		{"finance submits", draft, e.finance, submit, keel.EFORBIDDEN, "", "", nil, ""},
 		{"submitting twice", pending, e.sales, submit, keel.ECONFLICT, "", "", nil, "pending_approval"},
-		{"a trial approves itself", trialDraft, e.sales, submit, "", keel.OrderApproved, "order.submit", []string{FactOrderApproved, FactSubscriptionChanged}, ""},
+		{"a trial approves itself", trialDraft, e.sales, submit, "", keel.OrderApproved, "order.submit", []string{"order.approved", "subscription.changed"}, ""},
 
-		{"finance approves", pending, e.finance, approve, "", keel.OrderApproved, "order.approve", []string{FactOrderApproved, FactSubscriptionChanged}, ""},
-		{"finance approves a part payment", pending, e.finance, approveWith(keel.Payment{Amount: total / 2}), "", keel.OrderApproved, "order.approve", []string{FactOrderApproved, FactSubscriptionChanged}, ""},
+		{"finance approves", pending, e.finance, approve, "", keel.OrderApproved, "order.approve", []string{"order.approved", "subscription.changed"}, ""},
+		{"finance approves a part payment", pending, e.finance, approveWith(keel.Payment{Amount: total / 2}), "", keel.OrderApproved, "order.approve", []string{"order.approved", "subscription.changed"}, ""},
 		{"sales approves", pending, e.sales, approve, keel.EFORBIDDEN, "", "", nil, "finance"},
 		{"admin approves", pending, e.admin, approve, keel.EFORBIDDEN, "", "", nil, "finance"},
 		{"approving a draft", draft, e.finance, approve, keel.ECONFLICT, "", "", nil, "draft"},
@@ -215,7 +215,7 @@ func TestOrderTransitions(t *testing.T) {
 		{"sales rejects", pending, e.sales, reject, keel.EFORBIDDEN, "", "", nil, ""},
 		{"rejecting an approved order", approved, e.finance, reject, keel.ECONFLICT, "", "", nil, "approved"},
 
-		{"finance voids", approved, e.finance, void, "", keel.OrderVoid, "order.void", []string{FactOrderVoided, FactSubscriptionChanged}, ""},
+		{"finance voids", approved, e.finance, void, "", keel.OrderVoid, "order.void", []string{"order.voided", "subscription.changed"}, ""},
 		{"sales voids", approved, e.sales, void, keel.EFORBIDDEN, "", "", nil, ""},
 		{"voiding a voided order", voided, e.finance, void, keel.ECONFLICT, "", "", nil, "void"},
 		{"voiding a pending order", pending, e.finance, void, keel.ECONFLICT, "", "", nil, "pending_approval"},
@@ -364,16 +364,16 @@ func TestRenewalExtendsFromTheCurrentEnd(t *testing.T) {
 
 	// The facts carry what the warehouse needs for MRR.
 	fs := e.facts(t, cid)
-	var approvedFact, subFact storedFact
+	var approvedFact, subFact keel.Fact
 	for _, f := range fs {
 		switch f.Kind {
-		case FactOrderApproved:
+		case keel.FactOrderApproved:
 			approvedFact = f
-		case FactSubscriptionChanged:
+		case keel.FactSubscriptionChanged:
 			subFact = f
 		}
 	}
-	var of orderFact
+	var of keel.OrderFact
 	if err := json.Unmarshal(approvedFact.Data, &of); err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestRenewalExtendsFromTheCurrentEnd(t *testing.T) {
 	if approvedFact.Tenant == "" || approvedFact.CustomerID != cid || !approvedFact.At.Equal(storeToday) {
 		t.Errorf("order.approved envelope: %+v", approvedFact)
 	}
-	var sf subscriptionFact
+	var sf keel.SubscriptionFact
 	if err := json.Unmarshal(subFact.Data, &sf); err != nil {
 		t.Fatal(err)
 	}

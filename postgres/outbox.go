@@ -12,8 +12,13 @@ package postgres
 //   - a relay killed between the acknowledgement and the mark sends the
 //     batch again on its next turn (or its successor does). That is the only
 //     way a fact reaches Kafka twice, and always with the same fact id (the
-//     outbox id) and key, so the facts loader (warehouse/facts.go) stores it
-//     once.
+//     outbox id) and key, so the facts loader (warehouse/facts_loader.go)
+//     stores it once.
+//
+// What the relay publishes is keel.Fact's message (fact.go in the root
+// package holds the contract both sides share): the outbox row's id, kind
+// and payload, encoded by keel.Fact.Encode, keyed by the customer id, with
+// the id in the keel-fact-id header too.
 //
 // One relay works at a time: it holds a Postgres advisory lock on its own
 // connection, and reads and marks rows on that same connection, so a relay
@@ -59,93 +64,81 @@ import (
 	"github.com/keelhq/keel"
 )
 
-// FactsTopic is the Kafka topic facts go to unless an outbox row names
-// another (the outbox.topic column's default).
-const FactsTopic = "keel.facts"
-
-// HeaderFactID is the Kafka header carrying the fact id (the outbox id), so
-// a consumer can tell a re-sent fact without parsing the value.
-const HeaderFactID = "keel-fact-id"
-
-// Kinds of fact. The warehouse relies on these names; never rename one.
-const (
-	FactCustomerCreated     = "customer.created"
-	FactCustomerUpdated     = "customer.updated"
-	FactTenantLinked        = "tenant.linked"
-	FactOrderApproved       = "order.approved"
-	FactOrderVoided         = "order.voided"
-	FactSubscriptionChanged = "subscription.changed"
-)
-
-// maxFactData bounds a fact's data, so every message stays far below
-// Kafka's message size limit.
-const maxFactData = 64 << 10
-
-// Fact is a change that the warehouse must learn about.
-type Fact struct {
-	Kind       string    // one of the Fact* kinds
-	CustomerID int64     // the customer the change is about; also the Kafka key
-	Tenant     string    // the customer's product tenant, if known; required for FactTenantLinked
-	At         time.Time // when the change happened; zero means now
-	Data       any       // the kind's own fields, marshalled to a JSON object; nil for none
-}
-
 // AddFact records f in the outbox inside the caller's transaction, so the
-// fact is published if and only if tx commits. It returns a keel.EINVALID
-// error for a fact that could never be published (no kind or customer, data
-// that is not a JSON object or is over 64 KiB, a time ClickHouse cannot
-// store), and the database's error otherwise.
-func AddFact(ctx context.Context, tx pgx.Tx, f Fact) error {
-	payload, err := factPayload(f, time.Now())
+// fact is published if and only if tx commits; a zero f.At means now. It
+// returns a keel.EINVALID error naming the field for a fact that could
+// never be stored (keel.Fact.Check), and the database's error otherwise.
+func AddFact(ctx context.Context, tx pgx.Tx, f keel.Fact) error {
+	payload, err := outboxPayload(f, time.Now())
 	if err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO outbox (key, kind, payload) VALUES ($1, $2, $3)`,
-		strconv.FormatInt(f.CustomerID, 10), f.Kind, payload); err != nil {
+		strconv.FormatInt(f.CustomerID, 10), string(f.Kind), payload); err != nil {
 		return fmt.Errorf("add fact %s for customer %d: %w", f.Kind, f.CustomerID, err)
 	}
 	return nil
 }
 
-// factPayload checks f and returns the outbox payload: the message without
-// id and kind, which the relay adds.
-func factPayload(f Fact, now time.Time) ([]byte, error) {
-	switch {
-	case f.Kind == "" || len(f.Kind) > 64:
-		return nil, keel.Errorf(keel.EINVALID, "fact kind: required, at most 64 bytes")
-	case f.CustomerID <= 0:
-		return nil, keel.Errorf(keel.EINVALID, "fact customer_id: required")
-	case f.Kind == FactTenantLinked && f.Tenant == "":
-		return nil, keel.Errorf(keel.EINVALID, "fact tenant: required for %s", FactTenantLinked)
+// invalidFact is the refusal of a fact that keel.Fact.Check refuses.
+func invalidFact(err error) error {
+	return keel.Errorf(keel.EINVALID, "fact %v", err)
+}
+
+// storedPayload is the outbox's payload column: a fact without its id and
+// kind, which are columns of their own. Rows written by earlier versions
+// have this shape too, so it does not change.
+type storedPayload struct {
+	CustomerID int64           `json:"customer_id"`
+	Tenant     string          `json:"tenant"`
+	At         time.Time       `json:"at"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// outboxPayload checks f and returns its outbox payload; a zero f.At is now.
+func outboxPayload(f keel.Fact, now time.Time) ([]byte, error) {
+	if f.At.IsZero() {
+		f.At = now
 	}
-	at := f.At
-	if at.IsZero() {
-		at = now
+	f.At = f.At.UTC()
+	if err := f.Check(); err != nil {
+		return nil, invalidFact(err)
 	}
-	at = at.UTC()
-	if y := at.Year(); y < 1970 || y > 2105 {
-		return nil, keel.Errorf(keel.EINVALID, "fact at: %s is outside 1970–2105", at.Format(time.RFC3339))
+	if len(f.Data) == 0 {
+		f.Data = json.RawMessage("{}")
 	}
-	data := json.RawMessage("{}")
-	if f.Data != nil {
-		b, err := json.Marshal(f.Data)
-		if err != nil {
-			return nil, keel.Errorf(keel.EINVALID, "fact data: %v", err)
-		}
-		if len(b) == 0 || b[0] != '{' {
-			return nil, keel.Errorf(keel.EINVALID, "fact data: must be a JSON object, got %.20s", b)
-		}
-		if len(b) > maxFactData {
-			return nil, keel.Errorf(keel.EINVALID, "fact data: %d bytes, at most %d", len(b), maxFactData)
-		}
-		data = b
+	return json.Marshal(storedPayload{CustomerID: f.CustomerID, Tenant: f.Tenant, At: f.At, Data: f.Data})
+}
+
+// outboxRow is an outbox row's fact as the relay reads it
+// (outboxRowColumns): Postgres takes the payload apart, which costs less
+// than decoding the JSON again here.
+type outboxRow struct {
+	id                         int64
+	kind, customer, tenant, at string
+	data                       []byte // as jsonb prints it: spaced, which Encode undoes
+}
+
+// outboxRowColumns select an outboxRow, in its fields' order.
+const outboxRowColumns = `id, kind, coalesce(payload->>'customer_id', ''), coalesce(payload->>'tenant', ''),
+    coalesce(payload->>'at', ''), coalesce(payload->'data', '{}')::text`
+
+// dest returns where rows.Scan puts the columns.
+func (r *outboxRow) dest() []any {
+	return []any{&r.id, &r.kind, &r.customer, &r.tenant, &r.at, &r.data}
+}
+
+// fact returns the row's fact, as the relay publishes it.
+func (r *outboxRow) fact() (keel.Fact, error) {
+	customer, err := strconv.ParseInt(r.customer, 10, 64)
+	if err != nil {
+		return keel.Fact{}, fmt.Errorf("outbox row %d: payload customer_id %q is not an integer", r.id, r.customer)
 	}
-	return json.Marshal(struct {
-		CustomerID int64           `json:"customer_id"`
-		Tenant     string          `json:"tenant"`
-		At         string          `json:"at"`
-		Data       json.RawMessage `json:"data"`
-	}{f.CustomerID, f.Tenant, at.Format(time.RFC3339Nano), data})
+	at, err := time.Parse(time.RFC3339Nano, r.at)
+	if err != nil {
+		return keel.Fact{}, fmt.Errorf("outbox row %d: payload at %q is not an RFC 3339 time", r.id, r.at)
+	}
+	return keel.Fact{ID: r.id, Kind: keel.FactKind(r.kind), CustomerID: customer, Tenant: r.tenant, At: at.UTC(), Data: r.data}, nil
 }
 
 // RelayConfig configures a Relay.
@@ -420,7 +413,7 @@ func (e *publishError) Error() string { return e.err.Error() }
 // returns how many rows it relayed.
 func (r *Relay) relayBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
 	start := time.Now()
-	rows, err := conn.Query(ctx, `SELECT id, topic, key, (jsonb_build_object('id', id, 'kind', kind) || payload)::text
+	rows, err := conn.Query(ctx, `SELECT topic, key, `+outboxRowColumns+`
 FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("read unsent facts: %w", err)
@@ -430,18 +423,29 @@ FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
 		msgs []kafka.Message
 	)
 	for rows.Next() {
-		var id int64
-		var topic, key, value string
-		if err := rows.Scan(&id, &topic, &key, &value); err != nil {
+		var topic, key string
+		var row outboxRow
+		if err := rows.Scan(append([]any{&topic, &key}, row.dest()...)...); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("read unsent facts: %w", err)
 		}
-		ids = append(ids, id)
+		f, err := row.fact()
+		var value []byte
+		if err == nil {
+			value, err = f.Encode()
+		}
+		if err != nil {
+			// Like a fact Kafka refuses, it stops the relay here: skipping
+			// it would break the order and lose it.
+			rows.Close()
+			return 0, &publishError{fmt.Errorf("encode fact %d: %w", row.id, err)}
+		}
+		ids = append(ids, row.id)
 		msgs = append(msgs, kafka.Message{
 			Topic:   topic,
 			Key:     []byte(key),
-			Value:   []byte(value),
-			Headers: []kafka.Header{{Key: HeaderFactID, Value: []byte(strconv.FormatInt(id, 10))}},
+			Value:   value,
+			Headers: []kafka.Header{{Key: keel.HeaderFactID, Value: []byte(strconv.FormatInt(row.id, 10))}},
 		})
 	}
 	rows.Close()

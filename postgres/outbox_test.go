@@ -27,37 +27,33 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-func TestFactPayload(t *testing.T) {
+func TestOutboxPayload(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	at := time.Date(2026, 11, 20, 8, 0, 0, 500, time.FixedZone("CET", 3600))
 	tests := []struct {
 		name    string
-		fact    Fact
+		fact    keel.Fact
 		want    string // the payload, or "" when an error is expected
 		wantErr string
 	}{
-		{"full", Fact{Kind: FactOrderApproved, CustomerID: 12, Tenant: "t-1001", At: at, Data: map[string]any{"order_id": 5, "paid": 12000}},
+		{"full", keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: "t-1001", At: at, Data: json.RawMessage(`{"order_id":5,"paid":12000}`)},
 			`{"customer_id":12,"tenant":"t-1001","at":"2026-11-20T07:00:00.0000005Z","data":{"order_id":5,"paid":12000}}`, ""},
-		{"no data, no time", Fact{Kind: FactCustomerCreated, CustomerID: 3},
+		{"no data, no time", keel.Fact{Kind: keel.FactCustomerCreated, CustomerID: 3},
 			`{"customer_id":3,"tenant":"","at":"2026-11-23T09:30:00Z","data":{}}`, ""},
-		{"struct data", Fact{Kind: FactOrderVoided, CustomerID: 3, At: now, Data: struct {
-			OrderID int64 `json:"order_id"`
-		}{9}}, `{"customer_id":3,"tenant":"","at":"2026-11-23T09:30:00Z","data":{"order_id":9}}`, ""},
-		{"no kind", Fact{CustomerID: 3}, "", "fact kind: required"},
-		{"no customer", Fact{Kind: FactCustomerCreated}, "", "fact customer_id: required"},
-		{"negative customer", Fact{Kind: FactCustomerCreated, CustomerID: -1}, "", "fact customer_id: required"},
-		{"link without tenant", Fact{Kind: FactTenantLinked, CustomerID: 3}, "", "fact tenant: required for tenant.linked"},
-		{"data not an object", Fact{Kind: FactCustomerUpdated, CustomerID: 3, Data: []int{1}}, "", "fact data: must be a JSON object"},
-		{"data not marshallable", Fact{Kind: FactCustomerUpdated, CustomerID: 3, Data: map[string]any{"f": func() {}}}, "", "fact data: json: unsupported type"},
-		{"data too large", Fact{Kind: FactCustomerUpdated, CustomerID: 3, Data: map[string]string{"x": strings.Repeat("a", 70000)}}, "", "fact data: 70008 bytes, at most 65536"},
-		{"time out of range", Fact{Kind: FactCustomerUpdated, CustomerID: 3, At: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "", "fact at: 1969-12-31T00:00:00Z is outside 1970–2105"},
+		// keel.Fact.Check's own tests hold every refusal; these show that
+		// AddFact makes them invalid-input errors naming the field.
+		{"no kind", keel.Fact{CustomerID: 3}, "", "fact kind: required"},
+		{"negative customer", keel.Fact{Kind: keel.FactCustomerCreated, CustomerID: -1}, "", "fact customer_id: required"},
+		{"link without tenant", keel.Fact{Kind: keel.FactTenantLinked, CustomerID: 3}, "", "fact tenant: required for tenant.linked"},
+		{"data not an object", keel.Fact{Kind: keel.FactCustomerUpdated, CustomerID: 3, Data: json.RawMessage(`[1]`)}, "", "fact data: must be a JSON object"},
+		{"time out of range", keel.Fact{Kind: keel.FactCustomerUpdated, CustomerID: 3, At: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "", "fact at: 1969-12-31T00:00:00Z is outside 1970–2105"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := factPayload(tt.fact, now)
+			got, err := outboxPayload(tt.fact, now)
 			if tt.wantErr != "" {
-				if keel.ErrorCode(err) != keel.EINVALID || !strings.Contains(keel.ErrorMessage(err), tt.wantErr) {
-					t.Fatalf("error %v, want an invalid error containing %q", err, tt.wantErr)
+				if keel.ErrorCode(err) != keel.EINVALID || !strings.HasPrefix(keel.ErrorMessage(err), tt.wantErr) {
+					t.Fatalf("error %v, want an invalid error starting %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -68,6 +64,104 @@ func TestFactPayload(t *testing.T) {
 				t.Errorf("payload\n got %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestOutboxRowFact: the relay turns the outbox's columns into the fact it
+// publishes, and names the row and field it cannot read.
+func TestOutboxRowFact(t *testing.T) {
+	data := `{"paid": 12000, "lines": [{"line_id": 3}], "order_id": 5}` // as jsonb prints it
+	row := outboxRow{id: 41, kind: "order.approved", customer: "12", tenant: "t-1001", at: "2026-11-20T07:00:00.0000005Z", data: []byte(data)}
+	got, err := row.fact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := keel.Fact{ID: 41, Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: "t-1001",
+		At: time.Date(2026, 11, 20, 7, 0, 0, 500, time.UTC), Data: json.RawMessage(data)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v (data %s), want %+v (data %s)", got, got.Data, want, want.Data)
+	}
+	for _, bad := range []outboxRow{
+		{id: 42, kind: "order.approved", customer: "", at: "2026-11-20T07:00:00Z", data: []byte("{}")},
+		{id: 42, kind: "order.approved", customer: "12", at: "monday", data: []byte("{}")},
+	} {
+		if _, err := bad.fact(); err == nil || !strings.HasPrefix(err.Error(), "outbox row 42: payload ") {
+			t.Errorf("%+v: error %v, want one naming outbox row 42 and the field", bad, err)
+		}
+	}
+}
+
+// TestOutboxRoundTrip: a fact of every kind, with its payload, goes into
+// the outbox (AddFact), comes out as the relay reads it — the payload
+// through jsonb, its keys reordered — and is encoded; the loader parses
+// back the same fact and payload.
+func TestOutboxRoundTrip(t *testing.T) {
+	e := newFactEnv(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 20, 8, 0, 0, 123456789, time.UTC)
+	end := "2027-12-01"
+	payloads := []struct {
+		kind keel.FactKind
+		data any // a pointer to the kind's payload
+	}{
+		{keel.FactCustomerCreated, &keel.CustomerFact{ID: 12, Name: "Acme <GmbH> & Co", TenantID: "t-1", CreatedAt: at, UpdatedAt: at}},
+		{keel.FactCustomerUpdated, &keel.CustomerFact{ID: 12, Name: "Acme", TenantID: "t-1", Region: "EU", CreatedAt: at, UpdatedAt: at}},
+		{keel.FactTenantLinked, &keel.TenantFact{CustomerID: 12, TenantID: "t-1", Previous: "t-0", Name: "Acme"}},
+		{keel.FactOrderApproved, &keel.OrderFact{ID: 5, CustomerID: 12, Kind: keel.OrderNew, Status: keel.OrderApproved, Currency: "EUR", Total: 1200,
+			Payment: &keel.PaymentFact{Amount: 1200, PaidAt: at, Reference: "INV-5"}, DecidedAt: &at, Lines: []keel.OrderLineFact{{ID: 9, Months: 12, Total: 1200, MonthlyAmount: 100}}}},
+		{keel.FactOrderVoided, &keel.OrderFact{ID: 5, CustomerID: 12, Kind: keel.OrderNew, Status: keel.OrderVoid, Currency: "EUR", VoidedAt: &at, Lines: []keel.OrderLineFact{}}},
+		{keel.FactSubscriptionChanged, &keel.SubscriptionFact{ID: 8, CustomerID: 12, ProductCode: "pro", Status: keel.SubActive, End: &end,
+			Grants: []keel.GrantFact{{ID: 30, OrderID: 5, Start: "2026-12-01", End: &end, MonthlyAmount: 100, Currency: "EUR"}}}},
+	}
+	var want []keel.Fact
+	for _, p := range payloads {
+		f, err := keel.NewFact(p.kind, 12, "t-1", at, p.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, f)
+	}
+	e.commit(t, want...)
+	rows, err := e.db.Pool().Query(ctx, "SELECT "+outboxRowColumns+" FROM outbox ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for ; rows.Next(); i++ {
+		var row outboxRow
+		if err := rows.Scan(row.dest()...); err != nil {
+			t.Fatal(err)
+		}
+		f, err := row.fact()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := f.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := keel.ParseFact(msg)
+		if err != nil {
+			t.Fatalf("ParseFact(%s): %v", msg, err)
+		}
+		w := want[i]
+		if got.ID != e.base+int64(i) || got.Kind != w.Kind || got.CustomerID != w.CustomerID || got.Tenant != w.Tenant || !got.At.Equal(w.At) {
+			t.Errorf("fact %d: got %+v, want %+v with id %d", i, got, w, e.base+int64(i))
+		}
+		payload := reflect.New(reflect.TypeOf(payloads[i].data).Elem())
+		if err := json.Unmarshal(got.Data, payload.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(payload.Interface(), payloads[i].data) {
+			t.Errorf("%s: payload came back as %s, want %+v", w.Kind, got.Data, payloads[i].data)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(want) {
+		t.Errorf("%d outbox rows, want %d", i, len(want))
 	}
 }
 
@@ -218,14 +312,14 @@ func (e *factEnv) startLoader(t *testing.T) {
 }
 
 // commit adds facts in one transaction and commits it.
-func (e *factEnv) commit(t *testing.T, facts ...Fact) {
+func (e *factEnv) commit(t *testing.T, facts ...keel.Fact) {
 	t.Helper()
 	if err := e.tx(context.Background(), true, facts...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *factEnv) tx(ctx context.Context, commit bool, facts ...Fact) error {
+func (e *factEnv) tx(ctx context.Context, commit bool, facts ...keel.Fact) error {
 	tx, err := e.db.Pool().Begin(ctx)
 	if err != nil {
 		return err
@@ -413,9 +507,9 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	committed := time.Now()
 	e.commit(t,
-		Fact{Kind: FactCustomerCreated, CustomerID: 12, Tenant: tenant, At: at, Data: map[string]any{"name": "Acme"}},
-		Fact{Kind: FactTenantLinked, CustomerID: 12, Tenant: tenant, At: at},
-		Fact{Kind: FactOrderApproved, CustomerID: 12, Tenant: tenant, At: at.Add(time.Hour), Data: map[string]any{"order_id": 5, "paid": 12000, "currency": "EUR"}},
+		keel.Fact{Kind: keel.FactCustomerCreated, CustomerID: 12, Tenant: tenant, At: at, Data: json.RawMessage(`{"name":"Acme"}`)},
+		keel.Fact{Kind: keel.FactTenantLinked, CustomerID: 12, Tenant: tenant, At: at},
+		keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 12, Tenant: tenant, At: at.Add(time.Hour), Data: json.RawMessage(`{"order_id":5,"paid":12000,"currency":"EUR"}`)},
 	)
 	e.waitSent(t, 10*time.Second)
 	if d := time.Since(committed); d > 2*time.Second {
@@ -434,25 +528,18 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 		t.Fatalf("%d messages in Kafka, want 3", len(msgs))
 	}
 	slices.SortFunc(msgs, func(a, b kafka.Message) int { return strings.Compare(factIDHeader(a), factIDHeader(b)) })
-	wantKinds := []string{FactCustomerCreated, FactTenantLinked, FactOrderApproved}
+	wantKinds := []keel.FactKind{keel.FactCustomerCreated, keel.FactTenantLinked, keel.FactOrderApproved}
 	for i, m := range msgs {
-		var v struct {
-			ID         uint64         `json:"id"`
-			Kind       string         `json:"kind"`
-			CustomerID int64          `json:"customer_id"`
-			Tenant     string         `json:"tenant"`
-			At         string         `json:"at"`
-			Data       map[string]any `json:"data"`
-		}
-		if err := json.Unmarshal(m.Value, &v); err != nil {
+		v, err := keel.ParseFact(m.Value)
+		if err != nil {
 			t.Fatalf("message %s: %v", m.Value, err)
 		}
-		if string(m.Key) != "12" || factIDHeader(m) != strconv.FormatUint(ids[i], 10) || v.ID != ids[i] ||
+		if string(m.Key) != "12" || factIDHeader(m) != strconv.FormatUint(ids[i], 10) || uint64(v.ID) != ids[i] ||
 			v.Kind != wantKinds[i] || v.CustomerID != 12 || v.Tenant != tenant {
 			t.Errorf("message %d: key %q, header %q, value %s; want key 12, id %d, kind %s", i, m.Key, factIDHeader(m), m.Value, ids[i], wantKinds[i])
 		}
-		if _, err := time.Parse(time.RFC3339, v.At); err != nil || !strings.HasSuffix(v.At, "Z") {
-			t.Errorf("message %d: at %q is not an RFC 3339 UTC time", i, v.At)
+		if wantAt := at.Add(time.Duration(i/2) * time.Hour); !v.At.Equal(wantAt) || !strings.Contains(string(m.Value), `"at":"`+wantAt.Format(time.RFC3339)+`"`) {
+			t.Errorf("message %d: value %s, want at %s (RFC 3339, UTC)", i, m.Value, wantAt.Format(time.RFC3339))
 		}
 	}
 
@@ -461,7 +548,7 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wantKinds := map[string]uint64{FactCustomerCreated: 1, FactTenantLinked: 1, FactOrderApproved: 1}; total != 3 || !reflect.DeepEqual(byKind, wantKinds) {
+	if wantKinds := map[keel.FactKind]uint64{keel.FactCustomerCreated: 1, keel.FactTenantLinked: 1, keel.FactOrderApproved: 1}; total != 3 || !reflect.DeepEqual(byKind, wantKinds) {
 		t.Errorf("fact counts %v (total %d), want %v (total 3)", byKind, total, wantKinds)
 	}
 	var kind, gotTenant, payload string
@@ -471,7 +558,7 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 		Scan(&kind, &customer, &gotTenant, &gotAt, &payload); err != nil {
 		t.Fatal(err)
 	}
-	if kind != FactOrderApproved || customer != 12 || gotTenant != tenant || !gotAt.Equal(at.Add(time.Hour)) ||
+	if kind != string(keel.FactOrderApproved) || customer != 12 || gotTenant != tenant || !gotAt.Equal(at.Add(time.Hour)) ||
 		payload != `{"paid":12000,"currency":"EUR","order_id":5}` {
 		t.Errorf("stored %s %d %s %s %s", kind, customer, gotTenant, gotAt, payload)
 	}
@@ -489,7 +576,7 @@ func TestCommittedFactIsRelayedAndStoredOnce(t *testing.T) {
 
 func factIDHeader(m kafka.Message) string {
 	for _, h := range m.Headers {
-		if h.Key == HeaderFactID {
+		if h.Key == keel.HeaderFactID {
 			return string(h.Value)
 		}
 	}
@@ -515,14 +602,14 @@ func TestRolledBackFactIsNeverRelayed(t *testing.T) {
 
 	// Rolled back on purpose, and rolled back because a later statement
 	// of the transaction failed.
-	if err := e.tx(ctx, false, Fact{Kind: FactOrderApproved, CustomerID: 7}); err != nil {
+	if err := e.tx(ctx, false, keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 7}); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := e.db.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := AddFact(ctx, tx, Fact{Kind: FactOrderVoided, CustomerID: 7}); err != nil {
+	if err := AddFact(ctx, tx, keel.Fact{Kind: keel.FactOrderVoided, CustomerID: 7}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT 1/0"); err == nil {
@@ -531,7 +618,7 @@ func TestRolledBackFactIsNeverRelayed(t *testing.T) {
 	if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
 		t.Fatalf("commit of a failed transaction: %v, want ErrTxCommitRollback", err)
 	}
-	e.commit(t, Fact{Kind: FactOrderApproved, CustomerID: 8})
+	e.commit(t, keel.Fact{Kind: keel.FactOrderApproved, CustomerID: 8})
 
 	// The two rolled-back facts took ids base and base+1 from the sequence.
 	want := []uint64{uint64(e.base) + 2}
@@ -569,7 +656,7 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		t.Fatal("relay b works while relay a holds the lock")
 	}
 
-	kinds := []string{FactCustomerCreated, FactCustomerUpdated, FactOrderApproved, FactOrderVoided, FactSubscriptionChanged}
+	kinds := []keel.FactKind{keel.FactCustomerCreated, keel.FactCustomerUpdated, keel.FactOrderApproved, keel.FactOrderVoided, keel.FactSubscriptionChanged}
 	var wg sync.WaitGroup
 	var rolledBack atomic.Int64
 	errs := make(chan error, writers)
@@ -578,9 +665,9 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < txPerWriter; i++ {
-				var facts []Fact
+				var facts []keel.Fact
 				for j := 0; j <= i%3; j++ {
-					facts = append(facts, Fact{Kind: kinds[(i+j)%len(kinds)], CustomerID: int64(1 + (w*31+i)%40), Data: map[string]int{"writer": w, "tx": i}})
+					facts = append(facts, keel.Fact{Kind: kinds[(i+j)%len(kinds)], CustomerID: int64(1 + (w*31+i)%40), Data: json.RawMessage(fmt.Sprintf(`{"writer":%d,"tx":%d}`, w, i))})
 				}
 				commit := i%10 != 9
 				if !commit {
@@ -617,7 +704,7 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		len(ids), writers*txPerWriter, rolledBack.Load(), a.relayed(), b.relayed(), c.relayed())
 
 	// Counts by kind agree with the outbox.
-	want := map[string]uint64{}
+	want := map[keel.FactKind]uint64{}
 	rows, err := e.db.Pool().Query(ctx, "SELECT kind, count(*) FROM outbox GROUP BY kind")
 	if err != nil {
 		t.Fatal(err)
@@ -628,7 +715,7 @@ func TestRelayHandOverStoresEveryFactOnce(t *testing.T) {
 		if err := rows.Scan(&k, &n); err != nil {
 			t.Fatal(err)
 		}
-		want[k] = uint64(n)
+		want[keel.FactKind(k)] = uint64(n)
 	}
 	rows.Close()
 	checkCounts := func() {

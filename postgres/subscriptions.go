@@ -159,36 +159,6 @@ func (db *DB) Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]k
 	return subs, total, nil
 }
 
-// subscriptionFact is the data of a subscription.changed fact: the
-// subscription as the domain derives it today, and its live grants with
-// their monthly amounts, from which the warehouse computes MRR on any day.
-type subscriptionFact struct {
-	ID          int64                   `json:"subscription_id"`
-	CustomerID  int64                   `json:"customer_id"`
-	ProductID   int64                   `json:"product_id"`
-	ProductCode string                  `json:"product_code"`
-	ProductKind keel.ProductKind        `json:"product_kind"`
-	Status      keel.SubscriptionStatus `json:"status"`
-	Start       *string                 `json:"start"` // YYYY-MM-DD; null when no live term
-	End         *string                 `json:"end"`   // exclusive
-	Quantity    int64                   `json:"quantity"`
-	Grants      []grantFact             `json:"grants"`
-}
-
-type grantFact struct {
-	ID            int64          `json:"grant_id"`
-	OrderID       int64          `json:"order_id"`
-	LineID        int64          `json:"line_id"`
-	OrderKind     keel.OrderKind `json:"order_kind"`
-	Kind          keel.GrantKind `json:"kind"`
-	Trial         bool           `json:"trial"`
-	Quantity      int64          `json:"quantity"`
-	Start         string         `json:"start"`
-	End           *string        `json:"end"` // null for a cut
-	MonthlyAmount int64          `json:"monthly_amount"`
-	Currency      string         `json:"currency"`
-}
-
 func day(t time.Time) *string {
 	if t.IsZero() {
 		return nil
@@ -197,14 +167,16 @@ func day(t time.Time) *string {
 	return &s
 }
 
-func factOfSubscription(s keel.Subscription, code string, now time.Time) subscriptionFact {
-	f := subscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
-		Status: s.Status(now), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(now), Grants: []grantFact{}}
+// factOfSubscription is the data of the subscription's subscription.changed
+// fact, as the domain derives it at now.
+func factOfSubscription(s keel.Subscription, code string, now time.Time) keel.SubscriptionFact {
+	f := keel.SubscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
+		Status: s.Status(now), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(now), Grants: []keel.GrantFact{}}
 	for _, g := range s.Grants {
 		if g.Void {
 			continue
 		}
-		f.Grants = append(f.Grants, grantFact{ID: g.ID, OrderID: g.OrderID, LineID: g.LineID, OrderKind: g.OrderKind, Kind: g.Kind,
+		f.Grants = append(f.Grants, keel.GrantFact{ID: g.ID, OrderID: g.OrderID, LineID: g.LineID, OrderKind: g.OrderKind, Kind: g.Kind,
 			Trial: g.Trial, Quantity: g.Quantity, Start: g.Start.Format(time.DateOnly), End: day(g.End),
 			MonthlyAmount: g.MonthlyAmount, Currency: g.Currency})
 	}
@@ -237,7 +209,7 @@ func (c *change) subscriptionsChanged(ctx context.Context, customer keel.Custome
 		return fmt.Errorf("read product codes: %w", err)
 	}
 	for _, s := range subs {
-		if err := c.fact(ctx, FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.now)); err != nil {
+		if err := c.fact(ctx, keel.FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.now)); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,8 @@ package warehouse
 import (
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/keelhq/keel/ingest"
 )
 
@@ -63,7 +65,27 @@ func (b *Batch) AddRejected(pos Position, t time.Time, tenant, reason string, ra
 	b.Rejected.add(pos, t, tenant, reason, raw)
 }
 
-// add appends a rejected message; the events and the facts batches share it.
+// park appends m, a message that cannot be stored, with the reason, and
+// returns how many bytes of it are kept. Both loaders park their malformed
+// messages this way.
+func (r *RejectedColumns) park(m *kafka.Message, reason error) int {
+	raw := rejectedRaw(m.Value)
+	r.add(Position{Partition: m.Partition, Offset: m.Offset}, receivedAt(m), truncateString(string(m.Key), 128), reason.Error(), raw)
+	return len(raw)
+}
+
+// rejectedRaw is what is kept of a rejected message's value.
+func rejectedRaw(v []byte) []byte {
+	if len(v) > maxRaw {
+		return v[:maxRaw]
+	}
+	return v
+}
+
+// maxRaw caps what is kept of a rejected message.
+const maxRaw = 1 << 20
+
+// add appends a rejected message.
 func (r *RejectedColumns) add(pos Position, t time.Time, tenant, reason string, raw []byte) {
 	r.Received = append(r.Received, t.UTC())
 	r.Partition = append(r.Partition, uint32(pos.Partition))

@@ -3,23 +3,25 @@ package warehouse
 import (
 	"context"
 	"fmt"
+
+	"github.com/keelhq/keel"
 )
 
 // CustomerFacts is what ClickHouse holds of some customers' facts: enough to
 // hold it against the Postgres records they came from.
 type CustomerFacts struct {
 	// Kinds counts distinct fact ids per kind.
-	Kinds map[string]uint64
+	Kinds map[keel.FactKind]uint64
 	// Orders holds, per order id, the latest order.approved or order.voided
 	// fact about the order (the highest fact id).
-	Orders map[uint64]OrderFact
+	Orders map[uint64]LastOrderFact
 }
 
-// OrderFact is the latest fact about an order.
-type OrderFact struct {
+// LastOrderFact is what the latest fact about an order says.
+type LastOrderFact struct {
 	FactID uint64
-	Kind   string // order.approved or order.voided
-	Status string // the order's status the fact reports: approved or void
+	Kind   keel.FactKind    // order.approved or order.voided
+	Status keel.OrderStatus // the order's status the fact reports: approved or void
 }
 
 // customerFactKindsQuery counts the distinct fact ids in [from, to] per kind,
@@ -49,7 +51,7 @@ GROUP BY order_id`, []any{from, to}
 // about the given customers. It reads their whole ranges: for tests and
 // operators, not for pages.
 func (s *Store) FactsOfCustomers(ctx context.Context, from, to uint64, customers []uint64) (CustomerFacts, error) {
-	out := CustomerFacts{Kinds: map[string]uint64{}, Orders: map[uint64]OrderFact{}}
+	out := CustomerFacts{Kinds: map[keel.FactKind]uint64{}, Orders: map[uint64]LastOrderFact{}}
 	if len(customers) == 0 {
 		return out, nil
 	}
@@ -66,7 +68,7 @@ func (s *Store) FactsOfCustomers(ctx context.Context, from, to uint64, customers
 			rows.Close()
 			return CustomerFacts{}, fmt.Errorf("count facts of %d customers: %w", len(customers), err)
 		}
-		out.Kinds[kind] = n
+		out.Kinds[keel.FactKind(kind)] = n
 	}
 	err = rows.Err()
 	rows.Close()
@@ -81,10 +83,12 @@ func (s *Store) FactsOfCustomers(ctx context.Context, from, to uint64, customers
 	defer rows.Close()
 	for rows.Next() {
 		var order uint64
-		var f OrderFact
-		if err := rows.Scan(&order, &f.FactID, &f.Kind, &f.Status); err != nil {
+		var f LastOrderFact
+		var kind, status string
+		if err := rows.Scan(&order, &f.FactID, &kind, &status); err != nil {
 			return CustomerFacts{}, fmt.Errorf("read order facts of %d customers: %w", len(customers), err)
 		}
+		f.Kind, f.Status = keel.FactKind(kind), keel.OrderStatus(status)
 		out.Orders[order] = f
 	}
 	if err := rows.Err(); err != nil {

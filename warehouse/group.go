@@ -1,28 +1,22 @@
 package warehouse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
-// group is the Kafka side the events loader and the facts loader share:
-// joining the consumer group, reading each generation's partitions, cutting
-// batches by rows, bytes or time, and committing offsets. What a message
-// becomes and how a batch is stored exactly once is each loader's own (its
-// batcher): events are recognised by Kafka position and a per-partition
-// dedup window (loader.go), facts by their id, checked against ClickHouse
-// before every insert (facts.go).
-type group struct {
-	name    string // "loader" or "facts loader": the prefix of logs and errors
+// groupConfig is the part of a loader's configuration that the events and
+// the facts loader share: the consumer group, and how batches are cut and
+// stored. Each loader's configuration converts to it with the fields in
+// this order.
+type groupConfig struct {
 	brokers []string
 	topic   string
 	id      string // consumer group
@@ -33,49 +27,59 @@ type group struct {
 
 	insertTimeout  time.Duration
 	sessionTimeout time.Duration
-
-	log   *slog.Logger
-	m     groupMetrics
-	ready atomic.Bool // in a consumer group generation
 }
 
-// groupMetrics are the metrics both loaders keep, each under its own names.
-type groupMetrics struct {
-	lag        *prometheus.GaugeVec
-	partitions prometheus.Gauge
-	errors     *prometheus.CounterVec
+// or returns c with the topic, group and batch size it leaves unset taken
+// from d, a loader's own defaults, and the times from the defaults every
+// loader has: a flush 200 ms after a batch's first message, 10 s for an
+// insert attempt and for the consumer-group session.
+func (c groupConfig) or(d groupConfig) groupConfig {
+	c.topic, c.id = cmp.Or(c.topic, d.topic), cmp.Or(c.id, d.id)
+	c.batchRows, c.batchBytes = cmp.Or(c.batchRows, d.batchRows), cmp.Or(c.batchBytes, d.batchBytes)
+	c.flushInterval = cmp.Or(c.flushInterval, 200*time.Millisecond)
+	c.insertTimeout, c.sessionTimeout = cmp.Or(c.insertTimeout, 10*time.Second), cmp.Or(c.sessionTimeout, 10*time.Second)
+	return c
 }
 
-// validate checks the settings after defaults are applied.
-func (g *group) validate() error {
+// validate checks the settings after defaults are applied; name ("loader",
+// "facts loader") starts the error.
+func (c groupConfig) validate(name string) error {
 	switch {
-	case len(g.brokers) == 0:
-		return errors.New(g.name + ": no kafka brokers")
-	case g.topic == "" || g.id == "":
-		return errors.New(g.name + ": topic and group are required")
-	case g.batchRows <= 0 || g.batchBytes <= 0 || g.flushInterval <= 0:
-		return errors.New(g.name + ": batch rows, bytes and flush interval must be positive")
-	case g.insertTimeout <= 0 || g.sessionTimeout <= 0:
-		return errors.New(g.name + ": timeouts must be positive")
+	case len(c.brokers) == 0:
+		return errors.New(name + ": no kafka brokers")
+	case c.topic == "" || c.id == "":
+		return errors.New(name + ": topic and group are required")
+	case c.batchRows <= 0 || c.batchBytes <= 0 || c.flushInterval <= 0:
+		return errors.New(name + ": batch rows, bytes and flush interval must be positive")
+	case c.insertTimeout <= 0 || c.sessionTimeout <= 0:
+		return errors.New(name + ": timeouts must be positive")
 	}
 	return nil
 }
 
-// batcher is one generation's worker: it judges messages and stores and
-// commits batches.
-type batcher interface {
-	// add puts a message in the batch (or skips it) and reports whether
-	// the batch is full.
-	add(m *kafka.Message) (full bool)
-	// flush stores the batch and commits the offsets it covers. It returns
-	// false when the generation ended first.
-	flush(ctx context.Context) bool
+// group is a loader's membership of its Kafka consumer group: it joins,
+// runs a worker (worker.go) on the partitions of each generation, and
+// commits offsets. The events and the facts loader share it, and the
+// worker; what a message becomes and how a repeat is recognised is each
+// loader's own (its batcher).
+type group struct {
+	groupConfig
+	name  string // "loader" or "facts loader": the prefix of logs and errors
+	log   *slog.Logger
+	m     *loadMetrics
+	ready atomic.Bool // in a consumer group generation
 }
 
-// run joins the consumer group and, for every generation, runs work on the
-// partitions assigned to this process until ctx ends. It returns nil on a
-// clean shutdown; broker outages are waited out, not returned.
-func (g *group) run(ctx context.Context, work func(ctx context.Context, gen *kafka.Generation, assigned []kafka.PartitionAssignment)) error {
+func newGroup(name string, c groupConfig, log *slog.Logger, m *loadMetrics) *group {
+	return &group{groupConfig: c, name: name, log: log, m: m}
+}
+
+// run joins the consumer group and, for every generation, asks start for
+// the batcher of the partitions assigned to this process and consumes them
+// with it until the generation ends (start returns nil when the generation
+// ended first). run returns nil on a clean shutdown once ctx ends; broker
+// outages are waited out, not returned.
+func (g *group) run(ctx context.Context, start func(ctx context.Context, assigned []kafka.PartitionAssignment) batcher) error {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                    g.id,
 		Brokers:               g.brokers,
@@ -121,68 +125,11 @@ func (g *group) run(ctx context.Context, work func(ctx context.Context, gen *kaf
 			gen.Start(func(ctx context.Context) { <-ctx.Done() })
 			continue
 		}
-		gen.Start(func(ctx context.Context) { work(ctx, gen, assigned) })
-	}
-}
-
-// consume reads the assigned partitions and hands every message to b,
-// flushing when b says the batch is full or FlushInterval after the first
-// message since the last flush. It returns when the generation ends;
-// unflushed messages are not committed, so the next owner reads them again.
-func (g *group) consume(ctx context.Context, assigned []kafka.PartitionAssignment, b batcher) {
-	// Readers run until consume returns, and consume waits for them: that
-	// keeps the promise the consumer group relies on, that nothing of this
-	// generation runs once the next one starts.
-	readCtx, stopReaders := context.WithCancel(ctx)
-	fetches := make(chan fetch, len(assigned))
-	var wg sync.WaitGroup
-	dialer := &kafka.Dialer{Timeout: 10 * time.Second}
-	for _, a := range assigned {
-		r := &partitionReader{brokers: g.brokers, topic: g.topic, partition: a.ID,
-			maxBytes: 512 << 10, maxWait: 100 * time.Millisecond, log: g.log, dialer: dialer}
-		start := a.Offset
-		if start < 0 {
-			start = kafka.FirstOffset
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.run(readCtx, start, fetches)
-		}()
-	}
-	defer func() {
-		stopReaders()
-		wg.Wait()
-	}()
-
-	tick := time.NewTicker(max(g.flushInterval/4, time.Millisecond))
-	defer tick.Stop()
-	var firstAt time.Time // when the oldest unflushed message arrived; zero when none
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case f := <-fetches:
-			g.m.lag.WithLabelValues(strconv.Itoa(f.partition)).Set(float64(f.lag))
-			for i := range f.msgs {
-				if firstAt.IsZero() {
-					firstAt = time.Now()
-				}
-				if b.add(&f.msgs[i]) {
-					if !b.flush(ctx) {
-						return
-					}
-					firstAt = time.Time{}
-				}
+		gen.Start(func(ctx context.Context) {
+			if b := start(ctx, assigned); b != nil {
+				g.consume(ctx, gen, assigned, b)
 			}
-		case <-tick.C:
-			if !firstAt.IsZero() && time.Since(firstAt) >= g.flushInterval {
-				if !b.flush(ctx) {
-					return
-				}
-				firstAt = time.Time{}
-			}
-		}
+		})
 	}
 }
 
@@ -218,17 +165,6 @@ func receivedAt(m *kafka.Message) time.Time {
 	}
 	return m.Time
 }
-
-// rejectedRaw is what is kept of a rejected message's value.
-func rejectedRaw(v []byte) []byte {
-	if len(v) > maxRaw {
-		return v[:maxRaw]
-	}
-	return v
-}
-
-// maxRaw caps what is kept of a rejected message.
-const maxRaw = 1 << 20
 
 func truncateString(s string, n int) string {
 	if len(s) <= n {

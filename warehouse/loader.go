@@ -1,7 +1,16 @@
-// Package warehouse is Keel's ClickHouse side: the loader that moves events
-// from Kafka into ClickHouse, and the queries behind every number on a chart.
+// Package warehouse is Keel's ClickHouse side: the loaders that move events
+// and facts from Kafka into ClickHouse, and the queries behind every number
+// on a chart.
 //
-// # The loader, and why an event is stored exactly once
+// Both loaders run one loop (worker.go, in the consumer group of
+// group.go): read the partitions a generation assigns, cut batches by rows,
+// bytes or time, store each batch with retries, then commit its offsets.
+// What differs is each loader's batcher: what a message becomes, and how a
+// repeat is recognised — by Kafka position and a window of recent ids for
+// events (below), by a check of each batch's fact ids against ClickHouse
+// for facts (facts_loader.go, which explains why a fact is counted once).
+//
+// # The events loader, and why an event is stored exactly once
 //
 // The collector answers 202 only after Kafka acknowledged an event, so from
 // then on Kafka holds it. The loader's job is to get each such event into the
@@ -9,16 +18,16 @@
 // between. Three mechanisms, each covering what the one before cannot:
 //
 //  1. Kafka offsets are committed only after the rows they cover are in
-//     ClickHouse. A loader killed at any moment loses nothing: the messages
+//     ClickHouse (the worker's rule, for both loaders). A loader killed at any moment loses nothing: the messages
 //     after the last commit are delivered again, to it or to another loader
 //     of the group.
 //
 //  2. Re-delivered messages are recognised by their Kafka position. Every
 //     row records the topic, partition and offset it came from. When a
 //     loader is given a partition, it asks ClickHouse which offsets at or
-//     after the committed one are already stored, and skips those. The same check runs before a
-//     failed insert is retried, because an insert that spans two months
-//     writes two parts and can fail between them. Positions, not ids, make
+//     after the committed one are already stored, and skips those. The
+//     same check runs before a failed insert is retried, because an insert
+//     that spans two months writes two parts and can fail between them. Positions, not ids, make
 //     this exact: a partially stored batch is completed, never doubled.
 //
 //  3. The same event sent twice — a client retrying after a timeout, or the
@@ -96,9 +105,17 @@ type LoaderConfig struct {
 	SessionTimeout time.Duration // consumer group session; default 10 s
 }
 
-// Validate checks the configuration after defaults are applied.
+// groupConfig returns the consumer-group settings, defaults applied.
+func (c LoaderConfig) groupConfig() groupConfig {
+	return groupConfig{c.Brokers, c.Topic, c.Group, c.BatchRows, c.BatchBytes, c.FlushInterval, c.InsertTimeout, c.SessionTimeout}.
+		or(groupConfig{topic: "keel.events", id: "keel-loader", batchRows: 25000, batchBytes: 32 << 20})
+}
+
+// Validate checks the configuration. Unset consumer-group and batch
+// settings take their defaults; Rules and DedupWindow are checked as given
+// (NewLoader gives them their defaults first).
 func (c LoaderConfig) Validate() error {
-	if err := c.group(nil).validate(); err != nil {
+	if err := c.groupConfig().validate("loader"); err != nil {
 		return err
 	}
 	switch {
@@ -110,104 +127,51 @@ func (c LoaderConfig) Validate() error {
 	return nil
 }
 
-// group returns the consumer-group settings, the part of the configuration
-// the events and facts loaders share.
-func (c LoaderConfig) group(log *slog.Logger) *group {
-	return &group{name: "loader", brokers: c.Brokers, topic: c.Topic, id: c.Group,
-		batchRows: c.BatchRows, batchBytes: c.BatchBytes, flushInterval: c.FlushInterval,
-		insertTimeout: c.InsertTimeout, sessionTimeout: c.SessionTimeout, log: log}
-}
-
 func (c *LoaderConfig) defaults() {
-	if c.Topic == "" {
-		c.Topic = "keel.events"
-	}
-	if c.Group == "" {
-		c.Group = "keel-loader"
-	}
-	if c.BatchRows == 0 {
-		c.BatchRows = 25000
-	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = 32 << 20
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = 200 * time.Millisecond
-	}
 	if c.Rules == (ingest.Rules{}) {
 		c.Rules = ingest.DefaultRules
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = 100000
 	}
-	if c.InsertTimeout == 0 {
-		c.InsertTimeout = 10 * time.Second
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 10 * time.Second
-	}
 }
 
 // Loader moves events from Kafka to ClickHouse. Run several with the same
 // group: Kafka spreads the partitions over them.
 type Loader struct {
-	cfg   LoaderConfig
-	sink  Sink
-	log   *slog.Logger
-	keyer keyer
-	reg   *prometheus.Registry
-	m     loaderMetrics
-	group *group
-}
-
-type loaderMetrics struct {
-	groupMetrics
-	messages  *prometheus.CounterVec
-	insert    prometheus.Histogram
-	batchRows prometheus.Histogram
+	cfg       LoaderConfig
+	sink      Sink
+	log       *slog.Logger
+	keyer     keyer
+	reg       *prometheus.Registry
+	m         *loadMetrics
 	freshness prometheus.Histogram
+	group     *group
 }
 
-// NewLoader returns a loader writing to sink.
+// NewLoader returns a loader writing to sink. It fails on an invalid
+// configuration.
 func NewLoader(cfg LoaderConfig, sink Sink, log *slog.Logger) (*Loader, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	l := &Loader{cfg: cfg, sink: sink, log: log, keyer: newKeyer(), reg: prometheus.NewRegistry()}
-	l.m = loaderMetrics{
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keel_loader_messages_total",
-			Help: "Kafka messages by outcome: stored, rejected (parked with a reason), duplicate (same tenant and id seen before), redelivered (already stored).",
-		}, []string{"outcome"}),
-		insert: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "keel_loader_insert_seconds", Help: "Time to insert one batch into ClickHouse.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 13),
-		}),
-		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "keel_loader_batch_rows", Help: "Rows per inserted batch.",
-			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
-		}),
-		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "keel_loader_freshness_seconds", Help: "Time from Kafka receiving an event to the event being queryable in ClickHouse.",
-			Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300},
-		}),
-		groupMetrics: groupMetrics{
-			lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-				Name: "keel_loader_lag_messages", Help: "Messages between the loader's position and the end of each partition.",
-			}, []string{"partition"}),
-			partitions: prometheus.NewGauge(prometheus.GaugeOpts{
-				Name: "keel_loader_partitions", Help: "Partitions this loader owns now.",
-			}),
-			errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "keel_loader_errors_total", Help: "Failed attempts by step (insert, commit, prepare); each is retried.",
-			}, []string{"step"}),
-		},
-	}
-	l.group = cfg.group(log)
-	l.group.m = l.m.groupMetrics
-	l.reg.MustRegister(l.m.messages, l.m.insert, l.m.batchRows, l.m.freshness, l.m.lag, l.m.partitions, l.m.errors,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	l.m = newLoadMetrics("keel_loader", metricsHelp{
+		messages:   "Kafka messages by outcome: stored, rejected (parked with a reason), duplicate (same tenant and id seen before), redelivered (already stored).",
+		insert:     "Time to insert one batch into ClickHouse.",
+		batchRows:  "Rows per inserted batch.",
+		lag:        "Messages between the loader's position and the end of each partition.",
+		partitions: "Partitions this loader owns now.",
+		errors:     "Failed attempts by step (insert, commit, prepare); each is retried.",
+	})
+	l.freshness = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "keel_loader_freshness_seconds", Help: "Time from Kafka receiving an event to the event being queryable in ClickHouse.",
+		Buckets: []float64{.01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300},
+	})
+	l.group = newGroup("loader", cfg.groupConfig(), log, l.m)
+	l.reg.MustRegister(append(l.m.collectors(), l.freshness,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))...)
 	return l, nil
 }
 
@@ -231,54 +195,57 @@ func (l *Loader) Handler(extra ...prometheus.Gatherer) http.Handler {
 // Run consumes until ctx ends. It returns nil on a clean shutdown; broker and
 // ClickHouse outages are waited out, not returned.
 func (l *Loader) Run(ctx context.Context) error {
-	return l.group.run(ctx, func(ctx context.Context, gen *kafka.Generation, assigned []kafka.PartitionAssignment) {
-		w := &worker{l: l, gen: gen, assigned: assigned, batch: Batch{Topic: l.cfg.Topic}}
-		if w.prepare(ctx) {
-			l.group.consume(ctx, assigned, w)
+	return l.group.run(ctx, func(ctx context.Context, assigned []kafka.PartitionAssignment) batcher {
+		b := &eventBatcher{l: l, batch: Batch{Topic: l.group.topic}}
+		if !b.prepare(ctx, assigned) {
+			return nil
 		}
+		return b
 	})
 }
 
-// worker loads the partitions of one consumer-group generation.
-type worker struct {
-	l        *Loader
-	gen      *kafka.Generation
-	assigned []kafka.PartitionAssignment
-
+// eventBatcher is the events loader's batcher for one generation. It
+// recognises a re-delivered message by its Kafka position (the positions at
+// or after each partition's commit that ClickHouse holds, read when the
+// generation starts) and an event sent twice by its (tenant, id) among the
+// last DedupWindow of its partition.
+type eventBatcher struct {
+	l      *Loader
 	stored map[int]*offsetSet  // positions at or after the commit already in ClickHouse
 	recent map[int]*recentKeys // recent event keys per partition (DedupWindow)
-	next   map[int]int64       // offset to commit per partition
 	batch  Batch
-	bytes  int
 }
+
+var _ batcher = (*eventBatcher)(nil)
 
 // prepare learns, for each assigned partition, which positions after the
 // committed offset are already stored and which events were stored lately.
-func (w *worker) prepare(ctx context.Context) bool {
-	l := w.l
-	w.stored, w.recent, w.next = map[int]*offsetSet{}, map[int]*recentKeys{}, map[int]int64{}
+// It returns false when the generation ended first.
+func (b *eventBatcher) prepare(ctx context.Context, assigned []kafka.PartitionAssignment) bool {
+	l := b.l
 	storedRanges := map[int][2]int64{}
 	recentFrom := map[int]int64{}
-	for _, a := range w.assigned {
+	for _, a := range assigned {
 		from := max(a.Offset, 0) // no commit yet (kafka.FirstOffset): everything may be stored
 		storedRanges[a.ID] = [2]int64{from, math.MaxInt64}
 		recentFrom[a.ID] = max(from-int64(l.cfg.DedupWindow), 0)
 	}
 	backoff := newBackoff()
 	for {
-		stored, err := l.sink.Stored(ctx, l.cfg.Topic, storedRanges)
+		stored, err := l.sink.Stored(ctx, l.group.topic, storedRanges)
 		if err == nil {
-			for _, a := range w.assigned {
-				w.recent[a.ID] = newRecentKeys(l.cfg.DedupWindow)
+			b.recent = map[int]*recentKeys{}
+			for _, a := range assigned {
+				b.recent[a.ID] = newRecentKeys(l.cfg.DedupWindow)
 			}
-			err = l.sink.RecentEvents(ctx, l.cfg.Topic, recentFrom, func(p int, tenant, id string) {
-				if r := w.recent[p]; r != nil {
+			err = l.sink.RecentEvents(ctx, l.group.topic, recentFrom, func(p int, tenant, id string) {
+				if r := b.recent[p]; r != nil {
 					r.add(l.keyer.key(tenant, id))
 				}
 			})
 		}
 		if err == nil {
-			w.stored = stored
+			b.stored = stored
 			var n int64
 			for _, s := range stored {
 				n += s.len()
@@ -296,17 +263,12 @@ func (w *worker) prepare(ctx context.Context) bool {
 	}
 }
 
-// add judges one message and puts it in the batch, or skips it. It reports
-// whether the batch is full.
-func (w *worker) add(m *kafka.Message) (full bool) {
-	l := w.l
-	w.next[m.Partition] = m.Offset + 1
-	if w.stored[m.Partition].has(m.Offset) {
-		l.m.messages.WithLabelValues("redelivered").Inc()
-		return false
+func (b *eventBatcher) add(m *kafka.Message) (int, string) {
+	l := b.l
+	if b.stored[m.Partition].has(m.Offset) {
+		return 0, outcomeRedelivered
 	}
 	received := receivedAt(m)
-	pos := Position{Partition: m.Partition, Offset: m.Offset}
 	ev, err := ingest.ParseEvent(m.Value)
 	if err == nil {
 		rules := l.cfg.Rules
@@ -319,79 +281,44 @@ func (w *worker) add(m *kafka.Message) (full bool) {
 		err = fmt.Errorf("kafka message key %q is not the event's tenant %q; key events by tenant", truncateString(string(m.Key), 64), ev.Tenant)
 	}
 	if err != nil {
-		raw := rejectedRaw(m.Value)
-		w.batch.AddRejected(pos, received, string(m.Key), err.Error(), raw)
-		w.bytes += len(raw)
-	} else if w.recent[m.Partition].add(l.keyer.key(ev.Tenant, ev.ID)) {
-		l.m.messages.WithLabelValues("duplicate").Inc()
-		return false
-	} else {
-		w.batch.AddEvent(&ev, pos, received)
-		w.bytes += len(m.Value)
+		return b.batch.Rejected.park(m, err), ""
 	}
-	return w.batch.Len() >= l.cfg.BatchRows || w.bytes >= l.cfg.BatchBytes
+	if b.recent[m.Partition].add(l.keyer.key(ev.Tenant, ev.ID)) {
+		return 0, outcomeDuplicate
+	}
+	b.batch.AddEvent(&ev, Position{Partition: m.Partition, Offset: m.Offset}, received)
+	return len(m.Value), ""
 }
 
-// flush stores the batch and commits the offsets it covers. It returns false
-// when the generation ended before that could be done.
-func (w *worker) flush(ctx context.Context) bool {
-	l := w.l
-	if w.batch.Len() > 0 {
-		if !w.insert(ctx) {
-			return false
-		}
-		l.m.messages.WithLabelValues("stored").Add(float64(len(w.batch.Events.ID)))
-		l.m.messages.WithLabelValues("rejected").Add(float64(len(w.batch.Rejected.Reason)))
-		now := time.Now()
-		for _, t := range w.batch.Events.Ingested {
-			l.m.freshness.Observe(now.Sub(t).Seconds())
-		}
+// dropStored has nothing to find before the first attempt: prepare and the
+// window already left out every repeat they can know. After a failed
+// attempt it drops the rows stored at the batch's positions.
+func (b *eventBatcher) dropStored(ctx context.Context, retried bool) (int, error) {
+	if !retried {
+		return 0, nil
 	}
-	if !l.group.commit(ctx, w.gen, w.next) {
-		return false
+	stored, err := b.l.sink.Stored(ctx, b.l.group.topic, b.batch.Ranges())
+	if err != nil {
+		return 0, err
 	}
-	w.batch.Reset()
-	w.bytes = 0
-	return true
+	return b.batch.Drop(stored), nil
 }
 
-// insert writes the batch, retrying until it is stored or the generation
-// ends. Before each retry it drops the rows a failed attempt did store.
-func (w *worker) insert(ctx context.Context) bool {
-	l := w.l
-	backoff := newBackoff()
-	rows := w.batch.Len()
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			stored, err := l.sink.Stored(ctx, l.cfg.Topic, w.batch.Ranges())
-			if err != nil {
-				l.m.errors.WithLabelValues("insert").Inc()
-				l.log.Warn("loader: reconcile after failed insert", "err", err)
-				if !backoff.wait(ctx) {
-					return false
-				}
-				continue
-			}
-			if n := w.batch.Drop(stored); n > 0 {
-				l.log.Info("loader: a failed insert had stored rows; not inserting them again", "rows", n)
-			}
-			if w.batch.Len() == 0 {
-				return true
-			}
-		}
-		insCtx, cancel := l.group.insertContext(ctx)
-		start := time.Now()
-		err := l.sink.Insert(insCtx, &w.batch)
-		cancel()
-		if err == nil {
-			l.m.insert.Observe(time.Since(start).Seconds())
-			l.m.batchRows.Observe(float64(rows))
-			return true
-		}
-		l.m.errors.WithLabelValues("insert").Inc()
-		l.log.Warn("loader: insert batch", "rows", w.batch.Len(), "attempt", attempt+1, "err", err)
-		if !backoff.wait(ctx) {
-			return false
-		}
+func (b *eventBatcher) insert(ctx context.Context) error {
+	if err := b.l.sink.Insert(ctx, &b.batch); err != nil {
+		return err
 	}
+	now := time.Now()
+	for _, t := range b.batch.Events.Ingested {
+		b.l.freshness.Observe(now.Sub(t).Seconds())
+	}
+	return nil
 }
+
+func (b *eventBatcher) len() int { return b.batch.Len() }
+
+func (b *eventBatcher) counts() (stored, rejected int) {
+	return len(b.batch.Events.ID), len(b.batch.Rejected.Reason)
+}
+
+func (b *eventBatcher) reset() { b.batch.Reset() }

@@ -311,10 +311,20 @@ func TestLoaderCompletesAPartlyStoredBatch(t *testing.T) {
 	prefix := "partial"
 	produce(t, brokers, topic, manyEvents(prefix, 400, time.Now().UTC())...)
 	sink := &flakySink{Store: s}
-	startLoader(t, LoaderConfig{Brokers: brokers, Topic: topic, Group: topic, FlushInterval: 300 * time.Millisecond}, sink)
+	l := startLoader(t, LoaderConfig{Brokers: brokers, Topic: topic, Group: topic, FlushInterval: 300 * time.Millisecond}, sink)
 	waitRows(t, s, prefix, 400)
 	if !sink.failed.Load() {
 		t.Fatal("the injected failure never happened")
+	}
+	// The rows the failed attempt stored count as stored, not as repeats.
+	waitGroupCaughtUp(t, brokers, topic, topic, 2)
+	for outcome, want := range map[string]float64{"stored": 400, "duplicate": 0, "redelivered": 0} {
+		if got := testutil.ToFloat64(l.m.messages.WithLabelValues(outcome)); got != want {
+			t.Errorf("%s counter %v, want %v", outcome, got, want)
+		}
+	}
+	if rows, distinct := counts(t, s, prefix); rows != 400 || distinct != 400 {
+		t.Errorf("%d rows, %d distinct, want 400 once each", rows, distinct)
 	}
 }
 

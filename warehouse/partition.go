@@ -11,7 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// fetch is what a partition reader hands to the batcher: the messages of one
+// fetch is what a partition reader hands to the worker: the messages of one
 // Kafka fetch, in offset order.
 type fetch struct {
 	partition int
@@ -25,6 +25,7 @@ type fetch struct {
 // hundreds of thousands of messages a second, and per-message hand-offs were
 // a tenth of its CPU.
 type partitionReader struct {
+	name      string // the loader's, for logs
 	brokers   []string
 	topic     string
 	partition int
@@ -43,7 +44,7 @@ func (r *partitionReader) run(ctx context.Context, offset int64, out chan<- fetc
 		conn, next, err := r.connect(ctx, offset)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.log.Warn("loader: connect to partition leader", "partition", r.partition, "err", err)
+				r.log.Warn(r.name+": connect to partition leader", "partition", r.partition, "err", err)
 				backoff.wait(ctx)
 			}
 			continue
@@ -53,7 +54,7 @@ func (r *partitionReader) run(ctx context.Context, offset int64, out chan<- fetc
 		offset, err = r.readLoop(ctx, conn, offset, out)
 		conn.Close()
 		if err != nil && ctx.Err() == nil {
-			r.log.Warn("loader: read partition", "partition", r.partition, "offset", offset, "err", err)
+			r.log.Warn(r.name+": read partition", "partition", r.partition, "offset", offset, "err", err)
 			backoff.wait(ctx)
 		}
 	}
@@ -84,7 +85,7 @@ func (r *partitionReader) connect(ctx context.Context, offset int64) (*kafka.Con
 		case offset < first:
 			// Kafka's retention deleted messages this loader never stored.
 			// Nothing can bring them back; say so loudly and go on.
-			r.log.Error("loader: messages were deleted by Kafka retention before they were loaded",
+			r.log.Error(r.name+": messages were deleted by Kafka retention before they were loaded",
 				"partition", r.partition, "from", offset, "to", first-1, "lost", first-offset)
 			offset = first
 		case offset > last:

@@ -74,21 +74,28 @@ const (
 // leave part of it stored — which is why the loader reconciles by Kafka
 // position before it retries.
 func (s *Store) Insert(ctx context.Context, b *Batch) error {
-	if e := &b.Events; len(e.ID) > 0 {
-		if err := s.send(ctx, insertEvents, e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset); err != nil {
-			return fmt.Errorf("insert %d events: %w", len(e.ID), err)
-		}
+	e := &b.Events
+	if err := s.sendRows(ctx, len(e.ID), "events", insertEvents,
+		e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset); err != nil {
+		return err
 	}
 	return s.parkRejected(ctx, b.Topic, &b.Rejected)
 }
 
 // parkRejected inserts the rejected messages of topic, for both loaders.
 func (s *Store) parkRejected(ctx context.Context, topic string, r *RejectedColumns) error {
-	if len(r.Reason) == 0 {
+	return s.sendRows(ctx, len(r.Reason), "rejected messages of "+topic, insertRejected,
+		r.Received, repeat(topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw)
+}
+
+// sendRows inserts n rows given as columns, if there are any; what names
+// them in the error.
+func (s *Store) sendRows(ctx context.Context, n int, what, insert string, cols ...any) error {
+	if n == 0 {
 		return nil
 	}
-	if err := s.send(ctx, insertRejected, r.Received, repeat(topic, len(r.Reason)), r.Partition, r.Offset, r.Tenant, r.Reason, r.Raw); err != nil {
-		return fmt.Errorf("insert %d rejected messages of %s: %w", len(r.Reason), topic, err)
+	if err := s.send(ctx, insert, cols...); err != nil {
+		return fmt.Errorf("insert %d %s: %w", n, what, err)
 	}
 	return nil
 }

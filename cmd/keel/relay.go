@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/postgres"
 )
 
@@ -18,7 +19,7 @@ const (
 	envFactsTopic     = "KEEL_FACTS_TOPIC"
 	envFactsGroup     = "KEEL_FACTS_GROUP"
 	defaultRelayAddr  = ":8083"
-	defaultFactsTopic = postgres.FactsTopic
+	defaultFactsTopic = keel.FactsTopic
 	defaultFactsGroup = "keel-facts-loader"
 )
 

@@ -68,7 +68,7 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 	ctx := context.Background()
 	run := fmt.Sprintf("relaycrash%d", time.Now().UnixNano()%1e9)
 	brokers := st.Kafka.Brokers()
-	for _, topic := range []string{"test." + run, postgres.FactsTopic} {
+	for _, topic := range []string{"test." + run, keel.FactsTopic} {
 		if err := collector.EnsureTopic(ctx, brokers, topic, 8); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 	if err := db.Pool().QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM outbox").Scan(&baseline); err != nil {
 		t.Fatal(err)
 	}
-	published := topicSize(t, brokers, postgres.FactsTopic)
+	published := topicSize(t, brokers, keel.FactsTopic)
 
 	env := []string{
 		"KEEL_PG_URL=" + st.Postgres.URL(),
@@ -230,7 +230,7 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	var outboxIDs []uint64
-	wantKinds := map[string]uint64{}
+	wantKinds := map[keel.FactKind]uint64{}
 	rows, err := db.Pool().Query(ctx, "SELECT id, kind FROM outbox WHERE id > $1 ORDER BY id", baseline)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		outboxIDs = append(outboxIDs, uint64(id))
-		wantKinds[kind]++
+		wantKinds[keel.FactKind(kind)]++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -327,12 +327,12 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]uint64{
-		postgres.FactCustomerCreated:     truth.customers,
-		postgres.FactTenantLinked:        truth.customers,
-		postgres.FactOrderApproved:       truth.approved + truth.void,
-		postgres.FactOrderVoided:         truth.void,
-		postgres.FactSubscriptionChanged: truth.subscriptionChanges,
+	want := map[keel.FactKind]uint64{
+		keel.FactCustomerCreated:     truth.customers,
+		keel.FactTenantLinked:        truth.customers,
+		keel.FactOrderApproved:       truth.approved + truth.void,
+		keel.FactOrderVoided:         truth.void,
+		keel.FactSubscriptionChanged: truth.subscriptionChanges,
 	}
 	if !reflect.DeepEqual(got.Kinds, want) {
 		t.Errorf("facts of the test's customers in ClickHouse by kind:\n got %v\nwant %v (from the Postgres records)", got.Kinds, want)
@@ -340,11 +340,11 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 	var wrong []string
 	for id, status := range truth.orders {
 		f, ok := got.Orders[id]
-		wantKind := postgres.FactOrderApproved
+		wantKind := keel.FactOrderApproved
 		if status == keel.OrderVoid {
-			wantKind = postgres.FactOrderVoided
+			wantKind = keel.FactOrderVoided
 		}
-		if !ok || f.Kind != wantKind || f.Status != string(status) {
+		if !ok || f.Kind != wantKind || f.Status != status {
 			wrong = append(wrong, fmt.Sprintf("order %d is %s in Postgres; its last fact in ClickHouse: %+v", id, status, f))
 		}
 	}
@@ -360,7 +360,7 @@ func TestRelayCrashEveryFactOnce(t *testing.T) {
 
 	// Each kill between publishing and marking made the next relay send
 	// that batch again: the checks above had copies to catch.
-	published = topicSize(t, brokers, postgres.FactsTopic) - published
+	published = topicSize(t, brokers, keel.FactsTopic) - published
 	if resent := published - int64(len(outboxIDs)); resent < int64(aimedHits.Load()) {
 		t.Errorf("%d messages published for %d facts: at least %d should have been sent again", published, len(outboxIDs), aimedHits.Load())
 	}

@@ -3,12 +3,13 @@
 -- voided, subscriptions changed, customers created and updated, tenants
 -- linked. One row per outbox id (fact_id).
 --
--- The facts loader (warehouse/facts.go) stores each fact once: it drops the
--- ids ClickHouse already has before every insert. ReplacingMergeTree on the
--- fact's identity is the second line of defence: should a duplicate ever
--- land (a loader that lost its partition while still writing), a merge folds
--- it away, and until then every query counts distinct fact ids or picks one
--- row per id with argMax, so it never counts twice.
+-- The facts loader (warehouse/facts_loader.go) stores each fact once: it
+-- drops the ids ClickHouse already has before every insert.
+-- ReplacingMergeTree on the fact's identity is the second line of defence:
+-- should a duplicate ever land (a loader that lost its partition while
+-- still writing), a merge folds it away, and until then every query counts
+-- distinct fact ids or picks one row per id with argMax, so it never counts
+-- twice.
 --
 -- ORDER BY (customer_id, fact_id): the identity ReplacingMergeTree folds on
 -- (a fact's customer never changes: it is the Kafka key the relay sent it

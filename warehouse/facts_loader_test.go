@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,96 +15,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/ingest"
 )
-
-func TestParseFact(t *testing.T) {
-	at := "2026-11-20T08:00:00Z"
-	tests := []struct {
-		name    string
-		value   string
-		want    Fact
-		wantErr string
-	}{
-		{"full", `{"id":7,"kind":"order.approved","customer_id":12,"tenant":"t-1","at":"2026-11-20T09:00:00.5+01:00","data":{"order_id": 5, "paid": 100}}`,
-			Fact{ID: 7, Kind: "order.approved", CustomerID: 12, Tenant: "t-1", At: time.Date(2026, 11, 20, 8, 0, 0, 5e8, time.UTC), Data: `{"order_id":5,"paid":100}`}, ""},
-		{"no data", `{"id":7,"kind":"customer.created","customer_id":12,"at":"` + at + `"}`,
-			Fact{ID: 7, Kind: "customer.created", CustomerID: 12, At: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), Data: "{}"}, ""},
-		{"null data", `{"id":7,"kind":"customer.created","customer_id":12,"at":"` + at + `","data":null}`,
-			Fact{ID: 7, Kind: "customer.created", CustomerID: 12, At: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), Data: "{}"}, ""},
-		{"not JSON", `{"id":7`, Fact{}, "invalid JSON"},
-		{"trailing data", `{"id":7} {}`, Fact{}, "invalid JSON: data after the object"},
-		{"no id", `{"kind":"k","customer_id":1,"at":"` + at + `"}`, Fact{}, "id: required"},
-		{"zero id", `{"id":0,"kind":"k","customer_id":1,"at":"` + at + `"}`, Fact{}, "id: required"},
-		{"negative id", `{"id":-1,"kind":"k","customer_id":1,"at":"` + at + `"}`, Fact{}, "invalid JSON"},
-		{"no kind", `{"id":1,"customer_id":1,"at":"` + at + `"}`, Fact{}, "kind: required"},
-		{"no customer", `{"id":1,"kind":"k","at":"` + at + `"}`, Fact{}, "customer_id: required"},
-		{"no time", `{"id":1,"kind":"k","customer_id":1}`, Fact{}, "at: required"},
-		{"bad time", `{"id":1,"kind":"k","customer_id":1,"at":"yesterday"}`, Fact{}, "at: not an RFC 3339 time"},
-		{"time out of range", `{"id":1,"kind":"k","customer_id":1,"at":"1969-01-01T00:00:00Z"}`, Fact{}, "at: 1969-01-01T00:00:00Z is outside 1970–2105"},
-		{"data not an object", `{"id":1,"kind":"k","customer_id":1,"at":"` + at + `","data":[1]}`, Fact{}, "data: must be a JSON object"},
-		{"link without tenant", `{"id":1,"kind":"tenant.linked","customer_id":1,"at":"` + at + `"}`, Fact{}, "tenant: required for tenant.linked"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseFact([]byte(tt.value))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestStoredFactsQuery(t *testing.T) {
-	sql, args := storedFactsQuery([]FactKey{{CustomerID: 12, ID: 9}, {CustomerID: 3, ID: 4}, {CustomerID: 12, ID: 10}})
-	want := "SELECT DISTINCT fact_id FROM facts WHERE customer_id IN (3, 12) AND fact_id IN (4, 9, 10)"
-	if sql != want || len(args) != 0 {
-		t.Errorf("got %q %v, want %q", sql, args, want)
-	}
-}
-
-func TestFactBatchDrop(t *testing.T) {
-	var b FactBatch
-	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
-	for i := uint64(1); i <= 5; i++ {
-		b.AddFact(&Fact{ID: i, Kind: "k", CustomerID: 10 + i, At: at, Data: "{}"}, Position{Partition: 0, Offset: int64(i)}, at)
-	}
-	b.AddRejected(Position{Partition: 1, Offset: 7}, at, "1", "bad", nil)
-	b.AddRejected(Position{Partition: 1, Offset: 9}, at, "1", "bad", nil)
-	if n := b.DropFacts(map[uint64]bool{2: true, 4: true, 99: true}); n != 2 {
-		t.Errorf("dropped %d facts, want 2", n)
-	}
-	if want := []uint64{1, 3, 5}; !slices.Equal(b.Facts.ID, want) || !slices.Equal(b.Facts.Customer, []uint64{11, 13, 15}) || !slices.Equal(b.Facts.Offset, []uint64{1, 3, 5}) {
-		t.Errorf("kept ids %v customers %v offsets %v, want ids %v", b.Facts.ID, b.Facts.Customer, b.Facts.Offset, want)
-	}
-	if got := b.RejectedRanges(); len(got) != 1 || got[1] != [2]int64{7, 9} {
-		t.Errorf("rejected ranges %v, want partition 1: 7–9", got)
-	}
-	stored := &offsetSet{}
-	stored.add(9)
-	if n := b.DropRejected(map[int]*offsetSet{1: stored}); n != 1 || !slices.Equal(b.Rejected.Offset, []uint64{7}) {
-		t.Errorf("dropped %d rejected, kept offsets %v; want 1 dropped, [7] kept", n, b.Rejected.Offset)
-	}
-	if b.Len() != 4 {
-		t.Errorf("Len() = %d, want 4", b.Len())
-	}
-}
 
 // Fact ids are global in the facts table; each test takes its own billion.
 var factSeq atomic.Uint64
 
 func factBase() uint64 { return factSeq.Add(1) * 1_000_000_000 }
 
-func factMsg(id uint64, kind string, customer uint64, tenant string, at time.Time, data string) kafka.Message {
+func factMsg(id uint64, kind keel.FactKind, customer uint64, tenant string, at time.Time, data string) kafka.Message {
 	v := fmt.Sprintf(`{"id":%d,"kind":%q,"customer_id":%d,"tenant":%q,"at":%q,"data":%s}`, id, kind, customer, tenant, at.UTC().Format(time.RFC3339), data)
 	return kafka.Message{Key: []byte(strconv.FormatUint(customer, 10)), Value: []byte(v)}
 }
@@ -200,11 +121,11 @@ func TestFactLoaderStoresOnceAndParksMalformed(t *testing.T) {
 	topic := newTopic(t, brokers, 4)
 	base := factBase()
 	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
-	kinds := []string{"customer.created", "order.approved", "order.voided", "subscription.changed"}
+	kinds := []keel.FactKind{keel.FactCustomerCreated, keel.FactOrderApproved, keel.FactOrderVoided, keel.FactSubscriptionChanged}
 	const good = 300
 	var msgs []kafka.Message
 	var want []uint64
-	wantKinds := map[string]uint64{}
+	wantKinds := map[keel.FactKind]uint64{}
 	for i := uint64(1); i <= good; i++ {
 		k := kinds[i%uint64(len(kinds))]
 		msgs = append(msgs, factMsg(base+i, k, 1+i%17, "", at.Add(time.Duration(i)*time.Minute), fmt.Sprintf(`{"n": %d}`, i)))
@@ -298,20 +219,20 @@ func TestFactLoaderRestoresLostLink(t *testing.T) {
 	base := factBase()
 	tenant := "heal-" + topic
 	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
-	f := Fact{ID: base + 1, Kind: FactTenantLinked, CustomerID: base + 7, Tenant: tenant, At: at, Data: "{}"}
+	f := keel.Fact{ID: int64(base + 1), Kind: keel.FactTenantLinked, CustomerID: int64(base + 7), Tenant: tenant, At: at, Data: json.RawMessage("{}")}
 	b := FactBatch{Topic: topic}
 	b.AddFact(&f, Position{Partition: 0, Offset: 0}, at)
 	if err := s.InsertFacts(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	produce(t, brokers, topic, factMsg(f.ID, f.Kind, f.CustomerID, tenant, at, "{}"))
+	produce(t, brokers, topic, factMsg(uint64(f.ID), f.Kind, uint64(f.CustomerID), tenant, at, "{}"))
 	startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: topic, Group: topic}, s)
 	waitGroupCaughtUp(t, brokers, topic, topic, 2)
 	links, err := s.TenantCustomers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if links[tenant] != f.CustomerID {
+	if links[tenant] != uint64(f.CustomerID) {
 		t.Errorf("tenant %s linked to %d, want %d", tenant, links[tenant], f.CustomerID)
 	}
 	if _, copies, err := s.StoredFactIDs(ctx, base, base+999_999_999); err != nil || copies != 0 {
@@ -363,14 +284,14 @@ func TestTenantLinkAttribution(t *testing.T) {
 	startLoader(t, LoaderConfig{Brokers: brokers, Topic: eventsTopic, Group: eventsTopic}, s)
 
 	at := now.Add(-time.Hour)
-	linkA := factMsg(base+1, FactTenantLinked, c1, ta, at, "{}")
+	linkA := factMsg(base+1, keel.FactTenantLinked, c1, ta, at, "{}")
 	produce(t, brokers, factsTopic,
 		linkA,
-		factMsg(base+2, FactTenantLinked, c1, tb, at, "{}"),
-		factMsg(base+3, FactTenantLinked, c2, tc, at, "{}"),
+		factMsg(base+2, keel.FactTenantLinked, c1, tb, at, "{}"),
+		factMsg(base+3, keel.FactTenantLinked, c2, tc, at, "{}"),
 		factMsg(base+4, "customer.created", c3, "", at, "{}"),
 		linkA,
-		factMsg(base+5, FactTenantLinked, c3, tb, at.Add(time.Minute), "{}"), // b moves to c3
+		factMsg(base+5, keel.FactTenantLinked, c3, tb, at.Add(time.Minute), "{}"), // b moves to c3
 	)
 	startFactLoader(t, FactLoaderConfig{Brokers: brokers, Topic: factsTopic, Group: factsTopic}, s)
 	waitRows(t, s, prefix+"-", 22)
@@ -410,12 +331,8 @@ func TestTenantLinkAttribution(t *testing.T) {
 
 func TestFactLoaderConfigValidate(t *testing.T) {
 	cfg := FactLoaderConfig{Brokers: []string{"b:9092"}}
-	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
-	}
-	if cfg.Topic != "keel.facts" || cfg.Group != "keel-facts-loader" {
-		t.Errorf("default topic %q group %q", cfg.Topic, cfg.Group)
 	}
 	bad := cfg
 	bad.Brokers = nil
