@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestBenchConsolePattern(t *testing.T) {
@@ -86,48 +85,6 @@ func TestBenchConsoleSkipLink(t *testing.T) {
 	}
 }
 
-func TestBenchConsolePercentile(t *testing.T) {
-	ms := func(ns ...int) []time.Duration {
-		out := make([]time.Duration, len(ns))
-		for i, n := range ns {
-			out[i] = time.Duration(n) * time.Millisecond
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = 100 - i // 100 … 1, unsorted on purpose
-	}
-	tests := []struct {
-		name string
-		ds   []time.Duration
-		p    float64
-		want time.Duration
-	}{
-		{"none", nil, 95, 0},
-		{"one", ms(7), 50, 7 * time.Millisecond},
-		{"one p95", ms(7), 95, 7 * time.Millisecond},
-		{"p50 of 4", ms(4, 1, 3, 2), 50, 2 * time.Millisecond},
-		{"p95 of 4 is the max", ms(4, 1, 3, 2), 95, 4 * time.Millisecond},
-		{"p50 of 100", ms(hundred...), 50, 50 * time.Millisecond},
-		{"p95 of 100", ms(hundred...), 95, 95 * time.Millisecond},
-		{"p100 of 100", ms(hundred...), 100, 100 * time.Millisecond},
-		{"p95 of 40 is the 38th", ms(hundred[60:]...), 95, 38 * time.Millisecond},
-		{"p95 of 20 is the 19th", ms(hundred[80:]...), 95, 19 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		if got := percentile(tt.ds, tt.p); got != tt.want {
-			t.Errorf("%s: percentile(p%v) = %v, want %v", tt.name, tt.p, got, tt.want)
-		}
-	}
-	// percentile must not reorder its input (the caller's slice is shared).
-	in := ms(3, 1, 2)
-	percentile(in, 50)
-	if !slices.Equal(in, ms(3, 1, 2)) {
-		t.Errorf("percentile sorted its input: %v", in)
-	}
-}
-
 // TestBenchConsoleCrawl crawls a small fake console: a long list is
 // sampled, downloads and non-pages are skipped, a failing page is kept.
 func TestBenchConsoleCrawl(t *testing.T) {
@@ -171,9 +128,8 @@ func TestBenchConsoleCrawl(t *testing.T) {
 	}))
 	defer srv.Close()
 	base, _ := url.Parse(srv.URL)
-	f := benchConsoleFlags{concurrency: 1}
 
-	groups, order, pages, err := crawl(context.Background(), f.newClient(), base, 5, 1000)
+	groups, order, pages, err := crawl(context.Background(), newClient(nil), base, 5, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,27 +168,8 @@ func TestBenchConsoleCrawlSignedOut(t *testing.T) {
 	}))
 	defer srv.Close()
 	base, _ := url.Parse(srv.URL)
-	f := benchConsoleFlags{concurrency: 1}
-	_, _, _, err := crawl(context.Background(), f.newClient(), base, 5, 100)
+	_, _, _, err := crawl(context.Background(), newClient(nil), base, 5, 100)
 	if err == nil || !strings.Contains(err.Error(), "session was lost") {
 		t.Errorf("crawl error = %v, want the session was lost", err)
-	}
-}
-
-func TestBenchConsoleSummary(t *testing.T) {
-	r := consoleReport{TargetMS: 300, MetTarget: true, Pages: []consoleResult{
-		{Pattern: "POST /login", Role: "admin", P95: 900},
-		{Pattern: "/", Role: "admin", P95: 20},
-		{Pattern: "/customers/{id}", Role: "sales1", P95: 310, Bad: true},
-	}}
-	r.summarize(300 * time.Millisecond)
-	if r.MetTarget || r.SlowestP95 != 310 || r.Slowest != "/customers/{id} as sales1" || r.BadStatus != 1 {
-		t.Errorf("summary: met %v, slowest %v (%s), bad %d; want false, 310 (/customers/{id} as sales1), 1", r.MetTarget, r.SlowestP95, r.Slowest, r.BadStatus)
-	}
-	if r.Pages[0].Slow {
-		t.Errorf("the sign-in POST counted against the page target")
-	}
-	if got, want := statusSummary(map[string]int{"500": 2, "200": 38}), "200×38 500×2"; got != want {
-		t.Errorf("statusSummary = %q, want %q", got, want)
 	}
 }
