@@ -44,7 +44,7 @@ func runActivity(ctx context.Context, args []string, env *Env, stdout, stderr io
 			return fmt.Errorf("--from: %w", err)
 		}
 	}
-	store, err := openClickHouse(ctx, c.logger(stderr), c.clickhouse, false)
+	store, err := openClickHouse(ctx, c.clickhouse)
 	if err != nil {
 		return err
 	}

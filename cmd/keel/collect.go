@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/ingest/collector"
@@ -30,64 +26,45 @@ func (f *collectFlags) register(args []string, env *Env, stderr io.Writer) error
 }
 
 func runCollect(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
-	var f collectFlags
-	if err := f.register(args, env, stderr); err != nil {
-		return err
-	}
-	log := f.logger(stderr)
-	// The collector keeps little alive (a batch until Kafka acks it), so it
-	// can trade some memory for less garbage collection. Only for a
-	// collector of its own, not inside keel dev.
+	return runService(ctx, args, env, stderr, &collectFlags{})
+}
+
+// standalone tunes the Go runtime of a collector process of its own. The
+// collector keeps little alive (a batch until Kafka acks it) and allocates
+// per request, so fewer collections buy CPU for a little memory:
+// GCMEASURE. Not inside keel dev, where it would cover the in-process
+// broker, the loader and the console too.
+func (f *collectFlags) standalone() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-	run, err := f.service(ctx, log)
+}
+
+// build opens what the collector needs and adds its parts. It refuses to
+// start on a schema that is behind, and waits for the topic.
+func (f *collectFlags) build(ctx context.Context, s *service) error {
+	db, err := s.postgres(ctx, f.pg)
 	if err != nil {
 		return err
 	}
-	return run(ctx)
-}
-
-// service opens what the collector needs and returns the function that
-// serves it until ctx ends. It refuses to start on a schema that is behind
-// or a topic that does not exist.
-func (f *collectFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	db, err := openPostgres(ctx, log, f.pg, true)
-	if err != nil {
-		return nil, err
-	}
 	brokers := f.brokerList()
-	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return collector.TopicReady(ctx, brokers, f.topic) }); err != nil {
-		db.Close()
-		return nil, err
+	if err := s.topic(ctx, brokers, f.topic); err != nil {
+		return err
 	}
 	pub, err := collector.NewKafkaPublisher(collector.KafkaConfig{Brokers: brokers, Topic: f.topic})
 	if err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
-	keys := collector.NewKeys(db, log)
+	s.onClose(func() { pub.Close() })
+	keys := collector.NewKeys(db, s.log)
 	c, err := collector.New(collector.Config{
 		Rules: ingest.Rules{MaxAhead: ingest.DefaultMaxAhead, MaxAge: f.lateWindow},
 		Rate:  f.rate,
-	}, keys, pub, log)
+	}, keys, pub, s.log)
 	if err != nil {
-		db.Close()
-		pub.Close()
-		return nil, err
+		return err
 	}
-	return func(ctx context.Context) error {
-		defer db.Close()
-		defer pub.Close()
-		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error { keys.Run(ctx, 5*time.Second); return nil })
-		g.Go(func() error {
-			log.Info("collector listening", "addr", f.addr, "topic", f.topic)
-			return serveHTTP(ctx, f.addr, withPprof(f.pprof, c.Handler()), log)
-		})
-		if err := g.Wait(); err != nil {
-			return fmt.Errorf("collector: %w", err)
-		}
-		return nil
-	}, nil
+	s.add("collector", func(ctx context.Context) error { keys.Run(ctx, 5*time.Second); return nil })
+	s.serve("collector", f.addr, c.Handler(), f.pprof, "topic", f.topic)
+	return nil
 }

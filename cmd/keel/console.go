@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/keelhq/keel/console"
@@ -34,53 +33,38 @@ func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error
 }
 
 func runConsole(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
-	var f consoleFlags
-	if err := f.register(args, env, stderr); err != nil {
-		return err
-	}
-	log := f.logger(stderr)
-	run, err := f.service(ctx, log)
-	if err != nil {
-		return err
-	}
-	return run(ctx)
+	return runService(ctx, args, env, stderr, &consoleFlags{})
 }
 
-func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	addr := f.addr
+// build checks the settings, opens Postgres and ClickHouse with their
+// schemas checked, and adds the console's server.
+func (f *consoleFlags) build(ctx context.Context, s *service) error {
 	if f.sessionTTL < time.Minute {
-		return nil, fmt.Errorf("--session-ttl: %s is shorter than a minute", f.sessionTTL)
+		return fmt.Errorf("--session-ttl: %s is shorter than a minute", f.sessionTTL)
 	}
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
-		return nil, fmt.Errorf("--tz: unknown timezone %q", f.tz)
+		return fmt.Errorf("--tz: unknown timezone %q", f.tz)
 	}
-	db, err := openPostgres(ctx, log, f.pg, true)
+	db, err := s.postgres(ctx, f.pg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	store, err := openClickHouse(ctx, log, f.clickhouse, true)
+	store, err := s.clickhouse(ctx, f.clickhouse)
 	if err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
 	h, err := console.NewServer(console.Deps{
-		Warehouse: store, Names: db, Store: db, Log: log,
+		Warehouse: store, Names: db, Store: db, Log: s.log,
 		Settings:      warehouse.ActivitySettings{Location: loc},
 		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL,
 	})
 	if err != nil {
-		db.Close()
-		store.Close()
-		return nil, err
+		return err
 	}
-	return func(ctx context.Context) error {
-		defer db.Close()
-		defer store.Close()
-		log.Info("console listening", "addr", addr, "secure_cookies", f.secureCookies)
-		if f.secureCookies {
-			log.Info("session cookies are Secure: browsers send them over HTTPS only, so serve the console behind TLS (or pass --secure-cookies=false to use it over plain HTTP)")
-		}
-		return serveHTTP(ctx, addr, h, log)
-	}, nil
+	if f.secureCookies {
+		s.log.Info("session cookies are Secure: browsers send them over HTTPS only, so serve the console behind TLS (or pass --secure-cookies=false to use it over plain HTTP)")
+	}
+	s.serve("console", f.addr, h, false, "secure_cookies", f.secureCookies)
+	return nil
 }

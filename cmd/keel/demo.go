@@ -63,8 +63,7 @@ func runDemo(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 // demo staff: it adds them (with the CLI's rights) when they are missing and
 // gives each a fresh API token for the run.
 func (f *demoFlags) runSales(ctx context.Context, stdout, stderr io.Writer) error {
-	log := f.logger(stderr)
-	db, err := openPostgres(ctx, log, f.pg, false)
+	db, err := openPostgres(ctx, f.pg)
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	cfg := demo.Config{Tenants: f.tenants, Days: f.days, Seed: f.seed, Scale: f.scale, Now: time.Now()}
 	tenants := demo.Tenants(cfg)
 
-	db, err := openPostgres(ctx, log, f.pg, false)
+	db, err := openPostgres(ctx, f.pg)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/devstack"
@@ -31,7 +29,8 @@ type devFlags struct {
 	demoTenants int
 }
 
-func runDev(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+// parseDevFlags parses keel dev's flags.
+func parseDevFlags(args []string, env *Env, stderr io.Writer) (devFlags, error) {
 	var f devFlags
 	fs := newFlagSet("dev", stderr)
 	fs.StringVar(&f.dir, "dir", ".keel", "where the local servers keep their data")
@@ -43,7 +42,12 @@ func runDev(ctx context.Context, args []string, env *Env, stdout, stderr io.Writ
 	fs.StringVar(&f.logLevel, "log-level", env.Get(envLogLevel, "info"), "log level")
 	fs.IntVar(&f.demoDays, "demo-days", 120, "days of demo history")
 	fs.IntVar(&f.demoTenants, "demo-tenants", 200, "demo tenants")
-	if err := fs.Parse(args); err != nil {
+	return f, fs.Parse(args)
+}
+
+func runDev(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	f, err := parseDevFlags(args, env, stderr)
+	if err != nil {
 		return err
 	}
 	return f.run(ctx, env, stdout, stderr)
@@ -91,6 +95,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 
 	collectorURL := "http://" + dialable(f.collectAddr)
 	consoleURL := "http://" + dialable(f.consoleAddr)
+	loaderURL := "http://" + dialable(f.loadAddr)
 	if err := writeDevEnv(dir, [][2]string{
 		{envPG, shared.pg},
 		{envClickHouse, shared.clickhouse},
@@ -98,66 +103,55 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 		{envBrokers, shared.brokers},
 		{envCollector, collectorURL},
 		{"KEEL_CONSOLE_URL", consoleURL},
-		{"KEEL_LOADER_URL", "http://" + dialable(f.loadAddr)},
+		{"KEEL_LOADER_URL", loaderURL},
 	}); err != nil {
 		return err
 	}
 
+	// The same parts as keel collect, load, console and relay, in one
+	// service; the standalone commands' GC and memory settings are left
+	// out, as they would cover every part and the in-process broker.
 	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
 	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000}
 	// Plain HTTP on this machine: the session cookie cannot be Secure.
 	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL}
-	runCollector, err := cf.service(ctx, log)
-	if err != nil {
-		return err
-	}
-	runLoader, err := lf.service(ctx, log)
-	if err != nil {
-		return err
-	}
-	runConsole, err := vf.service(ctx, log)
-	if err != nil {
-		return err
-	}
 	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own
-	runRelay, err := rf.service(ctx, log)
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runCollector(gctx) })
-	g.Go(func() error { return runLoader(gctx) })
-	g.Go(func() error { return runConsole(gctx) })
-	g.Go(func() error { return runRelay(gctx) })
-	g.Go(func() error {
-		if err := waitReady(gctx, collectorURL+"/readyz"); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
-			consoleURL, collectorURL, "http://"+dialable(f.loadAddr), filepath.Join(f.dir, "dev.env"))
-		if f.demo {
-			if err := waitReady(gctx, consoleURL+"/healthz"); err != nil {
+	welcome := func(ctx context.Context, s *service) error {
+		s.add("dev", func(ctx context.Context) error {
+			if err := waitReady(ctx, collectorURL+"/readyz"); err != nil {
 				return err
 			}
-			if err := f.loadDemo(gctx, dir, shared, collectorURL, consoleURL, stdout, stderr); err != nil {
-				if gctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-		}
-		if f.demo {
-			fmt.Fprintf(stdout, "Ready. Open %s and sign in as %s (or sales1@, csm1@, finance@, ceo@ …) with the password %s.\n  The JSON API takes a token from ./keel token create --email %s   ·   Ctrl-C stops everything.\n",
-				consoleURL, demo.Staff[demo.StaffAdmin].Email, demo.StaffPassword, demo.Staff[demo.StaffAdmin].Email)
-		} else {
-			fmt.Fprintf(stdout, "Ready. Add an employee with ./keel user add --email you@example.com --name You --role admin and sign in at %s.   ·   Ctrl-C stops everything.\n", consoleURL)
-		}
+			fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
+				consoleURL, collectorURL, loaderURL, filepath.Join(f.dir, "dev.env"))
+			return f.welcome(ctx, dir, shared, collectorURL, consoleURL, stdout, stderr)
+		})
 		return nil
-	})
-	if err := g.Wait(); err != nil && ctx.Err() == nil {
+	}
+	err = startService(ctx, log, cf.build, lf.build, vf.build, rf.build, welcome)
+	if err != nil && ctx.Err() == nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nStopping …")
+	return nil
+}
+
+// welcome loads the demo data on first start and says how to sign in.
+func (f *devFlags) welcome(ctx context.Context, dir string, shared common, collectorURL, consoleURL string, stdout, stderr io.Writer) error {
+	if !f.demo {
+		fmt.Fprintf(stdout, "Ready. Add an employee with ./keel user add --email you@example.com --name You --role admin and sign in at %s.   ·   Ctrl-C stops everything.\n", consoleURL)
+		return nil
+	}
+	if err := waitReady(ctx, consoleURL+"/healthz"); err != nil {
+		return err
+	}
+	if err := f.loadDemo(ctx, dir, shared, collectorURL, consoleURL, stdout, stderr); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "Ready. Open %s and sign in as %s (or sales1@, csm1@, finance@, ceo@ …) with the password %s.\n  The JSON API takes a token from ./keel token create --email %s   ·   Ctrl-C stops everything.\n",
+		consoleURL, demo.Staff[demo.StaffAdmin].Email, demo.StaffPassword, demo.Staff[demo.StaffAdmin].Email)
 	return nil
 }
 

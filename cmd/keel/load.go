@@ -3,18 +3,14 @@ package main
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/ingest"
-	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/warehouse"
 )
 
@@ -45,35 +41,29 @@ func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
 }
 
 func runLoad(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
-	var f loadFlags
-	if err := f.register(args, env, stderr); err != nil {
-		return err
-	}
-	log := f.logger(stderr)
-	// The loader's live memory is bounded (see the warehouse package doc);
-	// a soft limit keeps garbage from doubling it. Only for a loader of its
-	// own: inside keel dev the limit would cover the in-process broker too.
+	return runService(ctx, args, env, stderr, &loadFlags{})
+}
+
+// standalone tunes the Go runtime of a loader process of its own. The
+// loader's live memory is bounded (see the warehouse package doc); a soft
+// limit keeps garbage from doubling it. Not inside keel dev, where the
+// limit would cover the in-process broker too.
+func (f *loadFlags) standalone() {
 	if os.Getenv("GOMEMLIMIT") == "" && f.memoryLimit > 0 {
 		debug.SetMemoryLimit(f.memoryLimit)
 	}
-	run, err := f.service(ctx, log)
+}
+
+// build opens ClickHouse, checks its schema, waits for the topic, and adds
+// the events loader, the facts loader beside it and their metrics server.
+func (f *loadFlags) build(ctx context.Context, s *service) error {
+	store, err := s.clickhouse(ctx, f.clickhouse)
 	if err != nil {
 		return err
 	}
-	return run(ctx)
-}
-
-// service opens ClickHouse, checks its schema and the topic, and returns the
-// function that loads until ctx ends.
-func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	store, err := openClickHouse(ctx, log, f.clickhouse, true)
-	if err != nil {
-		return nil, err
-	}
 	brokers := f.brokerList()
-	if err := retryStart(ctx, log, "kafka", func(ctx context.Context) error { return collector.TopicReady(ctx, brokers, f.topic) }); err != nil {
-		store.Close()
-		return nil, err
+	if err := s.topic(ctx, brokers, f.topic); err != nil {
+		return err
 	}
 	l, err := warehouse.NewLoader(warehouse.LoaderConfig{
 		Brokers:       brokers,
@@ -83,44 +73,33 @@ func (f *loadFlags) service(ctx context.Context, log *slog.Logger) (func(context
 		FlushInterval: f.flush,
 		DedupWindow:   f.dedupWindow,
 		Rules:         ingest.Rules{MaxAhead: ingest.DefaultMaxAhead, MaxAge: f.lateWindow},
-	}, store, log)
+	}, store, s.log)
 	if err != nil {
-		store.Close()
-		return nil, err
+		return err
 	}
 	// The facts loader runs beside the events loader, on the same
 	// ClickHouse, and waits for its topic itself: a missing keel.facts must
 	// not hold up the events.
+	factsTopic, factsGroup := cmp.Or(f.factsTopic, defaultFactsTopic), cmp.Or(f.factsGroup, defaultFactsGroup)
 	factsMetrics := prometheus.NewRegistry()
 	facts, err := warehouse.NewFactLoader(warehouse.FactLoaderConfig{
 		Brokers:       brokers,
-		Topic:         cmp.Or(f.factsTopic, defaultFactsTopic),
-		Group:         cmp.Or(f.factsGroup, defaultFactsGroup),
+		Topic:         factsTopic,
+		Group:         factsGroup,
 		FlushInterval: f.flush,
 		Registerer:    factsMetrics,
-	}, store, log)
+	}, store, s.log)
 	if err != nil {
-		store.Close()
-		return nil, err
+		return err
 	}
-	return func(ctx context.Context) error {
-		defer store.Close()
-		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error {
-			log.Info("loader running", "topic", f.topic, "group", f.group)
-			return l.Run(ctx)
-		})
-		g.Go(func() error {
-			log.Info("facts loader running", "topic", cmp.Or(f.factsTopic, defaultFactsTopic), "group", cmp.Or(f.factsGroup, defaultFactsGroup))
-			return facts.Run(ctx)
-		})
-		if f.addr != "" {
-			h := l.Handler(factsMetrics)
-			g.Go(func() error { return serveHTTP(ctx, f.addr, withPprof(f.pprof, h), log) })
-		}
-		if err := g.Wait(); err != nil {
-			return fmt.Errorf("loader: %w", err)
-		}
-		return nil
-	}, nil
+	s.add("loader", func(ctx context.Context) error {
+		s.log.Info("loader running", "topic", f.topic, "group", f.group)
+		return l.Run(ctx)
+	})
+	s.add("facts loader", func(ctx context.Context) error {
+		s.log.Info("facts loader running", "topic", factsTopic, "group", factsGroup)
+		return facts.Run(ctx)
+	})
+	s.serve("loader", f.addr, l.Handler(factsMetrics), f.pprof)
+	return nil
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/postgres"
@@ -43,48 +39,29 @@ func (f *relayFlags) register(args []string, env *Env, stderr io.Writer) error {
 // several for availability: one holds the lock and works, the others wait
 // and take over when it dies.
 func runRelay(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
-	var f relayFlags
-	if err := f.register(args, env, stderr); err != nil {
-		return err
-	}
-	log := f.logger(stderr)
-	run, err := f.service(ctx, log)
-	if err != nil {
-		return err
-	}
-	return run(ctx)
+	return runService(ctx, args, env, stderr, &relayFlags{})
 }
 
-// service opens Postgres, checks its schema, and returns the function that
-// relays until ctx ends. Kafka is not waited for here: the relay retries
+// build opens Postgres, checks its schema, and adds the relay and its
+// metrics server. Kafka is not waited for here: the relay retries
 // publishing until the broker answers, keeping the facts in the outbox.
-func (f *relayFlags) service(ctx context.Context, log *slog.Logger) (func(context.Context) error, error) {
-	db, err := openPostgres(ctx, log, f.pg, true)
+func (f *relayFlags) build(ctx context.Context, s *service) error {
+	db, err := s.postgres(ctx, f.pg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r, err := postgres.NewRelay(postgres.RelayConfig{
 		Brokers:      f.brokerList(),
 		BatchSize:    f.batch,
 		PollInterval: f.poll,
-	}, db, log)
+	}, db, s.log)
 	if err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
-	return func(ctx context.Context) error {
-		defer db.Close()
-		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error {
-			log.Info("relay running")
-			return r.Run(ctx)
-		})
-		if f.addr != "" {
-			g.Go(func() error { return serveHTTP(ctx, f.addr, withPprof(f.pprof, r.Handler()), log) })
-		}
-		if err := g.Wait(); err != nil {
-			return fmt.Errorf("relay: %w", err)
-		}
-		return nil
-	}, nil
+	s.add("relay", func(ctx context.Context) error {
+		s.log.Info("relay running")
+		return r.Run(ctx)
+	})
+	s.serve("relay", f.addr, r.Handler(), f.pprof)
+	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
-
-	"github.com/keelhq/keel/migrations"
 )
 
 // withPprof adds Go's profiling endpoints under /debug/pprof/ when on.
@@ -27,36 +25,6 @@ func withPprof(on bool, h http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	return mux
-}
-
-// startTimeout bounds how long a service waits for its servers at start.
-const startTimeout = 2 * time.Minute
-
-// retryStart runs open until it succeeds, each attempt bounded by 15 s, so a
-// service started while Postgres, ClickHouse or Kafka is restarting waits
-// for it instead of hanging or exiting. A schema that is behind is not
-// waited for: nothing will fix it but `keel migrate`.
-func retryStart(ctx context.Context, log *slog.Logger, what string, open func(context.Context) error) error {
-	deadline := time.Now().Add(startTimeout)
-	wait := 200 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := open(actx)
-		cancel()
-		if err == nil || errors.Is(err, migrations.ErrBehind) || ctx.Err() != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: still failing after %s: %w", what, startTimeout, err)
-		}
-		log.Warn("waiting for "+what, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
 }
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully with

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -41,18 +40,15 @@ func runToken(ctx context.Context, args []string, env *Env, stdout, stderr io.Wr
 	if name == "" {
 		return errors.New("usage: keel token ingest NAME: NAME (the product app the key is for) is required")
 	}
-	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	k, plain, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: name, MaxAge: *maxAge, Rate: *rate})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, plain)
-	fmt.Fprintf(stderr, "ingest key %d for %q created at %s; it is shown only this once.\n", k.ID, name, time.Now().UTC().Format(time.RFC3339))
-	return nil
+	return withPostgres(ctx, c.pg, func(db *postgres.DB) error {
+		k, plain, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: name, MaxAge: *maxAge, Rate: *rate})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, plain)
+		fmt.Fprintf(stderr, "ingest key %d for %q created at %s; it is shown only this once.\n", k.ID, name, time.Now().UTC().Format(time.RFC3339))
+		return nil
+	})
 }
 
 // runTokenCreate prints a new personal API token for an employee, made as
@@ -63,32 +59,19 @@ func runTokenCreate(ctx context.Context, args []string, env *Env, stdout, stderr
 	c.register(fs, env)
 	email := fs.String("email", "", "the employee the token acts as (required)")
 	name := fs.String("name", "", "what the token is for, e.g. \"laptop\" or \"billing script\" (default: keel token create and the date)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseOneShot(fs, args, "token create", tokenUsage, "email"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("token create: unexpected argument %q; %s", fs.Arg(0), tokenUsage)
-	}
-	if *email == "" {
-		return errors.New("token create: --email is required")
 	}
 	if *name == "" {
 		*name = "keel token create " + time.Now().UTC().Format(time.DateOnly)
 	}
-	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	e, err := db.EmployeeByEmail(ctx, strings.TrimSpace(*email))
-	if err != nil {
-		return cliError("token create", err)
-	}
-	token, err := db.CreateToken(ctx, keel.System, e.ID, *name)
-	if err != nil {
-		return cliError("token create", err)
-	}
-	fmt.Fprintln(stdout, token)
-	fmt.Fprintf(stderr, "API token %q for employee %d <%s> created; it is shown only this once.\n", *name, e.ID, e.Email)
-	return nil
+	return withEmployee(ctx, c.pg, "token create", *email, func(db *postgres.DB, e keel.Employee) error {
+		token, err := db.CreateToken(ctx, keel.System, e.ID, *name)
+		if err != nil {
+			return cliError("token create", err)
+		}
+		fmt.Fprintln(stdout, token)
+		fmt.Fprintf(stderr, "API token %q for employee %d <%s> created; it is shown only this once.\n", *name, e.ID, e.Email)
+		return nil
+	})
 }

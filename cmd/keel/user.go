@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/postgres"
 )
 
 // rolesFlag collects --role, given several times or comma-separated.
@@ -63,34 +65,23 @@ func runUserAdd(ctx context.Context, args []string, env *Env, stdout, stderr io.
 	locale := fs.String("locale", "", "UI language: en or zh (default en)")
 	var roles rolesFlag
 	fs.Var(&roles, "role", "a role: admin, sales, csm, finance or leadership; repeat it or separate with commas (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseOneShot(fs, args, "user add", userUsage, "email", "name"); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("user add: unexpected argument %q; %s", fs.Arg(0), userUsage)
-	}
-	switch {
-	case *email == "":
-		return errors.New("user add: --email is required")
-	case *name == "":
-		return errors.New("user add: --name is required")
-	case len(roles) == 0:
+	if len(roles) == 0 {
 		return errors.New("user add: --role is required (admin, sales, csm, finance or leadership)")
 	}
-	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	e, password, err := db.AddEmployee(ctx, keel.System, keel.Employee{
-		Email: strings.TrimSpace(*email), Name: *name, Roles: roles, Locale: *locale, Status: keel.EmployeeActive,
+	return withPostgres(ctx, c.pg, func(db *postgres.DB) error {
+		e, password, err := db.AddEmployee(ctx, keel.System, keel.Employee{
+			Email: strings.TrimSpace(*email), Name: *name, Roles: roles, Locale: *locale, Status: keel.EmployeeActive,
+		})
+		if err != nil {
+			return cliError("user add", err)
+		}
+		fmt.Fprintln(stdout, password)
+		fmt.Fprintf(stderr, "employee %d <%s> added with roles %s; the password above is shown only this once.\n", e.ID, e.Email, (*rolesFlag)(&e.Roles).String())
+		return nil
 	})
-	if err != nil {
-		return cliError("user add", err)
-	}
-	fmt.Fprintln(stdout, password)
-	fmt.Fprintf(stderr, "employee %d <%s> added with roles %s; the password above is shown only this once.\n", e.ID, e.Email, (*rolesFlag)(&e.Roles).String())
-	return nil
 }
 
 func runUserDeactivate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
@@ -98,29 +89,47 @@ func runUserDeactivate(ctx context.Context, args []string, env *Env, stdout, std
 	fs := newFlagSet("user deactivate", stderr)
 	c.register(fs, env)
 	email := fs.String("email", "", "the employee's email (required)")
+	if err := parseOneShot(fs, args, "user deactivate", userUsage, "email"); err != nil {
+		return err
+	}
+	return withEmployee(ctx, c.pg, "user deactivate", *email, func(db *postgres.DB, e keel.Employee) error {
+		e, err := db.DeactivateEmployee(ctx, keel.System, e.ID)
+		if err != nil {
+			return cliError("user deactivate", err)
+		}
+		fmt.Fprintf(stdout, "employee %d <%s> is %s: their sessions and API tokens no longer work.\n", e.ID, e.Email, e.Status)
+		return nil
+	})
+}
+
+// parseOneShot parses a one-shot command's flags, refuses an argument left
+// over (more often a typo than meant), and requires the flags named, in
+// that order.
+func parseOneShot(fs *flag.FlagSet, args []string, what, usage string, required ...string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("user deactivate: unexpected argument %q; %s", fs.Arg(0), userUsage)
+		return fmt.Errorf("%s: unexpected argument %q; %s", what, fs.Arg(0), usage)
 	}
-	if *email == "" {
-		return errors.New("user deactivate: --email is required")
+	for _, name := range required {
+		if f := fs.Lookup(name); f == nil || f.Value.String() == "" {
+			return fmt.Errorf("%s: --%s is required", what, name)
+		}
 	}
-	db, err := openPostgres(ctx, c.logger(stderr), c.pg, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	e, err := db.EmployeeByEmail(ctx, strings.TrimSpace(*email))
-	if err != nil {
-		return cliError("user deactivate", err)
-	}
-	if e, err = db.DeactivateEmployee(ctx, keel.System, e.ID); err != nil {
-		return cliError("user deactivate", err)
-	}
-	fmt.Fprintf(stdout, "employee %d <%s> is %s: their sessions and API tokens no longer work.\n", e.ID, e.Email, e.Status)
 	return nil
+}
+
+// withEmployee runs do with Postgres (withPostgres) and the employee whose
+// email a command was given; an unknown one is the user's error.
+func withEmployee(ctx context.Context, pg, what, email string, do func(db *postgres.DB, e keel.Employee) error) error {
+	return withPostgres(ctx, pg, func(db *postgres.DB) error {
+		e, err := db.EmployeeByEmail(ctx, strings.TrimSpace(email))
+		if err != nil {
+			return cliError(what, err)
+		}
+		return do(db, e)
+	})
 }
 
 // cliError shows a coded error by its message (it is meant for the user)

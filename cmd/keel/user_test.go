@@ -113,6 +113,7 @@ func TestUserAndTokenCommandErrors(t *testing.T) {
 		{[]string{"user", "add", "--email", "BO@example.com", "--name", "Bo again", "--role", "csm"}, "already belongs"},
 		{[]string{"user", "deactivate"}, "--email is required"},
 		{[]string{"user", "deactivate", "--email", "nobody@example.com"}, "no employee"},
+		{[]string{"user", "deactivate", "--email", "bo@example.com", "bo"}, `unexpected argument "bo"`},
 		{[]string{"token", "create"}, "--email is required"},
 		{[]string{"token", "create", "--email", "nobody@example.com"}, "no employee"},
 		{[]string{"token"}, "keel token create"},
