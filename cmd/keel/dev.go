@@ -21,6 +21,7 @@ type devFlags struct {
 	dir         string
 	demo        bool
 	kafka       string
+	listen      string
 	consoleAddr string
 	collectAddr string
 	loadAddr    string
@@ -29,20 +30,65 @@ type devFlags struct {
 	demoTenants int
 }
 
-// parseDevFlags parses keel dev's flags.
+// parseDevFlags parses keel dev's flags. The console, the collector and the
+// loader's metrics listen on --listen (loopback unless opened) when their
+// address names no host, as the standalone commands' defaults (":8080")
+// do: keel dev serves plain HTTP, and the demo staff's password is
+// published.
 func parseDevFlags(args []string, env *Env, stderr io.Writer) (devFlags, error) {
 	var f devFlags
 	fs := newFlagSet("dev", stderr)
 	fs.StringVar(&f.dir, "dir", ".keel", "where the local servers keep their data")
 	fs.BoolVar(&f.demo, "demo", true, "load demo data on first start")
 	fs.StringVar(&f.kafka, "kafka", "kfake", "local Kafka: kfake (in-process) or apache (a real broker from Maven Central jars)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1", "host the console, collector and loader listen on when their address names none; 0.0.0.0 opens them to the network (plain HTTP, and the demo's password is published)")
 	fs.StringVar(&f.consoleAddr, "addr", env.Get(envHTTPAddr, defaultHTTPAddr), "console address ($"+envHTTPAddr+")")
 	fs.StringVar(&f.collectAddr, "collect-addr", env.Get(envCollect, defaultCollect), "collector address ($"+envCollect+")")
 	fs.StringVar(&f.loadAddr, "load-addr", env.Get(envLoadAddr, defaultLoadAddr), "loader metrics address ($"+envLoadAddr+")")
 	fs.StringVar(&f.logLevel, "log-level", env.Get(envLogLevel, "info"), "log level")
 	fs.IntVar(&f.demoDays, "demo-days", 120, "days of demo history")
 	fs.IntVar(&f.demoTenants, "demo-tenants", 200, "demo tenants")
-	return f, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.listen == "" {
+		return f, errors.New("dev: --listen: a host is required, e.g. 127.0.0.1 or 0.0.0.0")
+	}
+	for _, a := range []*string{&f.consoleAddr, &f.collectAddr, &f.loadAddr} {
+		*a = hostOr(*a, f.listen)
+	}
+	return f, nil
+}
+
+// hostOr is addr with host when addr names none (":8080" → host:8080).
+func hostOr(addr, host string) string {
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil || h != "" {
+		return addr
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// listenNote says who can reach keel dev's addresses, and how to change it.
+func listenNote(addrs ...string) string {
+	for _, a := range addrs {
+		if !isLoopback(a) {
+			return fmt.Sprintf("  network    listening on %s: other machines can reach it, over plain HTTP, and the demo's password is published (keel dev without --listen stays on this machine)", strings.Join(addrs, ", "))
+		}
+	}
+	return "  network    listening on loopback only: other machines cannot reach it (keel dev --listen 0.0.0.0 opens it to the network)"
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func runDev(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
@@ -121,8 +167,8 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 			if err := waitReady(ctx, collectorURL+"/readyz"); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n\n",
-				consoleURL, collectorURL, loaderURL, filepath.Join(f.dir, "dev.env"))
+			fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n%s\n\n",
+				consoleURL, collectorURL, loaderURL, filepath.Join(f.dir, "dev.env"), listenNote(f.consoleAddr, f.collectAddr, f.loadAddr))
 			return f.welcome(ctx, dir, shared, collectorURL, consoleURL, stdout, stderr)
 		})
 		return nil
