@@ -14,6 +14,6 @@
 // bench revenue`, say) is a file of its own here with that pair, and one
 // entry in cmd/keel's list of benchmarks that turns its flags into the
 // Config. What benchmarks share is in measure.go (percentiles, histogram
-// quantiles, a process's CPU and memory, waiting for a server) and
+// quantiles, a process's CPU and memory) and
 // report.go (the report's tables).
 package bench

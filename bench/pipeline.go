@@ -71,7 +71,7 @@ func (r *ingestRun) startPipeline(ctx context.Context, withLoader bool) error {
 	if err != nil {
 		return err
 	}
-	if err := waitReady(ctx, r.collectU+"/readyz"); err != nil {
+	if err := devstack.WaitHTTP(ctx, r.collectU+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("bench collector: %w", err)
 	}
 	if withLoader {
@@ -86,7 +86,7 @@ func (r *ingestRun) startLoader(ctx context.Context) error {
 	if r.load, err = r.spawn("load", "--addr", addr, "--group", "keel-bench-"+r.id); err != nil {
 		return err
 	}
-	return waitReady(ctx, r.loadU+"/readyz")
+	return devstack.WaitHTTP(ctx, r.loadU+"/readyz", time.Minute)
 }
 
 // spawn starts `keel cmd` on the run's servers and topic, its log in the

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,7 +163,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own
 	welcome := func(ctx context.Context, s *service) error {
 		s.add("dev", func(ctx context.Context) error {
-			if err := waitReady(ctx, collectorURL+"/readyz"); err != nil {
+			if err := devstack.WaitHTTP(ctx, collectorURL+"/readyz", time.Minute); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n%s\n\n",
@@ -187,7 +186,7 @@ func (f *devFlags) welcome(ctx context.Context, dir string, shared common, colle
 		fmt.Fprintf(stdout, "Ready. Add an employee with ./keel user add --email you@example.com --name You --role admin and sign in at %s.   ·   Ctrl-C stops everything.\n", consoleURL)
 		return nil
 	}
-	if err := waitReady(ctx, consoleURL+"/healthz"); err != nil {
+	if err := devstack.WaitHTTP(ctx, consoleURL+"/healthz", time.Minute); err != nil {
 		return err
 	}
 	if err := f.loadDemo(ctx, dir, shared, collectorURL, consoleURL, stdout, stderr); err != nil {
@@ -246,29 +245,4 @@ func dialable(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// waitReady polls url until it answers 200, or ctx ends.
-func waitReady(ctx context.Context, url string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Errorf("%s: %s", url, resp.Status)
-		} else {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("not ready after 60 s: %w", last)
 }
