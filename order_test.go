@@ -681,6 +681,8 @@ func TestRejectAndVoid(t *testing.T) {
 		{"reject an approved order", keel.OrderApproved, func(o *keel.Order) error { return o.Reject(finance, "", now) }, keel.ECONFLICT, ""},
 		{"reject twice", keel.OrderRejected, func(o *keel.Order) error { return o.Reject(finance, "", now) }, keel.ECONFLICT, ""},
 		{"sales rejects", keel.OrderPending, func(o *keel.Order) error { return o.Reject(seller, "", now) }, keel.EFORBIDDEN, ""},
+		{"no reason", keel.OrderPending, func(o *keel.Order) error { return o.Reject(finance, "", now) }, keel.EINVALID, "reason"},
+		{"a blank reason", keel.OrderPending, func(o *keel.Order) error { return o.Reject(finance, " \n\t", now) }, keel.EINVALID, "reason"},
 		{"reason too long", keel.OrderPending, func(o *keel.Order) error { return o.Reject(finance, strings.Repeat("r", 2001), now) }, keel.EINVALID, "reason"},
 		{"void a voided order", keel.OrderVoid, func(o *keel.Order) error { return o.Void(finance, now) }, keel.ECONFLICT, ""},
 		{"void a pending order", keel.OrderPending, func(o *keel.Order) error { return o.Void(finance, now) }, keel.ECONFLICT, ""},

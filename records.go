@@ -12,7 +12,7 @@ var System = Employee{ID: 0, Email: "system", Name: "keel CLI", Roles: Roles, St
 // ErrChanged is returned by an update that was based on a record as read
 // (its Version) when the record changed since: the caller reads again and
 // redoes its change, so no one's change is silently overwritten.
-var ErrChanged = &Error{Code: ECONFLICT, Message: "the record was changed by someone else after it was read; read it again"}
+var ErrChanged = &Error{Code: ECONFLICT, Key: "the record was changed by someone else after it was read; read it again"}
 
 // Page selects a slice of a list. Limit 0 means the default (50); lists
 // never return more than MaxPageSize rows.
@@ -28,10 +28,10 @@ const MaxPageSize = 500
 // error naming limit or offset.
 func (p Page) Normalize() (Page, error) {
 	if p.Limit < 0 || p.Limit > MaxPageSize {
-		return p, Errorf(EINVALID, "limit: must be 1 to %d", MaxPageSize)
+		return p, Invalid("limit", "must be 1 to %d", MaxPageSize)
 	}
 	if p.Offset < 0 {
-		return p, Errorf(EINVALID, "offset: must not be negative")
+		return p, Invalid("offset", "must not be negative")
 	}
 	if p.Limit == 0 {
 		p.Limit = 50
@@ -58,6 +58,18 @@ type CustomerFilter struct {
 	Owner   int64          // sales or CSM owner
 	Tenants []string       // tenant ids; nil = no filter, empty non-nil = matches nothing
 	Page
+}
+
+// Validate checks a filter as typed: a search of at most 200 characters, a
+// known status.
+func (f CustomerFilter) Validate() error {
+	if len(f.Query) > 200 {
+		return Invalid("q", "at most %d characters", 200)
+	}
+	if f.Status != "" {
+		return OneOf("status", f.Status, CustomerStatuses)
+	}
+	return nil
 }
 
 // OrderFilter selects orders. Empty fields do not filter.

@@ -18,6 +18,9 @@ const (
 	SubVoid    SubscriptionStatus = "void"    // every order that shaped it was voided
 )
 
+// SubscriptionStatuses lists the subscription statuses.
+var SubscriptionStatuses = []SubscriptionStatus{SubPending, SubActive, SubEnded, SubVoid}
+
 // GrantKind says what a grant does to its subscription.
 type GrantKind string
 

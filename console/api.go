@@ -84,7 +84,7 @@ func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == keel.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keel"`)
 	}
-	writeJSONError(w, statusOf(code), code, keel.ErrorMessage(err))
+	writeJSONError(w, statusOf(code), code, keel.ErrorMessage(err), keel.ErrorField(err))
 }
 
 // api makes an API handler of h, which answers the request itself when
@@ -98,13 +98,15 @@ func (s *server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 	}
 }
 
-// writeJSONError writes {"error": {"code": …, "message": …}}.
-func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+// writeJSONError writes {"error": {"code": …, "message": …, "field": …}},
+// field only when the refusal is about one.
+func writeJSONError(w http.ResponseWriter, status int, code, message, field string) {
 	type body struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
 	}
-	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message}})
+	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message, Field: field}})
 }
 
 // writeJSON writes v as the response. Encoding goes to memory first so a
@@ -142,7 +144,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return keel.Errorf(keel.EINVALID, "Content-Type: %q is not JSON (send application/json)", ct)
+			return keel.Invalid("Content-Type", "%q is not JSON (send application/json)", ct)
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
@@ -153,7 +155,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 		if allowEmpty {
 			return nil
 		}
-		return keel.Errorf(keel.EINVALID, "body: required (a JSON object)")
+		return keel.Invalid("body", "required (a JSON object)")
 	}
 	if err != nil {
 		return jsonError("", err, limit)
@@ -166,7 +168,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 				return e
 			}
 		}
-		return keel.Errorf(keel.EINVALID, "body: more than one JSON value")
+		return keel.Invalid("body", "more than one JSON value")
 	}
 	return nil
 }
@@ -201,42 +203,43 @@ func jsonError(prefix string, err error, limit int64) error {
 	}
 	switch {
 	case errors.As(err, &maxErr):
-		return keel.Errorf(keel.ETOOLARGE, "body: over the limit of %d MiB", limit>>20)
+		return keel.FieldErrorf(keel.ETOOLARGE, "body", "over the limit of %d MiB", limit>>20)
 	case errors.As(err, &typeErr):
-		return keel.Errorf(keel.EINVALID, "%s: want %s", field(typeErr.Field), describeType(typeErr.Type))
+		return wantType(field(typeErr.Field), typeErr.Type)
 	case errors.As(err, &syntaxErr):
-		return keel.Errorf(keel.EINVALID, "%s: not valid JSON (at byte %d: %s)", field(""), syntaxErr.Offset, syntaxErr.Error())
+		return keel.Invalid(field(""), "not valid JSON (at byte %d: %s)", syntaxErr.Offset, syntaxErr.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return keel.Errorf(keel.EINVALID, "%s: not valid JSON (it ends too early)", field(""))
+		return keel.Invalid(field(""), "not valid JSON (it ends too early)")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return keel.Errorf(keel.EINVALID, "%s: unknown field", field(name))
+		return keel.Invalid(field(name), "unknown field")
 	}
-	return keel.Errorf(keel.EINVALID, "%s: not valid JSON", field(""))
+	return keel.Invalid(field(""), "not valid JSON")
 }
 
-// describeType says in words what a JSON value of Go type t looks like.
-func describeType(t reflect.Type) string {
+// wantType refuses a JSON value of the wrong type for field, saying in
+// words what a value of Go type t looks like.
+func wantType(field string, t reflect.Type) error {
 	if t == nil {
-		return "another type"
+		return keel.Invalid(field, "want another type")
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
+		return keel.Invalid(field, "want an integer")
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
+		return keel.Invalid(field, "want a non-negative integer")
 	case reflect.Float32, reflect.Float64:
-		return "a number"
+		return keel.Invalid(field, "want a number")
 	case reflect.String:
-		return "a string"
+		return keel.Invalid(field, "want a string")
 	case reflect.Bool:
-		return "true or false"
+		return keel.Invalid(field, "want true or false")
 	case reflect.Slice, reflect.Array:
-		return "an array"
+		return keel.Invalid(field, "want an array")
 	case reflect.Pointer:
-		return describeType(t.Elem())
+		return wantType(field, t.Elem())
 	}
-	return "an object"
+	return keel.Invalid(field, "want an object")
 }
 
 // optional is a field of a partial update: Set tells an absent field from
@@ -258,12 +261,12 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 }
 
 // pathID is the record id in the URL. A path whose id is not a positive
-// integer names no record.
-func pathID(r *http.Request, what string) (int64, error) {
+// integer names no record: notFound (keel.CustomerNotFound …) says so.
+func pathID(r *http.Request, notFound func(id any) *keel.Error) (int64, error) {
 	s := chi.URLParam(r, "id")
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 {
-		return 0, keel.Errorf(keel.ENOTFOUND, "there is no %s %q", what, s)
+		return 0, notFound(s)
 	}
 	return id, nil
 }
@@ -274,7 +277,7 @@ func pathID(r *http.Request, what string) (int64, error) {
 func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, keel.Errorf(keel.EINVALID, "query: %s", err)
+		return nil, keel.Invalid("query", "%s", err)
 	}
 	for name, vs := range q {
 		ok := false
@@ -282,13 +285,13 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 			ok = ok || a == name
 		}
 		if !ok && len(allowed) == 0 {
-			return nil, keel.Errorf(keel.EINVALID, "%s: unknown parameter (this list takes none)", name)
+			return nil, keel.Invalid(name, "unknown parameter (this list takes none)")
 		}
 		if !ok {
-			return nil, keel.Errorf(keel.EINVALID, "%s: unknown parameter (want one of %s)", name, strings.Join(allowed, ", "))
+			return nil, keel.Invalid(name, "unknown parameter (want one of %s)", strings.Join(allowed, ", "))
 		}
 		if len(vs) > 1 {
-			return nil, keel.Errorf(keel.EINVALID, "%s: given %d times", name, len(vs))
+			return nil, keel.Invalid(name, "given %d times", len(vs))
 		}
 	}
 	return q, nil
@@ -302,7 +305,7 @@ func queryID(q url.Values, name string) (int64, error) {
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 {
-		return 0, keel.Errorf(keel.EINVALID, "%s: %q is not a record id (want a positive integer)", name, s)
+		return 0, keel.Invalid(name, "%q is not a record id (want a positive integer)", s)
 	}
 	return id, nil
 }
@@ -320,36 +323,27 @@ func queryPage(q url.Values) (keel.Page, error) {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return p, keel.Errorf(keel.EINVALID, "%s: %q is not an integer", f.name, s)
+			return p, keel.Invalid(f.name, "%q is not an integer", s)
 		}
 		*f.to = n
 	}
 	if q.Get("limit") == "0" {
-		return p, keel.Errorf(keel.EINVALID, "limit: must be 1 to %d", keel.MaxPageSize)
+		return p, keel.Invalid("limit", "must be 1 to %d", keel.MaxPageSize)
 	}
 	return p.Normalize()
 }
 
-// queryEnum parses an optional parameter that must be one of values.
-func queryEnum[T ~string](q url.Values, name string, values ...T) (T, error) {
-	s := q.Get(name)
-	if s == "" {
+// queryEnum parses an optional parameter that must be one of values (a
+// list of the domain's, such as keel.OrderKinds).
+func queryEnum[T ~string](q url.Values, name string, values []T) (T, error) {
+	v := T(q.Get(name))
+	if v == "" {
 		return "", nil
 	}
-	return parseEnum(name, s, values...)
-}
-
-// parseEnum returns s as a T when it is one of values, or an EINVALID
-// error naming field and the values.
-func parseEnum[T ~string](field, s string, values ...T) (T, error) {
-	names := make([]string, len(values))
-	for i, v := range values {
-		if string(v) == s {
-			return v, nil
-		}
-		names[i] = string(v)
+	if err := keel.OneOf(name, v, values); err != nil {
+		return "", err
 	}
-	return "", keel.Errorf(keel.EINVALID, "%s: %q is not one of %s", field, s, strings.Join(names, ", "))
+	return v, nil
 }
 
 // list is one page of a list.
@@ -375,9 +369,9 @@ func newList[R, T any](rows []R, total int, p keel.Page, conv func(R) T) list[T]
 func parseDay(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return time.Time{}, keel.Errorf(keel.EINVALID, "%s: %q is not a date like 2026-11-23", field, s)
+		return time.Time{}, keel.Invalid(field, "%q is not a date like 2026-11-23", s)
 	}
-	if err := yearInRange(field, t); err != nil {
+	if err := keel.InYears(field, t); err != nil {
 		return time.Time{}, err
 	}
 	return t, nil
@@ -391,19 +385,12 @@ func parseTime(field, s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, keel.Errorf(keel.EINVALID, "%s: %q is not a date like 2026-11-23 or a time like 2026-11-23T08:00:00Z", field, s)
+		return time.Time{}, keel.Invalid(field, "%q is not a date like 2026-11-23 or a time like 2026-11-23T08:00:00Z", s)
 	}
-	if err := yearInRange(field, t); err != nil {
+	if err := keel.InYears(field, t); err != nil {
 		return time.Time{}, err
 	}
 	return t.UTC(), nil
-}
-
-func yearInRange(field string, t time.Time) error {
-	if y := t.UTC().Year(); y < 2000 || y > 2100 {
-		return keel.Errorf(keel.EINVALID, "%s: %s is out of range (2000 to 2100)", field, t.Format(time.DateOnly))
-	}
-	return nil
 }
 
 // day formats a calendar day.

@@ -55,22 +55,13 @@ type productRequest struct {
 	Status string `json:"status"`
 }
 
-var productStatuses = []keel.ProductStatus{keel.ProductEnabled, keel.ProductDisabled}
-
 func (s *server) handleProductCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req productRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductEnabled}
-		if req.Status != "" {
-			st, err := parseEnum("status", req.Status, productStatuses...)
-			if err != nil {
-				return err
-			}
-			p.Status = st
-		}
+		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductStatus(req.Status)}
 		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
 		if err != nil {
 			return err
@@ -90,7 +81,7 @@ type priceRequest struct {
 
 func (s *server) handlePriceCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
@@ -99,18 +90,13 @@ func (s *server) handlePriceCreate() http.HandlerFunc {
 			return err
 		}
 		if req.Amount == nil {
-			return keel.Errorf(keel.EINVALID, "amount: required (minor units per unit per period, e.g. cents)")
+			return keel.Invalid("amount", "required (minor units per unit per period, e.g. cents)")
 		}
-		if req.EffectiveFrom == "" {
-			return keel.Errorf(keel.EINVALID, "effective_from: required")
-		}
-		from, err := parseDay("effective_from", req.EffectiveFrom)
-		if err != nil {
-			return err
-		}
-		v := keel.PriceVersion{ProductID: id, Amount: *req.Amount, Currency: req.Currency, Period: keel.Period(req.Period), EffectiveFrom: from}
-		if err := v.Validate(); err != nil {
-			return err
+		v := keel.PriceVersion{ProductID: id, Amount: *req.Amount, Currency: req.Currency, Period: keel.Period(req.Period)}
+		if req.EffectiveFrom != "" { // none is the domain's to refuse
+			if v.EffectiveFrom, err = parseDay("effective_from", req.EffectiveFrom); err != nil {
+				return err
+			}
 		}
 		v, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
 		if err != nil {
@@ -127,7 +113,7 @@ type productStatusRequest struct {
 
 func (s *server) handleProductStatus() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
@@ -135,14 +121,7 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		if req.Status == "" {
-			return keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)")
-		}
-		st, err := parseEnum("status", req.Status, productStatuses...)
-		if err != nil {
-			return err
-		}
-		if _, err := s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st); err != nil {
+		if _, err := s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, keel.ProductStatus(req.Status)); err != nil {
 			return err
 		}
 		e, err := s.Store.Product(r.Context(), id)
@@ -156,7 +135,7 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 
 func (s *server) handleProductGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}

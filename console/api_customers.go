@@ -174,7 +174,7 @@ func (s *server) handleCustomerCreate() http.HandlerFunc {
 // and PATCH (merge: absent fields keep their value).
 func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -230,7 +230,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 
 func (s *server) handleCustomerGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -243,20 +243,14 @@ func (s *server) handleCustomerGet() http.HandlerFunc {
 	})
 }
 
-var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
-
 func (s *server) handleCustomerList() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "q", "status", "owner", "limit", "offset")
 		if err != nil {
 			return err
 		}
-		var f keel.CustomerFilter
-		f.Query = q.Get("q")
-		if len(f.Query) > 200 {
-			return keel.Errorf(keel.EINVALID, "q: at most 200 characters")
-		}
-		if f.Status, err = queryEnum(q, "status", customerStatuses...); err != nil {
+		f := keel.CustomerFilter{Query: q.Get("q")}
+		if f.Status, err = queryEnum(q, "status", keel.CustomerStatuses); err != nil {
 			return err
 		}
 		if f.Owner, err = queryID(q, "owner"); err != nil {
@@ -334,9 +328,6 @@ func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.Follo
 		}
 		f.At = at
 	}
-	if len(req.Attachments) > keel.MaxAttachments {
-		return f, keel.Errorf(keel.EINVALID, "attachments: at most %d", keel.MaxAttachments)
-	}
 	for i, raw := range req.Attachments {
 		field := fmt.Sprintf("attachments[%d]", i)
 		var a attachmentRequest
@@ -345,11 +336,11 @@ func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.Follo
 		}
 		ct, ok := mediaType(a.ContentType)
 		if !ok {
-			return f, keel.Errorf(keel.EINVALID, "%s.content_type: %q is not a media type like application/pdf", field, a.ContentType)
+			return f, keel.Invalid(field+".content_type", "%q is not a media type like application/pdf", a.ContentType)
 		}
 		data, err := base64.StdEncoding.DecodeString(a.Data)
 		if err != nil {
-			return f, keel.Errorf(keel.EINVALID, "%s.data: not base64 (standard alphabet, with padding)", field)
+			return f, keel.Invalid(field+".data", "not base64 (standard alphabet, with padding)")
 		}
 		f.Attachments = append(f.Attachments, keel.Attachment{Name: a.Name, ContentType: ct, Size: int64(len(data)), Data: data})
 	}
@@ -358,7 +349,7 @@ func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.Follo
 
 func (s *server) handleFollowUpCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -381,7 +372,7 @@ func (s *server) handleFollowUpCreate() http.HandlerFunc {
 
 func (s *server) handleFollowUpList() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}

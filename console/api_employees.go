@@ -2,7 +2,6 @@ package console
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,20 +61,14 @@ func (s *server) handleEmployeeList() http.HandlerFunc {
 	})
 }
 
-// parseRoles turns role names into roles, naming the one that is wrong.
-func parseRoles(names []string) ([]keel.Role, error) {
-	if len(names) == 0 {
-		return nil, keel.Errorf(keel.EINVALID, "roles: an employee needs at least one role (admin, sales, csm, finance, leadership)")
-	}
+// toRoles turns role names into roles, for the domain to check
+// (keel.Employee.Validate names the one that is wrong).
+func toRoles(names []string) []keel.Role {
 	roles := make([]keel.Role, len(names))
 	for i, n := range names {
-		r, err := keel.ParseRole(fmt.Sprintf("roles[%d]", i), n)
-		if err != nil {
-			return nil, err
-		}
-		roles[i] = r
+		roles[i] = keel.Role(n)
 	}
-	return roles, nil
+	return roles
 }
 
 // employeeRequest is the body of POST /employees.
@@ -92,14 +85,7 @@ func (s *server) handleEmployeeCreate() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		roles, err := parseRoles(req.Roles)
-		if err != nil {
-			return err
-		}
-		e := keel.Employee{Email: strings.TrimSpace(req.Email), Name: req.Name, Roles: roles, Locale: req.Locale, Status: keel.EmployeeActive}
-		if err := e.Validate(); err != nil {
-			return err
-		}
+		e := keel.Employee{Email: strings.TrimSpace(req.Email), Name: req.Name, Roles: toRoles(req.Roles), Locale: req.Locale, Status: keel.EmployeeActive}
 		e, password, err := s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 		if err != nil {
 			return err
@@ -115,7 +101,7 @@ type rolesRequest struct {
 
 func (s *server) handleEmployeeRoles() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -123,11 +109,7 @@ func (s *server) handleEmployeeRoles() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		roles, err := parseRoles(req.Roles)
-		if err != nil {
-			return err
-		}
-		e, err := s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, roles)
+		e, err := s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(req.Roles))
 		if err != nil {
 			return err
 		}
@@ -140,7 +122,7 @@ func (s *server) handleEmployeeRoles() http.HandlerFunc {
 // sessions and tokens in the same transaction, so their next request fails.
 func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -199,19 +181,19 @@ func (s *server) handleAudit() http.HandlerFunc {
 			} else if strings.Contains(a, "@") {
 				e, err := s.Store.EmployeeByEmail(r.Context(), a)
 				if keel.ErrorCode(err) == keel.ENOTFOUND {
-					return keel.Errorf(keel.EINVALID, "actor: there is no employee %q", a)
+					return keel.Invalid("actor", "there is no employee %q", a)
 				}
 				if err != nil {
 					return err
 				}
 				f.ActorID = e.ID
 			} else {
-				return keel.Errorf(keel.EINVALID, "actor: %q is not an employee id or email", a)
+				return keel.Invalid("actor", "%q is not an employee id or email", a)
 			}
 		}
 		f.Entity = q.Get("entity")
 		if len(f.Entity) > 64 {
-			return keel.Errorf(keel.EINVALID, "entity: at most 64 characters")
+			return keel.Invalid("entity", "at most %d characters", 64)
 		}
 		if f.EntityID, err = queryID(q, "entity_id"); err != nil {
 			return err
@@ -230,7 +212,7 @@ func (s *server) handleAudit() http.HandlerFunc {
 			}
 		}
 		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			return keel.Errorf(keel.EINVALID, "from: %s is not before to: %s", q.Get("from"), q.Get("to"))
+			return keel.Invalid("from", "%s is not before to: %s", q.Get("from"), q.Get("to"))
 		}
 		if f.Page, err = queryPage(q); err != nil {
 			return err

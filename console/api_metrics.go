@@ -20,7 +20,7 @@ func (s *server) handleActivityMetrics() http.HandlerFunc {
 		}
 		tenant := q.Get("tenant")
 		if tenant == "" {
-			return keel.Errorf(keel.EINVALID, "tenant: required")
+			return keel.Invalid("tenant", "required")
 		}
 		if err := keel.ValidTenant("tenant", tenant); err != nil {
 			return err

@@ -157,34 +157,23 @@ type lineRequest struct {
 	Start     string `json:"start"`
 }
 
-var orderKinds = []keel.OrderKind{keel.OrderTrial, keel.OrderNew, keel.OrderRenewal, keel.OrderUpgrade, keel.OrderAddon}
-
-var orderStatuses = []keel.OrderStatus{keel.OrderDraft, keel.OrderPending, keel.OrderApproved, keel.OrderRejected, keel.OrderVoid}
-
 func (s *server) handleOrderCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req orderRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		if req.CustomerID == nil {
-			return keel.Errorf(keel.EINVALID, "customer_id: required")
+		// The rules of an order — customer, kind, lines — are the domain's
+		// (keel.NewOrder): the API only reads the JSON.
+		if req.CustomerID != nil && *req.CustomerID < 1 {
+			return keel.Invalid("customer_id", "%d is not a record id", *req.CustomerID)
 		}
-		if *req.CustomerID < 1 {
-			return keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", *req.CustomerID)
+		var customerID int64
+		if req.CustomerID != nil {
+			customerID = *req.CustomerID
 		}
-		if req.Kind == "" {
-			return keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)")
-		}
-		kind, err := parseEnum("kind", req.Kind, orderKinds...)
-		if err != nil {
-			return err
-		}
-		if len(req.Lines) == 0 {
-			return keel.Errorf(keel.EINVALID, "lines: an order needs at least one line")
-		}
-		if len(req.Lines) > keel.MaxLines {
-			return keel.Errorf(keel.EINVALID, "lines: at most %d lines", keel.MaxLines)
+		if len(req.Lines) > keel.MaxLines { // before decoding them all
+			return keel.Invalid("lines", "at most %d lines", keel.MaxLines)
 		}
 		lines := make([]keel.LineRequest, len(req.Lines))
 		for i, raw := range req.Lines {
@@ -192,9 +181,6 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 			var l lineRequest
 			if err := decodeInto(raw, field+".", &l); err != nil {
 				return err
-			}
-			if l.ProductID < 1 {
-				return keel.Errorf(keel.EINVALID, "%s.product_id: required (a product id)", field)
 			}
 			lines[i] = keel.LineRequest{ProductID: l.ProductID, Quantity: l.Quantity, Months: l.Months}
 			if l.Start != "" {
@@ -205,7 +191,7 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 				lines[i].Start = &start
 			}
 		}
-		o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), *req.CustomerID, kind, lines)
+		o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), customerID, keel.OrderKind(req.Kind), lines)
 		if err != nil {
 			return err
 		}
@@ -219,7 +205,7 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 // answers with the order do returns.
 func (s *server) orderAction(w http.ResponseWriter, r *http.Request, allowEmpty bool, body any,
 	do func(by keel.Employee, id int64) (keel.Order, error)) error {
-	id, err := pathID(r, "order")
+	id, err := pathID(r, keel.OrderNotFound)
 	if err != nil {
 		return err
 	}
@@ -256,16 +242,16 @@ func (s *server) handleOrderApprove() http.HandlerFunc {
 		var req approveRequest
 		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
 			if req.PaidAmount == nil {
-				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_amount: required (minor units, e.g. cents)")
+				return keel.Order{}, keel.Invalid("paid_amount", "required (minor units, e.g. cents)")
 			}
-			if req.PaidAt == "" {
-				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_at: required")
+			p := keel.Payment{Amount: *req.PaidAmount, Reference: req.PaymentRef}
+			if req.PaidAt != "" { // none is the domain's to refuse
+				var err error
+				if p.PaidAt, err = parseTime("paid_at", req.PaidAt); err != nil {
+					return keel.Order{}, err
+				}
 			}
-			paidAt, err := parseTime("paid_at", req.PaidAt)
-			if err != nil {
-				return keel.Order{}, err
-			}
-			return s.Store.ApproveOrder(r.Context(), by, id, keel.Payment{Amount: *req.PaidAmount, PaidAt: paidAt, Reference: req.PaymentRef})
+			return s.Store.ApproveOrder(r.Context(), by, id, p)
 		})
 	})
 }
@@ -294,7 +280,7 @@ func (s *server) handleOrderVoid() http.HandlerFunc {
 
 func (s *server) handleOrderGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "order")
+		id, err := pathID(r, keel.OrderNotFound)
 		if err != nil {
 			return err
 		}
@@ -328,10 +314,10 @@ func (s *server) handleOrderList() http.HandlerFunc {
 		if f.CreatedBy, err = queryID(q, "created_by"); err != nil {
 			return err
 		}
-		if f.Status, err = queryEnum(q, "status", orderStatuses...); err != nil {
+		if f.Status, err = queryEnum(q, "status", keel.OrderStatuses); err != nil {
 			return err
 		}
-		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
+		if f.Kind, err = queryEnum(q, "kind", keel.OrderKinds); err != nil {
 			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {
@@ -346,8 +332,6 @@ func (s *server) handleOrderList() http.HandlerFunc {
 	})
 }
 
-var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
-
 func (s *server) handleSubscriptionList() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := queryParams(r, "customer_id", "product_id", "status", "limit", "offset")
@@ -361,7 +345,7 @@ func (s *server) handleSubscriptionList() http.HandlerFunc {
 		if f.ProductID, err = queryID(q, "product_id"); err != nil {
 			return err
 		}
-		if f.Status, err = queryEnum(q, "status", subscriptionStatuses...); err != nil {
+		if f.Status, err = queryEnum(q, "status", keel.SubscriptionStatuses); err != nil {
 			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {

@@ -29,7 +29,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			s.apiError(w, r, keel.Errorf(keel.EUNAUTHORIZED, "Authorization: send the header Authorization: Bearer <personal API token> (keel token create)"))
+			s.apiError(w, r, keel.FieldErrorf(keel.EUNAUTHORIZED, "Authorization", "send the header Authorization: Bearer <personal API token> (keel token create)"))
 			return
 		}
 		e, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(token))
@@ -40,11 +40,11 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			}
 			// Never say why a token is refused: unknown, revoked and
 			// departed look the same from outside.
-			s.apiError(w, r, keel.Errorf(keel.EUNAUTHORIZED, "Authorization: the API token is not valid"))
+			s.apiError(w, r, keel.FieldErrorf(keel.EUNAUTHORIZED, "Authorization", "the API token is not valid"))
 			return
 		}
 		if e.Status != keel.EmployeeActive {
-			s.apiError(w, r, keel.Errorf(keel.EUNAUTHORIZED, "Authorization: the API token is not valid"))
+			s.apiError(w, r, keel.FieldErrorf(keel.EUNAUTHORIZED, "Authorization", "the API token is not valid"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), employeeKey{}, e)))

@@ -3,6 +3,7 @@ package console
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -71,6 +72,25 @@ func (c catalog) lang(locale string) lang {
 	}
 	return lang{Locale: locale, words: c[locale]}
 }
+
+// Refusal is err as the reader reads it: a *keel.Error's key translated,
+// with its arguments, after the field it names ("lines[2].quantity: …",
+// the field as the form and the API name it); any other error is a
+// sentence that gives nothing away.
+func (l lang) Refusal(err error) string {
+	var e *keel.Error
+	if !errors.As(err, &e) || e.Code == keel.EINTERNAL {
+		return l.T("Something went wrong on our side. It has been logged; please try again.")
+	}
+	if e.Field == "" {
+		return l.Reason(e)
+	}
+	return e.Field + ": " + l.Reason(e)
+}
+
+// Reason is what a refusal says, translated, without the field: what a
+// form shows beside the input the refusal is about.
+func (l lang) Reason(e *keel.Error) string { return l.T(e.Key, e.Args...) }
 
 // T translates English text; with args, the text is a fmt format and the
 // translation must keep its verbs in the same order.

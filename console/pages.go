@@ -211,12 +211,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		s.Log.Error("console", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	l := s.langOf(r)
-	// A coded message the catalogue knows is shown in the reader's
-	// language; the others (most name a field and a value) in English.
-	msg := l.T(keel.ErrorMessage(err))
-	if code == keel.EINTERNAL {
-		msg = l.T("Something went wrong on our side. It has been logged; please try again.")
-	}
+	msg := l.Refusal(err)
 	base, ok := s.pages["error"]
 	var buf bytes.Buffer
 	if ok {
@@ -273,7 +268,7 @@ func pageOf(r *http.Request) (keel.Page, error) {
 	if v := r.URL.Query().Get("page"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 100000 {
-			return keel.Page{}, keel.Errorf(keel.EINVALID, "page: %q is not a page number", v)
+			return keel.Page{}, keel.Invalid("page", "%q is not a page number", v)
 		}
 	}
 	return keel.Page{Limit: pageSize, Offset: (n - 1) * pageSize}, nil
@@ -319,7 +314,7 @@ func formInt(field, v string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, keel.Errorf(keel.EINVALID, "%s: %q is not a whole number", field, v)
+		return 0, keel.Invalid(field, "%q is not a whole number", v)
 	}
 	return n, nil
 }

@@ -110,9 +110,10 @@ func (s *server) handleEmployeeAdd() http.HandlerFunc {
 		locale := r.PostFormValue("locale")
 		f := employeeForm{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
 			Roles: roleOptions(l, names), Locales: localeOptions(locale)}
-		e, password, err := s.addEmployee(r, f.Email, f.Name, names, locale)
+		e := keel.Employee{Email: f.Email, Name: f.Name, Roles: toRoles(names), Locale: locale, Status: keel.EmployeeActive}
+		e, password, err := s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 		if formRefused(err) {
-			f.Error = keel.ErrorMessage(err)
+			f.Error = l.Refusal(err)
 			return s.renderEmployees(w, r, statusOf(keel.ErrorCode(err)), f)
 		}
 		if err != nil {
@@ -120,22 +121,6 @@ func (s *server) handleEmployeeAdd() http.HandlerFunc {
 		}
 		return s.renderEmployee(w, r, http.StatusOK, e, employeeExtra{Password: password})
 	})
-}
-
-func (s *server) addEmployee(r *http.Request, email, name string, roleNames []string, locale string) (keel.Employee, string, error) {
-	e := keel.Employee{Email: email, Name: name, Locale: locale, Status: keel.EmployeeActive}
-	if err := (keel.Employee{Email: email, Name: name, Roles: []keel.Role{keel.RoleSales}}).Validate(); err != nil {
-		return keel.Employee{}, "", err // email and name first, in the form's order
-	}
-	roles, err := parseRoles(roleNames)
-	if err != nil {
-		return keel.Employee{}, "", err
-	}
-	e.Roles = roles
-	if err := e.Validate(); err != nil {
-		return keel.Employee{}, "", err
-	}
-	return s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 }
 
 // employeeExtra is what one answer adds to an employee's page: the
@@ -209,7 +194,7 @@ func (s *server) employeeNames(r *http.Request) (map[int64]keel.Employee, error)
 
 func (s *server) handleEmployeePage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -224,21 +209,18 @@ func (s *server) handleEmployeePage() http.HandlerFunc {
 func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
 		names := r.PostForm["roles"]
-		roles, err := parseRoles(names)
-		if err == nil {
-			_, err = s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, roles)
-		}
+		_, err = s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(names))
 		if keel.ErrorCode(err) == keel.EINVALID {
 			e, gerr := s.Store.Employee(r.Context(), id)
 			if gerr != nil {
 				return gerr
 			}
-			return s.renderEmployee(w, r, http.StatusBadRequest, e, employeeExtra{Roles: names, RolesError: keel.ErrorMessage(err)})
+			return s.renderEmployee(w, r, http.StatusBadRequest, e, employeeExtra{Roles: names, RolesError: l.Refusal(err)})
 		}
 		if err != nil {
 			return err
@@ -251,7 +233,7 @@ func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
 func (s *server) handleEmployeeLocaleForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -269,7 +251,7 @@ func (s *server) handleEmployeeLocaleForm() http.HandlerFunc {
 func (s *server) handleEmployeeDeactivateForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -538,9 +520,10 @@ func parseAuditFilter(q url.Values) (keel.AuditFilter, error) {
 		return f, err
 	}
 	if v := q.Get("entity"); v != "" {
-		if f.Entity, err = parseEnum("entity", v, auditEntities...); err != nil {
+		if err = keel.OneOf("entity", v, auditEntities); err != nil {
 			return f, err
 		}
+		f.Entity = v
 	}
 	if f.EntityID, err = queryID(q, "entity_id"); err != nil {
 		return f, err
@@ -557,7 +540,7 @@ func parseAuditFilter(q url.Values) (keel.AuditFilter, error) {
 		f.To = f.To.AddDate(0, 0, 1) // the whole of that day
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Sub(f.From) <= 0 {
-		return f, keel.Errorf(keel.EINVALID, "from: %s is after to: %s", q.Get("from"), q.Get("to"))
+		return f, keel.Invalid("from", "%s is after to: %s", q.Get("from"), q.Get("to"))
 	}
 	return f, nil
 }
@@ -589,7 +572,7 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 			f.Page, err = pageOf(r)
 		}
 		if keel.ErrorCode(err) == keel.EINVALID {
-			d.Error, status = keel.ErrorMessage(err), http.StatusBadRequest
+			d.Error, status = l.Refusal(err), http.StatusBadRequest
 		} else if err != nil {
 			return err
 		} else {

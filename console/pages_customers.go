@@ -15,8 +15,6 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-var custTrends = []keel.Trend{keel.TrendUp, keel.TrendDown, keel.TrendFlat}
-
 // customerRow is one line of the customer list.
 type customerRow struct {
 	ID            int64
@@ -51,16 +49,13 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		var f keel.CustomerFilter
 		var err error
 		f.Query = strings.TrimSpace(q.Get("q"))
-		if len(f.Query) > 200 {
-			return keel.Errorf(keel.EINVALID, "q: at most 200 characters")
-		}
-		if f.Status, err = queryEnum(q, "status", customerStatuses...); err != nil {
+		if f.Status, err = queryEnum(q, "status", keel.CustomerStatuses); err != nil {
 			return err
 		}
 		if f.Owner, err = queryID(q, "owner"); err != nil {
 			return err
 		}
-		trend, err := queryEnum(q, "trend", custTrends...)
+		trend, err := queryEnum(q, "trend", keel.Trends)
 		if err != nil {
 			return err
 		}
@@ -124,12 +119,12 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 			d.Rows = append(d.Rows, row)
 		}
 		d.Statuses = []option{{Value: "", Label: l.T("Any status")}}
-		for _, st := range customerStatuses {
+		for _, st := range keel.CustomerStatuses {
 			d.Statuses = append(d.Statuses, option{Value: string(st), Label: customerStatusLabel(l, st), Selected: st == f.Status})
 		}
 		d.Owners = append([]option{{Value: "", Label: l.T("Any owner")}}, ownerOptions(emps, f.Owner)...)
 		d.Trends = []option{{Value: "", Label: l.T("Any login trend")}}
-		for _, t := range custTrends {
+		for _, t := range keel.Trends {
 			d.Trends = append(d.Trends, option{Value: string(t), Label: trendLabel(l, t), Selected: t == trend})
 		}
 		s.render(w, r, http.StatusOK, "customers", page{Title: l.T("Customers"), Nav: "customers", Data: d})
@@ -232,7 +227,7 @@ func (f customerForm) customer() (keel.Customer, error) {
 		}
 		id, err := strconv.ParseInt(o.v, 10, 64)
 		if err != nil || id < 1 {
-			return c, keel.Errorf(keel.EINVALID, "%s: %q is not an employee", o.field, o.v)
+			return c, keel.Invalid(o.field, "%q is not an employee", o.v)
 		}
 		*o.to = &id
 	}
@@ -295,7 +290,7 @@ func (s *server) handleCustomerCreatePage() http.HandlerFunc {
 				return err
 			}
 			status := statusOf(keel.ErrorCode(err))
-			f.Error = keel.ErrorMessage(err)
+			f.Error = l.Refusal(err)
 			return s.renderCustomerForm(w, r, status, f)
 		}
 		s.redirect(w, r, "/customers/"+strconv.FormatInt(v.ID, 10), l.T("Customer saved."))
@@ -305,7 +300,7 @@ func (s *server) handleCustomerCreatePage() http.HandlerFunc {
 
 func (s *server) handleCustomerEditPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -324,7 +319,7 @@ func (s *server) handleCustomerEditPage() http.HandlerFunc {
 func (s *server) handleCustomerSavePage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -358,7 +353,7 @@ func (s *server) handleCustomerSavePage() http.HandlerFunc {
 				return err
 			}
 			status := statusOf(keel.ErrorCode(err))
-			f.Error = keel.ErrorMessage(err)
+			f.Error = l.Refusal(err)
 			return s.renderCustomerForm(w, r, status, f)
 		}
 		s.redirect(w, r, "/customers/"+strconv.FormatInt(id, 10), l.T("Customer saved."))
@@ -409,8 +404,6 @@ type followUpForm struct {
 	Kinds          []option
 }
 
-var custFollowUpKinds = []keel.FollowUpKind{keel.FollowUpCall, keel.FollowUpVisit, keel.FollowUpEmail, keel.FollowUpMeeting, keel.FollowUpNote}
-
 // custLocalMinute is the format of an <input type="datetime-local">.
 const custLocalMinute = "2006-01-02T15:04"
 
@@ -420,12 +413,9 @@ const custLocalMinute = "2006-01-02T15:04"
 func followUpOfForm(r *http.Request, customerID int64, now time.Time, loc *time.Location) (keel.FollowUp, followUpForm, error) {
 	ff := followUpForm{Kind: r.PostFormValue("kind"), At: strings.TrimSpace(r.PostFormValue("at")), Text: r.PostFormValue("text")}
 	f := keel.FollowUp{CustomerID: customerID, Kind: keel.FollowUpKind(ff.Kind), Text: ff.Text, At: now.UTC()}
-	if _, err := parseEnum("kind", ff.Kind, custFollowUpKinds...); err != nil {
-		return f, ff, err
-	}
 	if ff.At != "" {
 		if t, err := time.ParseInLocation(custLocalMinute, ff.At, loc); err == nil {
-			if err := yearInRange("at", t); err != nil {
+			if err := keel.InYears("at", t); err != nil {
 				return f, ff, err
 			}
 			f.At = t.UTC()
@@ -441,9 +431,6 @@ func followUpOfForm(r *http.Request, customerID int64, now time.Time, loc *time.
 			}
 			files = append(files, fh)
 		}
-	}
-	if len(files) > keel.MaxAttachments {
-		return f, ff, keel.Errorf(keel.EINVALID, "attachments: at most %d", keel.MaxAttachments)
 	}
 	for i, fh := range files {
 		a, err := custAttachmentOf(fmt.Sprintf("attachments[%d]", i), fh)
@@ -468,7 +455,7 @@ func custAttachmentOf(field string, fh *multipart.FileHeader) (keel.Attachment, 
 		ct = "application/octet-stream"
 	}
 	if fh.Size > keel.MaxAttachmentBytes {
-		return keel.Attachment{}, keel.Errorf(keel.ETOOLARGE, "%s: %s is over %d MiB", field, name, keel.MaxAttachmentBytes>>20)
+		return keel.Attachment{}, keel.FieldErrorf(keel.ETOOLARGE, field, "%s is over %d MiB", name, keel.MaxAttachmentBytes>>20)
 	}
 	file, err := fh.Open()
 	if err != nil {
@@ -485,7 +472,7 @@ func custAttachmentOf(field string, fh *multipart.FileHeader) (keel.Attachment, 
 func (s *server) handleFollowUpAddPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -499,7 +486,7 @@ func (s *server) handleFollowUpAddPage() http.HandlerFunc {
 				return err
 			}
 			status := statusOf(keel.ErrorCode(err))
-			ff.Error = keel.ErrorMessage(err)
+			ff.Error = l.Refusal(err)
 			return s.render360(w, r, id, status, &ff)
 		}
 		s.redirect(w, r, "/customers/"+strconv.FormatInt(id, 10)+"#followups", l.T("Follow-up added."))
@@ -561,7 +548,7 @@ type customer360Data struct {
 
 func (s *server) handleCustomer360() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -643,7 +630,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	if ff == nil {
 		ff = &followUpForm{Kind: string(keel.FollowUpCall), At: now.In(loc).Format(custLocalMinute)}
 	}
-	for _, k := range custFollowUpKinds {
+	for _, k := range keel.FollowUpKinds {
 		ff.Kinds = append(ff.Kinds, option{Value: string(k), Label: followUpKindLabel(l, k), Selected: string(k) == ff.Kind})
 	}
 	ff.Zone = loc.String()

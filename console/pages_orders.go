@@ -2,9 +2,9 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +14,7 @@ import (
 
 func orderKindOptions(l lang, selected string) []option {
 	var out []option
-	for _, k := range orderKinds {
+	for _, k := range keel.OrderKinds {
 		out = append(out, option{string(k), orderKindLabel(l, k), string(k) == selected})
 	}
 	return out
@@ -22,7 +22,7 @@ func orderKindOptions(l lang, selected string) []option {
 
 func orderStatusOptions(l lang, selected string) []option {
 	var out []option
-	for _, st := range orderStatuses {
+	for _, st := range keel.OrderStatuses {
 		out = append(out, option{string(st), orderStatusLabel(l, st), string(st) == selected})
 	}
 	return out
@@ -111,10 +111,10 @@ func (s *server) handleOrdersPage() http.HandlerFunc {
 		ff := orderFilter{Status: q.Get("status"), Kind: q.Get("kind"), Customer: strings.TrimSpace(q.Get("customer")), Mine: q.Get("mine") == "1"}
 		var f keel.OrderFilter
 		var err error
-		if f.Status, err = queryEnum(q, "status", orderStatuses...); err != nil {
+		if f.Status, err = queryEnum(q, "status", keel.OrderStatuses); err != nil {
 			return err
 		}
-		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
+		if f.Kind, err = queryEnum(q, "kind", keel.OrderKinds); err != nil {
 			return err
 		}
 		if f.CustomerID, err = queryID(q, "customer"); err != nil {
@@ -144,7 +144,7 @@ func (s *server) handleOrdersPage() http.HandlerFunc {
 					return err
 				}
 				if d.CustomerName = names[f.CustomerID]; d.CustomerName == "" {
-					return keel.Errorf(keel.ENOTFOUND, "There is no customer %d.", f.CustomerID)
+					return keel.CustomerNotFound(f.CustomerID)
 				}
 			}
 		}
@@ -161,7 +161,9 @@ type lineForm struct {
 	Index                              int
 	ProductID, Quantity, Months, Start string
 	Products                           []option
-	Bad                                bool // the error names this row
+	Bad                                bool   // the refusal is about this row
+	BadField                           string // … and this input of it ("quantity"); "" = the row as a whole
+	Error                              string // what the refusal says, shown beside the row
 }
 
 // orderForm is the new-order form, as typed.
@@ -197,16 +199,16 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 	l := s.langOf(r)
 	ctx := r.Context()
 	if f.CustomerFixed {
-		id, err := strconv.ParseInt(f.Customer, 10, 64)
+		id, err := formInt("customer_id", f.Customer)
 		if err != nil {
-			return keel.Errorf(keel.EINVALID, "customer_id: %q is not a record id", f.Customer)
+			return err
 		}
 		names, err := s.Store.CustomerNames(ctx, []int64{id})
 		if err != nil {
 			return err
 		}
 		if f.CustomerName = names[id]; f.CustomerName == "" {
-			return keel.Errorf(keel.ENOTFOUND, "There is no customer %d.", id)
+			return keel.CustomerNotFound(id)
 		}
 	} else {
 		// Every customer, by name: one light query, not a page of views.
@@ -250,9 +252,6 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 	return nil
 }
 
-// lineFieldRE finds "lines[N]" at the start of a message.
-var lineFieldRE = regexp.MustCompile(`^lines\[(\d+)\]`)
-
 func (s *server) handleOrderCreateForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
@@ -272,19 +271,21 @@ func (s *server) handleOrderCreateForm() http.HandlerFunc {
 		}
 		o, err := s.createOrder(r, &f)
 		if formRefused(err) {
-			f.Error = keel.ErrorMessage(err)
-			if m := lineFieldRE.FindStringSubmatch(f.Error); m != nil {
-				if i, _ := strconv.Atoi(m[1]); i < len(f.Lines) {
-					f.Lines[i].Bad = true
+			f.Error = l.Refusal(err)
+			var e *keel.Error
+			if errors.As(err, &e) {
+				if i, rest, ok := lineField(e.Field); ok && i < len(f.Lines) {
+					f.Lines[i].Bad, f.Lines[i].BadField, f.Lines[i].Error = true, strings.TrimPrefix(rest, "."), l.Reason(e)
 				}
 			}
 			if f.CustomerFixed {
 				// A fixed customer that is not there (any more): offer the picker.
-				names, cerr := s.Store.CustomerNames(r.Context(), []int64{salesID(f.Customer)})
+				id, _ := strconv.ParseInt(f.Customer, 10, 64)
+				names, cerr := s.Store.CustomerNames(r.Context(), []int64{id})
 				if cerr != nil {
 					return cerr
 				}
-				f.CustomerFixed = names[salesID(f.Customer)] != ""
+				f.CustomerFixed = names[id] != ""
 			}
 			return s.renderOrderForm(w, r, statusOf(keel.ErrorCode(err)), f)
 		}
@@ -296,29 +297,28 @@ func (s *server) handleOrderCreateForm() http.HandlerFunc {
 	})
 }
 
-func salesID(s string) int64 {
-	id, _ := strconv.ParseInt(s, 10, 64)
-	return id
+// lineField splits a field about an order line, "lines[2].quantity", into
+// the line's index and the rest (".quantity"); ok is false for any other
+// field.
+func lineField(field string) (i int, rest string, ok bool) {
+	n, after, found := strings.Cut(strings.TrimPrefix(field, "lines["), "]")
+	if !strings.HasPrefix(field, "lines[") || !found {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 {
+		return 0, "", false
+	}
+	return i, after, true
 }
 
-// createOrder reads the new-order form and creates the order. Empty
-// rows are skipped; errors about a line name the row as the form numbers
-// it (lines[N], counting from 0), not its place among the filled rows.
+// createOrder reads the new-order form and creates the order; the rules of
+// an order are the domain's (keel.NewOrder), the form only reads what was
+// typed. Empty rows are skipped; a refusal about a line names the row as
+// the form numbers it (lines[N], counting from 0), not its place among the
+// filled rows.
 func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) {
-	if f.Customer == "" {
-		return keel.Order{}, keel.Errorf(keel.EINVALID, "customer_id: required (choose a customer)")
-	}
 	cid, err := formInt("customer_id", f.Customer)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	if cid < 1 {
-		return keel.Order{}, keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", cid)
-	}
-	if f.Kind == "" {
-		return keel.Order{}, keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)")
-	}
-	kind, err := parseEnum("kind", f.Kind, orderKinds...)
 	if err != nil {
 		return keel.Order{}, err
 	}
@@ -332,9 +332,6 @@ func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) 
 		pid, err := formInt(field+".product_id", ln.ProductID)
 		if err != nil {
 			return keel.Order{}, err
-		}
-		if pid < 1 {
-			return keel.Order{}, keel.Errorf(keel.EINVALID, "%s.product_id: required (choose a product)", field)
 		}
 		qty, err := formInt(field+".quantity", ln.Quantity)
 		if err != nil {
@@ -355,18 +352,12 @@ func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) 
 		lines = append(lines, lr)
 		rowOf = append(rowOf, i)
 	}
-	if len(lines) == 0 {
-		return keel.Order{}, keel.Errorf(keel.EINVALID, "lines: an order needs at least one line (choose a product in a row)")
-	}
-	o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, kind, lines)
-	if err != nil && formRefused(err) {
-		msg := keel.ErrorMessage(err)
-		if m := lineFieldRE.FindStringSubmatchIndex(msg); m != nil {
-			if k, _ := strconv.Atoi(msg[m[2]:m[3]]); k < len(rowOf) {
-				msg = fmt.Sprintf("lines[%d]", rowOf[k]) + msg[m[1]:]
-			}
+	o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, keel.OrderKind(f.Kind), lines)
+	var e *keel.Error
+	if errors.As(err, &e) {
+		if k, rest, ok := lineField(e.Field); ok && k < len(rowOf) {
+			return keel.Order{}, keel.FieldErrorf(e.Code, fmt.Sprintf("lines[%d]%s", rowOf[k], rest), e.Key, e.Args...)
 		}
-		return keel.Order{}, keel.Errorf(keel.ErrorCode(err), "%s", msg)
 	}
 	return o, err
 }
@@ -553,7 +544,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 
 func (s *server) handleOrderPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "order")
+		id, err := pathID(r, keel.OrderNotFound)
 		if err != nil {
 			return err
 		}
@@ -566,7 +557,7 @@ func (s *server) handleOrderPage() http.HandlerFunc {
 // act on shows the order page again with it.
 func (s *server) orderTransition(w http.ResponseWriter, r *http.Request, st orderState,
 	do func(by keel.Employee, o keel.Order) (string, error)) error {
-	id, err := pathID(r, "order")
+	id, err := pathID(r, keel.OrderNotFound)
 	if err != nil {
 		return err
 	}
@@ -576,7 +567,7 @@ func (s *server) orderTransition(w http.ResponseWriter, r *http.Request, st orde
 	}
 	msg, err := do(employeeFrom(r.Context()), o)
 	if formRefused(err) {
-		st.Error = keel.ErrorMessage(err)
+		st.Error = s.langOf(r).Refusal(err)
 		return s.renderOrder(w, r, statusOf(keel.ErrorCode(err)), id, st)
 	}
 	if err != nil {
@@ -612,24 +603,17 @@ func (s *server) handleOrderApproveForm() http.HandlerFunc {
 		f := approveForm{PaidAmount: strings.TrimSpace(r.PostFormValue("paid_amount")), PaidAt: strings.TrimSpace(r.PostFormValue("paid_at")),
 			PaymentRef: strings.TrimSpace(r.PostFormValue("payment_ref"))}
 		return s.orderTransition(w, r, orderState{Approve: &f}, func(by keel.Employee, o keel.Order) (string, error) {
-			if f.PaidAmount == "" {
-				return "", keel.Errorf(keel.EINVALID, "paid_amount: required (what the customer paid, like 1234.56)")
-			}
 			amount, err := keel.ParseAmount("paid_amount", f.PaidAmount, o.Currency)
 			if err != nil {
 				return "", err
 			}
-			if f.PaidAt == "" {
-				return "", keel.Errorf(keel.EINVALID, "paid_at: required")
+			p := keel.Payment{Amount: amount, Reference: f.PaymentRef}
+			if f.PaidAt != "" { // none is the domain's to refuse, as is no reference
+				if p.PaidAt, err = parseTime("paid_at", f.PaidAt); err != nil {
+					return "", err
+				}
 			}
-			paidAt, err := parseTime("paid_at", f.PaidAt)
-			if err != nil {
-				return "", err
-			}
-			if f.PaymentRef == "" {
-				return "", keel.Errorf(keel.EINVALID, "payment_ref: required (bank reference or invoice number)")
-			}
-			if _, err := s.Store.ApproveOrder(r.Context(), by, o.ID, keel.Payment{Amount: amount, PaidAt: paidAt, Reference: f.PaymentRef}); err != nil {
+			if _, err := s.Store.ApproveOrder(r.Context(), by, o.ID, p); err != nil {
 				return "", err
 			}
 			return l.T("Order %d approved: the service is granted.", o.ID), nil
@@ -642,9 +626,6 @@ func (s *server) handleOrderRejectForm() http.HandlerFunc {
 		l := s.langOf(r)
 		reason := strings.TrimSpace(r.PostFormValue("reason"))
 		return s.orderTransition(w, r, orderState{Reason: reason}, func(by keel.Employee, o keel.Order) (string, error) {
-			if reason == "" {
-				return "", keel.Errorf(keel.EINVALID, "reason: required (say why, so sales can fix the order)")
-			}
 			if _, err := s.Store.RejectOrder(r.Context(), by, o.ID, reason); err != nil {
 				return "", err
 			}
@@ -658,7 +639,7 @@ func (s *server) handleOrderVoidForm() http.HandlerFunc {
 		l := s.langOf(r)
 		return s.orderTransition(w, r, orderState{}, func(by keel.Employee, o keel.Order) (string, error) {
 			if r.PostFormValue("confirm") != "yes" {
-				return "", keel.Errorf(keel.EINVALID, "confirm: tick the box to confirm that the order is voided and its service taken back")
+				return "", keel.Invalid("confirm", "tick the box to confirm that the order is voided and its service taken back")
 			}
 			if _, err := s.Store.VoidOrder(r.Context(), by, o.ID); err != nil {
 				return "", err

@@ -17,7 +17,7 @@ import (
 
 func productKindOptions(l lang, selected string) []option {
 	var out []option
-	for _, k := range []keel.ProductKind{keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone} {
+	for _, k := range keel.ProductKinds {
 		out = append(out, option{string(k), productKindLabel(l, k), string(k) == selected})
 	}
 	return out
@@ -25,7 +25,7 @@ func productKindOptions(l lang, selected string) []option {
 
 func periodOptions(l lang, selected string) []option {
 	var out []option
-	for _, p := range []keel.Period{keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce} {
+	for _, p := range keel.Periods {
 		out = append(out, option{string(p), periodLabel(l, p), string(p) == selected})
 	}
 	return out
@@ -106,9 +106,10 @@ func (s *server) handleProductCreateForm() http.HandlerFunc {
 			Code: strings.TrimSpace(r.PostFormValue("code")), Name: strings.TrimSpace(r.PostFormValue("name")),
 			Kind: r.PostFormValue("kind"), Unit: strings.TrimSpace(r.PostFormValue("unit")),
 		}
-		p, err := s.createProduct(r, f)
+		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()),
+			keel.Product{Code: f.Code, Name: f.Name, Kind: keel.ProductKind(f.Kind), Unit: f.Unit, Status: keel.ProductEnabled})
 		if formRefused(err) {
-			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, keel.ErrorMessage(err))
+			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, l.Refusal(err))
 		}
 		if err != nil {
 			return err
@@ -116,18 +117,6 @@ func (s *server) handleProductCreateForm() http.HandlerFunc {
 		s.redirect(w, r, "/products/"+strconv.FormatInt(p.ID, 10), l.T("Product created. Give it a price to make it orderable."))
 		return nil
 	})
-}
-
-func (s *server) createProduct(r *http.Request, f productForm) (keel.Product, error) {
-	kind, err := parseEnum("kind", f.Kind, keel.KindEdition, keel.KindAddonTerm, keel.KindAddonStandalone)
-	if err != nil {
-		return keel.Product{}, err
-	}
-	p := keel.Product{Code: f.Code, Name: f.Name, Kind: kind, Unit: f.Unit, Status: keel.ProductEnabled}
-	if err := p.Validate(); err != nil {
-		return keel.Product{}, err
-	}
-	return s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
 }
 
 // priceRow is one version of a product's price.
@@ -240,7 +229,7 @@ func priceChart(versions []keel.PriceVersion, today time.Time) string {
 
 func (s *server) handleProductPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
@@ -251,23 +240,14 @@ func (s *server) handleProductPage() http.HandlerFunc {
 func (s *server) handleProductStatusForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
-		v := r.PostFormValue("status")
-		if v == "" {
-			err = keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)")
-		}
-		var st keel.ProductStatus
-		if err == nil {
-			st, err = parseEnum("status", v, productStatuses...)
-		}
-		if err == nil {
-			_, err = s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
-		}
+		st := keel.ProductStatus(r.PostFormValue("status"))
+		_, err = s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
 		if formRefused(err) {
-			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, nil, keel.ErrorMessage(err))
+			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, nil, l.Refusal(err))
 		}
 		if err != nil {
 			return err
@@ -284,7 +264,7 @@ func (s *server) handleProductStatusForm() http.HandlerFunc {
 func (s *server) handlePriceForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
@@ -294,7 +274,7 @@ func (s *server) handlePriceForm() http.HandlerFunc {
 		}
 		err = s.addPrice(r, id, f)
 		if formRefused(err) {
-			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, &f, keel.ErrorMessage(err))
+			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, &f, l.Refusal(err))
 		}
 		if err != nil {
 			return err
@@ -308,27 +288,15 @@ func (s *server) addPrice(r *http.Request, id int64, f priceForm) error {
 	if err := keel.ValidCurrency("currency", f.Currency); err != nil {
 		return err
 	}
-	if f.Amount == "" {
-		return keel.Errorf(keel.EINVALID, "amount: required (per unit per period, like 12.50)")
-	}
 	amount, err := keel.ParseAmount("amount", f.Amount, f.Currency)
 	if err != nil {
 		return err
 	}
-	period, err := parseEnum("period", f.Period, keel.PeriodMonth, keel.PeriodYear, keel.PeriodOnce)
-	if err != nil {
-		return err
-	}
-	if f.EffectiveFrom == "" {
-		return keel.Errorf(keel.EINVALID, "effective_from: required")
-	}
-	from, err := parseDay("effective_from", f.EffectiveFrom)
-	if err != nil {
-		return err
-	}
-	v := keel.PriceVersion{ProductID: id, Amount: amount, Currency: f.Currency, Period: period, EffectiveFrom: from}
-	if err := v.Validate(); err != nil {
-		return err
+	v := keel.PriceVersion{ProductID: id, Amount: amount, Currency: f.Currency, Period: keel.Period(f.Period)}
+	if f.EffectiveFrom != "" { // none is the domain's to refuse
+		if v.EffectiveFrom, err = parseDay("effective_from", f.EffectiveFrom); err != nil {
+			return err
+		}
 	}
 	_, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
 	return err

@@ -35,7 +35,7 @@ func scanCustomer(row pgx.Row) (keel.Customer, error) {
 func readCustomer(ctx context.Context, q querier, id int64, lock string) (keel.Customer, error) {
 	c, err := scanCustomer(q.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers c WHERE c.id = $1 `+lock, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Customer{}, keel.Errorf(keel.ENOTFOUND, "customer %d not found", id)
+		return keel.Customer{}, keel.CustomerNotFound(id)
 	}
 	if err != nil {
 		return keel.Customer{}, fmt.Errorf("read customer %d: %w", id, err)
@@ -117,7 +117,7 @@ func linkTenant(ctx context.Context, tx pgx.Tx, c keel.Customer) error {
 	var other int64
 	err := tx.QueryRow(ctx, `SELECT id FROM customers WHERE tenant_id = $1 AND id <> $2`, c.TenantID, c.ID).Scan(&other)
 	if err == nil {
-		return keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to customer %d", c.TenantID, other)
+		return keel.FieldErrorf(keel.ECONFLICT, "tenant_id", "%s is already linked to customer %d", c.TenantID, other)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("link tenant %s: %w", c.TenantID, err)
@@ -180,7 +180,7 @@ func (db *DB) CreateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 		cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
 		contacts, cu.CreatedAt).Scan(&cu.ID)
 	if isUnique(err, "customers_tenant_id_key") {
-		return keel.CustomerView{}, keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to another customer", cu.TenantID)
+		return keel.CustomerView{}, keel.FieldErrorf(keel.ECONFLICT, "tenant_id", "%s is already linked to another customer", cu.TenantID)
 	}
 	if err != nil {
 		return keel.CustomerView{}, fmt.Errorf("create customer: %w", err)
@@ -257,7 +257,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 		cu.ID, cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
 		contacts, cu.UpdatedAt)
 	if isUnique(err, "customers_tenant_id_key") {
-		return keel.CustomerView{}, keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to another customer", cu.TenantID)
+		return keel.CustomerView{}, keel.FieldErrorf(keel.ECONFLICT, "tenant_id", "%s is already linked to another customer", cu.TenantID)
 	}
 	if err != nil {
 		return keel.CustomerView{}, fmt.Errorf("update customer %d: %w", cu.ID, err)
@@ -357,14 +357,15 @@ const customerStatusSQL = `SELECT customer_id, CASE
 	ELSE 'trial' END AS status
 	FROM live_terms GROUP BY customer_id`
 
-var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
-
 // Customers lists customers by name with their derived state, and the
 // number that match the filter: Query in the name or tenant id (any case),
 // Owner as sales or CSM owner, Status as derived today, Tenants as the
 // customer's tenant id (an empty non-nil list matches none). It returns
 // EINVALID for a bad page or status.
 func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error) {
+	if err := f.Validate(); err != nil {
+		return nil, 0, err
+	}
 	p, err := f.Page.Normalize()
 	if err != nil {
 		return nil, 0, err
@@ -373,9 +374,6 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 	var c conds
 	from := ` FROM customers c`
 	if f.Status != "" {
-		if !oneOf(f.Status, customerStatuses) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not prospect, trial, active, renewed or churned", f.Status)
-		}
 		today := c.arg(keel.Date(now))
 		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", today+"::date") + `) st ON st.customer_id = c.id`
 		c.add("coalesce(st.status, 'prospect') = ?", string(f.Status))
@@ -426,15 +424,6 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func oneOf[T comparable](v T, set []T) bool {
-	for _, x := range set {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // CustomerNames returns the names of the customers with the given ids, in

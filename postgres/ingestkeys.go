@@ -25,10 +25,10 @@ type NewIngestKeyParams struct {
 // which is shown this once and never stored.
 func (db *DB) CreateIngestKey(ctx context.Context, p NewIngestKeyParams) (ingest.Key, string, error) {
 	if p.Name == "" {
-		return ingest.Key{}, "", keel.Errorf(keel.EINVALID, "name: required")
+		return ingest.Key{}, "", keel.Invalid("name", "required")
 	}
 	if p.MaxAge < 0 {
-		return ingest.Key{}, "", keel.Errorf(keel.EINVALID, "max_age: must not be negative")
+		return ingest.Key{}, "", keel.Invalid("max_age", "must not be negative")
 	}
 	plain, hash, err := ingest.NewKey()
 	if err != nil {

@@ -136,7 +136,7 @@ func loadLines(ctx context.Context, q querier, orders []keel.Order) error {
 func lockOrder(ctx context.Context, tx pgx.Tx, id int64) (keel.Order, keel.Customer, error) {
 	o, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders o WHERE o.id = $1 FOR NO KEY UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Order{}, keel.Customer{}, keel.Errorf(keel.ENOTFOUND, "order %d not found", id)
+		return keel.Order{}, keel.Customer{}, keel.OrderNotFound(id)
 	}
 	if err != nil {
 		return keel.Order{}, keel.Customer{}, fmt.Errorf("read order %d: %w", id, err)
@@ -232,12 +232,17 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 	if err := c.by.Can(keel.ActOrderCreate); err != nil {
 		return keel.Order{}, err
 	}
-	cu, err := readCustomer(ctx, c.tx, customerID, "FOR NO KEY UPDATE")
-	if keel.ErrorCode(err) == keel.ENOTFOUND {
-		return keel.Order{}, keel.Errorf(keel.EINVALID, "customer_id: there is no customer %d", customerID)
-	}
-	if err != nil {
-		return keel.Order{}, err
+	// No customer id is the domain's to refuse (keel.NewOrder); an id of
+	// no customer is bad input, not a missing page.
+	var cu keel.Customer
+	if customerID > 0 {
+		cu, err = readCustomer(ctx, c.tx, customerID, "FOR NO KEY UPDATE")
+		if keel.ErrorCode(err) == keel.ENOTFOUND {
+			return keel.Order{}, keel.Invalid("customer_id", "there is no customer %d", customerID)
+		}
+		if err != nil {
+			return keel.Order{}, err
+		}
 	}
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
@@ -516,15 +521,10 @@ func (db *DB) Order(ctx context.Context, id int64) (keel.Order, error) {
 		return keel.Order{}, err
 	}
 	if len(orders) == 0 {
-		return keel.Order{}, keel.Errorf(keel.ENOTFOUND, "order %d not found", id)
+		return keel.Order{}, keel.OrderNotFound(id)
 	}
 	return orders[0], nil
 }
-
-var (
-	orderStatuses = []keel.OrderStatus{keel.OrderDraft, keel.OrderPending, keel.OrderApproved, keel.OrderRejected, keel.OrderVoid}
-	orderKinds    = []keel.OrderKind{keel.OrderTrial, keel.OrderNew, keel.OrderRenewal, keel.OrderUpgrade, keel.OrderAddon}
-)
 
 // Orders lists orders newest first with their lines, and the number that
 // match the filter. It returns EINVALID for a bad page, status or kind.
@@ -538,14 +538,14 @@ func (db *DB) Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int
 		c.add("o.customer_id = ?", f.CustomerID)
 	}
 	if f.Status != "" {
-		if !oneOf(f.Status, orderStatuses) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not draft, pending_approval, approved, rejected or void", f.Status)
+		if err := keel.OneOf("status", f.Status, keel.OrderStatuses); err != nil {
+			return nil, 0, err
 		}
 		c.add("o.status = ?", string(f.Status))
 	}
 	if f.Kind != "" {
-		if !oneOf(f.Kind, orderKinds) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "kind: %q is not trial, new, renewal, upgrade or addon", f.Kind)
+		if err := keel.OneOf("kind", f.Kind, keel.OrderKinds); err != nil {
+			return nil, 0, err
 		}
 		c.add("o.kind = ?", string(f.Kind))
 	}
@@ -584,7 +584,7 @@ func (db *DB) OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, err
 		return nil, fmt.Errorf("read order %d: %w", orderID, err)
 	}
 	if !exists {
-		return nil, keel.Errorf(keel.ENOTFOUND, "order %d not found", orderID)
+		return nil, keel.OrderNotFound(orderID)
 	}
 	return loadGrants(ctx, db.pool, "g.order_id = $1", orderID)
 }

@@ -105,8 +105,6 @@ const subscriptionStatusSQL = `SELECT subscription_id, CASE
 	ELSE 'ended' END AS status
 	FROM live_terms GROUP BY subscription_id`
 
-var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
-
 // Subscriptions lists subscriptions by id with their grants, and the number
 // that match the filter (Status as derived today). It returns EINVALID for a
 // bad page or status.
@@ -118,8 +116,8 @@ func (db *DB) Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]k
 	var c conds
 	from := ` FROM subscriptions s JOIN products p ON p.id = s.product_id`
 	if f.Status != "" {
-		if !oneOf(f.Status, subscriptionStatuses) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not pending, active, ended or void", f.Status)
+		if err := keel.OneOf("status", f.Status, keel.SubscriptionStatuses); err != nil {
+			return nil, 0, err
 		}
 		today := c.arg(keel.Date(db.now()))
 		from += ` LEFT JOIN (` + strings.ReplaceAll(subscriptionStatusSQL, "$today", today+"::date") + `) st ON st.subscription_id = s.id`
