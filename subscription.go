@@ -136,6 +136,21 @@ func (s Subscription) QuantityAt(t time.Time) int64 {
 	return trial
 }
 
+// Quantity is the quantity people ask about on day today: the one in
+// service; for a subscription that has not started, that of its first day;
+// for one that has ended, that of its last; 0 when every grant is void.
+func (s Subscription) Quantity(today time.Time) int64 {
+	switch s.Status(today) {
+	case SubActive:
+		return s.QuantityAt(today)
+	case SubPending:
+		return s.QuantityAt(s.Start())
+	case SubEnded:
+		return s.QuantityAt(s.End().AddDate(0, 0, -1))
+	}
+	return 0
+}
+
 // PaidAt reports whether a paid term covers day t.
 func (s Subscription) PaidAt(t time.Time) bool {
 	for _, g := range s.terms() {

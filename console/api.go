@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/keelhq/keel"
 )
 
@@ -260,17 +258,6 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.V)
 }
 
-// pathID is the record id in the URL. A path whose id is not a positive
-// integer names no record: notFound (keel.CustomerNotFound …) says so.
-func pathID(r *http.Request, notFound func(id any) *keel.Error) (int64, error) {
-	s := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id < 1 {
-		return 0, notFound(s)
-	}
-	return id, nil
-}
-
 // queryParams returns the URL's query, refusing parameters other than
 // allowed and parameters given twice, so a typo is an error rather than a
 // filter silently not applied.
@@ -297,19 +284,6 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
-// queryID parses an optional record id parameter; 0 when absent.
-func queryID(q url.Values, name string) (int64, error) {
-	s := q.Get(name)
-	if s == "" {
-		return 0, nil
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id < 1 {
-		return 0, keel.Invalid(name, "%q is not a record id (want a positive integer)", s)
-	}
-	return id, nil
-}
-
 // queryPage parses limit and offset.
 func queryPage(q url.Values) (keel.Page, error) {
 	var p keel.Page
@@ -333,19 +307,6 @@ func queryPage(q url.Values) (keel.Page, error) {
 	return p.Normalize()
 }
 
-// queryEnum parses an optional parameter that must be one of values (a
-// list of the domain's, such as keel.OrderKinds).
-func queryEnum[T ~string](q url.Values, name string, values []T) (T, error) {
-	v := T(q.Get(name))
-	if v == "" {
-		return "", nil
-	}
-	if err := keel.OneOf(name, v, values); err != nil {
-		return "", err
-	}
-	return v, nil
-}
-
 // list is one page of a list.
 type list[T any] struct {
 	Items  []T `json:"items"`
@@ -362,35 +323,6 @@ func newList[R, T any](rows []R, total int, p keel.Page, conv func(R) T) list[T]
 		items[i] = conv(r)
 	}
 	return list[T]{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset}
-}
-
-// parseDay parses a "YYYY-MM-DD" field as UTC midnight, within the years
-// records may have.
-func parseDay(field, s string) (time.Time, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, keel.Invalid(field, "%q is not a date like 2026-11-23", s)
-	}
-	if err := keel.InYears(field, t); err != nil {
-		return time.Time{}, err
-	}
-	return t, nil
-}
-
-// parseTime parses a field that is a day ("YYYY-MM-DD", UTC midnight) or
-// an RFC 3339 time.
-func parseTime(field, s string) (time.Time, error) {
-	if len(s) == len(time.DateOnly) {
-		return parseDay(field, s)
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, keel.Invalid(field, "%q is not a date like 2026-11-23 or a time like 2026-11-23T08:00:00Z", s)
-	}
-	if err := keel.InYears(field, t); err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
 }
 
 // day formats a calendar day.

@@ -1,11 +1,8 @@
 package console
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keelhq/keel"
 )
@@ -135,93 +132,6 @@ func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
 			return err
 		}
 		writeJSON(w, http.StatusOK, toEmployeeJSON(e))
-		return nil
-	})
-}
-
-// auditJSON is one change to one record; before and after are the record
-// as JSON, null when it was created or deleted.
-type auditJSON struct {
-	ID       int64           `json:"id"`
-	At       string          `json:"at"`
-	ActorID  int64           `json:"actor_id"` // 0 = the keel CLI (system)
-	Actor    string          `json:"actor"`
-	Action   string          `json:"action"`
-	Entity   string          `json:"entity"`
-	EntityID int64           `json:"entity_id"`
-	Before   json.RawMessage `json:"before"`
-	After    json.RawMessage `json:"after"`
-}
-
-func toAuditJSON(a keel.AuditEntry) auditJSON {
-	out := auditJSON{ID: a.ID, At: stamp(a.At), ActorID: a.ActorID, Actor: a.Actor, Action: a.Action, Entity: a.Entity,
-		EntityID: a.EntityID, Before: a.Before, After: a.After}
-	if len(out.Before) == 0 {
-		out.Before = json.RawMessage("null")
-	}
-	if len(out.After) == 0 {
-		out.After = json.RawMessage("null")
-	}
-	return out
-}
-
-// handleAudit lists the audit log, newest first. actor is an employee id
-// or email; from and to are days (to inclusive) or RFC 3339 times (to
-// exclusive).
-func (s *server) handleAudit() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		q, err := queryParams(r, "actor", "entity", "entity_id", "from", "to", "limit", "offset")
-		if err != nil {
-			return err
-		}
-		var f keel.AuditFilter
-		if a := q.Get("actor"); a != "" {
-			if id, err := strconv.ParseInt(a, 10, 64); err == nil && id > 0 {
-				f.ActorID = id
-			} else if strings.Contains(a, "@") {
-				e, err := s.Store.EmployeeByEmail(r.Context(), a)
-				if keel.ErrorCode(err) == keel.ENOTFOUND {
-					return keel.Invalid("actor", "there is no employee %q", a)
-				}
-				if err != nil {
-					return err
-				}
-				f.ActorID = e.ID
-			} else {
-				return keel.Invalid("actor", "%q is not an employee id or email", a)
-			}
-		}
-		f.Entity = q.Get("entity")
-		if len(f.Entity) > 64 {
-			return keel.Invalid("entity", "at most %d characters", 64)
-		}
-		if f.EntityID, err = queryID(q, "entity_id"); err != nil {
-			return err
-		}
-		if v := q.Get("from"); v != "" {
-			if f.From, err = parseTime("from", v); err != nil {
-				return err
-			}
-		}
-		if v := q.Get("to"); v != "" {
-			if f.To, err = parseTime("to", v); err != nil {
-				return err
-			}
-			if len(v) == len(time.DateOnly) {
-				f.To = f.To.AddDate(0, 0, 1) // the whole of that day
-			}
-		}
-		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			return keel.Invalid("from", "%s is not before to: %s", q.Get("from"), q.Get("to"))
-		}
-		if f.Page, err = queryPage(q); err != nil {
-			return err
-		}
-		rows, total, err := s.Store.Audit(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toAuditJSON))
 		return nil
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/keelhq/keel"
 )
@@ -98,45 +97,6 @@ func toGrantJSON(g keel.Grant) grantJSON {
 		Trial: g.Trial, Quantity: g.Quantity, Start: day(g.Start), MonthlyAmount: g.MonthlyAmount, Currency: g.Currency, Void: g.Void}
 	if !g.End.IsZero() {
 		out.End = dayPtr(&g.End)
-	}
-	return out
-}
-
-// subscriptionJSON is a customer's service of one product, as of today.
-type subscriptionJSON struct {
-	ID          int64   `json:"id"`
-	CustomerID  int64   `json:"customer_id"`
-	ProductID   int64   `json:"product_id"`
-	ProductKind string  `json:"product_kind"`
-	Status      string  `json:"status"`
-	Trial       bool    `json:"trial"`
-	Start       *string `json:"start"` // null when every grant is void
-	End         *string `json:"end"`   // exclusive
-	Quantity    int64   `json:"quantity"`
-	OrderIDs    []int64 `json:"order_ids"`
-}
-
-// toSubscriptionJSON shows a subscription as of now. Its quantity is the
-// one in service today; for one that has not started (or has ended), the
-// quantity of its first (or last) day, which is what people ask about.
-func toSubscriptionJSON(s keel.Subscription, now time.Time) subscriptionJSON {
-	status := s.Status(now)
-	out := subscriptionJSON{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductKind: string(s.ProductKind),
-		Status: string(status), Trial: s.Trial(), OrderIDs: s.OrderIDs()}
-	if out.OrderIDs == nil {
-		out.OrderIDs = []int64{}
-	}
-	start, end := s.Start(), s.End()
-	if !start.IsZero() {
-		out.Start, out.End = dayPtr(&start), dayPtr(&end)
-	}
-	switch status {
-	case keel.SubActive:
-		out.Quantity = s.QuantityAt(keel.Date(now))
-	case keel.SubPending:
-		out.Quantity = s.QuantityAt(start)
-	case keel.SubEnded:
-		out.Quantity = s.QuantityAt(end.AddDate(0, 0, -1))
 	}
 	return out
 }
@@ -280,15 +240,11 @@ func (s *server) handleOrderVoid() http.HandlerFunc {
 
 func (s *server) handleOrderGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, keel.OrderNotFound)
+		o, err := pathRecord(r, keel.OrderNotFound, s.Store.Order)
 		if err != nil {
 			return err
 		}
-		o, err := s.Store.Order(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		grants, err := s.Store.OrderGrants(r.Context(), id)
+		grants, err := s.Store.OrderGrants(r.Context(), o.ID)
 		if err != nil {
 			return err
 		}
@@ -328,35 +284,6 @@ func (s *server) handleOrderList() http.HandlerFunc {
 			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toOrderJSON))
-		return nil
-	})
-}
-
-func (s *server) handleSubscriptionList() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		q, err := queryParams(r, "customer_id", "product_id", "status", "limit", "offset")
-		if err != nil {
-			return err
-		}
-		var f keel.SubscriptionFilter
-		if f.CustomerID, err = queryID(q, "customer_id"); err != nil {
-			return err
-		}
-		if f.ProductID, err = queryID(q, "product_id"); err != nil {
-			return err
-		}
-		if f.Status, err = queryEnum(q, "status", keel.SubscriptionStatuses); err != nil {
-			return err
-		}
-		if f.Page, err = queryPage(q); err != nil {
-			return err
-		}
-		rows, total, err := s.Store.Subscriptions(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(sub keel.Subscription) subscriptionJSON { return toSubscriptionJSON(sub, now) }))
 		return nil
 	})
 }

@@ -50,14 +50,10 @@ func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 func (s *server) handleLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Store == nil {
-			s.renderError(w, r, keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres."))
+			s.renderError(w, r, errNoPostgres)
 			return
 		}
-		if err := sameOrigin(r); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		if err := parseForm(w, r); err != nil {
+		if err := readForm(w, r); err != nil {
 			s.renderError(w, r, err)
 			return
 		}

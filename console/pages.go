@@ -258,67 +258,6 @@ func formRefused(err error) bool {
 	return false
 }
 
-// pageSize is the length of every list page.
-const pageSize = 50
-
-// pageOf reads ?page=N (1-based) into a keel.Page, naming the field when
-// it is not a page number.
-func pageOf(r *http.Request) (keel.Page, error) {
-	n := 1
-	if v := r.URL.Query().Get("page"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 100000 {
-			return keel.Page{}, keel.Invalid("page", "%q is not a page number", v)
-		}
-	}
-	return keel.Page{Limit: pageSize, Offset: (n - 1) * pageSize}, nil
-}
-
-// pager is the "previous / next" of a list page.
-type pager struct {
-	Page, Pages, Total int
-	Prev, Next         string // links; empty at the ends
-}
-
-func pagerOf(r *http.Request, p keel.Page, total int) pager {
-	return pagerAt(r.URL.Path, r.URL.Query(), p, total)
-}
-
-// pagerAt is pagerOf for links to another page than the request's (as
-// when a refused form shows the page it was posted from).
-func pagerAt(path string, query url.Values, p keel.Page, total int) pager {
-	pg := pager{Page: p.Offset/pageSize + 1, Pages: (total + pageSize - 1) / pageSize, Total: total}
-	link := func(n int) string {
-		q := url.Values{}
-		for k, v := range query {
-			q[k] = v
-		}
-		q.Set("page", strconv.Itoa(n))
-		return path + "?" + q.Encode()
-	}
-	if pg.Page > 1 {
-		pg.Prev = link(pg.Page - 1)
-	}
-	if pg.Page < pg.Pages {
-		pg.Next = link(pg.Page + 1)
-	}
-	return pg
-}
-
-// formInt reads an integer form or query field, naming it when it is not
-// one; empty is 0.
-func formInt(field, v string) (int64, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, keel.Invalid(field, "%q is not a whole number", v)
-	}
-	return n, nil
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func withSession(ctx context.Context, s session) context.Context {
@@ -351,46 +290,4 @@ func clip(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-// names are employees' names by id, for pages that say who did what.
-type names map[int64]string
-
-func employeeNames(emps []keel.Employee) names {
-	n := make(names, len(emps))
-	for _, e := range emps {
-		n[e.ID] = e.Name
-	}
-	return n
-}
-
-// of is the name of employee id: "" for none (0), "#id" for one not listed.
-func (n names) of(id int64) string {
-	if id == 0 {
-		return ""
-	}
-	if name, ok := n[id]; ok {
-		return name
-	}
-	return "#" + strconv.FormatInt(id, 10)
-}
-
-// ofPtr is of for an optional id.
-func (n names) ofPtr(id *int64) string {
-	if id == nil {
-		return ""
-	}
-	return n.of(*id)
-}
-
-// ownerOptions are the choices of an owner filter: the active sellers and
-// CSMs, and whoever is selected (who may have left since).
-func ownerOptions(emps []keel.Employee, selected int64) []option {
-	var out []option
-	for _, e := range emps {
-		if e.ID == selected || e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) {
-			out = append(out, option{Value: strconv.FormatInt(e.ID, 10), Label: e.Name, Selected: e.ID == selected})
-		}
-	}
-	return out
 }

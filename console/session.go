@@ -77,7 +77,7 @@ func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 func (s *server) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Store == nil {
-			s.renderError(w, r, keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres."))
+			s.renderError(w, r, errNoPostgres)
 			return
 		}
 		c, err := r.Cookie(sessionCookie)
@@ -141,11 +141,7 @@ func (s *server) checkForm(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := sameOrigin(r); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		if err := parseForm(w, r); err != nil {
+		if err := readForm(w, r); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
@@ -157,6 +153,19 @@ func (s *server) checkForm(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// errNoPostgres is the pages' answer when the console runs without a
+// store.
+var errNoPostgres = keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres.")
+
+// readForm reads a posted form: from this site (sameOrigin), within the
+// limits (parseForm).
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	if err := sameOrigin(r); err != nil {
+		return err
+	}
+	return parseForm(w, r)
 }
 
 // parseForm reads a form body within the limits.

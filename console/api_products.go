@@ -135,11 +135,7 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 
 func (s *server) handleProductGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, keel.ProductNotFound)
-		if err != nil {
-			return err
-		}
-		e, err := s.Store.Product(r.Context(), id)
+		e, err := pathRecord(r, keel.ProductNotFound, s.Store.Product)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,110 +13,6 @@ import (
 
 	"github.com/keelhq/keel"
 )
-
-func productKindOptions(l lang, selected string) []option {
-	var out []option
-	for _, k := range keel.ProductKinds {
-		out = append(out, option{string(k), productKindLabel(l, k), string(k) == selected})
-	}
-	return out
-}
-
-func periodOptions(l lang, selected string) []option {
-	var out []option
-	for _, p := range keel.Periods {
-		out = append(out, option{string(p), periodLabel(l, p), string(p) == selected})
-	}
-	return out
-}
-
-// productRow is one product of the catalogue list.
-type productRow struct {
-	ID          int64
-	Code, Name  string
-	Kind        string
-	Unit        string
-	Status      keel.ProductStatus
-	StatusLabel string
-	Price       string // the price in effect today (or the next one); "" = none
-}
-
-// productForm is the typed values of the new-product form.
-type productForm struct {
-	Code, Name, Kind, Unit string
-}
-
-type productsData struct {
-	Products []productRow
-	Kinds    []option
-	Form     productForm
-	Error    string
-}
-
-// currentPrice says what a product costs today (keel.PriceAt), or, when
-// its first price starts later, from when; "" when it has no price. A
-// product has one currency and one period (keel.Product.AddPrice).
-func currentPrice(l lang, e keel.CatalogueEntry, now time.Time) string {
-	text := func(v keel.PriceVersion) string {
-		return keel.FormatAmount(v.Amount, v.Currency) + " " + v.Currency + " " + periodLabel(l, v.Period)
-	}
-	if v, err := keel.PriceAt(e.Product, e.Versions, now); err == nil {
-		return text(v)
-	}
-	for _, v := range e.Versions {
-		if v.EffectiveFrom.After(keel.Date(now)) {
-			return l.T("%s from %s", text(v), day(v.EffectiveFrom))
-		}
-	}
-	return ""
-}
-
-func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status int, form productForm, msg string) error {
-	l := s.langOf(r)
-	entries, err := s.Store.Products(r.Context())
-	if err != nil {
-		return err
-	}
-	now := s.Now()
-	d := productsData{Form: form, Error: msg}
-	for _, e := range entries {
-		p := e.Product
-		d.Products = append(d.Products, productRow{ID: p.ID, Code: p.Code, Name: p.Name, Kind: productKindLabel(l, p.Kind), Unit: p.Unit,
-			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Price: currentPrice(l, e, now)})
-	}
-	if form.Kind == "" {
-		form.Kind = string(keel.KindEdition)
-	}
-	d.Kinds = productKindOptions(l, form.Kind)
-	s.render(w, r, status, "products", page{Title: l.T("Products"), Nav: "products", Data: d})
-	return nil
-}
-
-func (s *server) handleProductsPage() http.HandlerFunc {
-	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		return s.renderProducts(w, r, http.StatusOK, productForm{}, "")
-	})
-}
-
-func (s *server) handleProductCreateForm() http.HandlerFunc {
-	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		l := s.langOf(r)
-		f := productForm{
-			Code: strings.TrimSpace(r.PostFormValue("code")), Name: strings.TrimSpace(r.PostFormValue("name")),
-			Kind: r.PostFormValue("kind"), Unit: strings.TrimSpace(r.PostFormValue("unit")),
-		}
-		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()),
-			keel.Product{Code: f.Code, Name: f.Name, Kind: keel.ProductKind(f.Kind), Unit: f.Unit, Status: keel.ProductEnabled})
-		if formRefused(err) {
-			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, l.Refusal(err))
-		}
-		if err != nil {
-			return err
-		}
-		s.redirect(w, r, "/products/"+strconv.FormatInt(p.ID, 10), l.T("Product created. Give it a price to make it orderable."))
-		return nil
-	})
-}
 
 // priceRow is one version of a product's price.
 type priceRow struct {
@@ -176,7 +71,7 @@ func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 		}
 	}
 	d.Form = *form
-	d.Periods = periodOptions(l, form.Period)
+	d.Periods = options(l, keel.Periods, periodLabel, form.Period)
 	s.render(w, r, status, "product", page{Title: p.Name, Nav: "products", Data: d})
 	return nil
 }
@@ -202,13 +97,8 @@ func priceChart(versions []keel.PriceVersion, today time.Time) string {
 	}
 	end = end.AddDate(0, 1, 0)
 	line := charts.NewLine()
-	line.SetGlobalOptions(
-		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "60", Right: "24", Top: "40", Bottom: "40"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "time"}),
-		charts.WithAnimation(false),
-	)
+	line.SetGlobalOptions(chartOptions(opts.Grid{Left: "60", Right: "24", Top: "40", Bottom: "40"},
+		charts.WithXAxisOpts(opts.XAxis{Type: "time"}))...)
 	for _, c := range currs {
 		scale := math.Pow10(keel.MinorUnits(c))
 		var data []opts.LineData

@@ -1,0 +1,38 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/keelhq/keel"
+)
+
+type approvalsData struct {
+	Orders []orderRow
+	Pager  pager
+	Today  string
+}
+
+// handleApprovalsPage is finance's queue: orders waiting for approval,
+// oldest first. The store lists newest first, so a page of the queue is
+// read from the end of that list.
+func (s *server) handleApprovalsPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		ctx := r.Context()
+		p, err := pageOf(r)
+		if err != nil {
+			return err
+		}
+		orders, total, err := s.Store.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, OldestFirst: true, Page: p})
+		if err != nil {
+			return err
+		}
+		n, err := s.namesFor(ctx, orders)
+		if err != nil {
+			return err
+		}
+		d := approvalsData{Orders: orderRows(l, n, orders), Pager: pagerOf(r, p, total), Today: s.today().String()}
+		s.render(w, r, http.StatusOK, "approvals", page{Title: l.T("Approvals"), Nav: "approvals", Data: d})
+		return nil
+	})
+}

@@ -1,0 +1,145 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/keelhq/keel"
+)
+
+// employeeExtra is what one answer adds to an employee's page: the
+// one-time password right after adding, or a failed roles form.
+type employeeExtra struct {
+	Password   string
+	Roles      []string // the roles typed, when the form failed
+	RolesError string
+}
+
+type employeeData struct {
+	Employee   employeeRow
+	Self       bool
+	Password   string
+	Roles      []option
+	RolesError string
+	Locales    []option
+	ByThem     []auditRow
+	ToThem     []auditRow
+}
+
+func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status int, e keel.Employee, x employeeExtra) error {
+	ctx := r.Context()
+	l := s.langOf(r)
+	recent := keel.Page{Limit: 20}
+	by, _, err := s.Store.Audit(ctx, keel.AuditFilter{ActorID: e.ID, Page: recent})
+	if err != nil {
+		return err
+	}
+	to, _, err := s.Store.Audit(ctx, keel.AuditFilter{Entity: "employee", EntityID: e.ID, Page: recent})
+	if err != nil {
+		return err
+	}
+	names, err := s.employeeNames(r)
+	if err != nil {
+		return err
+	}
+	checked := x.Roles
+	if x.RolesError == "" {
+		checked = roleStrings(e.Roles)
+	}
+	d := employeeData{
+		Employee: toEmployeeRow(l, e), Self: e.ID == employeeFrom(ctx).ID, Password: x.Password,
+		Roles: options(l, keel.Roles, roleLabel, checked...), RolesError: x.RolesError, Locales: localeOptions(e.Locale),
+		ByThem: toAuditRows(l, by, names), ToThem: toAuditRows(l, to, names),
+	}
+	s.render(w, r, status, "employee", page{Title: e.Name, Nav: "employees", Data: d})
+	return nil
+}
+
+func roleStrings(roles []keel.Role) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// employeeNames maps employee ids to names, for the audit entries.
+func (s *server) employeeNames(r *http.Request) (map[int64]keel.Employee, error) {
+	emps, err := s.Store.Employees(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]keel.Employee, len(emps))
+	for _, e := range emps {
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
+func (s *server) handleEmployeePage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		e, err := pathRecord(r, keel.EmployeeNotFound, s.Store.Employee)
+		if err != nil {
+			return err
+		}
+		return s.renderEmployee(w, r, http.StatusOK, e, employeeExtra{})
+	})
+}
+
+func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, keel.EmployeeNotFound)
+		if err != nil {
+			return err
+		}
+		names := r.PostForm["roles"]
+		_, err = s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(names))
+		if keel.ErrorCode(err) == keel.EINVALID {
+			e, gerr := s.Store.Employee(r.Context(), id)
+			if gerr != nil {
+				return gerr
+			}
+			return s.renderEmployee(w, r, http.StatusBadRequest, e, employeeExtra{Roles: names, RolesError: l.Refusal(err)})
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("Roles saved."))
+		return nil
+	})
+}
+
+func (s *server) handleEmployeeLocaleForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, keel.EmployeeNotFound)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Store.SetEmployeeLocale(r.Context(), employeeFrom(r.Context()), id, r.PostFormValue("locale")); err != nil {
+			return err
+		}
+		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("Language saved."))
+		return nil
+	})
+}
+
+// handleEmployeeDeactivateForm marks an employee departed: the store ends
+// their sessions and revokes their tokens in the same transaction, so
+// their open browser is sent to sign in on its next request.
+func (s *server) handleEmployeeDeactivateForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		id, err := pathID(r, keel.EmployeeNotFound)
+		if err != nil {
+			return err
+		}
+		e, err := s.Store.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("%s is deactivated: signed out everywhere, API tokens revoked.", e.Name))
+		return nil
+	})
+}
