@@ -179,3 +179,7 @@ func (e Employee) Can(a Action) error {
 	}
 	return Errorf(EFORBIDDEN, "%s needs the role %s", a, strings.Join(names, " or "))
 }
+
+// System is the actor of changes made with machine access (the keel CLI:
+// bootstrap users, tokens). The audit log records it as "system".
+var System = Employee{ID: 0, Email: "system", Name: "keel CLI", Roles: Roles, Status: EmployeeActive}

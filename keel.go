@@ -140,3 +140,8 @@ func ErrorField(err error) string {
 	}
 	return ""
 }
+
+// ErrChanged is returned by an update that was based on a record as read
+// (its Version) when the record changed since: the caller reads again and
+// redoes its change, so no one's change is silently overwritten.
+var ErrChanged = &Error{Code: ECONFLICT, Key: "the record was changed by someone else after it was read; read it again"}

@@ -202,3 +202,11 @@ func (s Subscription) OrderIDs() []int64 {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
 }
+
+// SubscriptionFilter selects subscriptions. Empty fields do not filter.
+type SubscriptionFilter struct {
+	CustomerID int64
+	ProductID  int64
+	Status     SubscriptionStatus // status today
+	Page
+}

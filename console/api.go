@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,53 +15,6 @@ import (
 
 	"github.com/keelhq/keel"
 )
-
-// Store is what the console and its JSON API read and change in Postgres. Every method
-// that changes a record takes the employee making the change, checks their
-// role itself and writes the audit log in the same transaction; errors are
-// *keel.Error with a code, or internal failures.
-type Store interface {
-	AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error)
-	Employee(ctx context.Context, id int64) (keel.Employee, error)
-	EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error)
-	Employees(ctx context.Context) ([]keel.Employee, error)
-	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
-	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
-	SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error)
-	Authenticate(ctx context.Context, token string) (keel.Employee, error)
-	CheckPassword(ctx context.Context, email, password string) (keel.Employee, error)
-	CreateSession(ctx context.Context, employeeID int64, ttl time.Duration) (string, time.Time, error)
-	SessionEmployee(ctx context.Context, secret string) (keel.Employee, error)
-	DeleteSession(ctx context.Context, secret string) error
-
-	CreateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
-	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
-	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
-	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
-	CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error)
-	AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp) (keel.FollowUp, error)
-	FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]keel.FollowUp, int, error)
-	FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error)
-	Attachment(ctx context.Context, id int64) (keel.Attachment, error)
-
-	CreateProduct(ctx context.Context, by keel.Employee, p keel.Product) (keel.Product, error)
-	SetProductStatus(ctx context.Context, by keel.Employee, id int64, s keel.ProductStatus) (keel.Product, error)
-	AddPrice(ctx context.Context, by keel.Employee, v keel.PriceVersion) (keel.PriceVersion, error)
-	Product(ctx context.Context, id int64) (keel.CatalogueEntry, error)
-	Products(ctx context.Context) ([]keel.CatalogueEntry, error)
-
-	CreateOrder(ctx context.Context, by keel.Employee, customerID int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
-	SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
-	ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error)
-	RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error)
-	VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
-	Order(ctx context.Context, id int64) (keel.Order, error)
-	Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int, error)
-	OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, error)
-	Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]keel.Subscription, int, error)
-
-	Audit(ctx context.Context, f keel.AuditFilter) ([]keel.AuditEntry, int, error)
-}
 
 // Request body limits. Follow-ups carry attachments (base64, so a third
 // larger than the files), everything else is a small record.

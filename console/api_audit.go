@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,6 +10,11 @@ import (
 
 	"github.com/keelhq/keel"
 )
+
+// AuditStore is what the audit handlers read: the audit log.
+type AuditStore interface {
+	Audit(ctx context.Context, f keel.AuditFilter) ([]keel.AuditEntry, int, error)
+}
 
 // auditJSON is one change to one record; before and after are the record
 // as JSON, null when it was created or deleted.
@@ -50,7 +56,7 @@ func (s *server) handleAudit() http.HandlerFunc {
 			if id, err := strconv.ParseInt(a, 10, 64); err == nil && id > 0 {
 				f.ActorID = id
 			} else if strings.Contains(a, "@") {
-				e, err := s.Store.EmployeeByEmail(r.Context(), a)
+				e, err := s.employees.EmployeeByEmail(r.Context(), a)
 				if keel.ErrorCode(err) == keel.ENOTFOUND {
 					return keel.Invalid("actor", "there is no employee %q", a)
 				}
@@ -88,7 +94,7 @@ func (s *server) handleAudit() http.HandlerFunc {
 		if f.Page, err = queryPage(q); err != nil {
 			return err
 		}
-		rows, total, err := s.Store.Audit(r.Context(), f)
+		rows, total, err := s.audit.Audit(r.Context(), f)
 		if err != nil {
 			return err
 		}

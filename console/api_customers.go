@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,16 @@ import (
 
 	"github.com/keelhq/keel"
 )
+
+// CustomerStore is what the customer handlers — the API's and the pages'
+// — read and change: customers with everything derived about them.
+type CustomerStore interface {
+	CreateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
+	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
+	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
+	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
+	CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error)
+}
 
 // customerJSON is a customer as the API shows it, with everything derived.
 type customerJSON struct {
@@ -160,7 +171,7 @@ func (s *server) handleCustomerCreate() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		v, err := s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
+		v, err := s.customers.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
 		if err != nil {
 			return err
 		}
@@ -188,7 +199,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 				return err
 			}
 			c.ID = id // Version 0: replace whatever is there
-			v, err := s.Store.UpdateCustomer(r.Context(), by, c)
+			v, err := s.customers.UpdateCustomer(r.Context(), by, c)
 			if err != nil {
 				return err
 			}
@@ -205,7 +216,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 		// so neither change is lost.
 		var v keel.CustomerView
 		for attempt := 1; ; attempt++ {
-			cur, err := s.Store.Customer(r.Context(), id)
+			cur, err := s.customers.Customer(r.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -213,7 +224,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 			if err := p.apply(&c); err != nil {
 				return err
 			}
-			v, err = s.Store.UpdateCustomer(r.Context(), by, c)
+			v, err = s.customers.UpdateCustomer(r.Context(), by, c)
 			if errors.Is(err, keel.ErrChanged) && attempt < 5 {
 				continue
 			}
@@ -229,7 +240,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 
 func (s *server) handleCustomerGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		v, err := pathRecord(r, keel.CustomerNotFound, s.Store.Customer)
+		v, err := pathRecord(r, keel.CustomerNotFound, s.customers.Customer)
 		if err != nil {
 			return err
 		}
@@ -254,7 +265,7 @@ func (s *server) handleCustomerList() http.HandlerFunc {
 		if f.Page, err = queryPage(q); err != nil {
 			return err
 		}
-		rows, total, err := s.Store.Customers(r.Context(), f)
+		rows, total, err := s.customers.Customers(r.Context(), f)
 		if err != nil {
 			return err
 		}

@@ -1,11 +1,23 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/keelhq/keel"
 )
+
+// EmployeeStore is what the employee handlers read and change.
+type EmployeeStore interface {
+	AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error)
+	Employee(ctx context.Context, id int64) (keel.Employee, error)
+	EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error)
+	Employees(ctx context.Context) ([]keel.Employee, error)
+	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
+	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
+	SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error)
+}
 
 // employeeJSON is an employee as the API shows it.
 type employeeJSON struct {
@@ -49,7 +61,7 @@ func (s *server) handleEmployeeList() http.HandlerFunc {
 		if _, err := queryParams(r); err != nil {
 			return err
 		}
-		rows, err := s.Store.Employees(r.Context())
+		rows, err := s.employees.Employees(r.Context())
 		if err != nil {
 			return err
 		}
@@ -83,7 +95,7 @@ func (s *server) handleEmployeeCreate() http.HandlerFunc {
 			return err
 		}
 		e := keel.Employee{Email: strings.TrimSpace(req.Email), Name: req.Name, Roles: toRoles(req.Roles), Locale: req.Locale, Status: keel.EmployeeActive}
-		e, password, err := s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
+		e, password, err := s.employees.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 		if err != nil {
 			return err
 		}
@@ -106,7 +118,7 @@ func (s *server) handleEmployeeRoles() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		e, err := s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(req.Roles))
+		e, err := s.employees.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(req.Roles))
 		if err != nil {
 			return err
 		}
@@ -127,7 +139,7 @@ func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, true, &none); err != nil {
 			return err
 		}
-		e, err := s.Store.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
+		e, err := s.employees.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
 		if err != nil {
 			return err
 		}

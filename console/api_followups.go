@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,15 @@ import (
 
 	"github.com/keelhq/keel"
 )
+
+// FollowUpStore is what the follow-up handlers read and add: a customer's
+// follow-up records and their attachments.
+type FollowUpStore interface {
+	AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp) (keel.FollowUp, error)
+	FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]keel.FollowUp, int, error)
+	FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error)
+	Attachment(ctx context.Context, id int64) (keel.Attachment, error)
+}
 
 // followUpJSON is a follow-up record; its attachments are listed without
 // their contents, which GET /attachments/{id} serves.
@@ -102,7 +112,7 @@ func (s *server) handleFollowUpCreate() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		f, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
+		f, err = s.followUps.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
 		if err != nil {
 			return err
 		}
@@ -125,7 +135,7 @@ func (s *server) handleFollowUpList() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		rows, total, err := s.Store.FollowUps(r.Context(), id, p)
+		rows, total, err := s.followUps.FollowUps(r.Context(), id, p)
 		if err != nil {
 			return err
 		}

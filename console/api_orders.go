@@ -1,12 +1,26 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
 	"github.com/keelhq/keel"
 )
+
+// OrderStore is what the order handlers read and change: orders, their
+// transitions and what each granted.
+type OrderStore interface {
+	CreateOrder(ctx context.Context, by keel.Employee, customerID int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
+	SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
+	ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error)
+	RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error)
+	VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
+	Order(ctx context.Context, id int64) (keel.Order, error)
+	Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int, error)
+	OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, error)
+}
 
 // orderJSON is an order as the API shows it. Money is in minor units of
 // the order's currency.
@@ -151,7 +165,7 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 				lines[i].Start = &start
 			}
 		}
-		o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), customerID, keel.OrderKind(req.Kind), lines)
+		o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), customerID, keel.OrderKind(req.Kind), lines)
 		if err != nil {
 			return err
 		}
@@ -184,7 +198,7 @@ func (s *server) handleOrderSubmit() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var none struct{}
 		return s.orderAction(w, r, true, &none, func(by keel.Employee, id int64) (keel.Order, error) {
-			return s.Store.SubmitOrder(r.Context(), by, id)
+			return s.orders.SubmitOrder(r.Context(), by, id)
 		})
 	})
 }
@@ -211,7 +225,7 @@ func (s *server) handleOrderApprove() http.HandlerFunc {
 					return keel.Order{}, err
 				}
 			}
-			return s.Store.ApproveOrder(r.Context(), by, id, p)
+			return s.orders.ApproveOrder(r.Context(), by, id, p)
 		})
 	})
 }
@@ -224,7 +238,7 @@ func (s *server) handleOrderReject() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req rejectRequest
 		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
-			return s.Store.RejectOrder(r.Context(), by, id, req.Reason)
+			return s.orders.RejectOrder(r.Context(), by, id, req.Reason)
 		})
 	})
 }
@@ -233,18 +247,18 @@ func (s *server) handleOrderVoid() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var none struct{}
 		return s.orderAction(w, r, true, &none, func(by keel.Employee, id int64) (keel.Order, error) {
-			return s.Store.VoidOrder(r.Context(), by, id)
+			return s.orders.VoidOrder(r.Context(), by, id)
 		})
 	})
 }
 
 func (s *server) handleOrderGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		o, err := pathRecord(r, keel.OrderNotFound, s.Store.Order)
+		o, err := pathRecord(r, keel.OrderNotFound, s.orders.Order)
 		if err != nil {
 			return err
 		}
-		grants, err := s.Store.OrderGrants(r.Context(), o.ID)
+		grants, err := s.orders.OrderGrants(r.Context(), o.ID)
 		if err != nil {
 			return err
 		}
@@ -279,7 +293,7 @@ func (s *server) handleOrderList() http.HandlerFunc {
 		if f.Page, err = queryPage(q); err != nil {
 			return err
 		}
-		rows, total, err := s.Store.Orders(r.Context(), f)
+		rows, total, err := s.orders.Orders(r.Context(), f)
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,21 @@
 package console
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/keelhq/keel"
 )
+
+// ProductStore is what the catalogue handlers read and change: products
+// and their price versions.
+type ProductStore interface {
+	CreateProduct(ctx context.Context, by keel.Employee, p keel.Product) (keel.Product, error)
+	SetProductStatus(ctx context.Context, by keel.Employee, id int64, s keel.ProductStatus) (keel.Product, error)
+	AddPrice(ctx context.Context, by keel.Employee, v keel.PriceVersion) (keel.PriceVersion, error)
+	Product(ctx context.Context, id int64) (keel.CatalogueEntry, error)
+	Products(ctx context.Context) ([]keel.CatalogueEntry, error)
+}
 
 // productJSON is a product with its price versions, oldest first.
 type productJSON struct {
@@ -62,7 +73,7 @@ func (s *server) handleProductCreate() http.HandlerFunc {
 			return err
 		}
 		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductStatus(req.Status)}
-		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
+		p, err := s.catalogue.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
 		if err != nil {
 			return err
 		}
@@ -98,7 +109,7 @@ func (s *server) handlePriceCreate() http.HandlerFunc {
 				return err
 			}
 		}
-		v, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
+		v, err = s.catalogue.AddPrice(r.Context(), employeeFrom(r.Context()), v)
 		if err != nil {
 			return err
 		}
@@ -121,10 +132,10 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		if _, err := s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, keel.ProductStatus(req.Status)); err != nil {
+		if _, err := s.catalogue.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, keel.ProductStatus(req.Status)); err != nil {
 			return err
 		}
-		e, err := s.Store.Product(r.Context(), id)
+		e, err := s.catalogue.Product(r.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -135,7 +146,7 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 
 func (s *server) handleProductGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		e, err := pathRecord(r, keel.ProductNotFound, s.Store.Product)
+		e, err := pathRecord(r, keel.ProductNotFound, s.catalogue.Product)
 		if err != nil {
 			return err
 		}
@@ -151,7 +162,7 @@ func (s *server) handleProductList() http.HandlerFunc {
 		if _, err := queryParams(r); err != nil {
 			return err
 		}
-		rows, err := s.Store.Products(r.Context())
+		rows, err := s.catalogue.Products(r.Context())
 		if err != nil {
 			return err
 		}

@@ -1,11 +1,18 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/keelhq/keel"
 )
+
+// SubscriptionStore is what the subscription handlers read; only orders
+// change subscriptions.
+type SubscriptionStore interface {
+	Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]keel.Subscription, int, error)
+}
 
 // subscriptionJSON is a customer's service of one product, as of today.
 type subscriptionJSON struct {
@@ -57,7 +64,7 @@ func (s *server) handleSubscriptionList() http.HandlerFunc {
 		if f.Page, err = queryPage(q); err != nil {
 			return err
 		}
-		rows, total, err := s.Store.Subscriptions(r.Context(), f)
+		rows, total, err := s.subscriptions.Subscriptions(r.Context(), f)
 		if err != nil {
 			return err
 		}

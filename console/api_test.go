@@ -23,7 +23,20 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-var _ console.Store = (*postgres.DB)(nil)
+// Keel's Postgres is every handler group's store.
+var (
+	_ console.CustomerStore     = (*postgres.DB)(nil)
+	_ console.FollowUpStore     = (*postgres.DB)(nil)
+	_ console.ProductStore      = (*postgres.DB)(nil)
+	_ console.OrderStore        = (*postgres.DB)(nil)
+	_ console.SubscriptionStore = (*postgres.DB)(nil)
+	_ console.EmployeeStore     = (*postgres.DB)(nil)
+	_ console.AuditStore        = (*postgres.DB)(nil)
+	_ console.SessionStore      = (*postgres.DB)(nil)
+	_ console.TokenStore        = (*postgres.DB)(nil)
+	_ console.Names             = (*postgres.DB)(nil)
+	_ console.Store             = (*postgres.DB)(nil)
+)
 
 // apiEnv is a console server over the test stack's Postgres and ClickHouse,
 // with one employee (and API token) per role.

@@ -23,7 +23,7 @@ func (s *server) handleApprovalsPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		orders, total, err := s.Store.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, OldestFirst: true, Page: p})
+		orders, total, err := s.orders.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, OldestFirst: true, Page: p})
 		if err != nil {
 			return err
 		}

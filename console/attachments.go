@@ -20,7 +20,7 @@ func (s *server) handleAttachmentDownload() http.HandlerFunc { return s.page(s.s
 // serveAttachment writes a follow-up's file as a download: never rendered
 // by the browser in the console's origin, whatever its type says.
 func (s *server) serveAttachment(w http.ResponseWriter, r *http.Request) error {
-	a, err := pathRecord(r, keel.AttachmentNotFound, s.Store.Attachment)
+	a, err := pathRecord(r, keel.AttachmentNotFound, s.followUps.Attachment)
 	if err != nil {
 		return err
 	}

@@ -283,7 +283,7 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 		q := r.URL.Query()
 		d := auditData{Filter: auditFilterForm{Actor: q.Get("actor"), Entity: q.Get("entity"), EntityID: q.Get("entity_id"),
 			From: q.Get("from"), To: q.Get("to")}}
-		emps, err := s.Store.Employees(r.Context())
+		emps, err := s.employees.Employees(r.Context())
 		if err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 		} else if err != nil {
 			return err
 		} else {
-			rows, total, err := s.Store.Audit(r.Context(), f)
+			rows, total, err := s.audit.Audit(r.Context(), f)
 			if err != nil {
 				return err
 			}

@@ -60,11 +60,41 @@ type Deps struct {
 	SessionTTL time.Duration
 }
 
+// Store is everything the console reads and changes in Postgres: the
+// handler groups' stores, each declared beside the handlers that use it
+// (CustomerStore in api_customers.go, SessionStore in session.go …), and
+// each a field of the server, so a handler reads only what its group
+// needs. Every method that changes a record takes the employee making the
+// change, checks their role itself and writes the audit log in the same
+// transaction; errors are *keel.Error with a code, or internal failures.
+type Store interface {
+	CustomerStore
+	FollowUpStore
+	ProductStore
+	OrderStore
+	SubscriptionStore
+	EmployeeStore
+	AuditStore
+	SessionStore
+	TokenStore
+}
+
 type server struct {
 	Deps
 	pages    map[string]*template.Template
 	catalog  catalog
 	throttle throttle
+
+	// The handler groups' stores: Deps.Store, each as its group sees it.
+	customers     CustomerStore
+	followUps     FollowUpStore
+	catalogue     ProductStore
+	orders        OrderStore
+	subscriptions SubscriptionStore
+	employees     EmployeeStore
+	audit         AuditStore
+	sessions      SessionStore
+	tokens        TokenStore
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -87,6 +117,10 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, pages: pages, catalog: c}
+	if d.Store != nil {
+		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
+		s.employees, s.audit, s.sessions, s.tokens = d.Store, d.Store, d.Store, d.Store
+	}
 	return s.routes(), nil
 }
 

@@ -107,7 +107,7 @@ func (f *customerForm) withOwners(l lang, emps []keel.Employee) {
 
 func (s *server) renderCustomerForm(w http.ResponseWriter, r *http.Request, status int, f customerForm) error {
 	l := s.langOf(r)
-	emps, err := s.Store.Employees(r.Context())
+	emps, err := s.employees.Employees(r.Context())
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (s *server) handleCustomerCreatePage() http.HandlerFunc {
 		c, err := f.customer()
 		var v keel.CustomerView
 		if err == nil {
-			v, err = s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
+			v, err = s.customers.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
 		}
 		if formRefused(err) {
 			f.Error = l.Refusal(err)
@@ -150,7 +150,7 @@ func (s *server) handleCustomerCreatePage() http.HandlerFunc {
 
 func (s *server) handleCustomerEditPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		v, err := pathRecord(r, keel.CustomerNotFound, s.Store.Customer)
+		v, err := pathRecord(r, keel.CustomerNotFound, s.customers.Customer)
 		if err != nil {
 			return err
 		}
@@ -177,14 +177,14 @@ func (s *server) handleCustomerSavePage() http.HandlerFunc {
 		}
 		c, err := f.customer()
 		if err == nil {
-			_, err = s.Store.UpdateCustomer(r.Context(), employeeFrom(r.Context()), c)
+			_, err = s.customers.UpdateCustomer(r.Context(), employeeFrom(r.Context()), c)
 		}
 		if errors.Is(err, keel.ErrChanged) {
-			cur, err := s.Store.Customer(r.Context(), id)
+			cur, err := s.customers.Customer(r.Context(), id)
 			if err != nil {
 				return err
 			}
-			emps, err := s.Store.Employees(r.Context())
+			emps, err := s.employees.Employees(r.Context())
 			if err != nil {
 				return err
 			}

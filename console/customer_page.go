@@ -64,7 +64,7 @@ func (s *server) handleCustomer360() http.HandlerFunc {
 func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, status int, ff *followUpForm) error {
 	ctx := r.Context()
 	l := s.langOf(r)
-	v, err := s.Store.Customer(ctx, id)
+	v, err := s.customers.Customer(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	if err != nil {
 		return err
 	}
-	emps, err := s.Store.Employees(ctx)
+	emps, err := s.employees.Employees(ctx)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	d := customer360Data{C: v, StatusLabel: customerStatusLabel(l, v.Status), Sales: names.ofPtr(v.SalesOwner), CSM: names.ofPtr(v.CSMOwner)}
 
 	if len(v.Subscriptions) > 0 {
-		products, err := s.products(ctx)
+		products, err := s.productNames(ctx)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 		}
 	}
 
-	orders, n, err := s.Store.Orders(ctx, keel.OrderFilter{CustomerID: id, Page: keel.Page{Limit: 20}})
+	orders, n, err := s.orders.Orders(ctx, keel.OrderFilter{CustomerID: id, Page: keel.Page{Limit: 20}})
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 			StatusLabel: orderStatusLabel(l, o.Status), Total: o.Total(), Currency: o.Currency, CreatedAt: o.CreatedAt})
 	}
 
-	fus, n, err := s.Store.FollowUps(ctx, id, p)
+	fus, n, err := s.followUps.FollowUps(ctx, id, p)
 	if err != nil {
 		return err
 	}

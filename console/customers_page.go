@@ -73,7 +73,7 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 				return err
 			}
 		}
-		rows, total, err := s.Store.Customers(ctx, f)
+		rows, total, err := s.customers.Customers(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 				trends[t.Tenant] = t
 			}
 		}
-		emps, err := s.Store.Employees(ctx)
+		emps, err := s.employees.Employees(ctx)
 		if err != nil {
 			return err
 		}

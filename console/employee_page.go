@@ -30,11 +30,11 @@ func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status i
 	ctx := r.Context()
 	l := s.langOf(r)
 	recent := keel.Page{Limit: 20}
-	by, _, err := s.Store.Audit(ctx, keel.AuditFilter{ActorID: e.ID, Page: recent})
+	by, _, err := s.audit.Audit(ctx, keel.AuditFilter{ActorID: e.ID, Page: recent})
 	if err != nil {
 		return err
 	}
-	to, _, err := s.Store.Audit(ctx, keel.AuditFilter{Entity: "employee", EntityID: e.ID, Page: recent})
+	to, _, err := s.audit.Audit(ctx, keel.AuditFilter{Entity: "employee", EntityID: e.ID, Page: recent})
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func roleStrings(roles []keel.Role) []string {
 
 // employeeNames maps employee ids to names, for the audit entries.
 func (s *server) employeeNames(r *http.Request) (map[int64]keel.Employee, error) {
-	emps, err := s.Store.Employees(r.Context())
+	emps, err := s.employees.Employees(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (s *server) employeeNames(r *http.Request) (map[int64]keel.Employee, error)
 
 func (s *server) handleEmployeePage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		e, err := pathRecord(r, keel.EmployeeNotFound, s.Store.Employee)
+		e, err := pathRecord(r, keel.EmployeeNotFound, s.employees.Employee)
 		if err != nil {
 			return err
 		}
@@ -94,9 +94,9 @@ func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
 			return err
 		}
 		names := r.PostForm["roles"]
-		_, err = s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(names))
+		_, err = s.employees.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(names))
 		if keel.ErrorCode(err) == keel.EINVALID {
-			e, gerr := s.Store.Employee(r.Context(), id)
+			e, gerr := s.employees.Employee(r.Context(), id)
 			if gerr != nil {
 				return gerr
 			}
@@ -117,7 +117,7 @@ func (s *server) handleEmployeeLocaleForm() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := s.Store.SetEmployeeLocale(r.Context(), employeeFrom(r.Context()), id, r.PostFormValue("locale")); err != nil {
+		if _, err := s.employees.SetEmployeeLocale(r.Context(), employeeFrom(r.Context()), id, r.PostFormValue("locale")); err != nil {
 			return err
 		}
 		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("Language saved."))
@@ -135,7 +135,7 @@ func (s *server) handleEmployeeDeactivateForm() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		e, err := s.Store.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
+		e, err := s.employees.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
 		if err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ type employeesData struct {
 
 func (s *server) renderEmployees(w http.ResponseWriter, r *http.Request, status int, f employeeForm) error {
 	l := s.langOf(r)
-	emps, err := s.Store.Employees(r.Context())
+	emps, err := s.employees.Employees(r.Context())
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *server) handleEmployeeAdd() http.HandlerFunc {
 		f := employeeForm{Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name")),
 			Roles: options(l, keel.Roles, roleLabel, names...), Locales: localeOptions(locale)}
 		e := keel.Employee{Email: f.Email, Name: f.Name, Roles: toRoles(names), Locale: locale, Status: keel.EmployeeActive}
-		e, password, err := s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
+		e, password, err := s.employees.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 		if formRefused(err) {
 			f.Error = l.Refusal(err)
 			return s.renderEmployees(w, r, statusOf(keel.ErrorCode(err)), f)

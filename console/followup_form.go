@@ -96,7 +96,7 @@ func (s *server) handleFollowUpAddPage() http.HandlerFunc {
 		loc := s.location()
 		f, ff, err := followUpOfForm(r, id, s.Now(), loc)
 		if err == nil {
-			_, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
+			_, err = s.followUps.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
 		}
 		if formRefused(err) {
 			ff.Error = l.Refusal(err)

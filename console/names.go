@@ -56,8 +56,8 @@ func ownerOptions(emps []keel.Employee, selected int64) []option {
 // products of other records.
 type products map[int64]keel.Product
 
-func (s *server) products(ctx context.Context) (products, error) {
-	entries, err := s.Store.Products(ctx)
+func (s *server) productNames(ctx context.Context) (products, error) {
+	entries, err := s.catalogue.Products(ctx)
 	if err != nil {
 		return nil, err
 	}

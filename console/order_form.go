@@ -60,7 +60,7 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 		if err != nil {
 			return err
 		}
-		names, err := s.Store.CustomerNames(ctx, []int64{id})
+		names, err := s.customers.CustomerNames(ctx, []int64{id})
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 		}
 	}
 	f.Kinds = options(l, keel.OrderKinds, orderKindLabel, f.Kind)
-	entries, err := s.Store.Products(ctx)
+	entries, err := s.catalogue.Products(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (s *server) handleOrderCreateForm() http.HandlerFunc {
 			if f.CustomerFixed {
 				// A fixed customer that is not there (any more): offer the picker.
 				id, _ := strconv.ParseInt(f.Customer, 10, 64)
-				names, cerr := s.Store.CustomerNames(r.Context(), []int64{id})
+				names, cerr := s.customers.CustomerNames(r.Context(), []int64{id})
 				if cerr != nil {
 					return cerr
 				}
@@ -209,7 +209,7 @@ func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) 
 		lines = append(lines, lr)
 		rowOf = append(rowOf, i)
 	}
-	o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, keel.OrderKind(f.Kind), lines)
+	o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, keel.OrderKind(f.Kind), lines)
 	var e *keel.Error
 	if errors.As(err, &e) {
 		if k, rest, ok := lineField(e.Field); ok && k < len(rowOf) {

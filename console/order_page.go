@@ -65,7 +65,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	l := s.langOf(r)
 	ctx := r.Context()
 	me := employeeFrom(ctx)
-	o, err := s.Store.Order(ctx, id)
+	o, err := s.orders.Order(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	if err != nil {
 		return err
 	}
-	products, err := s.products(ctx)
+	products, err := s.productNames(ctx)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 		d.Timeline = append(d.Timeline, ev)
 	}
 
-	grants, err := s.Store.OrderGrants(ctx, id)
+	grants, err := s.orders.OrderGrants(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	}
 	if o.Status == keel.OrderApproved || o.Status == keel.OrderVoid {
 		d.ShowSubs = true
-		subs, _, err := s.Store.Subscriptions(ctx, keel.SubscriptionFilter{CustomerID: o.CustomerID, Page: keel.Page{Limit: keel.MaxPageSize}})
+		subs, _, err := s.subscriptions.Subscriptions(ctx, keel.SubscriptionFilter{CustomerID: o.CustomerID, Page: keel.Page{Limit: keel.MaxPageSize}})
 		if err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func (s *server) handleOrderPage() http.HandlerFunc {
 // act on shows the order page again with it.
 func (s *server) orderTransition(w http.ResponseWriter, r *http.Request, st orderState,
 	do func(by keel.Employee, o keel.Order) (string, error)) error {
-	o, err := pathRecord(r, keel.OrderNotFound, s.Store.Order)
+	o, err := pathRecord(r, keel.OrderNotFound, s.orders.Order)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (s *server) handleOrderSubmitForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
 		return s.orderTransition(w, r, orderState{}, func(by keel.Employee, o keel.Order) (string, error) {
-			o, err := s.Store.SubmitOrder(r.Context(), by, o.ID)
+			o, err := s.orders.SubmitOrder(r.Context(), by, o.ID)
 			if err != nil {
 				return "", err
 			}
@@ -217,7 +217,7 @@ func (s *server) handleOrderApproveForm() http.HandlerFunc {
 					return "", err
 				}
 			}
-			if _, err := s.Store.ApproveOrder(r.Context(), by, o.ID, p); err != nil {
+			if _, err := s.orders.ApproveOrder(r.Context(), by, o.ID, p); err != nil {
 				return "", err
 			}
 			return l.T("Order %d approved: the service is granted.", o.ID), nil
@@ -230,7 +230,7 @@ func (s *server) handleOrderRejectForm() http.HandlerFunc {
 		l := s.langOf(r)
 		reason := strings.TrimSpace(r.PostFormValue("reason"))
 		return s.orderTransition(w, r, orderState{Reason: reason}, func(by keel.Employee, o keel.Order) (string, error) {
-			if _, err := s.Store.RejectOrder(r.Context(), by, o.ID, reason); err != nil {
+			if _, err := s.orders.RejectOrder(r.Context(), by, o.ID, reason); err != nil {
 				return "", err
 			}
 			return l.T("Order %d rejected.", o.ID), nil
@@ -245,7 +245,7 @@ func (s *server) handleOrderVoidForm() http.HandlerFunc {
 			if r.PostFormValue("confirm") != "yes" {
 				return "", keel.Invalid("confirm", "tick the box to confirm that the order is voided and its service taken back")
 			}
-			if _, err := s.Store.VoidOrder(r.Context(), by, o.ID); err != nil {
+			if _, err := s.orders.VoidOrder(r.Context(), by, o.ID); err != nil {
 				return "", err
 			}
 			return l.T("Order %d voided: what it granted was taken back.", o.ID), nil

@@ -37,7 +37,7 @@ type orderNames struct {
 
 func (s *server) namesFor(ctx context.Context, orders []keel.Order) (orderNames, error) {
 	n := orderNames{customers: map[int64]string{}}
-	emps, err := s.Store.Employees(ctx)
+	emps, err := s.employees.Employees(ctx)
 	if err != nil {
 		return n, err
 	}
@@ -46,7 +46,7 @@ func (s *server) namesFor(ctx context.Context, orders []keel.Order) (orderNames,
 	for _, o := range orders {
 		ids = append(ids, o.CustomerID)
 	}
-	names, err := s.Store.CustomerNames(ctx, ids)
+	names, err := s.customers.CustomerNames(ctx, ids)
 	if err != nil {
 		return n, err
 	}
@@ -108,7 +108,7 @@ func (s *server) handleOrdersPage() http.HandlerFunc {
 		if f.Page, err = pageOf(r); err != nil {
 			return err
 		}
-		orders, total, err := s.Store.Orders(r.Context(), f)
+		orders, total, err := s.orders.Orders(r.Context(), f)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *server) handleOrdersPage() http.HandlerFunc {
 		if f.CustomerID > 0 {
 			d.CustomerName = n.customers[f.CustomerID]
 			if d.CustomerName == "" {
-				names, err := s.Store.CustomerNames(r.Context(), []int64{f.CustomerID})
+				names, err := s.customers.CustomerNames(r.Context(), []int64{f.CustomerID})
 				if err != nil {
 					return err
 				}

@@ -42,7 +42,7 @@ type productData struct {
 
 func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status int, id int64, form *priceForm, msg string) error {
 	l := s.langOf(r)
-	e, err := s.Store.Product(r.Context(), id)
+	e, err := s.catalogue.Product(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *server) handleProductStatusForm() http.HandlerFunc {
 			return err
 		}
 		st := keel.ProductStatus(r.PostFormValue("status"))
-		_, err = s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
+		_, err = s.catalogue.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st)
 		if formRefused(err) {
 			return s.renderProduct(w, r, statusOf(keel.ErrorCode(err)), id, nil, l.Refusal(err))
 		}
@@ -188,6 +188,6 @@ func (s *server) addPrice(r *http.Request, id int64, f priceForm) error {
 			return err
 		}
 	}
-	_, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
+	_, err = s.catalogue.AddPrice(r.Context(), employeeFrom(r.Context()), v)
 	return err
 }

@@ -52,7 +52,7 @@ func currentPrice(l lang, e keel.CatalogueEntry, now time.Time) string {
 
 func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status int, form productForm, msg string) error {
 	l := s.langOf(r)
-	entries, err := s.Store.Products(r.Context())
+	entries, err := s.catalogue.Products(r.Context())
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (s *server) handleProductCreateForm() http.HandlerFunc {
 			Code: strings.TrimSpace(r.PostFormValue("code")), Name: strings.TrimSpace(r.PostFormValue("name")),
 			Kind: r.PostFormValue("kind"), Unit: strings.TrimSpace(r.PostFormValue("unit")),
 		}
-		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()),
+		p, err := s.catalogue.CreateProduct(r.Context(), employeeFrom(r.Context()),
 			keel.Product{Code: f.Code, Name: f.Name, Kind: keel.ProductKind(f.Kind), Unit: f.Unit, Status: keel.ProductEnabled})
 		if formRefused(err) {
 			return s.renderProducts(w, r, statusOf(keel.ErrorCode(err)), f, l.Refusal(err))

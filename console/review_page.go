@@ -116,13 +116,13 @@ func (s *server) handleReview() http.HandlerFunc {
 			return err
 		})
 		g.Go(func() (err error) {
-			emps, err = s.Store.Employees(gctx)
+			emps, err = s.employees.Employees(gctx)
 			return err
 		})
 		if only {
 			// Which customers had follow-ups that week is the list itself.
 			g.Go(func() (err error) {
-				weekFollowUps, err = s.Store.FollowUpsBetween(gctx, from, to, nil)
+				weekFollowUps, err = s.followUps.FollowUpsBetween(gctx, from, to, nil)
 				return err
 			})
 		}
@@ -158,7 +158,7 @@ func (s *server) handleReview() http.HandlerFunc {
 		g, gctx = errgroup.WithContext(ctx)
 		if !only {
 			g.Go(func() (err error) {
-				followUps, err = s.Store.FollowUpsBetween(gctx, from, to, ids)
+				followUps, err = s.followUps.FollowUpsBetween(gctx, from, to, ids)
 				return err
 			})
 		}

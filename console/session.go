@@ -16,6 +16,15 @@ import (
 	"github.com/keelhq/keel"
 )
 
+// SessionStore is what sign-in and the pages' sessions need: passwords
+// checked, sessions started, looked up and ended.
+type SessionStore interface {
+	CheckPassword(ctx context.Context, email, password string) (keel.Employee, error)
+	CreateSession(ctx context.Context, employeeID int64, ttl time.Duration) (string, time.Time, error)
+	SessionEmployee(ctx context.Context, secret string) (keel.Employee, error)
+	DeleteSession(ctx context.Context, secret string) error
+}
+
 // Console pages are signed in with a server-side session: the browser
 // keeps a random secret in an HttpOnly cookie, Postgres keeps its SHA-256
 // and the employee, and every request looks the session up again — so a
@@ -76,7 +85,7 @@ func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 // after signing in.
 func (s *server) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Store == nil {
+		if s.sessions == nil {
 			s.renderError(w, r, errNoPostgres)
 			return
 		}
@@ -85,7 +94,7 @@ func (s *server) signedIn(next http.Handler) http.Handler {
 			s.toLogin(w, r)
 			return
 		}
-		e, err := s.Store.SessionEmployee(r.Context(), c.Value)
+		e, err := s.sessions.SessionEmployee(r.Context(), c.Value)
 		if err != nil {
 			if keel.ErrorCode(err) == keel.EINTERNAL {
 				s.renderError(w, r, err)

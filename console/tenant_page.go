@@ -47,7 +47,7 @@ func (s *server) handleTenantActivity() http.HandlerFunc {
 			return err
 		})
 		g.Go(func() (err error) {
-			owner, _, err = s.Store.Customers(gctx, keel.CustomerFilter{Tenants: []string{tenant}, Page: keel.Page{Limit: 1}})
+			owner, _, err = s.customers.Customers(gctx, keel.CustomerFilter{Tenants: []string{tenant}, Page: keel.Page{Limit: 1}})
 			return err
 		})
 		g.Go(func() (err error) {
