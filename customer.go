@@ -128,8 +128,9 @@ var CustomerStatuses = []CustomerStatus{CustomerProspect, CustomerTrial, Custome
 // path that is not one).
 func CustomerNotFound(id any) *Error { return Errorf(ENOTFOUND, "customer %v not found", id) }
 
-// StatusOf derives a customer's status on day now from its subscriptions.
-func StatusOf(subs []Subscription, now time.Time) CustomerStatus {
+// StatusOf derives a customer's status on day today (a reporting day, as
+// Calendar.Day gives it) from its subscriptions.
+func StatusOf(subs []Subscription, today time.Time) CustomerStatus {
 	var paid, paidNow, paidAhead, trial, renewed bool
 	for _, s := range subs {
 		for _, g := range s.terms() {
@@ -143,10 +144,10 @@ func StatusOf(subs []Subscription, now time.Time) CustomerStatus {
 			if g.OrderKind == OrderRenewal {
 				renewed = true
 			}
-			if !now.Before(g.Start) && now.Before(g.End) {
+			if !today.Before(g.Start) && today.Before(g.End) {
 				paidNow = true
 			}
-			if now.Before(g.Start) {
+			if today.Before(g.Start) {
 				paidAhead = true
 			}
 		}

@@ -168,9 +168,9 @@ const MaxLines = 50
 
 // NewOrder checks a request and returns the draft order it makes. The
 // lines take the price version in effect on their service start (or
-// today). Errors about a line name it as
+// today, the reporting day of now). Errors about a line name it as
 // lines[i], i counting the request's lines from 0.
-func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
+func NewOrder(by Employee, req OrderRequest, now Moment) (Order, error) {
 	if err := by.Can(ActOrderCreate); err != nil {
 		return Order{}, err
 	}
@@ -187,8 +187,8 @@ func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
 		return Order{}, Invalid("lines", "at most %d lines", MaxLines)
 	}
 	s := req.Settings.withDefaults()
-	o := Order{CustomerID: req.Customer.ID, Kind: req.Kind, Status: OrderDraft, CreatedBy: by.ID, CreatedAt: now.UTC()}
-	today := Date(now)
+	o := Order{CustomerID: req.Customer.ID, Kind: req.Kind, Status: OrderDraft, CreatedBy: by.ID, CreatedAt: now.At.UTC()}
+	today := now.Today()
 	editions := 0
 	for i, lr := range req.Lines {
 		field := fmt.Sprintf("lines[%d]", i)
@@ -330,7 +330,7 @@ type CustomerState struct {
 // submit it. A trial order approves itself: Submit then returns its grants,
 // computed against the customer's subscriptions, after checking the trial
 // limit again (two drafts may have been created side by side).
-func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, error) {
+func (o *Order) Submit(by Employee, cs CustomerState, now Moment) ([]Grant, error) {
 	if err := by.Can(ActOrderCreate); err != nil {
 		return nil, err
 	}
@@ -340,7 +340,7 @@ func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, e
 	if o.Status != OrderDraft {
 		return nil, Errorf(ECONFLICT, "order %d is %s; only a draft can be submitted", o.ID, o.Status)
 	}
-	t := now.UTC()
+	t := now.At.UTC()
 	if o.Kind != OrderTrial {
 		o.Status, o.SubmittedAt = OrderPending, &t
 		return nil, nil
@@ -360,8 +360,8 @@ func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, e
 // grants it makes. Approving an approved order again with the same payment
 // is a harmless repeat (a retried request): it returns repeat = true and no
 // grants, and the caller changes nothing. Any other second approval is a
-// conflict.
-func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Time) (grants []Grant, repeat bool, err error) {
+// conflict. The payment must be made by today, the reporting day of now.
+func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now Moment) (grants []Grant, repeat bool, err error) {
 	if err := by.Can(ActOrderDecide); err != nil {
 		return nil, false, err
 	}
@@ -379,7 +379,7 @@ func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Ti
 	if err != nil {
 		return nil, false, err
 	}
-	t, id := now.UTC(), by.ID
+	t, id := now.At.UTC(), by.ID
 	o.Status, o.Payment, o.DecidedBy, o.DecidedAt = OrderApproved, &p, &id, &t
 	return grants, false, nil
 }
@@ -391,16 +391,19 @@ func (p Payment) same(q Payment) bool {
 	return p.Amount == q.Amount && p.PaidAt.Equal(q.PaidAt) && p.Reference == q.Reference
 }
 
-func (p Payment) validate(o *Order, now time.Time) error {
-	switch {
+// validate checks a payment of o on the calendar of now: it was made
+// between 2000 and today, a payment's day being the reporting day its
+// instant falls on.
+func (p Payment) validate(o *Order, now Moment) error {
+	switch day := now.Calendar.Day(p.PaidAt); {
 	case p.Amount < 0:
 		return Invalid("paid_amount", "must not be negative")
 	case p.Amount > o.Total():
 		return Invalid("paid_amount", "%d is more than the order total %d %s", p.Amount, o.Total(), o.Currency)
 	case p.PaidAt.IsZero():
 		return Invalid("paid_at", "required")
-	case p.PaidAt.Year() < 2000 || p.PaidAt.After(now.Add(24*time.Hour)):
-		return Invalid("paid_at", "%s is out of range (2000 to today)", p.PaidAt.Format(time.DateOnly))
+	case day.Year() < 2000 || day.After(now.Today()):
+		return Invalid("paid_at", "%s is out of range (2000 to today)", day.Format(time.DateOnly))
 	case strings.TrimSpace(p.Reference) == "":
 		return Invalid("payment_ref", "required (bank reference or invoice number)")
 	case len(p.Reference) > 200:

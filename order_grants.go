@@ -8,11 +8,11 @@ import (
 // What approving an order does to the customer's subscriptions: the rules
 // of new purchases, renewals, upgrades and add-ons, as grants.
 
-// grants computes what approving the order on day now does to the
-// customer's subscriptions (one per product; a grant with SubscriptionID 0
-// asks for a new one).
-func (o *Order) grants(subs []Subscription, now time.Time) ([]Grant, error) {
-	today := Date(now)
+// grants computes what approving the order at now does to the customer's
+// subscriptions (one per product; a grant with SubscriptionID 0 asks for a
+// new one): lines without a start start today, the reporting day of now.
+func (o *Order) grants(subs []Subscription, now Moment) ([]Grant, error) {
+	today := now.Today()
 	byProduct := map[int64]Subscription{}
 	for _, s := range subs {
 		byProduct[s.ProductID] = s

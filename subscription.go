@@ -172,18 +172,18 @@ func (s Subscription) Trial() bool {
 	return len(terms) > 0
 }
 
-// Status is the subscription's state on day now.
-func (s Subscription) Status(now time.Time) SubscriptionStatus {
+// Status is the subscription's state on day today (a reporting day).
+func (s Subscription) Status(today time.Time) SubscriptionStatus {
 	terms := s.terms()
 	if len(terms) == 0 {
 		return SubVoid
 	}
 	for _, g := range terms {
-		if !now.Before(g.Start) && now.Before(g.End) {
+		if !today.Before(g.Start) && today.Before(g.End) {
 			return SubActive
 		}
 	}
-	if now.Before(s.End()) {
+	if today.Before(s.End()) {
 		return SubPending
 	}
 	return SubEnded

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keelhq/keel"
 )
@@ -75,21 +74,8 @@ func (s *server) handleAudit() http.HandlerFunc {
 		if f.EntityID, err = queryID(q, "entity_id"); err != nil {
 			return err
 		}
-		if v := q.Get("from"); v != "" {
-			if f.From, err = parseTime("from", v); err != nil {
-				return err
-			}
-		}
-		if v := q.Get("to"); v != "" {
-			if f.To, err = parseTime("to", v); err != nil {
-				return err
-			}
-			if len(v) == len(time.DateOnly) {
-				f.To = f.To.AddDate(0, 0, 1) // the whole of that day
-			}
-		}
-		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			return keel.Invalid("from", "%s is not before to: %s", q.Get("from"), q.Get("to"))
+		if f.From, f.To, err = parseSpan(s.Calendar, q); err != nil {
+			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {
 			return err

@@ -56,7 +56,8 @@ type totalsJSON struct {
 	Outstanding int64  `json:"outstanding"`
 }
 
-func toCustomerJSON(v keel.CustomerView, now time.Time) customerJSON {
+// toCustomerJSON shows a customer with its subscriptions as of today.
+func toCustomerJSON(v keel.CustomerView, today time.Time) customerJSON {
 	c := customerJSON{
 		ID: v.ID, Name: v.Name, TenantID: v.TenantID, SalesOwner: v.SalesOwner, CSMOwner: v.CSMOwner,
 		Industry: v.Industry, Region: v.Region, Website: v.Website, Notes: v.Notes,
@@ -72,7 +73,7 @@ func toCustomerJSON(v keel.CustomerView, now time.Time) customerJSON {
 		c.Totals[i] = totalsJSON(t)
 	}
 	for i, s := range v.Subscriptions {
-		c.Subscriptions[i] = toSubscriptionJSON(s, now)
+		c.Subscriptions[i] = toSubscriptionJSON(s, today)
 	}
 	return c
 }
@@ -175,7 +176,7 @@ func (s *server) handleCustomerCreate() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		writeCreated(w, location("customers", v.ID), toCustomerJSON(v, s.Now()))
+		writeCreated(w, location("customers", v.ID), toCustomerJSON(v, s.day()))
 		return nil
 	})
 }
@@ -203,7 +204,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+			writeJSON(w, http.StatusOK, toCustomerJSON(v, s.day()))
 			return nil
 		}
 		var p customerPatch
@@ -233,7 +234,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 			}
 			break
 		}
-		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.day()))
 		return nil
 	})
 }
@@ -244,7 +245,7 @@ func (s *server) handleCustomerGet() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.day()))
 		return nil
 	})
 }
@@ -269,8 +270,8 @@ func (s *server) handleCustomerList() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		now := s.Now()
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(v keel.CustomerView) customerJSON { return toCustomerJSON(v, now) }))
+		today := s.day()
+		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(v keel.CustomerView) customerJSON { return toCustomerJSON(v, today) }))
 		return nil
 	})
 }

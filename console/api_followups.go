@@ -70,10 +70,10 @@ type attachmentRequest struct {
 	Data        string `json:"data"`
 }
 
-func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.FollowUp, error) {
+func (req followUpRequest) followUp(customerID int64, now time.Time, cal keel.Calendar) (keel.FollowUp, error) {
 	f := keel.FollowUp{CustomerID: customerID, Kind: keel.FollowUpKind(req.Kind), Text: req.Text, At: now.UTC()}
 	if req.At != "" {
-		at, err := parseTime("at", req.At)
+		at, err := parseTime(cal, "at", req.At)
 		if err != nil {
 			return f, err
 		}
@@ -108,7 +108,7 @@ func (s *server) handleFollowUpCreate() http.HandlerFunc {
 		if err := decodeBody(w, r, maxFollowUpBytes, false, &req); err != nil {
 			return err
 		}
-		f, err := req.followUp(id, s.Now())
+		f, err := req.followUp(id, s.Now(), s.Calendar)
 		if err != nil {
 			return err
 		}

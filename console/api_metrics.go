@@ -25,11 +25,7 @@ func (s *server) handleActivityMetrics() http.HandlerFunc {
 		if err := keel.ValidTenant("tenant", tenant); err != nil {
 			return err
 		}
-		loc := s.Settings.Location
-		if loc == nil {
-			loc = time.UTC
-		}
-		to := warehouse.DayOf(s.Now(), loc)
+		to := s.today()
 		if v := q.Get("to"); v != "" {
 			if to, err = queryDay("to", v); err != nil {
 				return err

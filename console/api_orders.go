@@ -221,7 +221,7 @@ func (s *server) handleOrderApprove() http.HandlerFunc {
 			p := keel.Payment{Amount: *req.PaidAmount, Reference: req.PaymentRef}
 			if req.PaidAt != "" { // none is the domain's to refuse
 				var err error
-				if p.PaidAt, err = parseTime("paid_at", req.PaidAt); err != nil {
+				if p.PaidAt, err = parseTime(s.Calendar, "paid_at", req.PaidAt); err != nil {
 					return keel.Order{}, err
 				}
 			}

@@ -28,10 +28,10 @@ type subscriptionJSON struct {
 	OrderIDs    []int64 `json:"order_ids"`
 }
 
-// toSubscriptionJSON shows a subscription as of now, with the quantity
+// toSubscriptionJSON shows a subscription as of today, with the quantity
 // people ask about (keel.Subscription.Quantity).
-func toSubscriptionJSON(s keel.Subscription, now time.Time) subscriptionJSON {
-	status := s.Status(now)
+func toSubscriptionJSON(s keel.Subscription, today time.Time) subscriptionJSON {
+	status := s.Status(today)
 	out := subscriptionJSON{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductKind: string(s.ProductKind),
 		Status: string(status), Trial: s.Trial(), OrderIDs: s.OrderIDs()}
 	if out.OrderIDs == nil {
@@ -41,7 +41,7 @@ func toSubscriptionJSON(s keel.Subscription, now time.Time) subscriptionJSON {
 	if !start.IsZero() {
 		out.Start, out.End = dayPtr(&start), dayPtr(&end)
 	}
-	out.Quantity = s.Quantity(keel.Date(now))
+	out.Quantity = s.Quantity(today)
 	return out
 }
 
@@ -68,8 +68,8 @@ func (s *server) handleSubscriptionList() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		now := s.Now()
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(sub keel.Subscription) subscriptionJSON { return toSubscriptionJSON(sub, now) }))
+		today := s.day()
+		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(sub keel.Subscription) subscriptionJSON { return toSubscriptionJSON(sub, today) }))
 		return nil
 	})
 }

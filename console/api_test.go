@@ -66,6 +66,13 @@ var callers = []string{"admin", "sales", "csm", "finance", "leadership", "depart
 
 func newAPI(t *testing.T) *apiEnv {
 	t.Helper()
+	return newAPIAt(t, nil, keel.UTC)
+}
+
+// newAPIAt is newAPI with the console and its store on a clock of their
+// own (nil = the system's) and on reporting calendar cal.
+func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
+	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, st.Postgres.URL())
@@ -73,12 +80,16 @@ func newAPI(t *testing.T) *apiEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	if now != nil {
+		db.SetClock(now)
+	}
+	db.SetCalendar(cal)
 	wh, err := warehouse.Open(ctx, st.ClickHouse.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler)})
+	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,8 +242,9 @@ type auditData struct {
 	Error    string
 }
 
-// parseAuditFilter reads the audit page's query; to is a day, inclusive.
-func parseAuditFilter(q url.Values) (keel.AuditFilter, error) {
+// parseAuditFilter reads the audit page's query; from and to are days of
+// cal, to included.
+func parseAuditFilter(cal keel.Calendar, q url.Values) (keel.AuditFilter, error) {
 	var f keel.AuditFilter
 	var err error
 	if f.ActorID, err = queryID(q, "actor"); err != nil {
@@ -258,21 +259,8 @@ func parseAuditFilter(q url.Values) (keel.AuditFilter, error) {
 	if f.EntityID, err = queryID(q, "entity_id"); err != nil {
 		return f, err
 	}
-	if v := q.Get("from"); v != "" {
-		if f.From, err = parseDay("from", v); err != nil {
-			return f, err
-		}
-	}
-	if v := q.Get("to"); v != "" {
-		if f.To, err = parseDay("to", v); err != nil {
-			return f, err
-		}
-		f.To = f.To.AddDate(0, 0, 1) // the whole of that day
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && f.To.Sub(f.From) <= 0 {
-		return f, keel.Invalid("from", "%s is after to: %s", q.Get("from"), q.Get("to"))
-	}
-	return f, nil
+	f.From, f.To, err = parseSpan(cal, q)
+	return f, err
 }
 
 // handleAuditPage lists the audit log, newest first, filtered by who, which
@@ -295,7 +283,7 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 		}
 		d.Entities = options(l, auditEntities, entityLabel, d.Filter.Entity)
 		status := http.StatusOK
-		f, err := parseAuditFilter(q)
+		f, err := parseAuditFilter(s.Calendar, q)
 		if err == nil {
 			f.Page, err = pageOf(r)
 		}

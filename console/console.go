@@ -48,9 +48,13 @@ type Deps struct {
 	Warehouse Warehouse
 	Names     Names
 	Store     Store // records, sign-in; nil = pages and API answer 503
-	Settings  warehouse.ActivitySettings
-	Log       *slog.Logger
-	Now       func() time.Time // nil = time.Now
+	// Calendar is the reporting timezone: which day the pages and the API
+	// call today, how they show instants, and how activity is cut into days
+	// (it sets Settings.Location). The zero Calendar is UTC.
+	Calendar keel.Calendar
+	Settings warehouse.ActivitySettings
+	Log      *slog.Logger
+	Now      func() time.Time // nil = time.Now
 
 	// SecureCookies marks the session cookie Secure (HTTPS only) even when
 	// a request arrives over plain HTTP, as behind a TLS-terminating proxy.
@@ -108,7 +112,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.SessionTTL == 0 {
 		d.SessionTTL = DefaultSessionTTL
 	}
-	pages, err := parsePages()
+	d.Settings.Location = d.Calendar.Location() // one reporting timezone
+	pages, err := parsePages(d.Calendar)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 			return err
 		}
 		for _, sub := range v.Subscriptions {
-			d.Subscriptions = append(d.Subscriptions, subscriptionRowOf(l, sub, products.name(sub.ProductID), products[sub.ProductID].Unit, keel.Date(now)))
+			d.Subscriptions = append(d.Subscriptions, subscriptionRowOf(l, sub, products.name(sub.ProductID), products[sub.ProductID].Unit, s.day()))
 		}
 	}
 

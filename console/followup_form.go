@@ -27,16 +27,16 @@ const custLocalMinute = "2006-01-02T15:04"
 // followUpOfForm reads the posted follow-up: at is a datetime-local in the
 // reporting timezone (or a day, or an RFC 3339 time, as the API takes);
 // the files of "attachment" become its attachments.
-func followUpOfForm(r *http.Request, customerID int64, now time.Time, loc *time.Location) (keel.FollowUp, followUpForm, error) {
+func followUpOfForm(r *http.Request, customerID int64, now time.Time, cal keel.Calendar) (keel.FollowUp, followUpForm, error) {
 	ff := followUpForm{Kind: r.PostFormValue("kind"), At: strings.TrimSpace(r.PostFormValue("at")), Text: r.PostFormValue("text")}
 	f := keel.FollowUp{CustomerID: customerID, Kind: keel.FollowUpKind(ff.Kind), Text: ff.Text, At: now.UTC()}
 	if ff.At != "" {
-		if t, err := time.ParseInLocation(custLocalMinute, ff.At, loc); err == nil {
+		if t, err := time.ParseInLocation(custLocalMinute, ff.At, cal.Location()); err == nil {
 			if err := keel.InYears("at", t); err != nil {
 				return f, ff, err
 			}
 			f.At = t.UTC()
-		} else if f.At, err = parseTime("at", ff.At); err != nil {
+		} else if f.At, err = parseTime(cal, "at", ff.At); err != nil {
 			return f, ff, err
 		}
 	}
@@ -93,8 +93,7 @@ func (s *server) handleFollowUpAddPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		loc := s.location()
-		f, ff, err := followUpOfForm(r, id, s.Now(), loc)
+		f, ff, err := followUpOfForm(r, id, s.Now(), s.Calendar)
 		if err == nil {
 			_, err = s.followUps.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
 		}

@@ -85,14 +85,14 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 	}
 	// The product choices are the same for every line; only the selected
 	// one differs.
-	now := s.Now()
+	today := s.day()
 	var products []option
 	for _, e := range entries {
 		if e.Product.Status != keel.ProductEnabled {
 			continue
 		}
 		label := e.Product.Name + " (" + e.Product.Code + ")"
-		if price := currentPrice(l, e, now); price != "" {
+		if price := currentPrice(l, e, today); price != "" {
 			label += " · " + price
 		}
 		products = append(products, option{Value: strconv.FormatInt(e.Product.ID, 10), Label: label})

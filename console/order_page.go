@@ -129,7 +129,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 		if err != nil {
 			return err
 		}
-		today := keel.Date(s.Now())
+		today := s.day()
 		for _, sub := range subs {
 			row := subscriptionRowOf(l, sub, products.label(sub.ProductID), products[sub.ProductID].Unit, today)
 			row.Changed = changed[sub.ID]
@@ -213,7 +213,7 @@ func (s *server) handleOrderApproveForm() http.HandlerFunc {
 			}
 			p := keel.Payment{Amount: amount, Reference: f.PaymentRef}
 			if f.PaidAt != "" { // none is the domain's to refuse, as is no reference
-				if p.PaidAt, err = parseTime("paid_at", f.PaidAt); err != nil {
+				if p.PaidAt, err = parseTime(s.Calendar, "paid_at", f.PaidAt); err != nil {
 					return "", err
 				}
 			}

@@ -17,11 +17,14 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-// baseFuncs are the template functions that do not depend on the request.
-// The request's own — t (translate), csrf (the form's hidden token field)
-// and can (may the signed-in employee do an action) — are bound on a clone
-// of the parsed page for each request (requestFuncs).
-func baseFuncs() template.FuncMap {
+// baseFuncs are the template functions that do not depend on the request:
+// among them, date shows a day of the records (stored as the date's
+// midnight UTC), dayOf the reporting day of an instant and datetime an
+// instant, both on cal. The request's own — t (translate), csrf (the
+// form's hidden token field) and can (may the signed-in employee do an
+// action) — are bound on a clone of the parsed page for each request
+// (requestFuncs).
+func baseFuncs(cal keel.Calendar) template.FuncMap {
 	return template.FuncMap{
 		"trendArrow": func(t keel.Trend) string {
 			switch t {
@@ -48,11 +51,17 @@ func baseFuncs() template.FuncMap {
 			}
 			return fmt.Sprint(t)
 		},
+		"dayOf": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return cal.Day(t).Format(time.DateOnly)
+		},
 		"datetime": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
 			}
-			return t.UTC().Format("2006-01-02 15:04") + " UTC"
+			return t.In(cal.Location()).Format("2006-01-02 15:04 MST")
 		},
 		"pct": func(f float64) string { return fmt.Sprintf("%+.0f%%", f*100) },
 		// Placeholders, replaced per request.
@@ -77,7 +86,7 @@ func (s *server) requestFuncs(r *http.Request) template.FuncMap {
 }
 
 // parsePages parses every page template together with the layout, once.
-func parsePages() (map[string]*template.Template, error) {
+func parsePages(cal keel.Calendar) (map[string]*template.Template, error) {
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -88,7 +97,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if base == "layout.html" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(baseFuncs()).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(baseFuncs(cal)).ParseFS(templateFS, "templates/layout.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", n, err)
 		}
@@ -265,15 +274,16 @@ func withSession(ctx context.Context, s session) context.Context {
 }
 
 // location is the company's reporting timezone, in which days are cut.
-func (s *server) location() *time.Location {
-	if s.Settings.Location == nil {
-		return time.UTC
-	}
-	return s.Settings.Location
-}
+func (s *server) location() *time.Location { return s.Calendar.Location() }
 
-// today is the current day in the reporting timezone.
-func (s *server) today() warehouse.Day { return warehouse.DayOf(s.Now(), s.location()) }
+// now is the moment of the request on the reporting calendar.
+func (s *server) now() keel.Moment { return s.Calendar.At(s.Now()) }
+
+// day is today, the reporting day, as the records keep days.
+func (s *server) day() time.Time { return s.now().Today() }
+
+// today is the same day as the warehouse's activity queries take it.
+func (s *server) today() warehouse.Day { return warehouse.DayOf(s.day(), time.UTC) }
 
 // trendDays is the length of the login-trend window, for headings.
 func (s *server) trendDays() int {

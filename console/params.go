@@ -67,11 +67,16 @@ func parseDay(field, s string) (time.Time, error) {
 	return t, nil
 }
 
-// parseTime parses a field that is a day ("YYYY-MM-DD", UTC midnight) or
-// an RFC 3339 time.
-func parseTime(field, s string) (time.Time, error) {
+// parseTime parses a field that is an instant: an RFC 3339 time, or a
+// day ("YYYY-MM-DD"), which stands for the start of that day on cal, the
+// reporting calendar (a payment "paid on" a day was paid that day there).
+func parseTime(cal keel.Calendar, field, s string) (time.Time, error) {
 	if len(s) == len(time.DateOnly) {
-		return parseDay(field, s)
+		d, err := parseDay(field, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return cal.Start(d), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -81,6 +86,33 @@ func parseTime(field, s string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return t.UTC(), nil
+}
+
+// parseSpan reads the query's from and to as a span of time on cal, each a
+// day or an RFC 3339 time: from a day is that day's start; to a day is its
+// end (the day included), to a time is exclusive. Either may be absent
+// (zero); from must be before to.
+func parseSpan(cal keel.Calendar, q url.Values) (from, to time.Time, err error) {
+	if v := q.Get("from"); v != "" {
+		if from, err = parseTime(cal, "from", v); err != nil {
+			return from, to, err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if len(v) == len(time.DateOnly) {
+			var d time.Time
+			if d, err = parseDay("to", v); err != nil {
+				return from, to, err
+			}
+			to = cal.Start(d.AddDate(0, 0, 1))
+		} else if to, err = parseTime(cal, "to", v); err != nil {
+			return from, to, err
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return from, to, keel.Invalid("from", "%s is not before to: %s", q.Get("from"), q.Get("to"))
+	}
+	return from, to, nil
 }
 
 // formInt reads an integer form or query field, naming it when it is not

@@ -47,7 +47,7 @@ func (s *server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 		return err
 	}
 	p := e.Product
-	today := keel.Date(s.Now())
+	today := s.day()
 	current, _ := keel.PriceAt(p, e.Versions, today) // zero when none is in effect
 	d := productData{Product: p, KindLabel: productKindLabel(l, p.Kind), StatusLabel: productStatusLabel(l, p.Status), Error: msg}
 	for i := len(e.Versions) - 1; i >= 0; i-- {

@@ -35,15 +35,15 @@ type productsData struct {
 // currentPrice says what a product costs today (keel.PriceAt), or, when
 // its first price starts later, from when; "" when it has no price. A
 // product has one currency and one period (keel.Product.AddPrice).
-func currentPrice(l lang, e keel.CatalogueEntry, now time.Time) string {
+func currentPrice(l lang, e keel.CatalogueEntry, today time.Time) string {
 	text := func(v keel.PriceVersion) string {
 		return keel.FormatAmount(v.Amount, v.Currency) + " " + v.Currency + " " + periodLabel(l, v.Period)
 	}
-	if v, err := keel.PriceAt(e.Product, e.Versions, now); err == nil {
+	if v, err := keel.PriceAt(e.Product, e.Versions, today); err == nil {
 		return text(v)
 	}
 	for _, v := range e.Versions {
-		if v.EffectiveFrom.After(keel.Date(now)) {
+		if v.EffectiveFrom.After(today) {
 			return l.T("%s from %s", text(v), day(v.EffectiveFrom))
 		}
 	}
@@ -56,12 +56,12 @@ func (s *server) renderProducts(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	now := s.Now()
+	today := s.day()
 	d := productsData{Form: form, Error: msg}
 	for _, e := range entries {
 		p := e.Product
 		d.Products = append(d.Products, productRow{ID: p.ID, Code: p.Code, Name: p.Name, Kind: productKindLabel(l, p.Kind), Unit: p.Unit,
-			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Price: currentPrice(l, e, now)})
+			Status: p.Status, StatusLabel: productStatusLabel(l, p.Status), Price: currentPrice(l, e, today)})
 	}
 	if form.Kind == "" {
 		form.Kind = string(keel.KindEdition)

@@ -302,7 +302,7 @@ func (db *DB) Customer(ctx context.Context, id int64) (keel.CustomerView, error)
 	if err != nil {
 		return keel.CustomerView{}, err
 	}
-	views, err := customerViews(ctx, tx, []keel.Customer{cu}, db.now())
+	views, err := customerViews(ctx, tx, []keel.Customer{cu}, db.today())
 	if err != nil {
 		return keel.CustomerView{}, err
 	}
@@ -310,8 +310,8 @@ func (db *DB) Customer(ctx context.Context, id int64) (keel.CustomerView, error)
 }
 
 // customerViews derives the status, first purchase, totals and
-// subscriptions of customers on day now, with the domain's rules.
-func customerViews(ctx context.Context, q querier, cs []keel.Customer, now time.Time) ([]keel.CustomerView, error) {
+// subscriptions of customers on day today, with the domain's rules.
+func customerViews(ctx context.Context, q querier, cs []keel.Customer, today time.Time) ([]keel.CustomerView, error) {
 	ids := make([]int64, len(cs))
 	for i, c := range cs {
 		ids[i] = c.ID
@@ -340,7 +340,7 @@ func customerViews(ctx context.Context, q querier, cs []keel.Customer, now time.
 		if s == nil {
 			s = []keel.Subscription{}
 		}
-		out[i] = keel.CustomerView{Customer: c, Status: keel.StatusOf(s, now), FirstPurchase: keel.FirstPurchase(s),
+		out[i] = keel.CustomerView{Customer: c, Status: keel.StatusOf(s, today), FirstPurchase: keel.FirstPurchase(s),
 			Totals: keel.TotalsOf(byOrder[c.ID]), Subscriptions: s}
 	}
 	return out, nil
@@ -370,12 +370,12 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 	if err != nil {
 		return nil, 0, err
 	}
-	now := db.now()
+	today := db.today()
 	var c conds
 	from := ` FROM customers c`
 	if f.Status != "" {
-		today := c.arg(keel.Date(now))
-		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", today+"::date") + `) st ON st.customer_id = c.id`
+		day := c.arg(today)
+		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", day+"::date") + `) st ON st.customer_id = c.id`
 		c.add("coalesce(st.status, 'prospect') = ?", string(f.Status))
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
@@ -415,7 +415,7 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	rows.Close()
-	views, err := customerViews(ctx, tx, cs, now)
+	views, err := customerViews(ctx, tx, cs, today)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -147,7 +147,7 @@ func (db *DB) SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel
 			}
 			cs.Settings = keel.DefaultOrderSettings
 		}
-		grants, err := o.Submit(c.by, cs, c.now)
+		grants, err := o.Submit(c.by, cs, c.moment())
 		if err != nil {
 			return err
 		}
@@ -172,7 +172,7 @@ func (db *DB) ApproveOrder(ctx context.Context, by keel.Employee, id int64, p ke
 		if err != nil {
 			return err
 		}
-		grants, repeat, err := o.Approve(c.by, p, subs, c.now)
+		grants, repeat, err := o.Approve(c.by, p, subs, c.moment())
 		if err != nil || repeat {
 			return err // a repeat leaves the order as it was
 		}

@@ -259,7 +259,7 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 			return keel.Order{}, err
 		}
 	}
-	o, err := keel.NewOrder(c.by, req, c.now)
+	o, err := keel.NewOrder(c.by, req, c.moment())
 	if err != nil {
 		return keel.Order{}, err
 	}

@@ -119,7 +119,7 @@ func (db *DB) Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]k
 		if err := keel.OneOf("status", f.Status, keel.SubscriptionStatuses); err != nil {
 			return nil, 0, err
 		}
-		today := c.arg(keel.Date(db.now()))
+		today := c.arg(db.today())
 		from += ` LEFT JOIN (` + strings.ReplaceAll(subscriptionStatusSQL, "$today", today+"::date") + `) st ON st.subscription_id = s.id`
 		c.add("coalesce(st.status, 'void') = ?", string(f.Status))
 	}
@@ -195,9 +195,11 @@ func day(t time.Time) *string {
 	return &s
 }
 
-func factOfSubscription(s keel.Subscription, code string, now time.Time) subscriptionFact {
+// factOfSubscription is s as its subscription.changed fact tells it, with
+// its status and quantity on day today.
+func factOfSubscription(s keel.Subscription, code string, today time.Time) subscriptionFact {
 	f := subscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
-		Status: s.Status(now), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(now), Grants: []grantFact{}}
+		Status: s.Status(today), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(today), Grants: []grantFact{}}
 	for _, g := range s.Grants {
 		if g.Void {
 			continue
@@ -235,7 +237,7 @@ func (c *change) subscriptionsChanged(ctx context.Context, customer keel.Custome
 		return fmt.Errorf("read product codes: %w", err)
 	}
 	for _, s := range subs {
-		if err := c.fact(ctx, FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.now)); err != nil {
+		if err := c.fact(ctx, FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.today())); err != nil {
 			return err
 		}
 	}

@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/postgres"
-	"github.com/keelhq/keel/warehouse"
 )
 
 // The console's JSON API runs on Keel's Postgres.
@@ -51,22 +52,22 @@ func (f *consoleFlags) service(ctx context.Context, log *slog.Logger) (func(cont
 	if f.sessionTTL < time.Minute {
 		return nil, fmt.Errorf("--session-ttl: %s is shorter than a minute", f.sessionTTL)
 	}
-	loc, err := time.LoadLocation(f.tz)
+	cal, err := keel.LoadCalendar("--tz", f.tz)
 	if err != nil {
-		return nil, fmt.Errorf("--tz: unknown timezone %q", f.tz)
+		return nil, errors.New(keel.ErrorMessage(err))
 	}
 	db, err := openPostgres(ctx, log, f.pg, true)
 	if err != nil {
 		return nil, err
 	}
+	db.SetCalendar(cal)
 	store, err := openClickHouse(ctx, log, f.clickhouse, true)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	h, err := console.NewServer(console.Deps{
-		Warehouse: store, Names: db, Store: db, Log: log,
-		Settings:      warehouse.ActivitySettings{Location: loc},
+		Warehouse: store, Names: db, Store: db, Log: log, Calendar: cal,
 		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL,
 	})
 	if err != nil {
