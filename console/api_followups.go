@@ -54,8 +54,9 @@ func toFollowUpJSON(f keel.FollowUp) followUpJSON {
 	return out
 }
 
-// followUpRequest is the body of POST /customers/{id}/followups. At is a
-// day or an RFC 3339 time, now when absent.
+// followUpRequest is the body of POST /customers/{id}/followups. At is an
+// RFC 3339 time or a day (its start in the reporting timezone), now when
+// absent.
 type followUpRequest struct {
 	At          string            `json:"at"`
 	Kind        string            `json:"kind"`

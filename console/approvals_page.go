@@ -13,8 +13,9 @@ type approvalsData struct {
 }
 
 // handleApprovalsPage is finance's queue: orders waiting for approval,
-// oldest first. The store lists newest first, so a page of the queue is
-// read from the end of that list.
+// oldest submission first (the store orders them so, OrderFilter's
+// OldestFirst), 50 a page, each with an approve form whose paid-on day is
+// today, the reporting day.
 func (s *server) handleApprovalsPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)

@@ -1,14 +1,10 @@
 package console
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -18,214 +14,54 @@ import (
 // them), in the order the filter offers them.
 var auditEntities = []string{"customer", "follow_up", "order", "product", "price_version", "employee", "api_token"}
 
-// fieldChange is one top-level field of a record that a change changed.
-type fieldChange struct {
-	Field    string
-	Old, New string
-}
-
 // auditRow is an audit entry as the pages show one.
 type auditRow struct {
-	At                    time.Time
-	ActorID               int64
-	Actor, ActorEmail     string
-	Action                string
-	Entity                string
-	EntityID              int64
-	Link                  string // the record's page, when it has one
-	Created               bool   // the change created the record
-	Changes               []fieldChange
-	BeforeJSON, AfterJSON string
+	At                time.Time
+	ActorID           int64
+	Actor, ActorEmail string
+	Action            string
+	Entity            string
+	EntityID          int64
+	Link              string // the record's page, when it has one
+	Created           bool   // the change created the record
+	Changes           []fieldChange
+	Before, After     []auditField // the whole record; nil when there was none
 }
 
-func toAuditRows(l lang, entries []keel.AuditEntry, names map[int64]keel.Employee) []auditRow {
+// auditRows shows entries with the names of who made them and the
+// records before and after, read by v.
+func auditRows(v auditView, entries []keel.AuditEntry) []auditRow {
 	out := make([]auditRow, len(entries))
 	for i, a := range entries {
-		row := auditRow{At: a.At, ActorID: a.ActorID, Actor: a.Actor, ActorEmail: a.Actor, Action: a.Action,
-			Entity: entityLabel(l, a.Entity), EntityID: a.EntityID, Link: auditLink(a),
-			Created: jsonNull(a.Before), Changes: auditDiff(a.Before, a.After),
-			BeforeJSON: prettyJSON(a.Before), AfterJSON: prettyJSON(a.After)}
-		if a.ActorID == 0 {
-			row.Actor = keel.System.Name
-		} else if e, ok := names[a.ActorID]; ok {
-			row.Actor = e.Name
+		before, link := v.record(a.Entity, a.Before)
+		after, afterLink := v.record(a.Entity, a.After)
+		if afterLink != "" {
+			link = afterLink
+		}
+		switch a.Entity {
+		case "customer", "order", "product", "employee":
+			if a.EntityID > 0 {
+				link = "/" + a.Entity + "s/" + strconv.FormatInt(a.EntityID, 10)
+			}
+		}
+		row := auditRow{At: a.At, ActorID: a.ActorID, Actor: v.employee0(a.ActorID), ActorEmail: a.Actor, Action: a.Action,
+			Entity: entityLabel(v.l, a.Entity), EntityID: a.EntityID, Link: link,
+			Created: before == nil, Changes: changes(before, after), Before: before, After: after}
+		if _, known := v.employees[a.ActorID]; !known && a.ActorID != 0 {
+			row.Actor = a.Actor // departed and no longer listed: the email the entry kept
 		}
 		out[i] = row
 	}
 	return out
 }
 
-// auditLink is the page of the record an entry changed, "" when it has
-// none; a follow-up is shown on its customer's page, a price on its
-// product's.
-func auditLink(a keel.AuditEntry) string {
-	id := a.EntityID
-	field := func(name string) int64 {
-		for _, raw := range []json.RawMessage{a.After, a.Before} {
-			var m map[string]json.RawMessage
-			if json.Unmarshal(raw, &m) == nil {
-				if n, err := strconv.ParseInt(string(m[name]), 10, 64); err == nil && n > 0 {
-					return n
-				}
-			}
-		}
-		return 0
+// auditRowsOf reads what entries refer to and shows them.
+func (s *server) auditRowsOf(ctx context.Context, l lang, entries []keel.AuditEntry) ([]auditRow, error) {
+	v, err := s.auditViewOf(ctx, l, entries)
+	if err != nil {
+		return nil, err
 	}
-	switch a.Entity {
-	case "customer", "order", "product", "employee":
-		if id > 0 {
-			return "/" + a.Entity + "s/" + strconv.FormatInt(id, 10)
-		}
-	case "follow_up":
-		if c := field("CustomerID"); c > 0 {
-			return "/customers/" + strconv.FormatInt(c, 10)
-		}
-	case "price_version":
-		if p := field("ProductID"); p > 0 {
-			return "/products/" + strconv.FormatInt(p, 10)
-		}
-	}
-	return ""
-}
-
-func jsonNull(raw json.RawMessage) bool {
-	s := strings.TrimSpace(string(raw))
-	return s == "" || s == "null"
-}
-
-func prettyJSON(raw json.RawMessage) string {
-	if jsonNull(raw) {
-		return "null"
-	}
-	var buf bytes.Buffer
-	if json.Indent(&buf, raw, "", "  ") != nil {
-		return string(raw)
-	}
-	return buf.String()
-}
-
-// objectFields reads a JSON object's fields in their order; ok is false
-// when raw is not an object.
-func objectFields(raw json.RawMessage) (keys []string, vals map[string]json.RawMessage, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, nil, false
-	}
-	vals = map[string]json.RawMessage{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, nil, false
-		}
-		k, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, nil, false
-		}
-		if _, dup := vals[k]; !dup {
-			keys = append(keys, k)
-		}
-		vals[k] = v
-	}
-	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, false
-	}
-	return keys, vals, true
-}
-
-// compact is raw without insignificant space, for comparing values.
-func compactJSON(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "null"
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, raw) != nil {
-		return string(raw)
-	}
-	return buf.String()
-}
-
-// emptyValue reports whether a created record's field is worth leaving out.
-func emptyJSONValue(raw json.RawMessage) bool {
-	switch compactJSON(raw) {
-	case "null", `""`, "0", "false", "[]", "{}", `"0001-01-01T00:00:00Z"`:
-		return true
-	}
-	return false
-}
-
-// auditDiff lists the top-level fields whose values differ between a
-// record before and after a change, in the record's field order; for a
-// created record, its fields that have a value (but its ID, shown beside).
-func auditDiff(before, after json.RawMessage) []fieldChange {
-	bk, bv, bok := objectFields(before)
-	ak, av, aok := objectFields(after)
-	if (!bok && !jsonNull(before)) || (!aok && !jsonNull(after)) {
-		// Not records: the whole value changed, or did not.
-		if compactJSON(before) == compactJSON(after) {
-			return nil
-		}
-		return []fieldChange{{Old: shortValue(before), New: shortValue(after)}}
-	}
-	created := jsonNull(before)
-	var out []fieldChange
-	seen := map[string]bool{}
-	for _, k := range append(ak, bk...) {
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		o, n := bv[k], av[k]
-		if compactJSON(o) == compactJSON(n) || created && (emptyJSONValue(n) || k == "ID") {
-			continue
-		}
-		out = append(out, fieldChange{Field: k, Old: shortValue(o), New: shortValue(n)})
-	}
-	return out
-}
-
-// auditValueMax is how much of a changed value the audit page shows.
-const auditValueMax = 80
-
-// shortValue shows a JSON value briefly: strings without quotes, lists of
-// plain values joined by commas, anything else as compact JSON, cut at 80
-// characters.
-func shortValue(raw json.RawMessage) string {
-	if jsonNull(raw) {
-		return "—"
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return clip(compactJSON(raw), auditValueMax)
-	}
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return `""`
-		}
-		return clip(x, auditValueMax)
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, e := range x {
-			switch e := e.(type) {
-			case string:
-				parts = append(parts, e)
-			case json.Number:
-				parts = append(parts, e.String())
-			case bool:
-				parts = append(parts, strconv.FormatBool(e))
-			default:
-				return clip(compactJSON(raw), auditValueMax)
-			}
-		}
-		if len(parts) == 0 {
-			return "[]"
-		}
-		return clip(strings.Join(parts, ", "), auditValueMax)
-	}
-	return clip(compactJSON(raw), auditValueMax)
+	return auditRows(v, entries), nil
 }
 
 // auditFilterForm is the audit page's filter as typed.
@@ -275,9 +111,7 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		names := make(map[int64]keel.Employee, len(emps))
 		for _, e := range emps {
-			names[e.ID] = e
 			id := strconv.FormatInt(e.ID, 10)
 			d.Actors = append(d.Actors, option{Value: id, Label: e.Name + " <" + e.Email + ">", Selected: id == d.Filter.Actor})
 		}
@@ -296,7 +130,10 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			d.Rows, d.Pager = toAuditRows(l, rows, names), pagerOf(r, f.Page, total)
+			if d.Rows, err = s.auditRowsOf(r.Context(), l, rows); err != nil {
+				return err
+			}
+			d.Pager = pagerOf(r, f.Page, total)
 		}
 		s.render(w, r, status, "audit", page{Title: l.T("Audit"), Nav: "audit", Data: d})
 		return nil

@@ -47,7 +47,7 @@ type Names interface {
 type Deps struct {
 	Warehouse Warehouse
 	Names     Names
-	Store     Store // records, sign-in; nil = pages and API answer 503
+	Store     Store // records, sign-in (the handler groups' stores); nil = pages and API answer 503
 	// Calendar is the reporting timezone: which day the pages and the API
 	// call today, how they show instants, and how activity is cut into days
 	// (it sets Settings.Location). The zero Calendar is UTC.

@@ -398,3 +398,36 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestNotFoundInChinese: a page or record that is not there is shown in
+// the console's frame, with the signed-in navigation, in the reader's
+// language; signed out, the page says so without the navigation.
+func TestNotFoundInChinese(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("sales")
+	if r := b.post("/me/locale", url.Values{"locale": {"zh"}, "next": {"/"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("switch to Chinese: %d", r.status)
+	}
+	nav := []string{`lang="zh-CN"`, `<nav aria-label="栏目">`, `href="/customers"`, ">订单<", "退出登录", e.emps["sales"].Name}
+	for _, tt := range []struct{ path, text string }{
+		{"/nowhere/at-all", "/nowhere/at-all 没有页面。"},
+		{"/customers/999999999", "客户 999999999 不存在"},
+		{"/customers/abc", "客户 abc 不存在"},
+		{"/orders/999999999", "订单 999999999 不存在"},
+		{"/products/999999999", "产品 999999999 不存在"},
+		{"/orders?customer=999999999", "客户 999999999 不存在"},
+	} {
+		r := b.get(tt.path)
+		wantPage(t, tt.path, r, http.StatusNotFound, append([]string{"<title>未找到 · Keel</title>", tt.text}, nav...)...)
+		for _, en := range []string{"not found", "There is no page", "Sign out"} {
+			if strings.Contains(r.body, en) {
+				t.Errorf("%s shows %q", tt.path, en)
+			}
+		}
+	}
+	r := newBrowser(t, e.url).get("/nowhere/at-all")
+	wantPage(t, "signed out", r, http.StatusNotFound, "There is no page at /nowhere/at-all.")
+	if strings.Contains(r.body, "<nav") || strings.Contains(r.body, "Sign out") {
+		t.Errorf("the signed-out 404 page shows the navigation")
+	}
+}

@@ -38,7 +38,7 @@ func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	names, err := s.employeeNames(r)
+	rows, err := s.auditRowsOf(ctx, l, append(by, to...))
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status i
 	d := employeeData{
 		Employee: toEmployeeRow(l, e), Self: e.ID == employeeFrom(ctx).ID, Password: x.Password,
 		Roles: options(l, keel.Roles, roleLabel, checked...), RolesError: x.RolesError, Locales: localeOptions(e.Locale),
-		ByThem: toAuditRows(l, by, names), ToThem: toAuditRows(l, to, names),
+		ByThem: rows[:len(by)], ToThem: rows[len(by):],
 	}
 	s.render(w, r, status, "employee", page{Title: e.Name, Nav: "employees", Data: d})
 	return nil
@@ -61,19 +61,6 @@ func roleStrings(roles []keel.Role) []string {
 		out[i] = string(r)
 	}
 	return out
-}
-
-// employeeNames maps employee ids to names, for the audit entries.
-func (s *server) employeeNames(r *http.Request) (map[int64]keel.Employee, error) {
-	emps, err := s.employees.Employees(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]keel.Employee, len(emps))
-	for _, e := range emps {
-		out[e.ID] = e
-	}
-	return out, nil
 }
 
 func (s *server) handleEmployeePage() http.HandlerFunc {

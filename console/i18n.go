@@ -15,8 +15,11 @@ import (
 // The console speaks English and Simplified Chinese, chosen per employee.
 // English text is the key: templates say {{t "Customers"}} and handlers
 // l.T(…) with a literal, and locales/<area>.zh.json map that text to
-// Chinese. A text with no translation is shown in English; a test checks
-// that every text in the templates and handlers has one.
+// Chinese. A refusal (*keel.Error) is shown the same way: its Key is the
+// English text, translated with its Args (lang.Refusal). A text with no
+// translation is shown in English; tests check that every text in the
+// templates and handlers, and every refusal key of the domain, the stores
+// and the console, has one.
 //
 //go:embed locales/*.json
 var localeFS embed.FS

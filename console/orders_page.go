@@ -27,9 +27,8 @@ type orderRow struct {
 	PaidAmount string
 }
 
-// orderNames looks up the display names a list of orders needs: the
-// employees (one query) and the customers on the page (one each; a page
-// has at most 50).
+// orderNames are the display names a list of orders needs: the employees
+// and the customers on the page, one query each.
 type orderNames struct {
 	emps      names
 	customers map[int64]string

@@ -139,8 +139,10 @@ func (s *server) routes() http.Handler {
 		r.With(s.require(keel.ActAuditRead)).Get("/audit", s.handleAudit())
 	})
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	// A page that is not there is shown in the console's frame: signed
+	// in, with the navigation and in the employee's language.
+	r.NotFound(s.maybeSignedIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, keel.Errorf(keel.ENOTFOUND, "There is no page at %s.", r.URL.Path))
-	})
+	})).ServeHTTP)
 	return r
 }

@@ -89,26 +89,55 @@ func (s *server) signedIn(next http.Handler) http.Handler {
 			s.renderError(w, r, errNoPostgres)
 			return
 		}
-		c, err := r.Cookie(sessionCookie)
-		if err != nil || c.Value == "" {
-			s.toLogin(w, r)
-			return
-		}
-		e, err := s.sessions.SessionEmployee(r.Context(), c.Value)
+		ctx, ok, err := s.withSignIn(r)
 		if err != nil {
-			if keel.ErrorCode(err) == keel.EINTERNAL {
-				s.renderError(w, r, err)
-				return
+			s.renderError(w, r, err)
+			return
+		}
+		if !ok {
+			if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+				s.setCookie(w, r, sessionCookie, "", time.Time{}) // a session that ended
 			}
-			s.setCookie(w, r, sessionCookie, "", time.Time{})
 			s.toLogin(w, r)
 			return
 		}
-		ctx := context.WithValue(r.Context(), employeeKey{}, e)
-		ctx = context.WithValue(ctx, sessionKey{}, session{secret: c.Value, csrf: csrfToken(c.Value)})
 		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// maybeSignedIn is signedIn for a page anyone may reach (the page that is
+// not there): with a live session the page is the signed-in one, with its
+// navigation; without, it is shown all the same.
+func (s *server) maybeSignedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.sessions != nil {
+			if ctx, ok, err := s.withSignIn(r); err == nil && ok {
+				w.Header().Set("Cache-Control", "no-store")
+				r = r.WithContext(ctx)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSignIn returns the request's context with its employee and session
+// when its cookie holds a live session of an active employee; ok is false
+// when it does not, and err an internal failure to look it up.
+func (s *server) withSignIn(r *http.Request) (ctx context.Context, ok bool, err error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, false, nil
+	}
+	e, err := s.sessions.SessionEmployee(r.Context(), c.Value)
+	if keel.ErrorCode(err) == keel.EINTERNAL {
+		return nil, false, err
+	}
+	if err != nil {
+		return nil, false, nil
+	}
+	ctx = context.WithValue(r.Context(), employeeKey{}, e)
+	return context.WithValue(ctx, sessionKey{}, session{secret: c.Value, csrf: csrfToken(c.Value)}), true, nil
 }
 
 func sessionFrom(ctx context.Context) session {

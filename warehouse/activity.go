@@ -74,7 +74,8 @@ func (d Day) Before(o Day) bool { return d.String() < o.String() }
 const maxActivityDays = 731
 
 // checkDays refuses a range of days that ends before it starts or is
-// longer than maxActivityDays (both ends included), naming from and to.
+// longer than maxActivityDays (both ends included), naming the field at
+// fault (from, for a range that is wrong as a whole).
 func checkDays(from, to Day) error {
 	switch {
 	case from == Day{}:
