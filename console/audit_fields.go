@@ -30,13 +30,16 @@ type auditView struct {
 	products  products
 }
 
-// auditViewOf reads the names the entries refer to: every employee and
-// product (both lists are short), and the customers the entries name.
-func (s *server) auditViewOf(ctx context.Context, l lang, entries []keel.AuditEntry) (auditView, error) {
+// auditViewOf reads the names the entries refer to: every employee (emps,
+// when the page has read them already) and product (both lists are
+// short), and the customers the entries name.
+func (s *server) auditViewOf(ctx context.Context, l lang, entries []keel.AuditEntry, emps []keel.Employee) (auditView, error) {
 	v := auditView{l: l, cal: s.Calendar}
-	emps, err := s.employees.Employees(ctx)
-	if err != nil {
-		return v, err
+	var err error
+	if emps == nil {
+		if emps, err = s.employees.Employees(ctx); err != nil {
+			return v, err
+		}
 	}
 	v.employees = employeeNames(emps)
 	if v.products, err = s.productNames(ctx); err != nil {

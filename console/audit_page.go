@@ -55,9 +55,10 @@ func auditRows(v auditView, entries []keel.AuditEntry) []auditRow {
 	return out
 }
 
-// auditRowsOf reads what entries refer to and shows them.
-func (s *server) auditRowsOf(ctx context.Context, l lang, entries []keel.AuditEntry) ([]auditRow, error) {
-	v, err := s.auditViewOf(ctx, l, entries)
+// auditRowsOf reads what entries refer to and shows them; emps are the
+// employees when the page has read them (nil = read them).
+func (s *server) auditRowsOf(ctx context.Context, l lang, entries []keel.AuditEntry, emps []keel.Employee) ([]auditRow, error) {
+	v, err := s.auditViewOf(ctx, l, entries, emps)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func (s *server) handleAuditPage() http.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			if d.Rows, err = s.auditRowsOf(r.Context(), l, rows); err != nil {
+			if d.Rows, err = s.auditRowsOf(r.Context(), l, rows, emps); err != nil {
 				return err
 			}
 			d.Pager = pagerOf(r, f.Page, total)

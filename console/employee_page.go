@@ -38,7 +38,7 @@ func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	rows, err := s.auditRowsOf(ctx, l, append(by, to...))
+	rows, err := s.auditRowsOf(ctx, l, append(by, to...), nil)
 	if err != nil {
 		return err
 	}
