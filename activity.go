@@ -12,6 +12,9 @@ const (
 	TrendDown Trend = "down"
 )
 
+// Trends lists the trends, in the order they are shown.
+var Trends = []Trend{TrendUp, TrendDown, TrendFlat}
+
 // TrendRule holds the settings of the login-trend definition: the length of
 // the two windows compared and the relative changes that count as up or down.
 type TrendRule struct {

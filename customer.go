@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -46,7 +47,7 @@ var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 // as events carry it.
 func ValidTenant(field, id string) error {
 	if !tenantPattern.MatchString(id) {
-		return Errorf(EINVALID, "%s: %q must be 1 to 128 letters, digits, '.', '_', ':' or '-'", field, id)
+		return Invalid(field, "%q must be 1 to 128 letters, digits, '.', '_', ':' or '-'", id)
 	}
 	return nil
 }
@@ -54,35 +55,37 @@ func ValidTenant(field, id string) error {
 // Validate checks a new or changed customer.
 func (c Customer) Validate() error {
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
-		return Errorf(EINVALID, "name: must be 1 to 200 characters")
+		return Invalid("name", "must be 1 to %d characters", 200)
 	}
 	if c.TenantID != "" {
 		if err := ValidTenant("tenant_id", c.TenantID); err != nil {
 			return err
 		}
 	}
-	for field, v := range map[string]string{"industry": c.Industry, "region": c.Region, "website": c.Website} {
-		if len(v) > 200 {
-			return Errorf(EINVALID, "%s: at most 200 characters", field)
+	for _, f := range []struct{ field, v string }{{"industry", c.Industry}, {"region", c.Region}, {"website", c.Website}} {
+		if len(f.v) > 200 {
+			return Invalid(f.field, "at most %d characters", 200)
 		}
 	}
 	if len(c.Notes) > 10000 {
-		return Errorf(EINVALID, "notes: at most 10000 characters")
+		return Invalid("notes", "at most %d characters", 10000)
 	}
 	if len(c.Contacts) > MaxContacts {
-		return Errorf(EINVALID, "contacts: at most %d", MaxContacts)
+		return Invalid("contacts", "at most %d", MaxContacts)
 	}
 	for i, ct := range c.Contacts {
+		field := fmt.Sprintf("contacts[%d]", i)
 		if strings.TrimSpace(ct.Name) == "" || len(ct.Name) > 200 {
-			return Errorf(EINVALID, "contacts[%d].name: must be 1 to 200 characters", i)
+			return Invalid(field+".name", "must be 1 to %d characters", 200)
 		}
-		if ct.Email != "" {
-			if !validEmail(ct.Email) {
-				return Errorf(EINVALID, "contacts[%d].email: %q is not an email address", i, ct.Email)
-			}
+		if ct.Email != "" && !validEmail(ct.Email) {
+			return Invalid(field+".email", "%q is not an email address", ct.Email)
 		}
-		if len(ct.Phone) > 50 || len(ct.Title) > 200 {
-			return Errorf(EINVALID, "contacts[%d]: phone at most 50 and title at most 200 characters", i)
+		if len(ct.Phone) > 50 {
+			return Invalid(field+".phone", "at most %d characters", 50)
+		}
+		if len(ct.Title) > 200 {
+			return Invalid(field+".title", "at most %d characters", 200)
 		}
 	}
 	return nil
@@ -94,12 +97,12 @@ func (c Customer) Validate() error {
 func (c Customer) CheckOwners(sales, csm *Employee) error {
 	if c.SalesOwner != nil {
 		if sales == nil || sales.Status != EmployeeActive || !sales.Has(RoleSales) {
-			return Errorf(EINVALID, "sales_owner: employee %d is not an active sales employee", *c.SalesOwner)
+			return Invalid("sales_owner", "employee %d is not an active sales employee", *c.SalesOwner)
 		}
 	}
 	if c.CSMOwner != nil {
 		if csm == nil || csm.Status != EmployeeActive || !csm.Has(RoleCSM) {
-			return Errorf(EINVALID, "csm_owner: employee %d is not an active CSM", *c.CSMOwner)
+			return Invalid("csm_owner", "employee %d is not an active CSM", *c.CSMOwner)
 		}
 	}
 	return nil
@@ -117,8 +120,17 @@ const (
 	CustomerChurned  CustomerStatus = "churned"  // paid before, nothing paid now or ahead
 )
 
-// StatusOf derives a customer's status on day now from its subscriptions.
-func StatusOf(subs []Subscription, now time.Time) CustomerStatus {
+// CustomerStatuses lists the customer statuses, in the order they are shown.
+var CustomerStatuses = []CustomerStatus{CustomerProspect, CustomerTrial, CustomerActive, CustomerRenewed, CustomerChurned}
+
+// CustomerNotFound is the ENOTFOUND refusal of customer id, the same from
+// every store and page; id is what names it (a number, or the text of a
+// path that is not one).
+func CustomerNotFound(id any) *Error { return Errorf(ENOTFOUND, "customer %v not found", id) }
+
+// StatusOf derives a customer's status on day today (a reporting day, as
+// Calendar.Day gives it) from its subscriptions.
+func StatusOf(subs []Subscription, today time.Time) CustomerStatus {
 	var paid, paidNow, paidAhead, trial, renewed bool
 	for _, s := range subs {
 		for _, g := range s.terms() {
@@ -132,10 +144,10 @@ func StatusOf(subs []Subscription, now time.Time) CustomerStatus {
 			if g.OrderKind == OrderRenewal {
 				renewed = true
 			}
-			if !now.Before(g.Start) && now.Before(g.End) {
+			if !today.Before(g.Start) && today.Before(g.End) {
 				paidNow = true
 			}
-			if now.Before(g.Start) {
+			if today.Before(g.Start) {
 				paidAhead = true
 			}
 		}
@@ -214,6 +226,9 @@ const (
 	FollowUpNote    FollowUpKind = "note"
 )
 
+// FollowUpKinds lists the follow-up kinds, in the order they are shown.
+var FollowUpKinds = []FollowUpKind{FollowUpCall, FollowUpVisit, FollowUpEmail, FollowUpMeeting, FollowUpNote}
+
 // Follow-up limits: attachments live in Postgres, so they are kept small.
 const (
 	MaxAttachmentBytes  = 5 << 20
@@ -233,6 +248,9 @@ type FollowUp struct {
 	CreatedAt   time.Time
 }
 
+// AttachmentNotFound is the ENOTFOUND refusal of attachment id.
+func AttachmentNotFound(id any) *Error { return Errorf(ENOTFOUND, "attachment %v not found", id) }
+
 // Attachment is a file on a follow-up. Data is empty when listed.
 type Attachment struct {
 	ID          int64
@@ -244,35 +262,34 @@ type Attachment struct {
 
 // Validate checks a new follow-up.
 func (f FollowUp) Validate(now time.Time) error {
-	switch f.Kind {
-	case FollowUpCall, FollowUpVisit, FollowUpEmail, FollowUpMeeting, FollowUpNote:
-	default:
-		return Errorf(EINVALID, "kind: %q is not call, visit, email, meeting or note", f.Kind)
+	if err := OneOf("kind", f.Kind, FollowUpKinds); err != nil {
+		return err
 	}
 	if f.At.IsZero() {
-		return Errorf(EINVALID, "at: required")
+		return Invalid("at", "required")
 	}
 	if f.At.Year() < 2000 || f.At.After(now.Add(24*time.Hour)) {
-		return Errorf(EINVALID, "at: %s is out of range (2000 to today)", f.At.Format(time.RFC3339))
+		return Invalid("at", "%s is out of range (2000 to today)", f.At.Format(time.RFC3339))
 	}
 	if strings.TrimSpace(f.Text) == "" {
-		return Errorf(EINVALID, "text: required")
+		return Invalid("text", "required")
 	}
 	if len(f.Text) > MaxFollowUpTextSize {
-		return Errorf(EINVALID, "text: at most %d bytes", MaxFollowUpTextSize)
+		return Invalid("text", "at most %d bytes", MaxFollowUpTextSize)
 	}
 	if len(f.Attachments) > MaxAttachments {
-		return Errorf(EINVALID, "attachments: at most %d", MaxAttachments)
+		return Invalid("attachments", "at most %d", MaxAttachments)
 	}
 	for i, a := range f.Attachments {
+		field := fmt.Sprintf("attachments[%d]", i)
 		if strings.TrimSpace(a.Name) == "" || len(a.Name) > 255 || strings.ContainsAny(a.Name, "/\\\x00") {
-			return Errorf(EINVALID, "attachments[%d].name: must be a file name of 1 to 255 characters", i)
+			return Invalid(field+".name", "must be a file name of 1 to %d characters", 255)
 		}
 		if len(a.Data) == 0 {
-			return Errorf(EINVALID, "attachments[%d]: the file is empty", i)
+			return Invalid(field, "the file is empty")
 		}
 		if len(a.Data) > MaxAttachmentBytes {
-			return Errorf(ETOOLARGE, "attachments[%d]: %s is over %d MiB", i, a.Name, MaxAttachmentBytes>>20)
+			return FieldErrorf(ETOOLARGE, field, "%s is over %d MiB", a.Name, MaxAttachmentBytes>>20)
 		}
 	}
 	return nil

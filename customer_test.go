@@ -49,8 +49,8 @@ func TestCustomerValidate(t *testing.T) {
 		{"contact email with a trailing space", func(c *keel.Customer) { c.Contacts[2].Email = "cy@acme.example " }, "contacts[2].email"},
 		{"contact email with a comment", func(c *keel.Customer) { c.Contacts[2].Email = "cy@acme.example(sales)" }, "contacts[2].email"},
 		{"contact email too long", func(c *keel.Customer) { c.Contacts[2].Email = strings.Repeat("c", 250) + "@a.io" }, "contacts[2].email"},
-		{"contact phone too long", func(c *keel.Customer) { c.Contacts[0].Phone = strings.Repeat("1", 51) }, "contacts[0]"},
-		{"contact title too long", func(c *keel.Customer) { c.Contacts[0].Title = strings.Repeat("t", 201) }, "contacts[0]"},
+		{"contact phone too long", func(c *keel.Customer) { c.Contacts[0].Phone = strings.Repeat("1", 51) }, "contacts[0].phone"},
+		{"contact title too long", func(c *keel.Customer) { c.Contacts[0].Title = strings.Repeat("t", 201) }, "contacts[0].title"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

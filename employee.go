@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ const (
 // Roles lists every role, in the order they are shown.
 var Roles = []Role{RoleAdmin, RoleSales, RoleCSM, RoleFinance, RoleLeadership}
 
+// EmployeeNotFound is the ENOTFOUND refusal of employee id.
+func EmployeeNotFound(id any) *Error { return Errorf(ENOTFOUND, "employee %v not found", id) }
+
 // ParseRole returns the role named s, or an EINVALID error naming field.
 func ParseRole(field, s string) (Role, error) {
 	for _, r := range Roles {
@@ -28,7 +32,7 @@ func ParseRole(field, s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", Errorf(EINVALID, "%s: unknown role %q (want one of admin, sales, csm, finance, leadership)", field, s)
+	return "", Invalid(field, "unknown role %q (want one of %s)", s, roleList())
 }
 
 // EmployeeStatus says whether an employee may still sign in.
@@ -64,21 +68,21 @@ func (e Employee) Has(r Role) bool {
 // Validate checks a new or changed employee record.
 func (e Employee) Validate() error {
 	if !validEmail(e.Email) {
-		return Errorf(EINVALID, "email: %q is not an email address", e.Email)
+		return Invalid("email", "%q is not an email address", e.Email)
 	}
 	if strings.TrimSpace(e.Name) == "" || len(e.Name) > 200 {
-		return Errorf(EINVALID, "name: must be 1 to 200 characters")
+		return Invalid("name", "must be 1 to %d characters", 200)
 	}
 	if len(e.Roles) == 0 {
-		return Errorf(EINVALID, "roles: an employee needs at least one role")
+		return Invalid("roles", "an employee needs at least one role (%s)", roleList())
 	}
 	seen := map[Role]bool{}
-	for _, r := range e.Roles {
-		if _, err := ParseRole("roles", string(r)); err != nil {
+	for i, r := range e.Roles {
+		if _, err := ParseRole(fmt.Sprintf("roles[%d]", i), string(r)); err != nil {
 			return err
 		}
 		if seen[r] {
-			return Errorf(EINVALID, "roles: %s is listed twice", r)
+			return Invalid("roles", "%s is listed twice", r)
 		}
 		seen[r] = true
 	}
@@ -86,6 +90,14 @@ func (e Employee) Validate() error {
 		return ValidLocale(e.Locale)
 	}
 	return nil
+}
+
+func roleList() string {
+	names := make([]string, len(Roles))
+	for i, r := range Roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Locale is a UI language an employee may choose.
@@ -107,7 +119,7 @@ func ValidLocale(code string) error {
 		}
 		codes[i] = l.Code
 	}
-	return Errorf(EINVALID, "locale: %q is not supported (want %s)", code, strings.Join(codes, " or "))
+	return Invalid("locale", "%q is not one of %s", code, strings.Join(codes, ", "))
 }
 
 // validEmail reports whether s is a bare email address ("ann@acme.example"),
@@ -167,3 +179,7 @@ func (e Employee) Can(a Action) error {
 	}
 	return Errorf(EFORBIDDEN, "%s needs the role %s", a, strings.Join(names, " or "))
 }
+
+// System is the actor of changes made with machine access (the keel CLI:
+// bootstrap users, tokens). The audit log records it as "system".
+var System = Employee{ID: 0, Email: "system", Name: "keel CLI", Roles: Roles, Status: EmployeeActive}

@@ -30,10 +30,11 @@ func wantError(t *testing.T, err error, code, field string) {
 	if got := keel.ErrorCode(err); got != code {
 		t.Fatalf("error code = %q (%v), want %q", got, err, code)
 	}
-	if field != "" {
-		if msg := keel.ErrorMessage(err); !strings.HasPrefix(msg, field+":") {
-			t.Errorf("error message = %q, want it to name %q first", msg, field)
-		}
+	if got := keel.ErrorField(err); got != field {
+		t.Errorf("error field = %q (%v), want %q", got, err, field)
+	}
+	if msg := keel.ErrorMessage(err); field != "" && !strings.HasPrefix(msg, field+": ") {
+		t.Errorf("error message = %q, want it to name %q first", msg, field)
 	}
 }
 
@@ -65,7 +66,7 @@ func TestEmployeeValidate(t *testing.T) {
 		{"name too long", func(e *keel.Employee) { e.Name = strings.Repeat("n", 201) }, "name"},
 		{"name of 200", func(e *keel.Employee) { e.Name = strings.Repeat("n", 200) }, ""},
 		{"no roles", func(e *keel.Employee) { e.Roles = nil }, "roles"},
-		{"unknown role", func(e *keel.Employee) { e.Roles = []keel.Role{keel.RoleSales, "janitor"} }, "roles"},
+		{"unknown role", func(e *keel.Employee) { e.Roles = []keel.Role{keel.RoleSales, "janitor"} }, "roles[1]"},
 		{"role twice", func(e *keel.Employee) { e.Roles = []keel.Role{keel.RoleSales, keel.RoleCSM, keel.RoleSales} }, "roles"},
 		{"every role", func(e *keel.Employee) { e.Roles = keel.Roles }, ""},
 		{"unsupported locale", func(e *keel.Employee) { e.Locale = "fr" }, "locale"},

@@ -46,17 +46,23 @@ func FormatAmount(amount int64, currency string) string {
 
 // ParseAmount reads an amount typed by a person ("1,234.5", "1234.56",
 // "1500") into minor units of the currency. It returns an EINVALID error
-// naming field for anything else: a sign, more decimals than the currency
-// has, letters, or more than MaxAmount.
+// naming field for anything else: nothing, a sign, more decimals than the
+// currency has, letters, or more than MaxAmount.
 func ParseAmount(field, s, currency string) (int64, error) {
 	digits := MinorUnits(currency)
 	t := strings.ReplaceAll(strings.TrimSpace(s), ",", "")
 	whole, frac, hasDot := strings.Cut(t, ".")
 	bad := func() (int64, error) {
 		if digits == 0 {
-			return 0, Errorf(EINVALID, "%s: %q is not an amount of %s (whole units, like 1500)", field, s, currency)
+			return 0, Invalid(field, "%q is not an amount of %s (whole units, like 1500)", s, currency)
 		}
-		return 0, Errorf(EINVALID, "%s: %q is not an amount of %s (like 1234.56)", field, s, currency)
+		return 0, Invalid(field, "%q is not an amount of %s (like 1234.56)", s, currency)
+	}
+	if t == "" {
+		if digits == 0 {
+			return 0, Invalid(field, "required (an amount of %s in whole units, like 1500)", currency)
+		}
+		return 0, Invalid(field, "required (an amount of %s, like 1234.56)", currency)
 	}
 	if whole == "" && frac == "" || len(frac) > digits {
 		return bad()
@@ -72,7 +78,7 @@ func ParseAmount(field, s, currency string) (int64, error) {
 		}
 	}
 	if len(whole) > 15 {
-		return 0, Errorf(EINVALID, "%s: %q is more than any amount Keel accepts", field, s)
+		return 0, Invalid(field, "%q is more than any amount Keel accepts", s)
 	}
 	frac += strings.Repeat("0", digits-len(frac))
 	n, err := strconv.ParseInt(whole+frac, 10, 64)
@@ -80,7 +86,7 @@ func ParseAmount(field, s, currency string) (int64, error) {
 		return bad()
 	}
 	if n > MaxAmount {
-		return 0, Errorf(EINVALID, "%s: %q is more than any amount Keel accepts", field, s)
+		return 0, Invalid(field, "%q is more than any amount Keel accepts", s)
 	}
 	return n, nil
 }

@@ -18,6 +18,9 @@ const (
 	OrderAddon   OrderKind = "addon"   // adds an add-on or quota
 )
 
+// OrderKinds lists the order kinds, in the order they are shown.
+var OrderKinds = []OrderKind{OrderTrial, OrderNew, OrderRenewal, OrderUpgrade, OrderAddon}
+
 // OrderStatus is where an order is in its life.
 type OrderStatus string
 
@@ -30,6 +33,12 @@ const (
 	OrderRejected OrderStatus = "rejected"
 	OrderVoid     OrderStatus = "void"
 )
+
+// OrderStatuses lists the order statuses, in the order of an order's life.
+var OrderStatuses = []OrderStatus{OrderDraft, OrderPending, OrderApproved, OrderRejected, OrderVoid}
+
+// OrderNotFound is the ENOTFOUND refusal of order id.
+func OrderNotFound(id any) *Error { return Errorf(ENOTFOUND, "order %v not found", id) }
 
 // Payment is finance's confirmation that an order was paid.
 type Payment struct {
@@ -158,50 +167,53 @@ type OrderRequest struct {
 const MaxLines = 50
 
 // NewOrder checks a request and returns the draft order it makes. The
-// lines take the price version in effect on their service start (or today).
-func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
+// lines take the price version in effect on their service start (or
+// today, the reporting day of now). Errors about a line name it as
+// lines[i], i counting the request's lines from 0.
+func NewOrder(by Employee, req OrderRequest, now Moment) (Order, error) {
 	if err := by.Can(ActOrderCreate); err != nil {
 		return Order{}, err
 	}
 	if req.Customer.ID == 0 {
-		return Order{}, Errorf(EINVALID, "customer_id: required")
+		return Order{}, Invalid("customer_id", "required (choose a customer)")
 	}
-	switch req.Kind {
-	case OrderTrial, OrderNew, OrderRenewal, OrderUpgrade, OrderAddon:
-	default:
-		return Order{}, Errorf(EINVALID, "kind: %q is not an order kind (want trial, new, renewal, upgrade or addon)", req.Kind)
+	if err := OneOf("kind", req.Kind, OrderKinds); err != nil {
+		return Order{}, err
 	}
 	if len(req.Lines) == 0 {
-		return Order{}, Errorf(EINVALID, "lines: an order needs at least one line")
+		return Order{}, Invalid("lines", "an order needs at least one line")
 	}
 	if len(req.Lines) > MaxLines {
-		return Order{}, Errorf(EINVALID, "lines: at most %d lines", MaxLines)
+		return Order{}, Invalid("lines", "at most %d lines", MaxLines)
 	}
 	s := req.Settings.withDefaults()
-	o := Order{CustomerID: req.Customer.ID, Kind: req.Kind, Status: OrderDraft, CreatedBy: by.ID, CreatedAt: now.UTC()}
-	today := Date(now)
+	o := Order{CustomerID: req.Customer.ID, Kind: req.Kind, Status: OrderDraft, CreatedBy: by.ID, CreatedAt: now.At.UTC()}
+	today := now.Today()
 	editions := 0
 	for i, lr := range req.Lines {
 		field := fmt.Sprintf("lines[%d]", i)
+		if lr.ProductID < 1 {
+			return Order{}, Invalid(field+".product_id", "required (choose a product)")
+		}
 		entry, ok := req.Catalogue[lr.ProductID]
-		if !ok || lr.ProductID == 0 {
-			return Order{}, Errorf(EINVALID, "%s.product_id: there is no product %d", field, lr.ProductID)
+		if !ok {
+			return Order{}, Invalid(field+".product_id", "there is no product %d", lr.ProductID)
 		}
 		p := entry.Product
 		if p.Status != ProductEnabled {
-			return Order{}, Errorf(EINVALID, "%s.product_id: %s is disabled and cannot be ordered", field, p.Code)
+			return Order{}, Invalid(field+".product_id", "%s is disabled and cannot be ordered", p.Code)
 		}
 		if lr.Quantity < 1 || lr.Quantity > 1_000_000 {
-			return Order{}, Errorf(EINVALID, "%s.quantity: must be 1 to 1000000", field)
+			return Order{}, Invalid(field+".quantity", "must be 1 to %d", 1_000_000)
 		}
 		if lr.Months < 1 || lr.Months > 120 {
-			return Order{}, Errorf(EINVALID, "%s.months: must be 1 to 120", field)
+			return Order{}, Invalid(field+".months", "must be 1 to %d", 120)
 		}
 		start := today
 		if lr.Start != nil {
 			start = Date(*lr.Start)
 			if start.Year() < 2000 || start.After(today.AddDate(1, 0, 0)) {
-				return Order{}, Errorf(EINVALID, "%s.start: %s is out of range (2000 to a year from today)", field, start.Format(time.DateOnly))
+				return Order{}, Invalid(field+".start", "%s is out of range (2000 to a year from today)", start.Format(time.DateOnly))
 			}
 			lr.Start = &start
 		}
@@ -214,36 +226,36 @@ func NewOrder(by Employee, req OrderRequest, now time.Time) (Order, error) {
 		}
 		if req.Kind == OrderTrial {
 			if days := start.AddDate(0, lr.Months, 0).Sub(start).Hours() / 24; int(days) > s.TrialMaxDays {
-				return Order{}, Errorf(EINVALID, "%s.months: a trial lasts at most %d days", field, s.TrialMaxDays)
+				return Order{}, Invalid(field+".months", "a trial lasts at most %d days", s.TrialMaxDays)
 			}
 			line.Period = PeriodMonth // free: UnitAmount stays 0
 		} else {
 			v, err := PriceAt(p, entry.Versions, start)
 			if err != nil {
-				return Order{}, Errorf(EINVALID, "%s.product_id: %s has no price on %s", field, p.Code, start.Format(time.DateOnly))
+				return Order{}, Invalid(field+".product_id", "%s has no price on %s", p.Code, start.Format(time.DateOnly))
 			}
 			if v.Period == PeriodYear && lr.Months%12 != 0 {
-				return Order{}, Errorf(EINVALID, "%s.months: %s is priced per year, so months must be a multiple of 12", field, p.Code)
+				return Order{}, Invalid(field+".months", "%s is priced per year, so months must be a multiple of 12", p.Code)
 			}
 			if o.Currency != "" && v.Currency != o.Currency {
-				return Order{}, Errorf(EINVALID, "%s.product_id: %s is priced in %s but the order is in %s; one order has one currency", field, p.Code, v.Currency, o.Currency)
+				return Order{}, Invalid(field+".product_id", "%s is priced in %s but the order is in %s; one order has one currency", p.Code, v.Currency, o.Currency)
 			}
 			o.Currency = v.Currency
 			line.PriceVersionID, line.UnitAmount, line.Period = v.ID, v.Amount, v.Period
 			if line.overLimit() {
-				return Order{}, Errorf(EINVALID, "%s: the line total is over the limit of %d", field, int64(MaxAmount))
+				return Order{}, Invalid(field, "the line total is over the limit of %d", int64(MaxAmount))
 			}
 		}
 		o.Lines = append(o.Lines, line)
 	}
 	if editions > 1 {
-		return Order{}, Errorf(EINVALID, "lines: at most one edition per order")
+		return Order{}, Invalid("lines", "at most one edition per order")
 	}
 	if o.Currency == "" {
 		o.Currency = "USD" // trials cost nothing in any currency
 	}
 	if o.Total() > MaxAmount {
-		return Order{}, Errorf(EINVALID, "lines: the order total is over the limit")
+		return Order{}, Invalid("lines", "the order total is over the limit")
 	}
 	if req.Kind == OrderTrial {
 		if err := trialAllowed(o, req.Orders, req.Catalogue, s, true, "lines"); err != nil {
@@ -264,19 +276,13 @@ func (s OrderSettings) withDefaults() OrderSettings {
 }
 
 func kindAllows(k OrderKind, p Product, field string) error {
-	switch k {
-	case OrderTrial, OrderUpgrade:
-		if p.Kind != KindEdition {
-			article := "a"
-			if k == OrderUpgrade {
-				article = "an"
-			}
-			return Errorf(EINVALID, "%s.product_id: %s %s order is for an edition, and %s is an %s", field, article, k, p.Code, p.Kind)
-		}
-	case OrderAddon:
-		if p.Kind == KindEdition {
-			return Errorf(EINVALID, "%s.product_id: %s is an edition; an addon order is for add-ons", field, p.Code)
-		}
+	switch {
+	case k == OrderTrial && p.Kind != KindEdition:
+		return Invalid(field+".product_id", "a trial order is for an edition, and %s is a %s", p.Code, p.Kind)
+	case k == OrderUpgrade && p.Kind != KindEdition:
+		return Invalid(field+".product_id", "an upgrade order is for an edition, and %s is a %s", p.Code, p.Kind)
+	case k == OrderAddon && p.Kind == KindEdition:
+		return Invalid(field+".product_id", "%s is an edition; an addon order is for add-ons", p.Code)
 	}
 	return nil
 }
@@ -305,7 +311,7 @@ func trialAllowed(o Order, orders []Order, cat map[int64]CatalogueEntry, s Order
 			}
 		}
 		if n >= s.TrialsPerEdition {
-			return Errorf(ECONFLICT, "%s: the customer already had %d trial(s) of %s; the limit is %d", field, n, cat[l.ProductID].Product.Code, s.TrialsPerEdition)
+			return FieldErrorf(ECONFLICT, field, "the customer already had %d trial(s) of %s; the limit is %d", n, cat[l.ProductID].Product.Code, s.TrialsPerEdition)
 		}
 	}
 	return nil
@@ -324,7 +330,7 @@ type CustomerState struct {
 // submit it. A trial order approves itself: Submit then returns its grants,
 // computed against the customer's subscriptions, after checking the trial
 // limit again (two drafts may have been created side by side).
-func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, error) {
+func (o *Order) Submit(by Employee, cs CustomerState, now Moment) ([]Grant, error) {
 	if err := by.Can(ActOrderCreate); err != nil {
 		return nil, err
 	}
@@ -334,7 +340,7 @@ func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, e
 	if o.Status != OrderDraft {
 		return nil, Errorf(ECONFLICT, "order %d is %s; only a draft can be submitted", o.ID, o.Status)
 	}
-	t := now.UTC()
+	t := now.At.UTC()
 	if o.Kind != OrderTrial {
 		o.Status, o.SubmittedAt = OrderPending, &t
 		return nil, nil
@@ -354,8 +360,8 @@ func (o *Order) Submit(by Employee, cs CustomerState, now time.Time) ([]Grant, e
 // grants it makes. Approving an approved order again with the same payment
 // is a harmless repeat (a retried request): it returns repeat = true and no
 // grants, and the caller changes nothing. Any other second approval is a
-// conflict.
-func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Time) (grants []Grant, repeat bool, err error) {
+// conflict. The payment must be made by today, the reporting day of now.
+func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now Moment) (grants []Grant, repeat bool, err error) {
 	if err := by.Can(ActOrderDecide); err != nil {
 		return nil, false, err
 	}
@@ -373,7 +379,7 @@ func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now time.Ti
 	if err != nil {
 		return nil, false, err
 	}
-	t, id := now.UTC(), by.ID
+	t, id := now.At.UTC(), by.ID
 	o.Status, o.Payment, o.DecidedBy, o.DecidedAt = OrderApproved, &p, &id, &t
 	return grants, false, nil
 }
@@ -385,25 +391,29 @@ func (p Payment) same(q Payment) bool {
 	return p.Amount == q.Amount && p.PaidAt.Equal(q.PaidAt) && p.Reference == q.Reference
 }
 
-func (p Payment) validate(o *Order, now time.Time) error {
-	switch {
+// validate checks a payment of o on the calendar of now: it was made
+// between 2000 and today, a payment's day being the reporting day its
+// instant falls on.
+func (p Payment) validate(o *Order, now Moment) error {
+	switch day := now.Calendar.Day(p.PaidAt); {
 	case p.Amount < 0:
-		return Errorf(EINVALID, "paid_amount: must not be negative")
+		return Invalid("paid_amount", "must not be negative")
 	case p.Amount > o.Total():
-		return Errorf(EINVALID, "paid_amount: %d is more than the order total %d %s", p.Amount, o.Total(), o.Currency)
+		return Invalid("paid_amount", "%d is more than the order total %d %s", p.Amount, o.Total(), o.Currency)
 	case p.PaidAt.IsZero():
-		return Errorf(EINVALID, "paid_at: required")
-	case p.PaidAt.Year() < 2000 || p.PaidAt.After(now.Add(24*time.Hour)):
-		return Errorf(EINVALID, "paid_at: %s is out of range (2000 to today)", p.PaidAt.Format(time.DateOnly))
+		return Invalid("paid_at", "required")
+	case day.Year() < 2000 || day.After(now.Today()):
+		return Invalid("paid_at", "%s is out of range (2000 to today)", day.Format(time.DateOnly))
 	case strings.TrimSpace(p.Reference) == "":
-		return Errorf(EINVALID, "payment_ref: required")
+		return Invalid("payment_ref", "required (bank reference or invoice number)")
 	case len(p.Reference) > 200:
-		return Errorf(EINVALID, "payment_ref: at most 200 characters")
+		return Invalid("payment_ref", "at most %d characters", 200)
 	}
 	return nil
 }
 
-// Reject turns an order pending approval down, with a reason.
+// Reject turns an order pending approval down, with a reason, which it
+// needs: sales read it to fix the order.
 func (o *Order) Reject(by Employee, reason string, now time.Time) error {
 	if err := by.Can(ActOrderDecide); err != nil {
 		return err
@@ -411,8 +421,11 @@ func (o *Order) Reject(by Employee, reason string, now time.Time) error {
 	if o.Status != OrderPending {
 		return Errorf(ECONFLICT, "order %d is %s; only an order pending approval can be rejected", o.ID, o.Status)
 	}
+	if strings.TrimSpace(reason) == "" {
+		return Invalid("reason", "required (say why, so sales can fix the order)")
+	}
 	if len(reason) > 2000 {
-		return Errorf(EINVALID, "reason: at most 2000 characters")
+		return Invalid("reason", "at most %d characters", 2000)
 	}
 	t, id := now.UTC(), by.ID
 	o.Status, o.RejectReason, o.DecidedBy, o.DecidedAt = OrderRejected, reason, &id, &t
@@ -433,88 +446,14 @@ func (o *Order) Void(by Employee, now time.Time) error {
 	return nil
 }
 
-// grants computes what approving the order on day now does to the
-// customer's subscriptions (one per product; a grant with SubscriptionID 0
-// asks for a new one).
-func (o *Order) grants(subs []Subscription, now time.Time) ([]Grant, error) {
-	today := Date(now)
-	byProduct := map[int64]Subscription{}
-	for _, s := range subs {
-		byProduct[s.ProductID] = s
-	}
-	var out []Grant
-	for i, l := range o.Lines {
-		field := fmt.Sprintf("lines[%d]", i)
-		start := today
-		if l.Start != nil {
-			start = *l.Start
-		}
-		sub := byProduct[l.ProductID]
-		g := Grant{SubscriptionID: sub.ID, ProductID: l.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind,
-			Kind: GrantTerm, Trial: o.Kind == OrderTrial, Quantity: l.Quantity, MonthlyAmount: l.MonthlyAmount(), Currency: o.Currency}
-		switch o.Kind {
-		case OrderTrial:
-			if sub.ID != 0 && sub.Status(start) != SubVoid && !sub.Trial() {
-				return nil, Errorf(ECONFLICT, "%s: the customer already bought this edition; a trial is for new customers", field)
-			}
-		case OrderNew:
-			if sub.ID != 0 && sub.PaidAt(start) {
-				return nil, Errorf(ECONFLICT, "%s: the customer already has this product in service until %s; use a renewal", field, sub.End().Format(time.DateOnly))
-			}
-			if l.ProductKind == KindEdition {
-				if other, ok := paidEditionAt(subs, start, l.ProductID); ok {
-					return nil, Errorf(ECONFLICT, "%s: the customer has another edition (product %d) in service; use an upgrade", field, other.ProductID)
-				}
-			}
-		case OrderRenewal:
-			if sub.ID == 0 || sub.Status(start) == SubVoid {
-				return nil, Errorf(ECONFLICT, "%s: the customer has no service of this product to renew; use a new order", field)
-			}
-			// A renewal extends from the current end while the service
-			// runs, so no paid day is lost; after a lapse it starts anew.
-			if l.Start == nil && sub.End().After(today) {
-				start = sub.End()
-			}
-			// One edition at a time: renewing the edition an upgrade left
-			// would put two in service.
-			if l.ProductKind == KindEdition {
-				if other, ok := paidEditionAt(subs, start, l.ProductID); ok {
-					return nil, Errorf(ECONFLICT, "%s: the customer has another edition (product %d) in service on %s; use an upgrade", field, other.ProductID, start.Format(time.DateOnly))
-				}
-			}
-		case OrderUpgrade:
-			from, ok := paidEditionAt(subs, start, l.ProductID)
-			if !ok {
-				if sub.ID != 0 && sub.PaidAt(start) {
-					return nil, Errorf(ECONFLICT, "%s: the customer already has this edition; an upgrade switches to another one", field)
-				}
-				return nil, Errorf(ECONFLICT, "%s: the customer has no edition in service on %s to upgrade from; use a new order", field, start.Format(time.DateOnly))
-			}
-			out = append(out, Grant{SubscriptionID: from.ID, ProductID: from.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind, Kind: GrantCut, Start: start, Currency: o.Currency})
-		case OrderAddon:
-			if l.ProductKind == KindAddonTerm {
-				ed, ok := paidEditionAt(subs, start, 0)
-				if !ok {
-					return nil, Errorf(ECONFLICT, "%s: this add-on runs with the edition's term, and the customer has no edition in service on %s", field, start.Format(time.DateOnly))
-				}
-				g.Start, g.End = start, ed.End()
-				out = append(out, g)
-				continue
-			}
-		}
-		g.Start, g.End = start, start.AddDate(0, l.Months, 0)
-		out = append(out, g)
-	}
-	return out, nil
-}
-
-// paidEditionAt finds a paid edition subscription in service on day t,
-// other than product except.
-func paidEditionAt(subs []Subscription, t time.Time, except int64) (Subscription, bool) {
-	for _, s := range subs {
-		if s.ProductKind == KindEdition && s.ProductID != except && s.PaidAt(t) {
-			return s, true
-		}
-	}
-	return Subscription{}, false
+// OrderFilter selects orders. Empty fields do not filter.
+type OrderFilter struct {
+	CustomerID int64
+	Status     OrderStatus
+	Kind       OrderKind
+	CreatedBy  int64
+	// OldestFirst lists by submission, oldest first (a queue), instead of
+	// newest first; drafts, never submitted, come last.
+	OldestFirst bool
+	Page
 }

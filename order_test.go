@@ -131,7 +131,7 @@ func TestNewOrderRefusals(t *testing.T) {
 			if tt.change != nil {
 				tt.change(&req)
 			}
-			o, err := keel.NewOrder(tt.by, req, now)
+			o, err := keel.NewOrder(tt.by, req, keel.UTC.At(now))
 			wantError(t, err, tt.code, tt.field)
 			if msg := keel.ErrorMessage(err); !strings.Contains(msg, tt.says) {
 				t.Errorf("message = %q, want it to say %q", msg, tt.says)
@@ -146,7 +146,7 @@ func TestNewOrderRefusals(t *testing.T) {
 func TestNewOrderDraft(t *testing.T) {
 	now := time.Date(2026, 3, 10, 17, 30, 0, 0, time.FixedZone("UTC+8", 8*3600))
 	req := request(keel.OrderNew, lineFrom(pro, 10, 12, "2025-12-20"), line(storage, 50, 12), line(onboarding, 1, 1))
-	o, err := keel.NewOrder(csm, req, now)
+	o, err := keel.NewOrder(csm, req, keel.UTC.At(now))
 	wantOK(t, err)
 	want := keel.Order{
 		CustomerID: acme.ID, Kind: keel.OrderNew, Status: keel.OrderDraft, Currency: "USD",
@@ -166,7 +166,7 @@ func TestNewOrderDraft(t *testing.T) {
 	}
 
 	// Without a start the line is priced on the day it is sold.
-	o, err = keel.NewOrder(seller, request(keel.OrderRenewal, line(pro, 10, 12)), now)
+	o, err = keel.NewOrder(seller, request(keel.OrderRenewal, line(pro, 10, 12)), keel.UTC.At(now))
 	wantOK(t, err)
 	if got := o.Lines[0]; got.PriceVersionID != 202 || got.UnitAmount != 6000 || got.Start != nil {
 		t.Errorf("line = %+v, want price version 202 at 6000 and no start", got)
@@ -174,7 +174,7 @@ func TestNewOrderDraft(t *testing.T) {
 	if o.CreatedBy != seller.ID {
 		t.Errorf("CreatedBy = %d, want %d", o.CreatedBy, seller.ID)
 	}
-	o, err = keel.NewOrder(seller, request(keel.OrderAddon, line(eurPack, 2, 3)), now)
+	o, err = keel.NewOrder(seller, request(keel.OrderAddon, line(eurPack, 2, 3)), keel.UTC.At(now))
 	wantOK(t, err)
 	if o.Currency != "EUR" || o.Total() != 700*2*3 {
 		t.Errorf("currency, total = %s, %d, want EUR, %d", o.Currency, o.Total(), 700*2*3)
@@ -209,7 +209,7 @@ func TestTrialOrders(t *testing.T) {
 			}
 			req := request(keel.OrderTrial, l)
 			req.Settings.TrialMaxDays = tt.maxDays
-			o, err := keel.NewOrder(seller, req, now)
+			o, err := keel.NewOrder(seller, req, keel.UTC.At(now))
 			if tt.wantEnd == "" {
 				wantError(t, err, keel.EINVALID, "lines[0].months")
 				return
@@ -223,7 +223,7 @@ func TestTrialOrders(t *testing.T) {
 				t.Errorf("total, currency = %d, %q, want 0, USD", o.Total(), o.Currency)
 			}
 			o.ID = 40
-			grants, err := o.Submit(seller, keel.CustomerState{Orders: []keel.Order{o}, Catalogue: req.Catalogue, Settings: req.Settings}, now)
+			grants, err := o.Submit(seller, keel.CustomerState{Orders: []keel.Order{o}, Catalogue: req.Catalogue, Settings: req.Settings}, keel.UTC.At(now))
 			wantOK(t, err)
 			start := day("2026-03-10")
 			if tt.start != "" {
@@ -268,7 +268,7 @@ func TestTrialsPerEdition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := request(keel.OrderTrial, line(basic, 3, 1))
 			req.Orders, req.Settings.TrialsPerEdition = tt.orders, tt.limit
-			_, err := keel.NewOrder(seller, req, now)
+			_, err := keel.NewOrder(seller, req, keel.UTC.At(now))
 			if tt.ok {
 				wantOK(t, err)
 				return
@@ -285,29 +285,29 @@ func TestSubmitRechecksTheTrialLimit(t *testing.T) {
 	now := at("2026-03-10")
 	cat := catalogue()
 	// Two trials of one edition created side by side: neither saw the other.
-	a, err := keel.NewOrder(seller, request(keel.OrderTrial, line(basic, 3, 1)), now)
+	a, err := keel.NewOrder(seller, request(keel.OrderTrial, line(basic, 3, 1)), keel.UTC.At(now))
 	wantOK(t, err)
-	b, err := keel.NewOrder(csm, request(keel.OrderTrial, line(basic, 3, 1)), now.Add(time.Second))
+	b, err := keel.NewOrder(csm, request(keel.OrderTrial, line(basic, 3, 1)), keel.UTC.At(now.Add(time.Second)))
 	wantOK(t, err)
 	a.ID, b.ID = 1, 2
 
-	grants, err := a.Submit(seller, keel.CustomerState{Orders: []keel.Order{a, b}, Catalogue: cat}, now.Add(time.Minute))
+	grants, err := a.Submit(seller, keel.CustomerState{Orders: []keel.Order{a, b}, Catalogue: cat}, keel.UTC.At(now.Add(time.Minute)))
 	wantOK(t, err)
 	if a.Status != keel.OrderApproved || len(grants) != 1 {
 		t.Fatalf("first trial: status %q with %d grants, want approved with 1", a.Status, len(grants))
 	}
-	_, err = b.Submit(csm, keel.CustomerState{Orders: []keel.Order{a, b}, Catalogue: cat}, now.Add(2*time.Minute))
+	_, err = b.Submit(csm, keel.CustomerState{Orders: []keel.Order{a, b}, Catalogue: cat}, keel.UTC.At(now.Add(2*time.Minute)))
 	wantError(t, err, keel.ECONFLICT, "lines")
 	if b.Status != keel.OrderDraft || b.SubmittedAt != nil {
 		t.Errorf("second trial: status %q, submitted %v; want an untouched draft", b.Status, b.SubmittedAt)
 	}
 
 	// A trial approved in the meantime stops a draft too.
-	c, err := keel.NewOrder(seller, request(keel.OrderTrial, line(pro, 3, 1)), now)
+	c, err := keel.NewOrder(seller, request(keel.OrderTrial, line(pro, 3, 1)), keel.UTC.At(now))
 	wantOK(t, err)
 	c.ID = 3
 	other := keel.Order{ID: 4, Kind: keel.OrderTrial, Status: keel.OrderApproved, Lines: []keel.OrderLine{{ProductID: pro}}}
-	_, err = c.Submit(seller, keel.CustomerState{Orders: []keel.Order{c, other}, Catalogue: cat}, now)
+	_, err = c.Submit(seller, keel.CustomerState{Orders: []keel.Order{c, other}, Catalogue: cat}, keel.UTC.At(now))
 	wantError(t, err, keel.ECONFLICT, "lines")
 }
 
@@ -315,7 +315,7 @@ func TestSubmit(t *testing.T) {
 	now := at("2026-03-10")
 	draft := func(t *testing.T, kind keel.OrderKind, lines ...keel.LineRequest) keel.Order {
 		t.Helper()
-		o, err := keel.NewOrder(seller, request(kind, lines...), now)
+		o, err := keel.NewOrder(seller, request(kind, lines...), keel.UTC.At(now))
 		wantOK(t, err)
 		o.ID = 30
 		return o
@@ -324,7 +324,7 @@ func TestSubmit(t *testing.T) {
 
 	t.Run("sends a draft for approval", func(t *testing.T) {
 		o := draft(t, keel.OrderNew, line(pro, 10, 12))
-		grants, err := o.Submit(seller, cs, now.Add(time.Hour))
+		grants, err := o.Submit(seller, cs, keel.UTC.At(now.Add(time.Hour)))
 		wantOK(t, err)
 		if grants != nil {
 			t.Errorf("grants = %+v, want none before approval", grants)
@@ -355,7 +355,7 @@ func TestSubmit(t *testing.T) {
 			o := draft(t, keel.OrderNew, line(pro, 10, 12))
 			o.Status = tt.state
 			before := o
-			grants, err := o.Submit(tt.by, cs, now)
+			grants, err := o.Submit(tt.by, cs, keel.UTC.At(now))
 			wantError(t, err, tt.code, "")
 			if grants != nil || !reflect.DeepEqual(o, before) {
 				t.Errorf("refused submit changed the order or granted: %+v, %+v", o, grants)
@@ -364,7 +364,7 @@ func TestSubmit(t *testing.T) {
 	}
 	t.Run("a trial approves itself", func(t *testing.T) {
 		o := draft(t, keel.OrderTrial, line(basic, 4, 1))
-		grants, err := o.Submit(seller, cs, now)
+		grants, err := o.Submit(seller, cs, keel.UTC.At(now))
 		wantOK(t, err)
 		want := []keel.Grant{{ProductID: basic, OrderID: 30, OrderKind: keel.OrderTrial, Kind: keel.GrantTerm, Trial: true,
 			Quantity: 4, Start: day("2026-03-10"), End: day("2026-04-10"), Currency: "USD"}}
@@ -399,7 +399,7 @@ func (w *world) state() keel.CustomerState {
 // draft creates and submits an order on day now.
 func (w *world) draft(kind keel.OrderKind, now time.Time, lines ...keel.LineRequest) (*keel.Order, []keel.Grant, error) {
 	w.t.Helper()
-	o, err := keel.NewOrder(seller, keel.OrderRequest{Customer: acme, Kind: kind, Lines: lines, Catalogue: w.cat, Orders: w.orders}, now)
+	o, err := keel.NewOrder(seller, keel.OrderRequest{Customer: acme, Kind: kind, Lines: lines, Catalogue: w.cat, Orders: w.orders}, keel.UTC.At(now))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -407,7 +407,7 @@ func (w *world) draft(kind keel.OrderKind, now time.Time, lines ...keel.LineRequ
 	o.ID = w.lastID
 	w.orders = append(w.orders, o)
 	p := &w.orders[len(w.orders)-1]
-	grants, err := p.Submit(seller, w.state(), now)
+	grants, err := p.Submit(seller, w.state(), keel.UTC.At(now))
 	if err != nil {
 		return p, nil, err
 	}
@@ -427,7 +427,7 @@ func (w *world) order(kind keel.OrderKind, now time.Time, lines ...keel.LineRequ
 		}
 		return o.ID, grants, err
 	}
-	grants, _, err = o.Approve(finance, keel.Payment{Amount: o.Total(), PaidAt: now, Reference: fmt.Sprint("INV-", o.ID)}, w.subs, now)
+	grants, _, err = o.Approve(finance, keel.Payment{Amount: o.Total(), PaidAt: now, Reference: fmt.Sprint("INV-", o.ID)}, w.subs, keel.UTC.At(now))
 	if err != nil {
 		return o.ID, nil, err
 	}
@@ -532,10 +532,10 @@ func TestApprove(t *testing.T) {
 	now := at("2026-03-10")
 	pending := func(t *testing.T) keel.Order {
 		t.Helper()
-		o, err := keel.NewOrder(seller, request(keel.OrderNew, line(pro, 10, 12)), now)
+		o, err := keel.NewOrder(seller, request(keel.OrderNew, line(pro, 10, 12)), keel.UTC.At(now))
 		wantOK(t, err)
 		o.ID = 31
-		_, err = o.Submit(seller, keel.CustomerState{}, now)
+		_, err = o.Submit(seller, keel.CustomerState{}, keel.UTC.At(now))
 		wantOK(t, err)
 		return o
 	}
@@ -545,7 +545,7 @@ func TestApprove(t *testing.T) {
 	t.Run("grants the subscription", func(t *testing.T) {
 		o := pending(t)
 		p := keel.Payment{Amount: 500_000, PaidAt: time.Date(2026, 3, 9, 18, 0, 0, 0, time.FixedZone("UTC+8", 8*3600)), Reference: "INV-31"}
-		grants, repeat, err := o.Approve(finance, p, nil, now)
+		grants, repeat, err := o.Approve(finance, p, nil, keel.UTC.At(now))
 		wantOK(t, err)
 		if repeat {
 			t.Error("repeat = true on the first approval")
@@ -582,6 +582,7 @@ func TestApprove(t *testing.T) {
 		{"more than the total", finance, keel.OrderPending, keel.Payment{Amount: total + 1, PaidAt: now, Reference: "INV-31"}, keel.EINVALID, "paid_amount"},
 		{"no payment date", finance, keel.OrderPending, keel.Payment{Amount: total, Reference: "INV-31"}, keel.EINVALID, "paid_at"},
 		{"paid before 2000", finance, keel.OrderPending, keel.Payment{Amount: total, PaidAt: day("1999-12-31"), Reference: "INV-31"}, keel.EINVALID, "paid_at"},
+		{"paid tomorrow", finance, keel.OrderPending, keel.Payment{Amount: total, PaidAt: now.Add(15 * time.Hour), Reference: "INV-31"}, keel.EINVALID, "paid_at"},
 		{"paid in two days", finance, keel.OrderPending, keel.Payment{Amount: total, PaidAt: now.Add(48 * time.Hour), Reference: "INV-31"}, keel.EINVALID, "paid_at"},
 		{"no reference", finance, keel.OrderPending, keel.Payment{Amount: total, PaidAt: now, Reference: " "}, keel.EINVALID, "payment_ref"},
 		{"reference too long", finance, keel.OrderPending, keel.Payment{Amount: total, PaidAt: now, Reference: strings.Repeat("r", 201)}, keel.EINVALID, "payment_ref"},
@@ -591,7 +592,7 @@ func TestApprove(t *testing.T) {
 			o := pending(t)
 			o.Status = tt.status
 			before := o
-			grants, repeat, err := o.Approve(tt.by, tt.p, nil, now)
+			grants, repeat, err := o.Approve(tt.by, tt.p, nil, keel.UTC.At(now))
 			wantError(t, err, tt.code, tt.field)
 			if grants != nil || repeat || !reflect.DeepEqual(o, before) {
 				t.Errorf("refused approval: grants %+v, repeat %v, order %+v; want nothing changed", grants, repeat, o)
@@ -600,21 +601,21 @@ func TestApprove(t *testing.T) {
 	}
 
 	for _, p := range []keel.Payment{
-		{Amount: 0, PaidAt: now, Reference: "credit note 7"}, // nothing paid yet: all outstanding
-		{Amount: total, PaidAt: now.Add(20 * time.Hour), Reference: "INV-31"},
+		{Amount: 0, PaidAt: now, Reference: "credit note 7"},                  // nothing paid yet: all outstanding
+		{Amount: total, PaidAt: now.Add(14 * time.Hour), Reference: "INV-31"}, // 23:30: later today is still today
 	} {
 		o := pending(t)
-		if _, _, err := o.Approve(finance, p, nil, now); err != nil {
+		if _, _, err := o.Approve(finance, p, nil, keel.UTC.At(now)); err != nil {
 			t.Errorf("Approve with %+v: %v, want it accepted", p, err)
 		}
 	}
 
 	t.Run("the same approval again is a harmless repeat", func(t *testing.T) {
 		o := pending(t)
-		_, _, err := o.Approve(finance, paid, nil, now)
+		_, _, err := o.Approve(finance, paid, nil, keel.UTC.At(now))
 		wantOK(t, err)
 		before := o
-		grants, repeat, err := o.Approve(finance, paid, nil, now.Add(time.Minute))
+		grants, repeat, err := o.Approve(finance, paid, nil, keel.UTC.At(now.Add(time.Minute)))
 		wantOK(t, err)
 		if !repeat || grants != nil || !reflect.DeepEqual(o, before) {
 			t.Errorf("repeat approval: grants %+v, repeat %v, order changed %v; want no grants, repeat, unchanged", grants, repeat, !reflect.DeepEqual(o, before))
@@ -624,7 +625,7 @@ func TestApprove(t *testing.T) {
 		// the server's zone.
 		stored := o
 		stored.Payment = &keel.Payment{Amount: paid.Amount, PaidAt: paid.PaidAt.In(time.FixedZone("CST", 8*3600)), Reference: paid.Reference}
-		grants, repeat, err = stored.Approve(finance, paid, nil, now.Add(time.Minute))
+		grants, repeat, err = stored.Approve(finance, paid, nil, keel.UTC.At(now.Add(time.Minute)))
 		wantOK(t, err)
 		if !repeat || grants != nil {
 			t.Errorf("repeat of a stored order: grants %+v, repeat %v; want a repeat", grants, repeat)
@@ -637,10 +638,10 @@ func TestApprove(t *testing.T) {
 			{Amount: paid.Amount, PaidAt: paid.PaidAt, Reference: "INV-32"},
 		} {
 			o := pending(t)
-			_, _, err := o.Approve(finance, paid, nil, now)
+			_, _, err := o.Approve(finance, paid, nil, keel.UTC.At(now))
 			wantOK(t, err)
 			before := o
-			grants, repeat, err := o.Approve(finance, p, nil, now)
+			grants, repeat, err := o.Approve(finance, p, nil, keel.UTC.At(now))
 			wantError(t, err, keel.ECONFLICT, "")
 			if grants != nil || repeat || !reflect.DeepEqual(o, before) {
 				t.Errorf("second approval with %+v: grants %+v, repeat %v; want nothing", p, grants, repeat)
@@ -681,6 +682,8 @@ func TestRejectAndVoid(t *testing.T) {
 		{"reject an approved order", keel.OrderApproved, func(o *keel.Order) error { return o.Reject(finance, "", now) }, keel.ECONFLICT, ""},
 		{"reject twice", keel.OrderRejected, func(o *keel.Order) error { return o.Reject(finance, "", now) }, keel.ECONFLICT, ""},
 		{"sales rejects", keel.OrderPending, func(o *keel.Order) error { return o.Reject(seller, "", now) }, keel.EFORBIDDEN, ""},
+		{"no reason", keel.OrderPending, func(o *keel.Order) error { return o.Reject(finance, "", now) }, keel.EINVALID, "reason"},
+		{"a blank reason", keel.OrderPending, func(o *keel.Order) error { return o.Reject(finance, " \n\t", now) }, keel.EINVALID, "reason"},
 		{"reason too long", keel.OrderPending, func(o *keel.Order) error { return o.Reject(finance, strings.Repeat("r", 2001), now) }, keel.EINVALID, "reason"},
 		{"void a voided order", keel.OrderVoid, func(o *keel.Order) error { return o.Void(finance, now) }, keel.ECONFLICT, ""},
 		{"void a pending order", keel.OrderPending, func(o *keel.Order) error { return o.Void(finance, now) }, keel.ECONFLICT, ""},

@@ -20,6 +20,9 @@ const (
 	KindAddonStandalone ProductKind = "addon_standalone"
 )
 
+// ProductKinds lists the product kinds, in the order they are shown.
+var ProductKinds = []ProductKind{KindEdition, KindAddonTerm, KindAddonStandalone}
+
 // ProductStatus says whether a product may be ordered.
 type ProductStatus string
 
@@ -28,6 +31,12 @@ const (
 	ProductEnabled  ProductStatus = "enabled"
 	ProductDisabled ProductStatus = "disabled"
 )
+
+// ProductStatuses lists the product statuses.
+var ProductStatuses = []ProductStatus{ProductEnabled, ProductDisabled}
+
+// ProductNotFound is the ENOTFOUND refusal of product id.
+func ProductNotFound(id any) *Error { return Errorf(ENOTFOUND, "product %v not found", id) }
 
 // Product is something the company sells.
 type Product struct {
@@ -45,25 +54,18 @@ var codePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 // Validate checks a new product.
 func (p Product) Validate() error {
 	if !codePattern.MatchString(p.Code) {
-		return Errorf(EINVALID, "code: %q must be 1 to 64 lower-case letters, digits, '.', '_' or '-'", p.Code)
+		return Invalid("code", "%q must be 1 to 64 lower-case letters, digits, '.', '_' or '-'", p.Code)
 	}
 	if strings.TrimSpace(p.Name) == "" || len(p.Name) > 200 {
-		return Errorf(EINVALID, "name: must be 1 to 200 characters")
+		return Invalid("name", "must be 1 to %d characters", 200)
 	}
-	switch p.Kind {
-	case KindEdition, KindAddonTerm, KindAddonStandalone:
-	default:
-		return Errorf(EINVALID, "kind: %q is not a product kind (want edition, addon_term or addon_standalone)", p.Kind)
+	if err := OneOf("kind", p.Kind, ProductKinds); err != nil {
+		return err
 	}
 	if strings.TrimSpace(p.Unit) == "" || len(p.Unit) > 32 {
-		return Errorf(EINVALID, "unit: must be 1 to 32 characters")
+		return Invalid("unit", "must be 1 to %d characters", 32)
 	}
-	switch p.Status {
-	case ProductEnabled, ProductDisabled:
-	default:
-		return Errorf(EINVALID, "status: %q is not enabled or disabled", p.Status)
-	}
-	return nil
+	return OneOf("status", p.Status, ProductStatuses)
 }
 
 // Period is how often a price is charged.
@@ -76,6 +78,9 @@ const (
 	PeriodOnce  Period = "once" // not recurring: setup fees, one-off packs
 )
 
+// Periods lists the price periods, in the order they are shown.
+var Periods = []Period{PeriodMonth, PeriodYear, PeriodOnce}
+
 // currencies are the ISO 4217 codes Keel accepts, with their minor units.
 var currencies = map[string]int{
 	"USD": 2, "EUR": 2, "GBP": 2, "CNY": 2, "JPY": 0, "HKD": 2, "SGD": 2,
@@ -87,7 +92,7 @@ var currencies = map[string]int{
 // currency Keel accepts.
 func ValidCurrency(field, code string) error {
 	if _, ok := currencies[code]; !ok {
-		return Errorf(EINVALID, "%s: %q is not a supported ISO 4217 currency code", field, code)
+		return Invalid(field, "%q is not a supported ISO 4217 currency code", code)
 	}
 	return nil
 }
@@ -113,24 +118,22 @@ type PriceVersion struct {
 // Validate checks a new price version.
 func (v PriceVersion) Validate() error {
 	if v.Amount < 0 {
-		return Errorf(EINVALID, "amount: must not be negative")
+		return Invalid("amount", "must not be negative")
 	}
 	if v.Amount > MaxAmount {
-		return Errorf(EINVALID, "amount: %d is over the limit of %d", v.Amount, int64(MaxAmount))
+		return Invalid("amount", "%d is over the limit of %d", v.Amount, int64(MaxAmount))
 	}
 	if err := ValidCurrency("currency", v.Currency); err != nil {
 		return err
 	}
-	switch v.Period {
-	case PeriodMonth, PeriodYear, PeriodOnce:
-	default:
-		return Errorf(EINVALID, "period: %q is not month, year or once", v.Period)
+	if err := OneOf("period", v.Period, Periods); err != nil {
+		return err
 	}
 	if v.EffectiveFrom.IsZero() {
-		return Errorf(EINVALID, "effective_from: required")
+		return Invalid("effective_from", "required")
 	}
-	if y := v.EffectiveFrom.Year(); y < 2000 || y > 2100 {
-		return Errorf(EINVALID, "effective_from: %s is out of range (2000 to 2100)", v.EffectiveFrom.Format(time.DateOnly))
+	if err := InYears("effective_from", v.EffectiveFrom); err != nil {
+		return err
 	}
 	return nil
 }
@@ -154,14 +157,14 @@ func (p Product) AddPrice(versions []PriceVersion, next PriceVersion) (closes *P
 		return nil, nil
 	}
 	if !next.EffectiveFrom.After(latest.EffectiveFrom) {
-		return nil, Errorf(ECONFLICT, "effective_from: must be after %s, when the current price took effect (prices are never edited in place)",
+		return nil, FieldErrorf(ECONFLICT, "effective_from", "must be after %s, when the current price took effect (prices are never edited in place)",
 			latest.EffectiveFrom.Format(time.DateOnly))
 	}
 	if next.Currency != latest.Currency {
-		return nil, Errorf(EINVALID, "currency: %s is priced in %s", p.Code, latest.Currency)
+		return nil, Invalid("currency", "%s is priced in %s", p.Code, latest.Currency)
 	}
 	if next.Period != latest.Period {
-		return nil, Errorf(EINVALID, "period: %s is priced per %s", p.Code, latest.Period)
+		return nil, Invalid("period", "%s is priced per %s", p.Code, latest.Period)
 	}
 	closed := *latest
 	to := next.EffectiveFrom
@@ -178,11 +181,5 @@ func PriceAt(p Product, versions []PriceVersion, t time.Time) (PriceVersion, err
 			return v, nil
 		}
 	}
-	return PriceVersion{}, Errorf(EINVALID, "lines: %s has no price on %s", p.Code, day.Format(time.DateOnly))
-}
-
-// Date returns t's UTC calendar day at midnight.
-func Date(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return PriceVersion{}, Errorf(EINVALID, "%s has no price on %s", p.Code, day.Format(time.DateOnly))
 }

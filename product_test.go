@@ -181,7 +181,7 @@ func TestPriceAt(t *testing.T) {
 		t.Run(tt.at.Format(time.RFC3339), func(t *testing.T) {
 			v, err := keel.PriceAt(pro, versions, tt.at)
 			if tt.want == 0 {
-				wantError(t, err, keel.EINVALID, "lines")
+				wantError(t, err, keel.EINVALID, "")
 				if msg := keel.ErrorMessage(err); !strings.Contains(msg, "pro has no price on") {
 					t.Errorf("message = %q, want it to name the product", msg)
 				}

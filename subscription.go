@@ -18,6 +18,9 @@ const (
 	SubVoid    SubscriptionStatus = "void"    // every order that shaped it was voided
 )
 
+// SubscriptionStatuses lists the subscription statuses.
+var SubscriptionStatuses = []SubscriptionStatus{SubPending, SubActive, SubEnded, SubVoid}
+
 // GrantKind says what a grant does to its subscription.
 type GrantKind string
 
@@ -133,6 +136,21 @@ func (s Subscription) QuantityAt(t time.Time) int64 {
 	return trial
 }
 
+// Quantity is the quantity people ask about on day today: the one in
+// service; for a subscription that has not started, that of its first day;
+// for one that has ended, that of its last; 0 when every grant is void.
+func (s Subscription) Quantity(today time.Time) int64 {
+	switch s.Status(today) {
+	case SubActive:
+		return s.QuantityAt(today)
+	case SubPending:
+		return s.QuantityAt(s.Start())
+	case SubEnded:
+		return s.QuantityAt(s.End().AddDate(0, 0, -1))
+	}
+	return 0
+}
+
 // PaidAt reports whether a paid term covers day t.
 func (s Subscription) PaidAt(t time.Time) bool {
 	for _, g := range s.terms() {
@@ -154,18 +172,18 @@ func (s Subscription) Trial() bool {
 	return len(terms) > 0
 }
 
-// Status is the subscription's state on day now.
-func (s Subscription) Status(now time.Time) SubscriptionStatus {
+// Status is the subscription's state on day today (a reporting day).
+func (s Subscription) Status(today time.Time) SubscriptionStatus {
 	terms := s.terms()
 	if len(terms) == 0 {
 		return SubVoid
 	}
 	for _, g := range terms {
-		if !now.Before(g.Start) && now.Before(g.End) {
+		if !today.Before(g.Start) && today.Before(g.End) {
 			return SubActive
 		}
 	}
-	if now.Before(s.End()) {
+	if today.Before(s.End()) {
 		return SubPending
 	}
 	return SubEnded
@@ -183,4 +201,12 @@ func (s Subscription) OrderIDs() []int64 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+// SubscriptionFilter selects subscriptions. Empty fields do not filter.
+type SubscriptionFilter struct {
+	CustomerID int64
+	ProductID  int64
+	Status     SubscriptionStatus // status today
+	Page
 }

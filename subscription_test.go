@@ -207,6 +207,29 @@ func TestSubscriptionPaidAtAndTrial(t *testing.T) {
 	}
 }
 
+func TestSubscriptionQuantity(t *testing.T) {
+	s := sub(1, 2,
+		term(1, keel.OrderNew, 10, "2026-01-01", "2027-01-01"),
+		term(2, keel.OrderAddon, 5, "2026-06-01", "2027-01-01"))
+	for _, tt := range []struct {
+		today string
+		want  int64
+	}{
+		{"2025-12-31", 10}, // not started: its first day's
+		{"2026-03-01", 10}, // in service: today's
+		{"2026-07-01", 15},
+		{"2027-01-01", 15}, // ended: its last day's
+		{"2030-01-01", 15},
+	} {
+		if got := s.Quantity(day(tt.today)); got != tt.want {
+			t.Errorf("Quantity(%s) = %d, want %d", tt.today, got, tt.want)
+		}
+	}
+	if got := sub(1, 2, void(term(1, keel.OrderNew, 10, "2026-01-01", "2027-01-01"))).Quantity(day("2026-03-01")); got != 0 {
+		t.Errorf("Quantity of a void subscription = %d, want 0", got)
+	}
+}
+
 func TestSubscriptionOrderIDs(t *testing.T) {
 	s := sub(1, 2,
 		term(9, keel.OrderRenewal, 1, "2027-01-01", "2028-01-01"),

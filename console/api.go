@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,57 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/keelhq/keel"
 )
-
-// Store is what the console and its JSON API read and change in Postgres. Every method
-// that changes a record takes the employee making the change, checks their
-// role itself and writes the audit log in the same transaction; errors are
-// *keel.Error with a code, or internal failures.
-type Store interface {
-	AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error)
-	Employee(ctx context.Context, id int64) (keel.Employee, error)
-	EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error)
-	Employees(ctx context.Context) ([]keel.Employee, error)
-	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
-	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
-	SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error)
-	Authenticate(ctx context.Context, token string) (keel.Employee, error)
-	CheckPassword(ctx context.Context, email, password string) (keel.Employee, error)
-	CreateSession(ctx context.Context, employeeID int64, ttl time.Duration) (string, time.Time, error)
-	SessionEmployee(ctx context.Context, secret string) (keel.Employee, error)
-	DeleteSession(ctx context.Context, secret string) error
-
-	CreateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
-	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
-	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
-	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
-	CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error)
-	AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp) (keel.FollowUp, error)
-	FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]keel.FollowUp, int, error)
-	FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error)
-	Attachment(ctx context.Context, id int64) (keel.Attachment, error)
-
-	CreateProduct(ctx context.Context, by keel.Employee, p keel.Product) (keel.Product, error)
-	SetProductStatus(ctx context.Context, by keel.Employee, id int64, s keel.ProductStatus) (keel.Product, error)
-	AddPrice(ctx context.Context, by keel.Employee, v keel.PriceVersion) (keel.PriceVersion, error)
-	Product(ctx context.Context, id int64) (keel.CatalogueEntry, error)
-	Products(ctx context.Context) ([]keel.CatalogueEntry, error)
-
-	CreateOrder(ctx context.Context, by keel.Employee, customerID int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
-	SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
-	ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error)
-	RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error)
-	VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
-	Order(ctx context.Context, id int64) (keel.Order, error)
-	Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int, error)
-	OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, error)
-	Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]keel.Subscription, int, error)
-
-	Audit(ctx context.Context, f keel.AuditFilter) ([]keel.AuditEntry, int, error)
-}
 
 // Request body limits. Follow-ups carry attachments (base64, so a third
 // larger than the files), everything else is a small record.
@@ -84,7 +34,7 @@ func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == keel.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keel"`)
 	}
-	writeJSONError(w, statusOf(code), code, keel.ErrorMessage(err))
+	writeJSONError(w, statusOf(code), code, keel.ErrorMessage(err), keel.ErrorField(err))
 }
 
 // api makes an API handler of h, which answers the request itself when
@@ -98,13 +48,15 @@ func (s *server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 	}
 }
 
-// writeJSONError writes {"error": {"code": …, "message": …}}.
-func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+// writeJSONError writes {"error": {"code": …, "message": …, "field": …}},
+// field only when the refusal is about one.
+func writeJSONError(w http.ResponseWriter, status int, code, message, field string) {
 	type body struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
 	}
-	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message}})
+	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message, Field: field}})
 }
 
 // writeJSON writes v as the response. Encoding goes to memory first so a
@@ -142,7 +94,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return keel.Errorf(keel.EINVALID, "Content-Type: %q is not JSON (send application/json)", ct)
+			return keel.Invalid("Content-Type", "%q is not JSON (send application/json)", ct)
 		}
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
@@ -153,7 +105,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 		if allowEmpty {
 			return nil
 		}
-		return keel.Errorf(keel.EINVALID, "body: required (a JSON object)")
+		return keel.Invalid("body", "required (a JSON object)")
 	}
 	if err != nil {
 		return jsonError("", err, limit)
@@ -166,7 +118,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 				return e
 			}
 		}
-		return keel.Errorf(keel.EINVALID, "body: more than one JSON value")
+		return keel.Invalid("body", "more than one JSON value")
 	}
 	return nil
 }
@@ -201,42 +153,43 @@ func jsonError(prefix string, err error, limit int64) error {
 	}
 	switch {
 	case errors.As(err, &maxErr):
-		return keel.Errorf(keel.ETOOLARGE, "body: over the limit of %d MiB", limit>>20)
+		return keel.FieldErrorf(keel.ETOOLARGE, "body", "over the limit of %d MiB", limit>>20)
 	case errors.As(err, &typeErr):
-		return keel.Errorf(keel.EINVALID, "%s: want %s", field(typeErr.Field), describeType(typeErr.Type))
+		return wantType(field(typeErr.Field), typeErr.Type)
 	case errors.As(err, &syntaxErr):
-		return keel.Errorf(keel.EINVALID, "%s: not valid JSON (at byte %d: %s)", field(""), syntaxErr.Offset, syntaxErr.Error())
+		return keel.Invalid(field(""), "not valid JSON (at byte %d: %s)", syntaxErr.Offset, syntaxErr.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return keel.Errorf(keel.EINVALID, "%s: not valid JSON (it ends too early)", field(""))
+		return keel.Invalid(field(""), "not valid JSON (it ends too early)")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return keel.Errorf(keel.EINVALID, "%s: unknown field", field(name))
+		return keel.Invalid(field(name), "unknown field")
 	}
-	return keel.Errorf(keel.EINVALID, "%s: not valid JSON", field(""))
+	return keel.Invalid(field(""), "not valid JSON")
 }
 
-// describeType says in words what a JSON value of Go type t looks like.
-func describeType(t reflect.Type) string {
+// wantType refuses a JSON value of the wrong type for field, saying in
+// words what a value of Go type t looks like.
+func wantType(field string, t reflect.Type) error {
 	if t == nil {
-		return "another type"
+		return keel.Invalid(field, "want another type")
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
+		return keel.Invalid(field, "want an integer")
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
+		return keel.Invalid(field, "want a non-negative integer")
 	case reflect.Float32, reflect.Float64:
-		return "a number"
+		return keel.Invalid(field, "want a number")
 	case reflect.String:
-		return "a string"
+		return keel.Invalid(field, "want a string")
 	case reflect.Bool:
-		return "true or false"
+		return keel.Invalid(field, "want true or false")
 	case reflect.Slice, reflect.Array:
-		return "an array"
+		return keel.Invalid(field, "want an array")
 	case reflect.Pointer:
-		return describeType(t.Elem())
+		return wantType(field, t.Elem())
 	}
-	return "an object"
+	return keel.Invalid(field, "want an object")
 }
 
 // optional is a field of a partial update: Set tells an absent field from
@@ -257,24 +210,13 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.V)
 }
 
-// pathID is the record id in the URL. A path whose id is not a positive
-// integer names no record.
-func pathID(r *http.Request, what string) (int64, error) {
-	s := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id < 1 {
-		return 0, keel.Errorf(keel.ENOTFOUND, "there is no %s %q", what, s)
-	}
-	return id, nil
-}
-
 // queryParams returns the URL's query, refusing parameters other than
 // allowed and parameters given twice, so a typo is an error rather than a
 // filter silently not applied.
 func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, keel.Errorf(keel.EINVALID, "query: %s", err)
+		return nil, keel.Invalid("query", "%s", err)
 	}
 	for name, vs := range q {
 		ok := false
@@ -282,29 +224,16 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 			ok = ok || a == name
 		}
 		if !ok && len(allowed) == 0 {
-			return nil, keel.Errorf(keel.EINVALID, "%s: unknown parameter (this list takes none)", name)
+			return nil, keel.Invalid(name, "unknown parameter (this list takes none)")
 		}
 		if !ok {
-			return nil, keel.Errorf(keel.EINVALID, "%s: unknown parameter (want one of %s)", name, strings.Join(allowed, ", "))
+			return nil, keel.Invalid(name, "unknown parameter (want one of %s)", strings.Join(allowed, ", "))
 		}
 		if len(vs) > 1 {
-			return nil, keel.Errorf(keel.EINVALID, "%s: given %d times", name, len(vs))
+			return nil, keel.Invalid(name, "given %d times", len(vs))
 		}
 	}
 	return q, nil
-}
-
-// queryID parses an optional record id parameter; 0 when absent.
-func queryID(q url.Values, name string) (int64, error) {
-	s := q.Get(name)
-	if s == "" {
-		return 0, nil
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id < 1 {
-		return 0, keel.Errorf(keel.EINVALID, "%s: %q is not a record id (want a positive integer)", name, s)
-	}
-	return id, nil
 }
 
 // queryPage parses limit and offset.
@@ -320,36 +249,14 @@ func queryPage(q url.Values) (keel.Page, error) {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return p, keel.Errorf(keel.EINVALID, "%s: %q is not an integer", f.name, s)
+			return p, keel.Invalid(f.name, "%q is not an integer", s)
 		}
 		*f.to = n
 	}
 	if q.Get("limit") == "0" {
-		return p, keel.Errorf(keel.EINVALID, "limit: must be 1 to %d", keel.MaxPageSize)
+		return p, keel.Invalid("limit", "must be 1 to %d", keel.MaxPageSize)
 	}
 	return p.Normalize()
-}
-
-// queryEnum parses an optional parameter that must be one of values.
-func queryEnum[T ~string](q url.Values, name string, values ...T) (T, error) {
-	s := q.Get(name)
-	if s == "" {
-		return "", nil
-	}
-	return parseEnum(name, s, values...)
-}
-
-// parseEnum returns s as a T when it is one of values, or an EINVALID
-// error naming field and the values.
-func parseEnum[T ~string](field, s string, values ...T) (T, error) {
-	names := make([]string, len(values))
-	for i, v := range values {
-		if string(v) == s {
-			return v, nil
-		}
-		names[i] = string(v)
-	}
-	return "", keel.Errorf(keel.EINVALID, "%s: %q is not one of %s", field, s, strings.Join(names, ", "))
 }
 
 // list is one page of a list.
@@ -368,42 +275,6 @@ func newList[R, T any](rows []R, total int, p keel.Page, conv func(R) T) list[T]
 		items[i] = conv(r)
 	}
 	return list[T]{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset}
-}
-
-// parseDay parses a "YYYY-MM-DD" field as UTC midnight, within the years
-// records may have.
-func parseDay(field, s string) (time.Time, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, keel.Errorf(keel.EINVALID, "%s: %q is not a date like 2026-11-23", field, s)
-	}
-	if err := yearInRange(field, t); err != nil {
-		return time.Time{}, err
-	}
-	return t, nil
-}
-
-// parseTime parses a field that is a day ("YYYY-MM-DD", UTC midnight) or
-// an RFC 3339 time.
-func parseTime(field, s string) (time.Time, error) {
-	if len(s) == len(time.DateOnly) {
-		return parseDay(field, s)
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, keel.Errorf(keel.EINVALID, "%s: %q is not a date like 2026-11-23 or a time like 2026-11-23T08:00:00Z", field, s)
-	}
-	if err := yearInRange(field, t); err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
-
-func yearInRange(field string, t time.Time) error {
-	if y := t.UTC().Year(); y < 2000 || y > 2100 {
-		return keel.Errorf(keel.EINVALID, "%s: %s is out of range (2000 to 2100)", field, t.Format(time.DateOnly))
-	}
-	return nil
 }
 
 // day formats a calendar day.

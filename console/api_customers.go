@@ -1,7 +1,7 @@
 package console
 
 import (
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +10,16 @@ import (
 
 	"github.com/keelhq/keel"
 )
+
+// CustomerStore is what the customer handlers — the API's and the pages'
+// — read and change: customers with everything derived about them.
+type CustomerStore interface {
+	CreateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
+	UpdateCustomer(ctx context.Context, by keel.Employee, c keel.Customer) (keel.CustomerView, error)
+	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
+	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
+	CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error)
+}
 
 // customerJSON is a customer as the API shows it, with everything derived.
 type customerJSON struct {
@@ -46,7 +56,8 @@ type totalsJSON struct {
 	Outstanding int64  `json:"outstanding"`
 }
 
-func toCustomerJSON(v keel.CustomerView, now time.Time) customerJSON {
+// toCustomerJSON shows a customer with its subscriptions as of today.
+func toCustomerJSON(v keel.CustomerView, today time.Time) customerJSON {
 	c := customerJSON{
 		ID: v.ID, Name: v.Name, TenantID: v.TenantID, SalesOwner: v.SalesOwner, CSMOwner: v.CSMOwner,
 		Industry: v.Industry, Region: v.Region, Website: v.Website, Notes: v.Notes,
@@ -62,7 +73,7 @@ func toCustomerJSON(v keel.CustomerView, now time.Time) customerJSON {
 		c.Totals[i] = totalsJSON(t)
 	}
 	for i, s := range v.Subscriptions {
-		c.Subscriptions[i] = toSubscriptionJSON(s, now)
+		c.Subscriptions[i] = toSubscriptionJSON(s, today)
 	}
 	return c
 }
@@ -161,11 +172,11 @@ func (s *server) handleCustomerCreate() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		v, err := s.Store.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
+		v, err := s.customers.CreateCustomer(r.Context(), employeeFrom(r.Context()), c)
 		if err != nil {
 			return err
 		}
-		writeCreated(w, location("customers", v.ID), toCustomerJSON(v, s.Now()))
+		writeCreated(w, location("customers", v.ID), toCustomerJSON(v, s.day()))
 		return nil
 	})
 }
@@ -174,7 +185,7 @@ func (s *server) handleCustomerCreate() http.HandlerFunc {
 // and PATCH (merge: absent fields keep their value).
 func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		id, err := pathID(r, keel.CustomerNotFound)
 		if err != nil {
 			return err
 		}
@@ -189,11 +200,11 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 				return err
 			}
 			c.ID = id // Version 0: replace whatever is there
-			v, err := s.Store.UpdateCustomer(r.Context(), by, c)
+			v, err := s.customers.UpdateCustomer(r.Context(), by, c)
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+			writeJSON(w, http.StatusOK, toCustomerJSON(v, s.day()))
 			return nil
 		}
 		var p customerPatch
@@ -206,7 +217,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 		// so neither change is lost.
 		var v keel.CustomerView
 		for attempt := 1; ; attempt++ {
-			cur, err := s.Store.Customer(r.Context(), id)
+			cur, err := s.customers.Customer(r.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -214,7 +225,7 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 			if err := p.apply(&c); err != nil {
 				return err
 			}
-			v, err = s.Store.UpdateCustomer(r.Context(), by, c)
+			v, err = s.customers.UpdateCustomer(r.Context(), by, c)
 			if errors.Is(err, keel.ErrChanged) && attempt < 5 {
 				continue
 			}
@@ -223,27 +234,21 @@ func (s *server) handleCustomerUpdate(replace bool) http.HandlerFunc {
 			}
 			break
 		}
-		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.day()))
 		return nil
 	})
 }
 
 func (s *server) handleCustomerGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
+		v, err := pathRecord(r, keel.CustomerNotFound, s.customers.Customer)
 		if err != nil {
 			return err
 		}
-		v, err := s.Store.Customer(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.Now()))
+		writeJSON(w, http.StatusOK, toCustomerJSON(v, s.day()))
 		return nil
 	})
 }
-
-var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
 
 func (s *server) handleCustomerList() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
@@ -251,12 +256,8 @@ func (s *server) handleCustomerList() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var f keel.CustomerFilter
-		f.Query = q.Get("q")
-		if len(f.Query) > 200 {
-			return keel.Errorf(keel.EINVALID, "q: at most 200 characters")
-		}
-		if f.Status, err = queryEnum(q, "status", customerStatuses...); err != nil {
+		f := keel.CustomerFilter{Query: q.Get("q")}
+		if f.Status, err = queryEnum(q, "status", keel.CustomerStatuses); err != nil {
 			return err
 		}
 		if f.Owner, err = queryID(q, "owner"); err != nil {
@@ -265,139 +266,12 @@ func (s *server) handleCustomerList() http.HandlerFunc {
 		if f.Page, err = queryPage(q); err != nil {
 			return err
 		}
-		rows, total, err := s.Store.Customers(r.Context(), f)
+		rows, total, err := s.customers.Customers(r.Context(), f)
 		if err != nil {
 			return err
 		}
-		now := s.Now()
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(v keel.CustomerView) customerJSON { return toCustomerJSON(v, now) }))
-		return nil
-	})
-}
-
-// followUpJSON is a follow-up record; its attachments are listed without
-// their contents, which GET /attachments/{id} serves.
-type followUpJSON struct {
-	ID          int64            `json:"id"`
-	CustomerID  int64            `json:"customer_id"`
-	At          string           `json:"at"`
-	AuthorID    int64            `json:"author_id"`
-	Kind        string           `json:"kind"`
-	Text        string           `json:"text"`
-	Attachments []attachmentJSON `json:"attachments"`
-	CreatedAt   string           `json:"created_at"`
-}
-
-type attachmentJSON struct {
-	ID          int64  `json:"id"`
-	Name        string `json:"name"`
-	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"`
-	URL         string `json:"url"`
-}
-
-func toFollowUpJSON(f keel.FollowUp) followUpJSON {
-	out := followUpJSON{ID: f.ID, CustomerID: f.CustomerID, At: stamp(f.At), AuthorID: f.AuthorID, Kind: string(f.Kind),
-		Text: f.Text, Attachments: make([]attachmentJSON, len(f.Attachments)), CreatedAt: stamp(f.CreatedAt)}
-	for i, a := range f.Attachments {
-		size := a.Size
-		if size == 0 {
-			size = int64(len(a.Data))
-		}
-		out.Attachments[i] = attachmentJSON{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: size, URL: location("attachments", a.ID)}
-	}
-	return out
-}
-
-// followUpRequest is the body of POST /customers/{id}/followups. At is a
-// day or an RFC 3339 time, now when absent.
-type followUpRequest struct {
-	At          string            `json:"at"`
-	Kind        string            `json:"kind"`
-	Text        string            `json:"text"`
-	Attachments []json.RawMessage `json:"attachments"`
-}
-
-// attachmentRequest is one file of a follow-up, its contents in base64.
-type attachmentRequest struct {
-	Name        string `json:"name"`
-	ContentType string `json:"content_type"`
-	Data        string `json:"data"`
-}
-
-func (req followUpRequest) followUp(customerID int64, now time.Time) (keel.FollowUp, error) {
-	f := keel.FollowUp{CustomerID: customerID, Kind: keel.FollowUpKind(req.Kind), Text: req.Text, At: now.UTC()}
-	if req.At != "" {
-		at, err := parseTime("at", req.At)
-		if err != nil {
-			return f, err
-		}
-		f.At = at
-	}
-	if len(req.Attachments) > keel.MaxAttachments {
-		return f, keel.Errorf(keel.EINVALID, "attachments: at most %d", keel.MaxAttachments)
-	}
-	for i, raw := range req.Attachments {
-		field := fmt.Sprintf("attachments[%d]", i)
-		var a attachmentRequest
-		if err := decodeInto(raw, field+".", &a); err != nil {
-			return f, err
-		}
-		ct, ok := mediaType(a.ContentType)
-		if !ok {
-			return f, keel.Errorf(keel.EINVALID, "%s.content_type: %q is not a media type like application/pdf", field, a.ContentType)
-		}
-		data, err := base64.StdEncoding.DecodeString(a.Data)
-		if err != nil {
-			return f, keel.Errorf(keel.EINVALID, "%s.data: not base64 (standard alphabet, with padding)", field)
-		}
-		f.Attachments = append(f.Attachments, keel.Attachment{Name: a.Name, ContentType: ct, Size: int64(len(data)), Data: data})
-	}
-	return f, nil
-}
-
-func (s *server) handleFollowUpCreate() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
-		if err != nil {
-			return err
-		}
-		var req followUpRequest
-		if err := decodeBody(w, r, maxFollowUpBytes, false, &req); err != nil {
-			return err
-		}
-		f, err := req.followUp(id, s.Now())
-		if err != nil {
-			return err
-		}
-		f, err = s.Store.AddFollowUp(r.Context(), employeeFrom(r.Context()), f)
-		if err != nil {
-			return err
-		}
-		writeCreated(w, fmt.Sprintf("/api/v1/customers/%d/followups", id), toFollowUpJSON(f))
-		return nil
-	})
-}
-
-func (s *server) handleFollowUpList() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "customer")
-		if err != nil {
-			return err
-		}
-		q, err := queryParams(r, "limit", "offset")
-		if err != nil {
-			return err
-		}
-		p, err := queryPage(q)
-		if err != nil {
-			return err
-		}
-		rows, total, err := s.Store.FollowUps(r.Context(), id, p)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, newList(rows, total, p, toFollowUpJSON))
+		today := s.day()
+		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(v keel.CustomerView) customerJSON { return toCustomerJSON(v, today) }))
 		return nil
 	})
 }

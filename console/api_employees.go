@@ -1,15 +1,23 @@
 package console
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keelhq/keel"
 )
+
+// EmployeeStore is what the employee handlers read and change.
+type EmployeeStore interface {
+	AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error)
+	Employee(ctx context.Context, id int64) (keel.Employee, error)
+	EmployeeByEmail(ctx context.Context, email string) (keel.Employee, error)
+	Employees(ctx context.Context) ([]keel.Employee, error)
+	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
+	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
+	SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error)
+}
 
 // employeeJSON is an employee as the API shows it.
 type employeeJSON struct {
@@ -53,7 +61,7 @@ func (s *server) handleEmployeeList() http.HandlerFunc {
 		if _, err := queryParams(r); err != nil {
 			return err
 		}
-		rows, err := s.Store.Employees(r.Context())
+		rows, err := s.employees.Employees(r.Context())
 		if err != nil {
 			return err
 		}
@@ -62,20 +70,14 @@ func (s *server) handleEmployeeList() http.HandlerFunc {
 	})
 }
 
-// parseRoles turns role names into roles, naming the one that is wrong.
-func parseRoles(names []string) ([]keel.Role, error) {
-	if len(names) == 0 {
-		return nil, keel.Errorf(keel.EINVALID, "roles: an employee needs at least one role (admin, sales, csm, finance, leadership)")
-	}
+// toRoles turns role names into roles, for the domain to check
+// (keel.Employee.Validate names the one that is wrong).
+func toRoles(names []string) []keel.Role {
 	roles := make([]keel.Role, len(names))
 	for i, n := range names {
-		r, err := keel.ParseRole(fmt.Sprintf("roles[%d]", i), n)
-		if err != nil {
-			return nil, err
-		}
-		roles[i] = r
+		roles[i] = keel.Role(n)
 	}
-	return roles, nil
+	return roles
 }
 
 // employeeRequest is the body of POST /employees.
@@ -92,15 +94,8 @@ func (s *server) handleEmployeeCreate() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		roles, err := parseRoles(req.Roles)
-		if err != nil {
-			return err
-		}
-		e := keel.Employee{Email: strings.TrimSpace(req.Email), Name: req.Name, Roles: roles, Locale: req.Locale, Status: keel.EmployeeActive}
-		if err := e.Validate(); err != nil {
-			return err
-		}
-		e, password, err := s.Store.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
+		e := keel.Employee{Email: strings.TrimSpace(req.Email), Name: req.Name, Roles: toRoles(req.Roles), Locale: req.Locale, Status: keel.EmployeeActive}
+		e, password, err := s.employees.AddEmployee(r.Context(), employeeFrom(r.Context()), e)
 		if err != nil {
 			return err
 		}
@@ -115,7 +110,7 @@ type rolesRequest struct {
 
 func (s *server) handleEmployeeRoles() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -123,11 +118,7 @@ func (s *server) handleEmployeeRoles() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		roles, err := parseRoles(req.Roles)
-		if err != nil {
-			return err
-		}
-		e, err := s.Store.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, roles)
+		e, err := s.employees.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(req.Roles))
 		if err != nil {
 			return err
 		}
@@ -140,7 +131,7 @@ func (s *server) handleEmployeeRoles() http.HandlerFunc {
 // sessions and tokens in the same transaction, so their next request fails.
 func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "employee")
+		id, err := pathID(r, keel.EmployeeNotFound)
 		if err != nil {
 			return err
 		}
@@ -148,98 +139,11 @@ func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, true, &none); err != nil {
 			return err
 		}
-		e, err := s.Store.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
+		e, err := s.employees.DeactivateEmployee(r.Context(), employeeFrom(r.Context()), id)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, toEmployeeJSON(e))
-		return nil
-	})
-}
-
-// auditJSON is one change to one record; before and after are the record
-// as JSON, null when it was created or deleted.
-type auditJSON struct {
-	ID       int64           `json:"id"`
-	At       string          `json:"at"`
-	ActorID  int64           `json:"actor_id"` // 0 = the keel CLI (system)
-	Actor    string          `json:"actor"`
-	Action   string          `json:"action"`
-	Entity   string          `json:"entity"`
-	EntityID int64           `json:"entity_id"`
-	Before   json.RawMessage `json:"before"`
-	After    json.RawMessage `json:"after"`
-}
-
-func toAuditJSON(a keel.AuditEntry) auditJSON {
-	out := auditJSON{ID: a.ID, At: stamp(a.At), ActorID: a.ActorID, Actor: a.Actor, Action: a.Action, Entity: a.Entity,
-		EntityID: a.EntityID, Before: a.Before, After: a.After}
-	if len(out.Before) == 0 {
-		out.Before = json.RawMessage("null")
-	}
-	if len(out.After) == 0 {
-		out.After = json.RawMessage("null")
-	}
-	return out
-}
-
-// handleAudit lists the audit log, newest first. actor is an employee id
-// or email; from and to are days (to inclusive) or RFC 3339 times (to
-// exclusive).
-func (s *server) handleAudit() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		q, err := queryParams(r, "actor", "entity", "entity_id", "from", "to", "limit", "offset")
-		if err != nil {
-			return err
-		}
-		var f keel.AuditFilter
-		if a := q.Get("actor"); a != "" {
-			if id, err := strconv.ParseInt(a, 10, 64); err == nil && id > 0 {
-				f.ActorID = id
-			} else if strings.Contains(a, "@") {
-				e, err := s.Store.EmployeeByEmail(r.Context(), a)
-				if keel.ErrorCode(err) == keel.ENOTFOUND {
-					return keel.Errorf(keel.EINVALID, "actor: there is no employee %q", a)
-				}
-				if err != nil {
-					return err
-				}
-				f.ActorID = e.ID
-			} else {
-				return keel.Errorf(keel.EINVALID, "actor: %q is not an employee id or email", a)
-			}
-		}
-		f.Entity = q.Get("entity")
-		if len(f.Entity) > 64 {
-			return keel.Errorf(keel.EINVALID, "entity: at most 64 characters")
-		}
-		if f.EntityID, err = queryID(q, "entity_id"); err != nil {
-			return err
-		}
-		if v := q.Get("from"); v != "" {
-			if f.From, err = parseTime("from", v); err != nil {
-				return err
-			}
-		}
-		if v := q.Get("to"); v != "" {
-			if f.To, err = parseTime("to", v); err != nil {
-				return err
-			}
-			if len(v) == len(time.DateOnly) {
-				f.To = f.To.AddDate(0, 0, 1) // the whole of that day
-			}
-		}
-		if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-			return keel.Errorf(keel.EINVALID, "from: %s is not before to: %s", q.Get("from"), q.Get("to"))
-		}
-		if f.Page, err = queryPage(q); err != nil {
-			return err
-		}
-		rows, total, err := s.Store.Audit(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toAuditJSON))
 		return nil
 	})
 }

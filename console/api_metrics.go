@@ -20,16 +20,12 @@ func (s *server) handleActivityMetrics() http.HandlerFunc {
 		}
 		tenant := q.Get("tenant")
 		if tenant == "" {
-			return keel.Errorf(keel.EINVALID, "tenant: required")
+			return keel.Invalid("tenant", "required")
 		}
 		if err := keel.ValidTenant("tenant", tenant); err != nil {
 			return err
 		}
-		loc := s.Settings.Location
-		if loc == nil {
-			loc = time.UTC
-		}
-		to := warehouse.DayOf(s.Now(), loc)
+		to := s.today()
 		if v := q.Get("to"); v != "" {
 			if to, err = queryDay("to", v); err != nil {
 				return err

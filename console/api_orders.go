@@ -1,13 +1,26 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/keelhq/keel"
 )
+
+// OrderStore is what the order handlers read and change: orders, their
+// transitions and what each granted.
+type OrderStore interface {
+	CreateOrder(ctx context.Context, by keel.Employee, customerID int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
+	SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
+	ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error)
+	RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error)
+	VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
+	Order(ctx context.Context, id int64) (keel.Order, error)
+	Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int, error)
+	OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, error)
+}
 
 // orderJSON is an order as the API shows it. Money is in minor units of
 // the order's currency.
@@ -102,45 +115,6 @@ func toGrantJSON(g keel.Grant) grantJSON {
 	return out
 }
 
-// subscriptionJSON is a customer's service of one product, as of today.
-type subscriptionJSON struct {
-	ID          int64   `json:"id"`
-	CustomerID  int64   `json:"customer_id"`
-	ProductID   int64   `json:"product_id"`
-	ProductKind string  `json:"product_kind"`
-	Status      string  `json:"status"`
-	Trial       bool    `json:"trial"`
-	Start       *string `json:"start"` // null when every grant is void
-	End         *string `json:"end"`   // exclusive
-	Quantity    int64   `json:"quantity"`
-	OrderIDs    []int64 `json:"order_ids"`
-}
-
-// toSubscriptionJSON shows a subscription as of now. Its quantity is the
-// one in service today; for one that has not started (or has ended), the
-// quantity of its first (or last) day, which is what people ask about.
-func toSubscriptionJSON(s keel.Subscription, now time.Time) subscriptionJSON {
-	status := s.Status(now)
-	out := subscriptionJSON{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductKind: string(s.ProductKind),
-		Status: string(status), Trial: s.Trial(), OrderIDs: s.OrderIDs()}
-	if out.OrderIDs == nil {
-		out.OrderIDs = []int64{}
-	}
-	start, end := s.Start(), s.End()
-	if !start.IsZero() {
-		out.Start, out.End = dayPtr(&start), dayPtr(&end)
-	}
-	switch status {
-	case keel.SubActive:
-		out.Quantity = s.QuantityAt(keel.Date(now))
-	case keel.SubPending:
-		out.Quantity = s.QuantityAt(start)
-	case keel.SubEnded:
-		out.Quantity = s.QuantityAt(end.AddDate(0, 0, -1))
-	}
-	return out
-}
-
 // orderRequest is the body of POST /orders.
 type orderRequest struct {
 	CustomerID *int64            `json:"customer_id"`
@@ -157,34 +131,23 @@ type lineRequest struct {
 	Start     string `json:"start"`
 }
 
-var orderKinds = []keel.OrderKind{keel.OrderTrial, keel.OrderNew, keel.OrderRenewal, keel.OrderUpgrade, keel.OrderAddon}
-
-var orderStatuses = []keel.OrderStatus{keel.OrderDraft, keel.OrderPending, keel.OrderApproved, keel.OrderRejected, keel.OrderVoid}
-
 func (s *server) handleOrderCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req orderRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		if req.CustomerID == nil {
-			return keel.Errorf(keel.EINVALID, "customer_id: required")
+		// The rules of an order — customer, kind, lines — are the domain's
+		// (keel.NewOrder): the API only reads the JSON.
+		if req.CustomerID != nil && *req.CustomerID < 1 {
+			return keel.Invalid("customer_id", "%d is not a record id", *req.CustomerID)
 		}
-		if *req.CustomerID < 1 {
-			return keel.Errorf(keel.EINVALID, "customer_id: %d is not a record id", *req.CustomerID)
+		var customerID int64
+		if req.CustomerID != nil {
+			customerID = *req.CustomerID
 		}
-		if req.Kind == "" {
-			return keel.Errorf(keel.EINVALID, "kind: required (trial, new, renewal, upgrade or addon)")
-		}
-		kind, err := parseEnum("kind", req.Kind, orderKinds...)
-		if err != nil {
-			return err
-		}
-		if len(req.Lines) == 0 {
-			return keel.Errorf(keel.EINVALID, "lines: an order needs at least one line")
-		}
-		if len(req.Lines) > keel.MaxLines {
-			return keel.Errorf(keel.EINVALID, "lines: at most %d lines", keel.MaxLines)
+		if len(req.Lines) > keel.MaxLines { // before decoding them all
+			return keel.Invalid("lines", "at most %d lines", keel.MaxLines)
 		}
 		lines := make([]keel.LineRequest, len(req.Lines))
 		for i, raw := range req.Lines {
@@ -192,9 +155,6 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 			var l lineRequest
 			if err := decodeInto(raw, field+".", &l); err != nil {
 				return err
-			}
-			if l.ProductID < 1 {
-				return keel.Errorf(keel.EINVALID, "%s.product_id: required (a product id)", field)
 			}
 			lines[i] = keel.LineRequest{ProductID: l.ProductID, Quantity: l.Quantity, Months: l.Months}
 			if l.Start != "" {
@@ -205,7 +165,7 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 				lines[i].Start = &start
 			}
 		}
-		o, err := s.Store.CreateOrder(r.Context(), employeeFrom(r.Context()), *req.CustomerID, kind, lines)
+		o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), customerID, keel.OrderKind(req.Kind), lines)
 		if err != nil {
 			return err
 		}
@@ -219,7 +179,7 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 // answers with the order do returns.
 func (s *server) orderAction(w http.ResponseWriter, r *http.Request, allowEmpty bool, body any,
 	do func(by keel.Employee, id int64) (keel.Order, error)) error {
-	id, err := pathID(r, "order")
+	id, err := pathID(r, keel.OrderNotFound)
 	if err != nil {
 		return err
 	}
@@ -238,7 +198,7 @@ func (s *server) handleOrderSubmit() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var none struct{}
 		return s.orderAction(w, r, true, &none, func(by keel.Employee, id int64) (keel.Order, error) {
-			return s.Store.SubmitOrder(r.Context(), by, id)
+			return s.orders.SubmitOrder(r.Context(), by, id)
 		})
 	})
 }
@@ -256,16 +216,16 @@ func (s *server) handleOrderApprove() http.HandlerFunc {
 		var req approveRequest
 		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
 			if req.PaidAmount == nil {
-				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_amount: required (minor units, e.g. cents)")
+				return keel.Order{}, keel.Invalid("paid_amount", "required (minor units, e.g. cents)")
 			}
-			if req.PaidAt == "" {
-				return keel.Order{}, keel.Errorf(keel.EINVALID, "paid_at: required")
+			p := keel.Payment{Amount: *req.PaidAmount, Reference: req.PaymentRef}
+			if req.PaidAt != "" { // none is the domain's to refuse
+				var err error
+				if p.PaidAt, err = parseTime(s.Calendar, "paid_at", req.PaidAt); err != nil {
+					return keel.Order{}, err
+				}
 			}
-			paidAt, err := parseTime("paid_at", req.PaidAt)
-			if err != nil {
-				return keel.Order{}, err
-			}
-			return s.Store.ApproveOrder(r.Context(), by, id, keel.Payment{Amount: *req.PaidAmount, PaidAt: paidAt, Reference: req.PaymentRef})
+			return s.orders.ApproveOrder(r.Context(), by, id, p)
 		})
 	})
 }
@@ -278,7 +238,7 @@ func (s *server) handleOrderReject() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req rejectRequest
 		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
-			return s.Store.RejectOrder(r.Context(), by, id, req.Reason)
+			return s.orders.RejectOrder(r.Context(), by, id, req.Reason)
 		})
 	})
 }
@@ -287,22 +247,18 @@ func (s *server) handleOrderVoid() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var none struct{}
 		return s.orderAction(w, r, true, &none, func(by keel.Employee, id int64) (keel.Order, error) {
-			return s.Store.VoidOrder(r.Context(), by, id)
+			return s.orders.VoidOrder(r.Context(), by, id)
 		})
 	})
 }
 
 func (s *server) handleOrderGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "order")
+		o, err := pathRecord(r, keel.OrderNotFound, s.orders.Order)
 		if err != nil {
 			return err
 		}
-		o, err := s.Store.Order(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		grants, err := s.Store.OrderGrants(r.Context(), id)
+		grants, err := s.orders.OrderGrants(r.Context(), o.ID)
 		if err != nil {
 			return err
 		}
@@ -328,51 +284,20 @@ func (s *server) handleOrderList() http.HandlerFunc {
 		if f.CreatedBy, err = queryID(q, "created_by"); err != nil {
 			return err
 		}
-		if f.Status, err = queryEnum(q, "status", orderStatuses...); err != nil {
+		if f.Status, err = queryEnum(q, "status", keel.OrderStatuses); err != nil {
 			return err
 		}
-		if f.Kind, err = queryEnum(q, "kind", orderKinds...); err != nil {
+		if f.Kind, err = queryEnum(q, "kind", keel.OrderKinds); err != nil {
 			return err
 		}
 		if f.Page, err = queryPage(q); err != nil {
 			return err
 		}
-		rows, total, err := s.Store.Orders(r.Context(), f)
+		rows, total, err := s.orders.Orders(r.Context(), f)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, toOrderJSON))
-		return nil
-	})
-}
-
-var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
-
-func (s *server) handleSubscriptionList() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		q, err := queryParams(r, "customer_id", "product_id", "status", "limit", "offset")
-		if err != nil {
-			return err
-		}
-		var f keel.SubscriptionFilter
-		if f.CustomerID, err = queryID(q, "customer_id"); err != nil {
-			return err
-		}
-		if f.ProductID, err = queryID(q, "product_id"); err != nil {
-			return err
-		}
-		if f.Status, err = queryEnum(q, "status", subscriptionStatuses...); err != nil {
-			return err
-		}
-		if f.Page, err = queryPage(q); err != nil {
-			return err
-		}
-		rows, total, err := s.Store.Subscriptions(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		now := s.Now()
-		writeJSON(w, http.StatusOK, newList(rows, total, f.Page, func(sub keel.Subscription) subscriptionJSON { return toSubscriptionJSON(sub, now) }))
 		return nil
 	})
 }

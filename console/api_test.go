@@ -23,7 +23,20 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-var _ console.Store = (*postgres.DB)(nil)
+// Keel's Postgres is every handler group's store.
+var (
+	_ console.CustomerStore     = (*postgres.DB)(nil)
+	_ console.FollowUpStore     = (*postgres.DB)(nil)
+	_ console.ProductStore      = (*postgres.DB)(nil)
+	_ console.OrderStore        = (*postgres.DB)(nil)
+	_ console.SubscriptionStore = (*postgres.DB)(nil)
+	_ console.EmployeeStore     = (*postgres.DB)(nil)
+	_ console.AuditStore        = (*postgres.DB)(nil)
+	_ console.SessionStore      = (*postgres.DB)(nil)
+	_ console.TokenStore        = (*postgres.DB)(nil)
+	_ console.Names             = (*postgres.DB)(nil)
+	_ console.Store             = (*postgres.DB)(nil)
+)
 
 // apiEnv is a console server over the test stack's Postgres and ClickHouse,
 // with one employee (and API token) per role.
@@ -53,6 +66,13 @@ var callers = []string{"admin", "sales", "csm", "finance", "leadership", "depart
 
 func newAPI(t *testing.T) *apiEnv {
 	t.Helper()
+	return newAPIAt(t, nil, keel.UTC)
+}
+
+// newAPIAt is newAPI with the console and its store on a clock of their
+// own (nil = the system's) and on reporting calendar cal.
+func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
+	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, st.Postgres.URL())
@@ -60,12 +80,16 @@ func newAPI(t *testing.T) *apiEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	if now != nil {
+		db.SetClock(now)
+	}
+	db.SetCalendar(cal)
 	wh, err := warehouse.Open(ctx, st.ClickHouse.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler)})
+	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +148,26 @@ func (r resp) json(t *testing.T) map[string]any {
 // errorMessage returns the answer's error code and message.
 func (r resp) errorOf(t *testing.T) (string, string) {
 	t.Helper()
+	e := r.apiError(t)
+	return e.Code, e.Message
+}
+
+// apiErrorBody is the error object of an API answer.
+type apiErrorBody struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Field   *string `json:"field"` // nil = absent
+}
+
+func (r resp) apiError(t *testing.T) apiErrorBody {
+	t.Helper()
 	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
+		Error apiErrorBody `json:"error"`
 	}
 	if err := json.Unmarshal(r.body, &body); err != nil || body.Error.Code == "" {
 		t.Fatalf("answer %d is not an API error: %s", r.status, r.body)
 	}
-	return body.Error.Code, body.Error.Message
+	return body.Error
 }
 
 // call sends a request as caller. body is sent as is when it is a string
@@ -716,6 +750,8 @@ func TestBadInput(t *testing.T) {
 		{"bad payment day", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/approve", pending), "", approve("paid_at", "yesterday"), 400, "paid_at"},
 		{"payment in the future", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/approve", pending), "", approve("paid_at", time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)), 400, "paid_at"},
 		{"payment without reference", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/approve", pending), "", approve("payment_ref", ""), 400, "payment_ref"},
+		{"reject without a reason", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/reject", pending), "", `{}`, 400, "reason: required"},
+		{"reject with a blank reason", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/reject", pending), "", `{"reason": " "}`, 400, "reason: required"},
 		{"approve with no body", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/approve", pending), "", nil, 400, "body: required"},
 		{"approve an unknown order", "finance", "POST", "/api/v1/orders/999999999/approve", "", approve(), 404, "order"},
 		{"submit an unknown order", "sales", "POST", "/api/v1/orders/999999999/submit", "", nil, 404, "order"},
@@ -770,6 +806,52 @@ func TestBadInput(t *testing.T) {
 	}
 	if after := e.must(200, "admin", "GET", fmt.Sprintf("/api/v1/orders/%d", pending), nil); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("bad approvals changed the order\nbefore %v\n after %v", before, after)
+	}
+}
+
+// TestErrorsNameTheirField: an API refusal about one input carries it as
+// "field" (its message starting with it), and one about none has no field.
+func TestErrorsNameTheirField(t *testing.T) {
+	e := newAPI(t)
+	cid := e.customer()
+	pending, _ := e.pending()
+	usd := e.product(keel.KindEdition, 1000, "USD")
+	taken, err := e.db.Product(context.Background(), usd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, caller, method, path string
+		body                       any
+		status                     int
+		field                      string // "" = none
+	}{
+		{"a line's quantity", "sales", "POST", "/api/v1/orders", map[string]any{"customer_id": cid, "kind": "new",
+			"lines": []any{map[string]any{"product_id": usd, "quantity": 1, "months": 1}, map[string]any{"product_id": usd, "quantity": 0, "months": 1}}}, 400, "lines[1].quantity"},
+		{"a JSON type", "sales", "POST", "/api/v1/customers", `{"name": 5}`, 400, "name"},
+		{"the kind", "sales", "POST", "/api/v1/orders", map[string]any{"customer_id": cid, "kind": "gift", "lines": []any{}}, 400, "kind"},
+		{"a reason", "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/reject", pending), map[string]any{"reason": ""}, 400, "reason"},
+		{"a query parameter", "sales", "GET", "/api/v1/orders?state=approved", nil, 400, "state"},
+		{"a conflict about a field", "admin", "POST", "/api/v1/products", map[string]any{"code": taken.Product.Code, "name": "Twin", "kind": "edition", "unit": "seat"}, 409, "code"},
+		{"no such order", "sales", "GET", "/api/v1/orders/999999999", nil, 404, ""},
+		{"a role", "sales", "POST", fmt.Sprintf("/api/v1/orders/%d/approve", pending), map[string]any{}, 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.call(tt.caller, tt.method, tt.path, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("%s %s: status %d, want %d: %s", tt.method, tt.path, r.status, tt.status, r.body)
+			}
+			got := r.apiError(t)
+			switch {
+			case tt.field == "" && got.Field != nil:
+				t.Errorf("field %q, want none: %s", *got.Field, r.body)
+			case tt.field != "" && (got.Field == nil || *got.Field != tt.field):
+				t.Errorf("field %v, want %q: %s", got.Field, tt.field, r.body)
+			case tt.field != "" && !strings.HasPrefix(got.Message, tt.field+": "):
+				t.Errorf("message %q does not start with its field %q", got.Message, tt.field)
+			}
+		})
 	}
 }
 

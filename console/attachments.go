@@ -6,6 +6,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/keelhq/keel"
 )
 
 // handleAttachment serves a follow-up's file to the JSON API (token) and
@@ -18,11 +20,7 @@ func (s *server) handleAttachmentDownload() http.HandlerFunc { return s.page(s.s
 // serveAttachment writes a follow-up's file as a download: never rendered
 // by the browser in the console's origin, whatever its type says.
 func (s *server) serveAttachment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "attachment")
-	if err != nil {
-		return err
-	}
-	a, err := s.Store.Attachment(r.Context(), id)
+	a, err := pathRecord(r, keel.AttachmentNotFound, s.followUps.Attachment)
 	if err != nil {
 		return err
 	}

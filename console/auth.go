@@ -8,6 +8,12 @@ import (
 	"github.com/keelhq/keel"
 )
 
+// TokenStore is what the API's authentication needs: the employee of a
+// personal API token.
+type TokenStore interface {
+	Authenticate(ctx context.Context, token string) (keel.Employee, error)
+}
+
 type employeeKey struct{}
 
 // employeeFrom returns the employee a request was authenticated as.
@@ -22,17 +28,17 @@ func employeeFrom(ctx context.Context) keel.Employee {
 // is refused from the request after the deactivation.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Store == nil {
+		if s.tokens == nil {
 			s.apiError(w, r, keel.Errorf(keel.EUNAVAILABLE, "the API is not available: this console runs without Postgres"))
 			return
 		}
 		h := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(h, " ")
 		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			s.apiError(w, r, keel.Errorf(keel.EUNAUTHORIZED, "Authorization: send the header Authorization: Bearer <personal API token> (keel token create)"))
+			s.apiError(w, r, keel.FieldErrorf(keel.EUNAUTHORIZED, "Authorization", "send the header Authorization: Bearer <personal API token> (keel token create)"))
 			return
 		}
-		e, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(token))
+		e, err := s.tokens.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
 			if keel.ErrorCode(err) == keel.EINTERNAL {
 				s.apiError(w, r, err)
@@ -40,11 +46,11 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			}
 			// Never say why a token is refused: unknown, revoked and
 			// departed look the same from outside.
-			s.apiError(w, r, keel.Errorf(keel.EUNAUTHORIZED, "Authorization: the API token is not valid"))
+			s.apiError(w, r, keel.FieldErrorf(keel.EUNAUTHORIZED, "Authorization", "the API token is not valid"))
 			return
 		}
 		if e.Status != keel.EmployeeActive {
-			s.apiError(w, r, keel.Errorf(keel.EUNAUTHORIZED, "Authorization: the API token is not valid"))
+			s.apiError(w, r, keel.FieldErrorf(keel.EUNAUTHORIZED, "Authorization", "the API token is not valid"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), employeeKey{}, e)))

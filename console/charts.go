@@ -14,18 +14,25 @@ type series struct {
 	values      []int64
 }
 
-// barsAndLines builds the ECharts option every activity chart uses: one
-// series as bars and the others as lines over the same days, with an axis
-// tooltip, a legend and zoom by wheel or touch.
-func barsAndLines(days []string, bars series, lines ...series) string {
-	bar := charts.NewBar()
-	bar.SetGlobalOptions(
+// chartOptions are what every chart of the console has: an axis tooltip,
+// a legend on top, no animation, and the grid given (room for the axis
+// labels), with more options after them.
+func chartOptions(grid opts.Grid, more ...charts.GlobalOpts) []charts.GlobalOpts {
+	return append([]charts.GlobalOpts{
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "48", Right: "16", Top: "40", Bottom: "40"}),
-		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}),
+		charts.WithGridOpts(grid),
 		charts.WithAnimation(false),
-	)
+	}, more...)
+}
+
+// barsAndLines builds the ECharts option every activity chart uses: one
+// series as bars and the others as lines over the same days, with zoom by
+// wheel or touch.
+func barsAndLines(days []string, bars series, lines ...series) string {
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(chartOptions(opts.Grid{Left: "48", Right: "16", Top: "40", Bottom: "40"},
+		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}))...)
 	data := make([]opts.BarData, len(bars.values))
 	for i, v := range bars.values {
 		data[i] = opts.BarData{Value: v}

@@ -47,10 +47,14 @@ type Names interface {
 type Deps struct {
 	Warehouse Warehouse
 	Names     Names
-	Store     Store // records, sign-in; nil = pages and API answer 503
-	Settings  warehouse.ActivitySettings
-	Log       *slog.Logger
-	Now       func() time.Time // nil = time.Now
+	Store     Store // records, sign-in (the handler groups' stores); nil = pages and API answer 503
+	// Calendar is the reporting timezone: which day the pages and the API
+	// call today, how they show instants, and how activity is cut into days
+	// (it sets Settings.Location). The zero Calendar is UTC.
+	Calendar keel.Calendar
+	Settings warehouse.ActivitySettings
+	Log      *slog.Logger
+	Now      func() time.Time // nil = time.Now
 
 	// SecureCookies marks the session cookie Secure (HTTPS only) even when
 	// a request arrives over plain HTTP, as behind a TLS-terminating proxy.
@@ -60,11 +64,41 @@ type Deps struct {
 	SessionTTL time.Duration
 }
 
+// Store is everything the console reads and changes in Postgres: the
+// handler groups' stores, each declared beside the handlers that use it
+// (CustomerStore in api_customers.go, SessionStore in session.go …), and
+// each a field of the server, so a handler reads only what its group
+// needs. Every method that changes a record takes the employee making the
+// change, checks their role itself and writes the audit log in the same
+// transaction; errors are *keel.Error with a code, or internal failures.
+type Store interface {
+	CustomerStore
+	FollowUpStore
+	ProductStore
+	OrderStore
+	SubscriptionStore
+	EmployeeStore
+	AuditStore
+	SessionStore
+	TokenStore
+}
+
 type server struct {
 	Deps
 	pages    map[string]*template.Template
 	catalog  catalog
 	throttle throttle
+
+	// The handler groups' stores: Deps.Store, each as its group sees it.
+	customers     CustomerStore
+	followUps     FollowUpStore
+	catalogue     ProductStore
+	orders        OrderStore
+	subscriptions SubscriptionStore
+	employees     EmployeeStore
+	audit         AuditStore
+	sessions      SessionStore
+	tokens        TokenStore
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -78,7 +112,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.SessionTTL == 0 {
 		d.SessionTTL = DefaultSessionTTL
 	}
-	pages, err := parsePages()
+	d.Settings.Location = d.Calendar.Location() // one reporting timezone
+	pages, err := parsePages(d.Calendar)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +122,10 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{Deps: d, pages: pages, catalog: c}
+	if d.Store != nil {
+		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
+		s.employees, s.audit, s.sessions, s.tokens = d.Store, d.Store, d.Store, d.Store
+	}
 	return s.routes(), nil
 }
 

@@ -2,12 +2,17 @@ package console_test
 
 import (
 	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -208,10 +213,9 @@ func TestLanguageIsChosenPerEmployee(t *testing.T) {
 	}
 }
 
-// TestEveryTextIsTranslated finds every English text the templates pass
-// to t and the handlers to l.T, and fails for one without a Chinese
-// translation.
-func TestEveryTextIsTranslated(t *testing.T) {
+// zhCatalogue is every Chinese translation of locales/*.zh.json.
+func zhCatalogue(t *testing.T) map[string]string {
+	t.Helper()
 	zh := map[string]string{}
 	files, _ := filepath.Glob("locales/*.zh.json")
 	for _, f := range files {
@@ -223,6 +227,14 @@ func TestEveryTextIsTranslated(t *testing.T) {
 			zh[k] = v
 		}
 	}
+	return zh
+}
+
+// TestEveryTextIsTranslated finds every English text the templates pass
+// to t and the handlers to l.T, and fails for one without a Chinese
+// translation.
+func TestEveryTextIsTranslated(t *testing.T) {
+	zh := zhCatalogue(t)
 	patterns := map[string]*regexp.Regexp{
 		"templates/*.html": regexp.MustCompile(`\(?\bt "((?:[^"\\]|\\.)*)"`),
 		"*.go":             regexp.MustCompile(`\bl\.T\("((?:[^"\\]|\\.)*)"`),
@@ -252,6 +264,132 @@ func TestEveryTextIsTranslated(t *testing.T) {
 	}
 }
 
+// refusalSources are the Go files whose refusals a page can show: the
+// domain, the stores, the warehouse's checks of what the pages ask and the
+// console itself. (postgres/outbox.go and the warehouse's loaders write no
+// refusal a reader meets.)
+var refusalSources = []string{"../*.go", "../postgres/*.go", "../warehouse/activity.go", "../warehouse/overview.go", "*.go"}
+
+// refusalKeys finds the message key of every refusal made in the files
+// of globs: the literal key of each keel.Errorf, keel.Invalid and
+// keel.FieldErrorf call (and the Key of a keel.Error literal), by file. A
+// key that is not a literal is reported, so none escapes the check; one
+// passed on from another refusal (e.Key) is the other's.
+func refusalKeys(t *testing.T, globs ...string) map[string][]string {
+	t.Helper()
+	keyArg := map[string]int{"Errorf": 1, "Invalid": 1, "FieldErrorf": 2}
+	out := map[string][]string{}
+	fset := token.NewFileSet()
+	for _, g := range globs {
+		files, _ := filepath.Glob(g)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") || strings.HasSuffix(f, "outbox.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inRoot := file.Name.Name == "keel"
+			ast.Inspect(file, func(n ast.Node) bool {
+				var key ast.Expr
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					var name string
+					switch fn := n.Fun.(type) {
+					case *ast.SelectorExpr:
+						if x, ok := fn.X.(*ast.Ident); ok && x.Name == "keel" {
+							name = fn.Sel.Name
+						}
+					case *ast.Ident:
+						if inRoot {
+							name = fn.Name
+						}
+					}
+					i, ok := keyArg[name]
+					if !ok || len(n.Args) <= i {
+						return true
+					}
+					key = n.Args[i]
+				case *ast.KeyValueExpr:
+					// A keel.Error literal with its key (the constructors,
+					// which pass a parameter on, are not refusals).
+					if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Key" && inRoot {
+						if _, param := n.Value.(*ast.Ident); !param {
+							key = n.Value
+						}
+					}
+				}
+				if key == nil {
+					return true
+				}
+				if sel, ok := key.(*ast.SelectorExpr); ok && sel.Sel.Name == "Key" {
+					return true
+				}
+				lit, ok := key.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Errorf("%s: a refusal's key is not a literal string, so no test can see that it is translated", fset.Position(key.Pos()))
+					return true
+				}
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[s] = append(out[s], fset.Position(lit.Pos()).String())
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// TestEveryRefusalIsTranslated fails for a refusal of the domain, the
+// stores or the console whose message key has no Chinese translation, or
+// whose translation does not take the key's arguments in order.
+func TestEveryRefusalIsTranslated(t *testing.T) {
+	zh := zhCatalogue(t)
+	keys := refusalKeys(t, refusalSources...)
+	if len(keys) < 100 {
+		t.Fatalf("found only %d refusal keys; the search no longer matches the code", len(keys))
+	}
+	for key, at := range keys {
+		tr, ok := zh[key]
+		if !ok || tr == "" {
+			t.Errorf("%s: %q has no Chinese translation in locales/*.zh.json", at[0], key)
+			continue
+		}
+		if got, want := fmtArgs(tr), fmtArgs(key); got != want {
+			t.Errorf("%q: the translation takes the arguments %s, want %s", key, got, want)
+		}
+	}
+}
+
+var fmtVerb = regexp.MustCompile(`%(?:\[(\d+)\])?[-+# 0-9.]*([a-zA-Z%])`)
+
+// fmtArgs says which verb formats each argument of format, in argument
+// order ("1:d 2:s"), so a translation that reorders them with %[n]s reads
+// the same as its key.
+func fmtArgs(format string) string {
+	byArg := map[int]string{}
+	n := 0
+	for _, m := range fmtVerb.FindAllStringSubmatch(format, -1) {
+		if m[2] == "%" {
+			continue
+		}
+		if m[1] != "" {
+			n, _ = strconv.Atoi(m[1])
+		} else {
+			n++
+		}
+		byArg[n] = m[2]
+	}
+	parts := make([]string, 0, len(byArg))
+	for i := 1; i <= len(byArg); i++ {
+		parts = append(parts, fmt.Sprintf("%d:%s", i, byArg[i]))
+	}
+	return strings.Join(parts, " ")
+}
+
 func mustURL(t *testing.T, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
@@ -259,4 +397,37 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestNotFoundInChinese: a page or record that is not there is shown in
+// the console's frame, with the signed-in navigation, in the reader's
+// language; signed out, the page says so without the navigation.
+func TestNotFoundInChinese(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("sales")
+	if r := b.post("/me/locale", url.Values{"locale": {"zh"}, "next": {"/"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("switch to Chinese: %d", r.status)
+	}
+	nav := []string{`lang="zh-CN"`, `<nav aria-label="栏目">`, `href="/customers"`, ">订单<", "退出登录", e.emps["sales"].Name}
+	for _, tt := range []struct{ path, text string }{
+		{"/nowhere/at-all", "/nowhere/at-all 没有页面。"},
+		{"/customers/999999999", "客户 999999999 不存在"},
+		{"/customers/abc", "客户 abc 不存在"},
+		{"/orders/999999999", "订单 999999999 不存在"},
+		{"/products/999999999", "产品 999999999 不存在"},
+		{"/orders?customer=999999999", "客户 999999999 不存在"},
+	} {
+		r := b.get(tt.path)
+		wantPage(t, tt.path, r, http.StatusNotFound, append([]string{"<title>未找到 · Keel</title>", tt.text}, nav...)...)
+		for _, en := range []string{"not found", "There is no page", "Sign out"} {
+			if strings.Contains(r.body, en) {
+				t.Errorf("%s shows %q", tt.path, en)
+			}
+		}
+	}
+	r := newBrowser(t, e.url).get("/nowhere/at-all")
+	wantPage(t, "signed out", r, http.StatusNotFound, "There is no page at /nowhere/at-all.")
+	if strings.Contains(r.body, "<nav") || strings.Contains(r.body, "Sign out") {
+		t.Errorf("the signed-out 404 page shows the navigation")
+	}
 }

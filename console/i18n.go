@@ -3,6 +3,7 @@ package console
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -14,8 +15,11 @@ import (
 // The console speaks English and Simplified Chinese, chosen per employee.
 // English text is the key: templates say {{t "Customers"}} and handlers
 // l.T(…) with a literal, and locales/<area>.zh.json map that text to
-// Chinese. A text with no translation is shown in English; a test checks
-// that every text in the templates and handlers has one.
+// Chinese. A refusal (*keel.Error) is shown the same way: its Key is the
+// English text, translated with its Args (lang.Refusal). A text with no
+// translation is shown in English; tests check that every text in the
+// templates and handlers, and every refusal key of the domain, the stores
+// and the console, has one.
 //
 //go:embed locales/*.json
 var localeFS embed.FS
@@ -71,6 +75,25 @@ func (c catalog) lang(locale string) lang {
 	}
 	return lang{Locale: locale, words: c[locale]}
 }
+
+// Refusal is err as the reader reads it: a *keel.Error's key translated,
+// with its arguments, after the field it names ("lines[2].quantity: …",
+// the field as the form and the API name it); any other error is a
+// sentence that gives nothing away.
+func (l lang) Refusal(err error) string {
+	var e *keel.Error
+	if !errors.As(err, &e) || e.Code == keel.EINTERNAL {
+		return l.T("Something went wrong on our side. It has been logged; please try again.")
+	}
+	if e.Field == "" {
+		return l.Reason(e)
+	}
+	return e.Field + ": " + l.Reason(e)
+}
+
+// Reason is what a refusal says, translated, without the field: what a
+// form shows beside the input the refusal is about.
+func (l lang) Reason(e *keel.Error) string { return l.T(e.Key, e.Args...) }
 
 // T translates English text; with args, the text is a fmt format and the
 // translation must keep its verbs in the same order.

@@ -1,6 +1,10 @@
 package console
 
-import "github.com/keelhq/keel"
+import (
+	"slices"
+
+	"github.com/keelhq/keel"
+)
 
 // The names of Keel's codes — statuses, kinds, roles — as the console
 // shows them, in the reader's language. One place, so that every page
@@ -10,6 +14,17 @@ import "github.com/keelhq/keel"
 type option struct {
 	Value, Label string
 	Selected     bool
+}
+
+// options are the choices of a select or a checkbox group over a list of
+// codes (the domain's, such as keel.OrderKinds), each named by label in the
+// reader's language, those in selected ticked.
+func options[T ~string](l lang, values []T, label func(lang, T) string, selected ...string) []option {
+	out := make([]option, len(values))
+	for i, v := range values {
+		out[i] = option{Value: string(v), Label: label(l, v), Selected: slices.Contains(selected, string(v))}
+	}
+	return out
 }
 
 func productKindLabel(l lang, k keel.ProductKind) string {
@@ -78,8 +93,8 @@ func orderStatusLabel(l lang, st keel.OrderStatus) string {
 	return string(st)
 }
 
-func subscriptionStatusLabel(l lang, st string) string {
-	switch keel.SubscriptionStatus(st) {
+func subscriptionStatusLabel(l lang, st keel.SubscriptionStatus) string {
+	switch st {
 	case keel.SubPending:
 		return l.T("Not started")
 	case keel.SubActive:
@@ -89,7 +104,7 @@ func subscriptionStatusLabel(l lang, st string) string {
 	case keel.SubVoid:
 		return l.T("Taken back")
 	}
-	return st
+	return string(st)
 }
 
 func customerStatusLabel(l lang, st keel.CustomerStatus) string {
@@ -149,4 +164,24 @@ func roleLabel(l lang, r keel.Role) string {
 		return l.T("Leadership")
 	}
 	return string(r)
+}
+
+func entityLabel(l lang, entity string) string {
+	switch entity {
+	case "customer":
+		return l.T("Customer")
+	case "follow_up":
+		return l.T("Follow-up record")
+	case "order":
+		return l.T("Order")
+	case "product":
+		return l.T("Product")
+	case "price_version":
+		return l.T("Price version")
+	case "employee":
+		return l.T("Employee")
+	case "api_token":
+		return l.T("API token")
+	}
+	return entity
 }

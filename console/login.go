@@ -20,8 +20,8 @@ type loginForm struct {
 // submit), so a sign-in cannot be forged from another site either.
 func (s *server) handleLoginForm() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(sessionCookie); err == nil && s.Store != nil {
-			if _, err := s.Store.SessionEmployee(r.Context(), c.Value); err == nil {
+		if c, err := r.Cookie(sessionCookie); err == nil && s.sessions != nil {
+			if _, err := s.sessions.SessionEmployee(r.Context(), c.Value); err == nil {
 				http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 				return
 			}
@@ -49,15 +49,11 @@ func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 // Every failure says the same thing; repeated failures are throttled.
 func (s *server) handleLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Store == nil {
-			s.renderError(w, r, keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres."))
+		if s.sessions == nil {
+			s.renderError(w, r, errNoPostgres)
 			return
 		}
-		if err := sameOrigin(r); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		if err := parseForm(w, r); err != nil {
+		if err := readForm(w, r); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
@@ -76,7 +72,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.renderLogin(w, r, http.StatusTooManyRequests, f)
 			return
 		}
-		e, err := s.Store.CheckPassword(r.Context(), f.Email, r.PostFormValue("password"))
+		e, err := s.sessions.CheckPassword(r.Context(), f.Email, r.PostFormValue("password"))
 		if err != nil {
 			if keel.ErrorCode(err) == keel.EINTERNAL {
 				s.renderError(w, r, err)
@@ -88,7 +84,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 			return
 		}
 		s.throttle.succeed(f.Email)
-		secret, expires, err := s.Store.CreateSession(r.Context(), e.ID, s.SessionTTL)
+		secret, expires, err := s.sessions.CreateSession(r.Context(), e.ID, s.SessionTTL)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
@@ -102,7 +98,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 // handleLogout ends the session here and in Postgres.
 func (s *server) handleLogout() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.Store.DeleteSession(r.Context(), sessionFrom(r.Context()).secret); err != nil {
+		if err := s.sessions.DeleteSession(r.Context(), sessionFrom(r.Context()).secret); err != nil {
 			return err
 		}
 		s.setCookie(w, r, sessionCookie, "", time.Time{})
@@ -115,7 +111,7 @@ func (s *server) handleLogout() http.HandlerFunc {
 func (s *server) handleLocale() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		me := employeeFrom(r.Context())
-		e, err := s.Store.SetEmployeeLocale(r.Context(), me, me.ID, r.PostFormValue("locale"))
+		e, err := s.employees.SetEmployeeLocale(r.Context(), me, me.ID, r.PostFormValue("locale"))
 		if err != nil {
 			return err
 		}

@@ -17,11 +17,14 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-// baseFuncs are the template functions that do not depend on the request.
-// The request's own — t (translate), csrf (the form's hidden token field)
-// and can (may the signed-in employee do an action) — are bound on a clone
-// of the parsed page for each request (requestFuncs).
-func baseFuncs() template.FuncMap {
+// baseFuncs are the template functions that do not depend on the request:
+// among them, date shows a day of the records (stored as the date's
+// midnight UTC), dayOf the reporting day of an instant and datetime an
+// instant, both on cal. The request's own — t (translate), csrf (the
+// form's hidden token field) and can (may the signed-in employee do an
+// action) — are bound on a clone of the parsed page for each request
+// (requestFuncs).
+func baseFuncs(cal keel.Calendar) template.FuncMap {
 	return template.FuncMap{
 		"trendArrow": func(t keel.Trend) string {
 			switch t {
@@ -48,11 +51,17 @@ func baseFuncs() template.FuncMap {
 			}
 			return fmt.Sprint(t)
 		},
+		"dayOf": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return cal.Day(t).Format(time.DateOnly)
+		},
 		"datetime": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
 			}
-			return t.UTC().Format("2006-01-02 15:04") + " UTC"
+			return t.In(cal.Location()).Format("2006-01-02 15:04 MST")
 		},
 		"pct": func(f float64) string { return fmt.Sprintf("%+.0f%%", f*100) },
 		// Placeholders, replaced per request.
@@ -77,7 +86,7 @@ func (s *server) requestFuncs(r *http.Request) template.FuncMap {
 }
 
 // parsePages parses every page template together with the layout, once.
-func parsePages() (map[string]*template.Template, error) {
+func parsePages(cal keel.Calendar) (map[string]*template.Template, error) {
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -88,7 +97,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if base == "layout.html" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(baseFuncs()).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(baseFuncs(cal)).ParseFS(templateFS, "templates/layout.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", n, err)
 		}
@@ -211,12 +220,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		s.Log.Error("console", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	l := s.langOf(r)
-	// A coded message the catalogue knows is shown in the reader's
-	// language; the others (most name a field and a value) in English.
-	msg := l.T(keel.ErrorMessage(err))
-	if code == keel.EINTERNAL {
-		msg = l.T("Something went wrong on our side. It has been logged; please try again.")
-	}
+	msg := l.Refusal(err)
 	base, ok := s.pages["error"]
 	var buf bytes.Buffer
 	if ok {
@@ -263,67 +267,6 @@ func formRefused(err error) bool {
 	return false
 }
 
-// pageSize is the length of every list page.
-const pageSize = 50
-
-// pageOf reads ?page=N (1-based) into a keel.Page, naming the field when
-// it is not a page number.
-func pageOf(r *http.Request) (keel.Page, error) {
-	n := 1
-	if v := r.URL.Query().Get("page"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 100000 {
-			return keel.Page{}, keel.Errorf(keel.EINVALID, "page: %q is not a page number", v)
-		}
-	}
-	return keel.Page{Limit: pageSize, Offset: (n - 1) * pageSize}, nil
-}
-
-// pager is the "previous / next" of a list page.
-type pager struct {
-	Page, Pages, Total int
-	Prev, Next         string // links; empty at the ends
-}
-
-func pagerOf(r *http.Request, p keel.Page, total int) pager {
-	return pagerAt(r.URL.Path, r.URL.Query(), p, total)
-}
-
-// pagerAt is pagerOf for links to another page than the request's (as
-// when a refused form shows the page it was posted from).
-func pagerAt(path string, query url.Values, p keel.Page, total int) pager {
-	pg := pager{Page: p.Offset/pageSize + 1, Pages: (total + pageSize - 1) / pageSize, Total: total}
-	link := func(n int) string {
-		q := url.Values{}
-		for k, v := range query {
-			q[k] = v
-		}
-		q.Set("page", strconv.Itoa(n))
-		return path + "?" + q.Encode()
-	}
-	if pg.Page > 1 {
-		pg.Prev = link(pg.Page - 1)
-	}
-	if pg.Page < pg.Pages {
-		pg.Next = link(pg.Page + 1)
-	}
-	return pg
-}
-
-// formInt reads an integer form or query field, naming it when it is not
-// one; empty is 0.
-func formInt(field, v string) (int64, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, keel.Errorf(keel.EINVALID, "%s: %q is not a whole number", field, v)
-	}
-	return n, nil
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func withSession(ctx context.Context, s session) context.Context {
@@ -331,15 +274,16 @@ func withSession(ctx context.Context, s session) context.Context {
 }
 
 // location is the company's reporting timezone, in which days are cut.
-func (s *server) location() *time.Location {
-	if s.Settings.Location == nil {
-		return time.UTC
-	}
-	return s.Settings.Location
-}
+func (s *server) location() *time.Location { return s.Calendar.Location() }
 
-// today is the current day in the reporting timezone.
-func (s *server) today() warehouse.Day { return warehouse.DayOf(s.Now(), s.location()) }
+// now is the moment of the request on the reporting calendar.
+func (s *server) now() keel.Moment { return s.Calendar.At(s.Now()) }
+
+// day is today, the reporting day, as the records keep days.
+func (s *server) day() time.Time { return s.now().Today() }
+
+// today is the same day as the warehouse's activity queries take it.
+func (s *server) today() warehouse.Day { return warehouse.DayOf(s.day(), time.UTC) }
 
 // trendDays is the length of the login-trend window, for headings.
 func (s *server) trendDays() int {
@@ -356,46 +300,4 @@ func clip(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-// names are employees' names by id, for pages that say who did what.
-type names map[int64]string
-
-func employeeNames(emps []keel.Employee) names {
-	n := make(names, len(emps))
-	for _, e := range emps {
-		n[e.ID] = e.Name
-	}
-	return n
-}
-
-// of is the name of employee id: "" for none (0), "#id" for one not listed.
-func (n names) of(id int64) string {
-	if id == 0 {
-		return ""
-	}
-	if name, ok := n[id]; ok {
-		return name
-	}
-	return "#" + strconv.FormatInt(id, 10)
-}
-
-// ofPtr is of for an optional id.
-func (n names) ofPtr(id *int64) string {
-	if id == nil {
-		return ""
-	}
-	return n.of(*id)
-}
-
-// ownerOptions are the choices of an owner filter: the active sellers and
-// CSMs, and whoever is selected (who may have left since).
-func ownerOptions(emps []keel.Employee, selected int64) []option {
-	var out []option
-	for _, e := range emps {
-		if e.ID == selected || e.Status == keel.EmployeeActive && (e.Has(keel.RoleSales) || e.Has(keel.RoleCSM)) {
-			out = append(out, option{Value: strconv.FormatInt(e.ID, 10), Label: e.Name, Selected: e.ID == selected})
-		}
-	}
-	return out
 }

@@ -164,7 +164,7 @@ func TestAdminRolesLocaleDeactivate(t *testing.T) {
 		t.Fatalf("roles: %d to %q: %.1000s", r.status, r.location, r.body)
 	}
 	wantPage(t, "after roles", admin.get(path), http.StatusOK, "Roles saved.", `name="roles" value="finance" checked`,
-		"<code>employee.roles</code>", "<b>Roles</b>: <del>sales</del> → <ins>finance</ins>")
+		"<code>employee.roles</code>", "<b>Roles</b>: <del>Sales</del> → <ins>Finance</ins>")
 	if got, _ := e.db.Employee(ctx, target.ID); !slices.Equal(got.Roles, []keel.Role{keel.RoleFinance}) {
 		t.Errorf("roles are %v", got.Roles)
 	}
@@ -185,7 +185,7 @@ func TestAdminRolesLocaleDeactivate(t *testing.T) {
 		t.Fatalf("locale: %d to %q", r.status, r.location)
 	}
 	wantPage(t, "after locale", admin.get(path), http.StatusOK, "Language saved.", `<option value="zh" selected>`,
-		"<b>Locale</b>: <del>en</del> → <ins>zh</ins>")
+		"<b>Interface language</b>: <del>English</del> → <ins>中文</ins>")
 	wantPage(t, "target's home in Chinese", tb.get("/"), http.StatusOK, "审批")
 	wantPage(t, "bad locale", admin.post(path+"/locale", url.Values{"locale": {"fr"}}), http.StatusBadRequest, "locale:")
 	if got, _ := e.db.Employee(ctx, target.ID); got.Locale != "zh" {
@@ -199,7 +199,7 @@ func TestAdminRolesLocaleDeactivate(t *testing.T) {
 	}
 	after := admin.get(path)
 	wantPage(t, "after deactivate", after, http.StatusOK, "is deactivated", `status-departed`, "<code>employee.deactivate</code>",
-		"<b>Status</b>: <del>active</del> → <ins>departed</ins>")
+		"<b>Status</b>: <del>Employed</del> → <ins>Departed</ins>")
 	if strings.Contains(after.body, `id="deactivate"`) {
 		t.Error("a departed employee's page still offers to deactivate")
 	}
@@ -260,7 +260,7 @@ func TestAdminAuditPage(t *testing.T) {
 	r := admin.get(mine)
 	wantPage(t, "audit by admin", r, http.StatusOK, "<code>employee.roles</code>", "<code>employee.add</code>", me.Name, me.Email,
 		fmt.Sprintf(`href="/employees/%d">#%d</a>`, one.ID, one.ID), fmt.Sprintf(`href="/employees/%d">#%d</a>`, two.ID, two.ID),
-		"<b>Roles</b>: <del>csm</del> → <ins>sales, leadership</ins>", "<b>Roles</b>: <del>sales</del> → <ins>sales, leadership</ins>",
+		"<b>Roles</b>: <del>Customer success</del> → <ins>Sales, Leadership</ins>", "<b>Roles</b>: <del>Sales</del> → <ins>Sales, Leadership</ins>",
 		"<b>Email</b>: <ins>"+email+"</ins>", "<details>", fmt.Sprintf(`<option value="%d" selected>`, me.ID))
 	if strings.Contains(r.body, "<code>customer.create</code>") {
 		t.Error("the admin filter shows the sales employee's change")
@@ -326,4 +326,49 @@ func TestAdminPagesInChinese(t *testing.T) {
 	wantPage(t, "employee after roles", b.get(fmt.Sprintf("/employees/%d", target.ID)), http.StatusOK, "角色已保存。")
 	wantPage(t, "audit", b.get(fmt.Sprintf("/audit?actor=%d", me.ID)), http.StatusOK, "审计日志", "变更内容", "显示变更", "操作人", "<code>employee.roles</code>")
 	wantPage(t, "own deactivation", b.post(fmt.Sprintf("/employees/%d/deactivate", me.ID), nil), http.StatusConflict, "您不能停用自己的账号。")
+}
+
+// TestAuditShowsLabelledFields: the audit page shows a record's fields by
+// their names in the reader's language, with values as the other pages
+// show them — money as money, days as days, employees and customers by
+// name — never the record's internal field names or raw JSON.
+func TestAuditShowsLabelledFields(t *testing.T) {
+	e := newAPI(t)
+	cid := e.customer()
+	cust, err := e.db.Customer(context.Background(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := e.product(keel.KindEdition, 1000, "USD")
+	oid := e.order(cid, keel.OrderNew, pid, 2, 12)
+	e.must(200, "sales", "POST", fmt.Sprintf("/api/v1/orders/%d/submit", oid), nil)
+	e.must(200, "finance", "POST", fmt.Sprintf("/api/v1/orders/%d/approve", oid), map[string]any{"paid_amount": 24000, "paid_at": today(), "payment_ref": "INV-9"})
+
+	admin := e.signIn("admin")
+	path := fmt.Sprintf("/audit?entity=order&entity_id=%d", oid)
+	r := admin.get(path)
+	wantPage(t, "order's audit", r, http.StatusOK,
+		"<b>Status</b>: <del>Pending approval</del> → <ins>Approved</ins>",
+		"<b>Payment</b>: <del>—</del> → <ins>240.00 USD · "+today()+" · INV-9</ins>",
+		"<b>Decided by</b>: <del>—</del> → <ins>"+e.emps["finance"].Name+"</ins>",
+		"<dt>Customer</dt><dd>"+cust.Name+"</dd>", "<dt>Total</dt><dd>240.00 USD</dd>",
+		"<dt>Created by</dt><dd>"+e.emps["sales"].Name+"</dd>", "<code>order.create</code>")
+	for _, internal := range []string{"CustomerID", "DecidedBy", "PaidAt", "&#34;Status&#34;", "<pre>"} {
+		if strings.Contains(r.body, internal) {
+			t.Errorf("the audit page shows %q", internal)
+		}
+	}
+
+	if _, err := e.db.SetEmployeeLocale(context.Background(), keel.System, e.emps["admin"].ID, "zh"); err != nil {
+		t.Fatal(err)
+	}
+	r = admin.get(path)
+	wantPage(t, "order's audit in Chinese", r, http.StatusOK,
+		"<b>状态</b>: <del>待审批</del> → <ins>已批准</ins>", "<b>付款</b>: <del>—</del> → <ins>240.00 USD · "+today()+" · INV-9</ins>",
+		"<b>审批人</b>", "<dt>客户</dt><dd>"+cust.Name+"</dd>")
+	for _, en := range []string{"<b>Status</b>", "Pending approval", "<dt>Total</dt>"} {
+		if strings.Contains(r.body, en) {
+			t.Errorf("the Chinese audit page shows %q", en)
+		}
+	}
 }

@@ -264,6 +264,36 @@ func TestSalesOrderCreate(t *testing.T) {
 	wantPage(t, "orders as leadership", e.signIn("leadership").get("/orders"), 200, `id="order-filters"`)
 }
 
+// TestOrderFormInChinese: a bad line on the zh-CN order form is refused
+// with the domain's message in Chinese, beside the row the form numbers it
+// by (not its place among the filled rows), the bad input marked.
+func TestOrderFormInChinese(t *testing.T) {
+	e := newAPI(t)
+	cid := e.customer()
+	pid := e.product(keel.KindEdition, 1000, "USD")
+	sales := e.signIn("sales")
+	if r := sales.post("/me/locale", url.Values{"locale": {"zh"}, "next": {"/orders/new"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("switch to Chinese: %d", r.status)
+	}
+	sales.get("/orders/new")
+	// Rows 0 and 3 are filled; row 3, the second line, asks for no seats.
+	r := sales.post("/orders", url.Values{"customer_id": {fmt.Sprint(cid)}, "kind": {"new"},
+		"lines[0].product_id": {fmt.Sprint(pid)}, "lines[0].quantity": {"2"}, "lines[0].months": {"1"},
+		"lines[3].product_id": {fmt.Sprint(pid)}, "lines[3].quantity": {"0"}, "lines[3].months": {"1"}})
+	wantPage(t, "bad line in Chinese", r, http.StatusBadRequest, `lang="zh-CN"`,
+		`<td colspan="4" id="line-error-3" role="alert">须为 1 到 1000000</td>`,
+		`name="lines[3].quantity" value="0" min="1" aria-invalid="true"`,
+		"lines[3].quantity: 须为 1 到 1000000")
+	for _, en := range []string{"must be 1 to", `id="line-error-1"`, `name="lines[0].quantity" value="2" min="1" aria-invalid`} {
+		if strings.Contains(r.body, en) {
+			t.Errorf("the refused form shows %q", en)
+		}
+	}
+	// A refusal of the domain about the whole order, in Chinese too.
+	r = sales.post("/orders", url.Values{"customer_id": {fmt.Sprint(cid)}, "kind": {"gift"}, "lines[0].product_id": {fmt.Sprint(pid)}, "lines[0].quantity": {"2"}, "lines[0].months": {"1"}})
+	wantPage(t, "bad kind in Chinese", r, http.StatusBadRequest, "kind: &#34;gift&#34; 不在可选值之列：trial, new, renewal, upgrade, addon")
+}
+
 func TestSalesOrderFlow(t *testing.T) {
 	e := newAPI(t)
 	ctx := context.Background()
@@ -348,7 +378,11 @@ func TestSalesOrderFlow(t *testing.T) {
 
 	// Reject the second, from the queue.
 	p2 := fmt.Sprintf("/orders/%d", second)
-	wantPage(t, "reject without reason", finance.post(p2+"/reject", url.Values{"next": {"approvals"}}), 400, "reason: required")
+	wantPage(t, "reject without reason", finance.post(p2+"/reject", url.Values{"next": {"approvals"}}), 400, "reason: required", `id="reject-order"`)
+	wantPage(t, "reject with a blank reason", finance.post(p2+"/reject", url.Values{"reason": {"   "}}), 400, "reason: required")
+	if st := status(second); st != keel.OrderPending {
+		t.Fatalf("after a rejection without a reason the order is %s, want still pending", st)
+	}
 	wantRedirect(t, "reject", finance.post(p2+"/reject", url.Values{"reason": {"Payment never arrived"}, "next": {"approvals"}}), "/approvals")
 	if st := status(second); st != keel.OrderRejected {
 		t.Fatalf("rejected order is %s", st)

@@ -88,7 +88,8 @@ func (s *server) routes() http.Handler {
 			s.apiError(w, r, keel.Errorf(keel.ENOTFOUND, "there is no API route %s", r.URL.Path))
 		})
 		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-			writeJSONError(w, http.StatusMethodNotAllowed, keel.EINVALID, "method: "+r.Method+" is not allowed on "+r.URL.Path)
+			e := keel.Invalid("method", "%s is not allowed on %s", r.Method, r.URL.Path)
+			writeJSONError(w, http.StatusMethodNotAllowed, e.Code, e.Message(), e.Field)
 		})
 		r.Use(s.authenticate)
 
@@ -138,8 +139,10 @@ func (s *server) routes() http.Handler {
 		r.With(s.require(keel.ActAuditRead)).Get("/audit", s.handleAudit())
 	})
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	// A page that is not there is shown in the console's frame: signed
+	// in, with the navigation and in the employee's language.
+	r.NotFound(s.maybeSignedIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, keel.Errorf(keel.ENOTFOUND, "There is no page at %s.", r.URL.Path))
-	})
+	})).ServeHTTP)
 	return r
 }

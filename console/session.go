@@ -16,6 +16,15 @@ import (
 	"github.com/keelhq/keel"
 )
 
+// SessionStore is what sign-in and the pages' sessions need: passwords
+// checked, sessions started, looked up and ended.
+type SessionStore interface {
+	CheckPassword(ctx context.Context, email, password string) (keel.Employee, error)
+	CreateSession(ctx context.Context, employeeID int64, ttl time.Duration) (string, time.Time, error)
+	SessionEmployee(ctx context.Context, secret string) (keel.Employee, error)
+	DeleteSession(ctx context.Context, secret string) error
+}
+
 // Console pages are signed in with a server-side session: the browser
 // keeps a random secret in an HttpOnly cookie, Postgres keeps its SHA-256
 // and the employee, and every request looks the session up again — so a
@@ -76,30 +85,59 @@ func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 // after signing in.
 func (s *server) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Store == nil {
-			s.renderError(w, r, keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres."))
+		if s.sessions == nil {
+			s.renderError(w, r, errNoPostgres)
 			return
 		}
-		c, err := r.Cookie(sessionCookie)
-		if err != nil || c.Value == "" {
-			s.toLogin(w, r)
-			return
-		}
-		e, err := s.Store.SessionEmployee(r.Context(), c.Value)
+		ctx, ok, err := s.withSignIn(r)
 		if err != nil {
-			if keel.ErrorCode(err) == keel.EINTERNAL {
-				s.renderError(w, r, err)
-				return
+			s.renderError(w, r, err)
+			return
+		}
+		if !ok {
+			if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+				s.setCookie(w, r, sessionCookie, "", time.Time{}) // a session that ended
 			}
-			s.setCookie(w, r, sessionCookie, "", time.Time{})
 			s.toLogin(w, r)
 			return
 		}
-		ctx := context.WithValue(r.Context(), employeeKey{}, e)
-		ctx = context.WithValue(ctx, sessionKey{}, session{secret: c.Value, csrf: csrfToken(c.Value)})
 		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// maybeSignedIn is signedIn for a page anyone may reach (the page that is
+// not there): with a live session the page is the signed-in one, with its
+// navigation; without, it is shown all the same.
+func (s *server) maybeSignedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.sessions != nil {
+			if ctx, ok, err := s.withSignIn(r); err == nil && ok {
+				w.Header().Set("Cache-Control", "no-store")
+				r = r.WithContext(ctx)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSignIn returns the request's context with its employee and session
+// when its cookie holds a live session of an active employee; ok is false
+// when it does not, and err an internal failure to look it up.
+func (s *server) withSignIn(r *http.Request) (ctx context.Context, ok bool, err error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, false, nil
+	}
+	e, err := s.sessions.SessionEmployee(r.Context(), c.Value)
+	if keel.ErrorCode(err) == keel.EINTERNAL {
+		return nil, false, err
+	}
+	if err != nil {
+		return nil, false, nil
+	}
+	ctx = context.WithValue(r.Context(), employeeKey{}, e)
+	return context.WithValue(ctx, sessionKey{}, session{secret: c.Value, csrf: csrfToken(c.Value)}), true, nil
 }
 
 func sessionFrom(ctx context.Context) session {
@@ -141,11 +179,7 @@ func (s *server) checkForm(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := sameOrigin(r); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		if err := parseForm(w, r); err != nil {
+		if err := readForm(w, r); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
@@ -157,6 +191,19 @@ func (s *server) checkForm(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// errNoPostgres is the pages' answer when the console runs without a
+// store.
+var errNoPostgres = keel.Errorf(keel.EUNAVAILABLE, "The console is not available: it runs without Postgres.")
+
+// readForm reads a posted form: from this site (sameOrigin), within the
+// limits (parseForm).
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	if err := sameOrigin(r); err != nil {
+		return err
+	}
+	return parseForm(w, r)
 }
 
 // parseForm reads a form body within the limits.

@@ -89,14 +89,14 @@ func TestSalesPlanFollowsTheRules(t *testing.T) {
 				start := l.Start
 				lines = append(lines, keel.LineRequest{ProductID: byCode[l.Product], Quantity: l.Quantity, Months: l.Months, Start: &start})
 			}
-			o, err := keel.NewOrder(seller, keel.OrderRequest{Customer: cust, Kind: op.Kind, Lines: lines, Catalogue: cat, Orders: orders}, now)
+			o, err := keel.NewOrder(seller, keel.OrderRequest{Customer: cust, Kind: op.Kind, Lines: lines, Catalogue: cat, Orders: orders}, keel.UTC.At(now))
 			if err != nil {
 				t.Fatalf("customer %s order %d (%s): %v", c.Tenant.ID, oi, op.Kind, err)
 			}
 			o.ID = int64(ci*100 + oi + 1)
 			kinds[op.Kind]++
 			if op.Outcome != OutcomeDraft {
-				grants, err := o.Submit(seller, keel.CustomerState{Orders: orders, Subscriptions: list(), Catalogue: cat}, now)
+				grants, err := o.Submit(seller, keel.CustomerState{Orders: orders, Subscriptions: list(), Catalogue: cat}, keel.UTC.At(now))
 				if err != nil {
 					t.Fatalf("customer %s order %d (%s) submit: %v", c.Tenant.ID, oi, op.Kind, err)
 				}
@@ -108,7 +108,7 @@ func TestSalesPlanFollowsTheRules(t *testing.T) {
 					break
 				}
 				pay := keel.Payment{Amount: int64(float64(o.Total()) * op.PaidPart), PaidAt: op.PaidAt, Reference: "r"}
-				grants, _, err := o.Approve(finance, pay, list(), now)
+				grants, _, err := o.Approve(finance, pay, list(), keel.UTC.At(now))
 				if err != nil {
 					t.Fatalf("customer %s order %d (%s) approve: %v", c.Tenant.ID, oi, op.Kind, err)
 				}

@@ -54,12 +54,20 @@ func actor(ctx context.Context, tx pgx.Tx, by keel.Employee, lock string) (keel.
 }
 
 // change is one mutation in progress: its transaction, the employee making
-// it (as re-read by actor) and the time it happens.
+// it (as re-read by actor), the time it happens and the reporting calendar
+// that says which day that is.
 type change struct {
 	tx  pgx.Tx
 	by  keel.Employee
 	now time.Time
+	cal keel.Calendar
 }
+
+// moment is when the change happens, for the domain's rules.
+func (c *change) moment() keel.Moment { return c.cal.At(c.now) }
+
+// today is the reporting day the change happens on.
+func (c *change) today() time.Time { return c.cal.Day(c.now) }
 
 // begin starts a change by by, re-reading by inside the transaction. The
 // caller defers tx.Rollback and commits.
@@ -73,7 +81,7 @@ func (db *DB) begin(ctx context.Context, by keel.Employee, lock string) (*change
 		tx.Rollback(ctx)
 		return nil, err
 	}
-	return &change{tx: tx, by: a, now: db.now()}, nil
+	return &change{tx: tx, by: a, now: db.now(), cal: db.cal}, nil
 }
 
 // audit writes the audit row of the change, in its transaction, so the log

@@ -42,7 +42,7 @@ func scanPrice(row pgx.Row) (keel.PriceVersion, error) {
 func lockProduct(ctx context.Context, tx pgx.Tx, id int64) (keel.Product, error) {
 	p, err := scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 FOR NO KEY UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Product{}, keel.Errorf(keel.ENOTFOUND, "product %d not found", id)
+		return keel.Product{}, keel.ProductNotFound(id)
 	}
 	if err != nil {
 		return keel.Product{}, fmt.Errorf("read product %d: %w", id, err)
@@ -73,7 +73,7 @@ func (db *DB) CreateProduct(ctx context.Context, by keel.Employee, p keel.Produc
 		`INSERT INTO products (code, name, kind, unit, status, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		p.Code, p.Name, p.Kind, p.Unit, p.Status, p.CreatedAt).Scan(&p.ID)
 	if isUnique(err, "products_code_key") {
-		return keel.Product{}, keel.Errorf(keel.ECONFLICT, "code: there is already a product %s", p.Code)
+		return keel.Product{}, keel.FieldErrorf(keel.ECONFLICT, "code", "there is already a product %s", p.Code)
 	}
 	if err != nil {
 		return keel.Product{}, fmt.Errorf("create product %s: %w", p.Code, err)
@@ -246,7 +246,7 @@ func (db *DB) Product(ctx context.Context, id int64) (keel.CatalogueEntry, error
 	}
 	e, ok := cat[id]
 	if !ok {
-		return keel.CatalogueEntry{}, keel.Errorf(keel.ENOTFOUND, "product %d not found", id)
+		return keel.CatalogueEntry{}, keel.ProductNotFound(id)
 	}
 	return e, nil
 }

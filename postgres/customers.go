@@ -35,7 +35,7 @@ func scanCustomer(row pgx.Row) (keel.Customer, error) {
 func readCustomer(ctx context.Context, q querier, id int64, lock string) (keel.Customer, error) {
 	c, err := scanCustomer(q.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers c WHERE c.id = $1 `+lock, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Customer{}, keel.Errorf(keel.ENOTFOUND, "customer %d not found", id)
+		return keel.Customer{}, keel.CustomerNotFound(id)
 	}
 	if err != nil {
 		return keel.Customer{}, fmt.Errorf("read customer %d: %w", id, err)
@@ -95,7 +95,7 @@ func linkTenant(ctx context.Context, tx pgx.Tx, c keel.Customer) error {
 	var other int64
 	err := tx.QueryRow(ctx, `SELECT id FROM customers WHERE tenant_id = $1 AND id <> $2`, c.TenantID, c.ID).Scan(&other)
 	if err == nil {
-		return keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to customer %d", c.TenantID, other)
+		return keel.FieldErrorf(keel.ECONFLICT, "tenant_id", "%s is already linked to customer %d", c.TenantID, other)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("link tenant %s: %w", c.TenantID, err)
@@ -158,7 +158,7 @@ func (db *DB) CreateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 		cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
 		contacts, cu.CreatedAt).Scan(&cu.ID)
 	if isUnique(err, "customers_tenant_id_key") {
-		return keel.CustomerView{}, keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to another customer", cu.TenantID)
+		return keel.CustomerView{}, keel.FieldErrorf(keel.ECONFLICT, "tenant_id", "%s is already linked to another customer", cu.TenantID)
 	}
 	if err != nil {
 		return keel.CustomerView{}, fmt.Errorf("create customer: %w", err)
@@ -235,7 +235,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, by keel.Employee, cu keel.Cust
 		cu.ID, cu.Name, nullString(cu.TenantID), cu.SalesOwner, cu.CSMOwner, cu.Industry, cu.Region, cu.Website, cu.Notes,
 		contacts, cu.UpdatedAt)
 	if isUnique(err, "customers_tenant_id_key") {
-		return keel.CustomerView{}, keel.Errorf(keel.ECONFLICT, "tenant_id: %s is already linked to another customer", cu.TenantID)
+		return keel.CustomerView{}, keel.FieldErrorf(keel.ECONFLICT, "tenant_id", "%s is already linked to another customer", cu.TenantID)
 	}
 	if err != nil {
 		return keel.CustomerView{}, fmt.Errorf("update customer %d: %w", cu.ID, err)
@@ -280,7 +280,7 @@ func (db *DB) Customer(ctx context.Context, id int64) (keel.CustomerView, error)
 	if err != nil {
 		return keel.CustomerView{}, err
 	}
-	views, err := customerViews(ctx, tx, []keel.Customer{cu}, db.now())
+	views, err := customerViews(ctx, tx, []keel.Customer{cu}, db.today())
 	if err != nil {
 		return keel.CustomerView{}, err
 	}
@@ -288,8 +288,8 @@ func (db *DB) Customer(ctx context.Context, id int64) (keel.CustomerView, error)
 }
 
 // customerViews derives the status, first purchase, totals and
-// subscriptions of customers on day now, with the domain's rules.
-func customerViews(ctx context.Context, q querier, cs []keel.Customer, now time.Time) ([]keel.CustomerView, error) {
+// subscriptions of customers on day today, with the domain's rules.
+func customerViews(ctx context.Context, q querier, cs []keel.Customer, today time.Time) ([]keel.CustomerView, error) {
 	ids := make([]int64, len(cs))
 	for i, c := range cs {
 		ids[i] = c.ID
@@ -318,7 +318,7 @@ func customerViews(ctx context.Context, q querier, cs []keel.Customer, now time.
 		if s == nil {
 			s = []keel.Subscription{}
 		}
-		out[i] = keel.CustomerView{Customer: c, Status: keel.StatusOf(s, now), FirstPurchase: keel.FirstPurchase(s),
+		out[i] = keel.CustomerView{Customer: c, Status: keel.StatusOf(s, today), FirstPurchase: keel.FirstPurchase(s),
 			Totals: keel.TotalsOf(byOrder[c.ID]), Subscriptions: s}
 	}
 	return out, nil
@@ -335,27 +335,25 @@ const customerStatusSQL = `SELECT customer_id, CASE
 	ELSE 'trial' END AS status
 	FROM live_terms GROUP BY customer_id`
 
-var customerStatuses = []keel.CustomerStatus{keel.CustomerProspect, keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed, keel.CustomerChurned}
-
 // Customers lists customers by name with their derived state, and the
 // number that match the filter: Query in the name or tenant id (any case),
 // Owner as sales or CSM owner, Status as derived today, Tenants as the
 // customer's tenant id (an empty non-nil list matches none). It returns
 // EINVALID for a bad page or status.
 func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error) {
+	if err := f.Validate(); err != nil {
+		return nil, 0, err
+	}
 	p, err := f.Page.Normalize()
 	if err != nil {
 		return nil, 0, err
 	}
-	now := db.now()
+	today := db.today()
 	var c conds
 	from := ` FROM customers c`
 	if f.Status != "" {
-		if !oneOf(f.Status, customerStatuses) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not prospect, trial, active, renewed or churned", f.Status)
-		}
-		today := c.arg(keel.Date(now))
-		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", today+"::date") + `) st ON st.customer_id = c.id`
+		day := c.arg(today)
+		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", day+"::date") + `) st ON st.customer_id = c.id`
 		c.add("coalesce(st.status, 'prospect') = ?", string(f.Status))
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
@@ -395,7 +393,7 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	rows.Close()
-	views, err := customerViews(ctx, tx, cs, now)
+	views, err := customerViews(ctx, tx, cs, today)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -404,15 +402,6 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func oneOf[T comparable](v T, set []T) bool {
-	for _, x := range set {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // CustomerNames returns the names of the customers with the given ids, in

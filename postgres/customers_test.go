@@ -278,7 +278,7 @@ func TestStatusFiltersAgreeWithTheDomain(t *testing.T) {
 				wantSub[st] = append(wantSub[st], sub.ID)
 				seenSub[st] = true
 			}
-			for _, st := range subscriptionStatuses {
+			for _, st := range keel.SubscriptionStatuses {
 				subs, n, err := e.db.Subscriptions(e.ctx, keel.SubscriptionFilter{CustomerID: cid, Status: st})
 				if err != nil {
 					t.Fatal(err)
@@ -292,7 +292,7 @@ func TestStatusFiltersAgreeWithTheDomain(t *testing.T) {
 				}
 			}
 		}
-		for _, st := range customerStatuses {
+		for _, st := range keel.CustomerStatuses {
 			views, n, err := e.db.Customers(e.ctx, keel.CustomerFilter{Query: prefix, Status: st, Page: keel.Page{Limit: 100}})
 			if err != nil {
 				t.Fatal(err)
@@ -312,12 +312,12 @@ func TestStatusFiltersAgreeWithTheDomain(t *testing.T) {
 			}
 		}
 	}
-	for _, st := range customerStatuses {
+	for _, st := range keel.CustomerStatuses {
 		if !seen[st] {
 			t.Errorf("no customer was %s on any day; the test does not cover it", st)
 		}
 	}
-	for _, st := range subscriptionStatuses {
+	for _, st := range keel.SubscriptionStatuses {
 		if !seenSub[st] {
 			t.Errorf("no subscription was %s on any day; the test does not cover it", st)
 		}

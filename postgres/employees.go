@@ -48,7 +48,7 @@ func roleNames(roles []keel.Role) []string {
 func lockEmployee(ctx context.Context, tx pgx.Tx, id int64) (keel.Employee, error) {
 	e, err := scanEmployee(tx.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees e WHERE id = $1 FOR NO KEY UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "employee %d not found", id)
+		return keel.Employee{}, keel.EmployeeNotFound(id)
 	}
 	if err != nil {
 		return keel.Employee{}, fmt.Errorf("read employee %d: %w", id, err)
@@ -93,7 +93,7 @@ func (db *DB) AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee
 		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 		e.Email, e.Name, roleNames(e.Roles), e.Status, e.Locale, hash, e.CreatedAt).Scan(&e.ID)
 	if isUnique(err, "employees_email_key") {
-		return keel.Employee{}, "", keel.Errorf(keel.ECONFLICT, "email: %s already belongs to an employee", e.Email)
+		return keel.Employee{}, "", keel.FieldErrorf(keel.ECONFLICT, "email", "%s already belongs to an employee", e.Email)
 	}
 	if err != nil {
 		return keel.Employee{}, "", fmt.Errorf("add employee %s: %w", e.Email, err)
@@ -111,7 +111,7 @@ func (db *DB) AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee
 func (db *DB) Employee(ctx context.Context, id int64) (keel.Employee, error) {
 	e, err := scanEmployee(db.pool.QueryRow(ctx, `SELECT `+employeeColumns+` FROM employees e WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Employee{}, keel.Errorf(keel.ENOTFOUND, "employee %d not found", id)
+		return keel.Employee{}, keel.EmployeeNotFound(id)
 	}
 	if err != nil {
 		return keel.Employee{}, fmt.Errorf("read employee %d: %w", id, err)
@@ -241,7 +241,7 @@ const (
 // EINVALID for a password shorter than 12 or longer than 1024 characters.
 func (db *DB) SetPassword(ctx context.Context, by keel.Employee, id int64, password string) error {
 	if n := utf8.RuneCountInString(password); n < minPasswordLen || len(password) > maxPasswordLen {
-		return keel.Errorf(keel.EINVALID, "password: must be %d to %d characters", minPasswordLen, maxPasswordLen)
+		return keel.Invalid("password", "must be %d to %d characters", minPasswordLen, maxPasswordLen)
 	}
 	hash := hashPassword(password)
 	c, err := db.begin(ctx, by, selfLock(by, id))

@@ -32,7 +32,7 @@ func (db *DB) AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp
 	}
 	for i, a := range f.Attachments {
 		if len(a.ContentType) > 255 {
-			return keel.FollowUp{}, keel.Errorf(keel.EINVALID, "attachments[%d].content_type: at most 255 characters", i)
+			return keel.FollowUp{}, keel.Invalid(fmt.Sprintf("attachments[%d].content_type", i), "at most %d characters", 255)
 		}
 	}
 	var exists bool
@@ -40,7 +40,7 @@ func (db *DB) AddFollowUp(ctx context.Context, by keel.Employee, f keel.FollowUp
 		return keel.FollowUp{}, fmt.Errorf("add follow-up: %w", err)
 	}
 	if !exists {
-		return keel.FollowUp{}, keel.Errorf(keel.ENOTFOUND, "customer %d not found", f.CustomerID)
+		return keel.FollowUp{}, keel.CustomerNotFound(f.CustomerID)
 	}
 	err = c.tx.QueryRow(ctx,
 		`INSERT INTO follow_ups (customer_id, at, author_id, kind, text, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -94,7 +94,7 @@ func (db *DB) FollowUps(ctx context.Context, customerID int64, p keel.Page) ([]k
 		return nil, 0, fmt.Errorf("list follow-ups: %w", err)
 	}
 	if !exists {
-		return nil, 0, keel.Errorf(keel.ENOTFOUND, "customer %d not found", customerID)
+		return nil, 0, keel.CustomerNotFound(customerID)
 	}
 	rows, err := tx.Query(ctx,
 		`SELECT id, customer_id, at, coalesce(author_id, 0), kind, text, created_at FROM follow_ups
@@ -152,7 +152,7 @@ const MaxFollowUpsBetween = 5000
 // range holds more than MaxFollowUpsBetween follow-ups.
 func (db *DB) FollowUpsBetween(ctx context.Context, from, to time.Time, customerIDs []int64) ([]keel.FollowUp, error) {
 	if !to.After(from) {
-		return nil, keel.Errorf(keel.EINVALID, "to: must be after from")
+		return nil, keel.Invalid("to", "must be after from")
 	}
 	out := []keel.FollowUp{}
 	if customerIDs != nil && len(customerIDs) == 0 {
@@ -195,7 +195,7 @@ func (db *DB) FollowUpsBetween(ctx context.Context, from, to time.Time, customer
 	}
 	rows.Close()
 	if len(out) > MaxFollowUpsBetween {
-		return nil, keel.Errorf(keel.EINVALID, "from: the range holds more than %d follow-ups", MaxFollowUpsBetween)
+		return nil, keel.Invalid("from", "the range holds more than %d follow-ups", MaxFollowUpsBetween)
 	}
 	if len(ids) == 0 {
 		return out, nil
@@ -227,7 +227,7 @@ func (db *DB) Attachment(ctx context.Context, id int64) (keel.Attachment, error)
 	err := db.pool.QueryRow(ctx, `SELECT id, name, content_type, size, data FROM attachments WHERE id = $1`, id).
 		Scan(&a.ID, &a.Name, &a.ContentType, &a.Size, &a.Data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Attachment{}, keel.Errorf(keel.ENOTFOUND, "attachment %d not found", id)
+		return keel.Attachment{}, keel.AttachmentNotFound(id)
 	}
 	if err != nil {
 		return keel.Attachment{}, fmt.Errorf("read attachment %d: %w", id, err)

@@ -25,10 +25,10 @@ type NewIngestKeyParams struct {
 // which is shown this once and never stored.
 func (db *DB) CreateIngestKey(ctx context.Context, p NewIngestKeyParams) (collector.Key, string, error) {
 	if p.Name == "" {
-		return collector.Key{}, "", keel.Errorf(keel.EINVALID, "name: required")
+		return collector.Key{}, "", keel.Invalid("name", "required")
 	}
 	if p.MaxAge < 0 {
-		return collector.Key{}, "", keel.Errorf(keel.EINVALID, "max_age: must not be negative")
+		return collector.Key{}, "", keel.Invalid("max_age", "must not be negative")
 	}
 	plain, hash, err := collector.NewKey()
 	if err != nil {

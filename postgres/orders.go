@@ -136,7 +136,7 @@ func loadLines(ctx context.Context, q querier, orders []keel.Order) error {
 func lockOrder(ctx context.Context, tx pgx.Tx, id int64) (keel.Order, keel.Customer, error) {
 	o, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders o WHERE o.id = $1 FOR NO KEY UPDATE`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return keel.Order{}, keel.Customer{}, keel.Errorf(keel.ENOTFOUND, "order %d not found", id)
+		return keel.Order{}, keel.Customer{}, keel.OrderNotFound(id)
 	}
 	if err != nil {
 		return keel.Order{}, keel.Customer{}, fmt.Errorf("read order %d: %w", id, err)
@@ -200,12 +200,17 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 	if err := c.by.Can(keel.ActOrderCreate); err != nil {
 		return keel.Order{}, err
 	}
-	cu, err := readCustomer(ctx, c.tx, customerID, "FOR NO KEY UPDATE")
-	if keel.ErrorCode(err) == keel.ENOTFOUND {
-		return keel.Order{}, keel.Errorf(keel.EINVALID, "customer_id: there is no customer %d", customerID)
-	}
-	if err != nil {
-		return keel.Order{}, err
+	// No customer id is the domain's to refuse (keel.NewOrder); an id of
+	// no customer is bad input, not a missing page.
+	var cu keel.Customer
+	if customerID > 0 {
+		cu, err = readCustomer(ctx, c.tx, customerID, "FOR NO KEY UPDATE")
+		if keel.ErrorCode(err) == keel.ENOTFOUND {
+			return keel.Order{}, keel.Invalid("customer_id", "there is no customer %d", customerID)
+		}
+		if err != nil {
+			return keel.Order{}, err
+		}
 	}
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
@@ -222,7 +227,7 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 			return keel.Order{}, err
 		}
 	}
-	o, err := keel.NewOrder(c.by, req, c.now)
+	o, err := keel.NewOrder(c.by, req, c.moment())
 	if err != nil {
 		return keel.Order{}, err
 	}
@@ -256,104 +261,6 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 	return o, nil
 }
 
-// saveOrder writes the transition fields of o.
-func saveOrder(ctx context.Context, tx pgx.Tx, o keel.Order) error {
-	var paid *int64
-	var paidAt *time.Time
-	var ref *string
-	if o.Payment != nil {
-		paid, paidAt, ref = &o.Payment.Amount, &o.Payment.PaidAt, &o.Payment.Reference
-	}
-	decidedBy, voidedBy := (*int64)(nil), (*int64)(nil)
-	if o.DecidedBy != nil {
-		decidedBy = nullID(*o.DecidedBy)
-	}
-	if o.VoidedBy != nil {
-		voidedBy = nullID(*o.VoidedBy)
-	}
-	_, err := tx.Exec(ctx,
-		`UPDATE orders SET status = $2, submitted_at = $3, decided_by = $4, decided_at = $5, paid_amount = $6, paid_at = $7,
-		        payment_ref = $8, reject_reason = $9, voided_by = $10, voided_at = $11
-		 WHERE id = $1`,
-		o.ID, o.Status, o.SubmittedAt, decidedBy, o.DecidedAt, paid, paidAt, ref, o.RejectReason, voidedBy, o.VoidedAt)
-	if err != nil {
-		return fmt.Errorf("save order %d: %w", o.ID, err)
-	}
-	return nil
-}
-
-// storeGrants writes the grants of an approval, creating the subscriptions
-// the domain asked for (SubscriptionID 0), and returns them with their ids
-// and the ids of the subscriptions they touch.
-func storeGrants(ctx context.Context, c *change, customerID int64, grants []keel.Grant) ([]keel.Grant, []int64, error) {
-	var subs []int64
-	seen := map[int64]bool{}
-	for i := range grants {
-		g := &grants[i]
-		if g.SubscriptionID == 0 {
-			// One row per customer and product: a second line of the same
-			// product finds the row the first one made.
-			if _, err := c.tx.Exec(ctx,
-				`INSERT INTO subscriptions (customer_id, product_id, created_at) VALUES ($1, $2, $3)
-				 ON CONFLICT (customer_id, product_id) DO NOTHING`, customerID, g.ProductID, c.now); err != nil {
-				return nil, nil, fmt.Errorf("create subscription: %w", err)
-			}
-			if err := c.tx.QueryRow(ctx, `SELECT id FROM subscriptions WHERE customer_id = $1 AND product_id = $2`,
-				customerID, g.ProductID).Scan(&g.SubscriptionID); err != nil {
-				return nil, nil, fmt.Errorf("read subscription: %w", err)
-			}
-		}
-		var end *time.Time
-		if !g.End.IsZero() {
-			end = &g.End
-		}
-		if err := c.tx.QueryRow(ctx,
-			`INSERT INTO grants (subscription_id, order_id, line_id, kind, trial, quantity, starts_on, ends_on, monthly_amount, currency)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			g.SubscriptionID, g.OrderID, g.LineID, g.Kind, g.Trial, g.Quantity, g.Start, end, g.MonthlyAmount, g.Currency).Scan(&g.ID); err != nil {
-			return nil, nil, fmt.Errorf("store grant of order %d: %w", g.OrderID, err)
-		}
-		if !seen[g.SubscriptionID] {
-			seen[g.SubscriptionID] = true
-			subs = append(subs, g.SubscriptionID)
-		}
-	}
-	return grants, subs, nil
-}
-
-// transition runs one order transition as a change: it locks the order and
-// its customer (see lockOrder), lets step apply the domain's rule to the
-// order and write what follows from it, and commits. what names the
-// transition in errors ("approve").
-func (db *DB) transition(ctx context.Context, by keel.Employee, id int64, what string,
-	step func(c *change, o *keel.Order, cu keel.Customer) error) (keel.Order, error) {
-	c, err := db.begin(ctx, by, "SHARE")
-	if err != nil {
-		return keel.Order{}, err
-	}
-	defer c.tx.Rollback(ctx)
-	o, cu, err := lockOrder(ctx, c.tx, id)
-	if err != nil {
-		return keel.Order{}, err
-	}
-	if err := step(c, &o, cu); err != nil {
-		return keel.Order{}, err
-	}
-	if err := c.commit(ctx); err != nil {
-		return keel.Order{}, fmt.Errorf("%s order %d: %w", what, id, err)
-	}
-	return o, nil
-}
-
-// record saves the transition fields of after.Order and writes the audit
-// row of the transition.
-func (c *change) record(ctx context.Context, action string, before, after orderRecord) error {
-	if err := saveOrder(ctx, c.tx, after.Order); err != nil {
-		return err
-	}
-	return c.audit(ctx, action, "order", after.ID, before, after)
-}
-
 // orderFacts writes the order's fact (order.approved or order.voided) and
 // a subscription.changed fact for each subscription in subs.
 func (c *change) orderFacts(ctx context.Context, kind keel.FactKind, o keel.Order, cu keel.Customer, subs []int64) error {
@@ -363,120 +270,6 @@ func (c *change) orderFacts(ctx context.Context, kind keel.FactKind, o keel.Orde
 	return c.subscriptionsChanged(ctx, cu, subs)
 }
 
-// grant finishes an approval (finance's, or a trial's own): it stores the
-// grants, then writes the order, the audit row and the order.approved and
-// subscription.changed facts.
-func (c *change) grant(ctx context.Context, action string, before, o keel.Order, cu keel.Customer, grants []keel.Grant) error {
-	grants, subs, err := storeGrants(ctx, c, cu.ID, grants)
-	if err != nil {
-		return err
-	}
-	if err := c.record(ctx, action, orderRecord{Order: before}, orderRecord{Order: o, Grants: grants}); err != nil {
-		return err
-	}
-	return c.orderFacts(ctx, keel.FactOrderApproved, o, cu, subs)
-}
-
-// SubmitOrder sends a draft for approval (only its creator may). A trial
-// order approves itself: its grants are stored and its facts written in the
-// same transaction. It returns ENOTFOUND and the domain's refusals.
-func (db *DB) SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error) {
-	return db.transition(ctx, by, id, "submit", func(c *change, o *keel.Order, cu keel.Customer) error {
-		before := *o
-		var cs keel.CustomerState
-		if o.Kind == keel.OrderTrial {
-			var err error
-			if cs.Orders, err = loadOrders(ctx, c.tx, "o.customer_id = $1 AND o.kind = 'trial'", o.CustomerID); err != nil {
-				return err
-			}
-			if cs.Subscriptions, err = loadSubscriptions(ctx, c.tx, "s.customer_id = $1", o.CustomerID); err != nil {
-				return err
-			}
-			if cs.Catalogue, err = loadCatalogue(ctx, c.tx, lineProducts(o.Lines)); err != nil {
-				return err
-			}
-			cs.Settings = keel.DefaultOrderSettings
-		}
-		grants, err := o.Submit(c.by, cs, c.now)
-		if err != nil {
-			return err
-		}
-		if o.Status == keel.OrderApproved {
-			return c.grant(ctx, "order.submit", before, *o, cu, grants)
-		}
-		return c.record(ctx, "order.submit", orderRecord{Order: before}, orderRecord{Order: *o})
-	})
-}
-
-// ApproveOrder records finance's approval with the payment and grants what
-// the order sells. Approving again with the same payment (a retried
-// request) returns the order unchanged and writes nothing; any other
-// second approval is ECONFLICT. It returns ENOTFOUND and the domain's
-// refusals.
-func (db *DB) ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error) {
-	// timestamptz keeps microseconds: compare the payment as it is stored.
-	p.PaidAt = p.PaidAt.UTC().Truncate(time.Microsecond)
-	return db.transition(ctx, by, id, "approve", func(c *change, o *keel.Order, cu keel.Customer) error {
-		before := *o
-		subs, err := loadSubscriptions(ctx, c.tx, "s.customer_id = $1", o.CustomerID)
-		if err != nil {
-			return err
-		}
-		grants, repeat, err := o.Approve(c.by, p, subs, c.now)
-		if err != nil || repeat {
-			return err // a repeat leaves the order as it was
-		}
-		return c.grant(ctx, "order.approve", before, *o, cu, grants)
-	})
-}
-
-// RejectOrder turns an order pending approval down with a reason. It
-// returns ENOTFOUND and the domain's refusals.
-func (db *DB) RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error) {
-	return db.transition(ctx, by, id, "reject", func(c *change, o *keel.Order, _ keel.Customer) error {
-		before := *o
-		if err := o.Reject(c.by, reason, c.now); err != nil {
-			return err
-		}
-		return c.record(ctx, "order.reject", orderRecord{Order: before}, orderRecord{Order: *o})
-	})
-}
-
-// VoidOrder takes an approved order back: its grants are marked void, which
-// takes back exactly what it granted, and the order.voided and
-// subscription.changed facts are written. It returns ENOTFOUND and the
-// domain's refusals.
-func (db *DB) VoidOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error) {
-	return db.transition(ctx, by, id, "void", func(c *change, o *keel.Order, cu keel.Customer) error {
-		before := *o
-		if err := o.Void(c.by, c.now); err != nil {
-			return err
-		}
-		grants, err := loadGrants(ctx, c.tx, "g.order_id = $1", id)
-		if err != nil {
-			return err
-		}
-		if _, err := c.tx.Exec(ctx, `UPDATE grants SET void = true WHERE order_id = $1`, id); err != nil {
-			return fmt.Errorf("void grants of order %d: %w", id, err)
-		}
-		voided := make([]keel.Grant, len(grants))
-		var subs []int64
-		seen := map[int64]bool{}
-		for i, g := range grants {
-			g.Void = true
-			voided[i] = g
-			if !seen[g.SubscriptionID] {
-				seen[g.SubscriptionID] = true
-				subs = append(subs, g.SubscriptionID)
-			}
-		}
-		if err := c.record(ctx, "order.void", orderRecord{Order: before, Grants: grants}, orderRecord{Order: *o, Grants: voided}); err != nil {
-			return err
-		}
-		return c.orderFacts(ctx, keel.FactOrderVoided, *o, cu, subs)
-	})
-}
-
 // Order returns order id with its lines, or ENOTFOUND.
 func (db *DB) Order(ctx context.Context, id int64) (keel.Order, error) {
 	orders, err := loadOrders(ctx, db.pool, "o.id = $1", id)
@@ -484,15 +277,10 @@ func (db *DB) Order(ctx context.Context, id int64) (keel.Order, error) {
 		return keel.Order{}, err
 	}
 	if len(orders) == 0 {
-		return keel.Order{}, keel.Errorf(keel.ENOTFOUND, "order %d not found", id)
+		return keel.Order{}, keel.OrderNotFound(id)
 	}
 	return orders[0], nil
 }
-
-var (
-	orderStatuses = []keel.OrderStatus{keel.OrderDraft, keel.OrderPending, keel.OrderApproved, keel.OrderRejected, keel.OrderVoid}
-	orderKinds    = []keel.OrderKind{keel.OrderTrial, keel.OrderNew, keel.OrderRenewal, keel.OrderUpgrade, keel.OrderAddon}
-)
 
 // Orders lists orders newest first with their lines, and the number that
 // match the filter. It returns EINVALID for a bad page, status or kind.
@@ -506,14 +294,14 @@ func (db *DB) Orders(ctx context.Context, f keel.OrderFilter) ([]keel.Order, int
 		c.add("o.customer_id = ?", f.CustomerID)
 	}
 	if f.Status != "" {
-		if !oneOf(f.Status, orderStatuses) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not draft, pending_approval, approved, rejected or void", f.Status)
+		if err := keel.OneOf("status", f.Status, keel.OrderStatuses); err != nil {
+			return nil, 0, err
 		}
 		c.add("o.status = ?", string(f.Status))
 	}
 	if f.Kind != "" {
-		if !oneOf(f.Kind, orderKinds) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "kind: %q is not trial, new, renewal, upgrade or addon", f.Kind)
+		if err := keel.OneOf("kind", f.Kind, keel.OrderKinds); err != nil {
+			return nil, 0, err
 		}
 		c.add("o.kind = ?", string(f.Kind))
 	}
@@ -552,7 +340,7 @@ func (db *DB) OrderGrants(ctx context.Context, orderID int64) ([]keel.Grant, err
 		return nil, fmt.Errorf("read order %d: %w", orderID, err)
 	}
 	if !exists {
-		return nil, keel.Errorf(keel.ENOTFOUND, "order %d not found", orderID)
+		return nil, keel.OrderNotFound(orderID)
 	}
 	return loadGrants(ctx, db.pool, "g.order_id = $1", orderID)
 }

@@ -9,21 +9,33 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/migrations"
 )
 
 // DB is Keel's Postgres.
 type DB struct {
 	pool *pgxpool.Pool
-	// clock is what the stores take for "now": the day an order is approved
-	// on, the time an audit row records. nil = time.Now.
+	// clock is what the stores take for "now": the time an audit row
+	// records, the moment an order is approved at. nil = time.Now.
 	clock func() time.Time
+	// cal is the reporting calendar, which says which day "now" is: the
+	// day an approval starts service on, the day customers' statuses are
+	// derived for.
+	cal keel.Calendar
 }
 
 // SetClock makes the stores read the time from now instead of the system
 // clock (for tests and demo data that live on another day). Call it before
 // the DB is shared.
 func (db *DB) SetClock(now func() time.Time) { db.clock = now }
+
+// SetCalendar sets the reporting calendar (the default is keel.UTC). Call
+// it before the DB is shared.
+func (db *DB) SetCalendar(c keel.Calendar) { db.cal = c }
+
+// today is the reporting day of now.
+func (db *DB) today() time.Time { return db.cal.Day(db.now()) }
 
 // now is the current time in UTC, truncated to what timestamptz keeps, so
 // a value written and read back compares equal.

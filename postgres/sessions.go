@@ -48,7 +48,7 @@ func sessionHash(secret string) ([]byte, bool) {
 // departed employee and EINVALID for a ttl that is not positive.
 func (db *DB) CreateSession(ctx context.Context, employeeID int64, ttl time.Duration) (secret string, expires time.Time, err error) {
 	if ttl <= 0 {
-		return "", time.Time{}, keel.Errorf(keel.EINVALID, "ttl: must be positive")
+		return "", time.Time{}, keel.Invalid("ttl", "must be positive")
 	}
 	raw := make([]byte, sessionBytes)
 	rand.Read(raw)

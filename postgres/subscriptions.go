@@ -105,8 +105,6 @@ const subscriptionStatusSQL = `SELECT subscription_id, CASE
 	ELSE 'ended' END AS status
 	FROM live_terms GROUP BY subscription_id`
 
-var subscriptionStatuses = []keel.SubscriptionStatus{keel.SubPending, keel.SubActive, keel.SubEnded, keel.SubVoid}
-
 // Subscriptions lists subscriptions by id with their grants, and the number
 // that match the filter (Status as derived today). It returns EINVALID for a
 // bad page or status.
@@ -118,10 +116,10 @@ func (db *DB) Subscriptions(ctx context.Context, f keel.SubscriptionFilter) ([]k
 	var c conds
 	from := ` FROM subscriptions s JOIN products p ON p.id = s.product_id`
 	if f.Status != "" {
-		if !oneOf(f.Status, subscriptionStatuses) {
-			return nil, 0, keel.Errorf(keel.EINVALID, "status: %q is not pending, active, ended or void", f.Status)
+		if err := keel.OneOf("status", f.Status, keel.SubscriptionStatuses); err != nil {
+			return nil, 0, err
 		}
-		today := c.arg(keel.Date(db.now()))
+		today := c.arg(db.today())
 		from += ` LEFT JOIN (` + strings.ReplaceAll(subscriptionStatusSQL, "$today", today+"::date") + `) st ON st.subscription_id = s.id`
 		c.add("coalesce(st.status, 'void') = ?", string(f.Status))
 	}
@@ -167,11 +165,11 @@ func day(t time.Time) *string {
 	return &s
 }
 
-// factOfSubscription is the data of the subscription's subscription.changed
-// fact, as the domain derives it at now.
-func factOfSubscription(s keel.Subscription, code string, now time.Time) keel.SubscriptionFact {
+// factOfSubscription is s as its subscription.changed fact tells it, with
+// its status and quantity on day today.
+func factOfSubscription(s keel.Subscription, code string, today time.Time) keel.SubscriptionFact {
 	f := keel.SubscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
-		Status: s.Status(now), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(now), Grants: []keel.GrantFact{}}
+		Status: s.Status(today), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(today), Grants: []keel.GrantFact{}}
 	for _, g := range s.Grants {
 		if g.Void {
 			continue
@@ -209,7 +207,7 @@ func (c *change) subscriptionsChanged(ctx context.Context, customer keel.Custome
 		return fmt.Errorf("read product codes: %w", err)
 	}
 	for _, s := range subs {
-		if err := c.fact(ctx, keel.FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.now)); err != nil {
+		if err := c.fact(ctx, keel.FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.today())); err != nil {
 			return err
 		}
 	}

@@ -18,7 +18,7 @@ func (db *DB) CustomerRefs(ctx context.Context) ([]keel.CustomerRef, error) {
 	rows, err := db.pool.Query(ctx, `SELECT c.id, c.name, coalesce(c.tenant_id, ''), coalesce(c.sales_owner, 0),
     coalesce(c.csm_owner, 0), coalesce(st.status, 'prospect')
 FROM customers c LEFT JOIN (`+status+`) st ON st.customer_id = c.id
-ORDER BY lower(c.name), c.id`, keel.Date(db.now()))
+ORDER BY lower(c.name), c.id`, db.today())
 	if err != nil {
 		return nil, fmt.Errorf("list customer refs: %w", err)
 	}

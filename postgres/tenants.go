@@ -22,7 +22,7 @@ func (db *DB) UpsertTenants(ctx context.Context, ts []Tenant) error {
 	defer tx.Rollback(ctx)
 	for _, t := range ts {
 		if t.ID == "" {
-			return keel.Errorf(keel.EINVALID, "tenant id: required")
+			return keel.Invalid("tenant_id", "required")
 		}
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`,

@@ -38,7 +38,7 @@ func (db *DB) CreateToken(ctx context.Context, by keel.Employee, employeeID int6
 		name = "personal token"
 	}
 	if len(name) > 100 {
-		return "", keel.Errorf(keel.EINVALID, "name: at most 100 characters")
+		return "", keel.Invalid("name", "at most %d characters", 100)
 	}
 	c, err := db.begin(ctx, by, "SHARE")
 	if err != nil {
@@ -55,7 +55,7 @@ func (db *DB) CreateToken(ctx context.Context, by keel.Employee, employeeID int6
 	var status keel.EmployeeStatus
 	err = c.tx.QueryRow(ctx, `SELECT status FROM employees WHERE id = $1 FOR SHARE`, employeeID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", keel.Errorf(keel.ENOTFOUND, "employee %d not found", employeeID)
+		return "", keel.EmployeeNotFound(employeeID)
 	}
 	if err != nil {
 		return "", fmt.Errorf("create token for employee %d: %w", employeeID, err)

@@ -74,17 +74,18 @@ func (d Day) Before(o Day) bool { return d.String() < o.String() }
 const maxActivityDays = 731
 
 // checkDays refuses a range of days that ends before it starts or is
-// longer than maxActivityDays (both ends included), naming from and to.
+// longer than maxActivityDays (both ends included), naming the field at
+// fault (from, for a range that is wrong as a whole).
 func checkDays(from, to Day) error {
 	switch {
 	case from == Day{}:
-		return keel.Errorf(keel.EINVALID, "from: required")
+		return keel.Invalid("from", "required")
 	case to == Day{}:
-		return keel.Errorf(keel.EINVALID, "to: required")
+		return keel.Invalid("to", "required")
 	case to.Before(from):
-		return keel.Errorf(keel.EINVALID, "from: %s is after to: %s", from, to)
+		return keel.Invalid("from", "%s is after to: %s", from, to)
 	case from.AddDays(maxActivityDays - 1).Before(to):
-		return keel.Errorf(keel.EINVALID, "from, to: at most %d days at a time (%s to %s is more)", maxActivityDays, from, to)
+		return keel.Invalid("from", "the range is at most %d days (%s to %s is more)", maxActivityDays, from, to)
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ WHERE tenant_id = ? AND hour >= ? AND hour < ?`
 func (st *Store) Activity(ctx context.Context, tenant string, from, to Day, s ActivitySettings) (keel.Activity, error) {
 	s = s.withDefaults()
 	if tenant == "" {
-		return keel.Activity{}, keel.Errorf(keel.EINVALID, "tenant: required")
+		return keel.Activity{}, keel.Invalid("tenant", "required")
 	}
 	if err := checkDays(from, to); err != nil {
 		return keel.Activity{}, err

@@ -164,7 +164,7 @@ func (st *Store) TenantTrendsOf(ctx context.Context, to Day, s ActivitySettings,
 func (st *Store) tenantTrends(ctx context.Context, to Day, s ActivitySettings, tenants []string) ([]TenantTrend, error) {
 	s = s.withDefaults()
 	if to == (Day{}) {
-		return nil, keel.Errorf(keel.EINVALID, "to: required")
+		return nil, keel.Invalid("to", "required")
 	}
 	if tenants != nil && len(tenants) == 0 {
 		return []TenantTrend{}, nil

@@ -28,11 +28,12 @@ func runActivity(ctx context.Context, args []string, env *Env, stdout, stderr io
 	if *tenant == "" {
 		return keel.Errorf(keel.EINVALID, "--tenant: required")
 	}
-	loc, err := time.LoadLocation(*tz)
+	cal, err := keel.LoadCalendar("--tz", *tz)
 	if err != nil {
-		return keel.Errorf(keel.EINVALID, "--tz: unknown timezone %q", *tz)
+		return err
 	}
-	toDay := warehouse.DayOf(time.Now(), loc)
+	loc := cal.Location()
+	toDay := warehouse.DayOf(cal.Day(time.Now()), time.UTC)
 	if *to != "" {
 		if toDay, err = warehouse.ParseDay(*to); err != nil {
 			return fmt.Errorf("--to: %w", err)

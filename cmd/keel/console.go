@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/postgres"
-	"github.com/keelhq/keel/warehouse"
 )
 
 // The console's JSON API runs on Keel's Postgres.
@@ -42,21 +43,21 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 	if f.sessionTTL < time.Minute {
 		return fmt.Errorf("--session-ttl: %s is shorter than a minute", f.sessionTTL)
 	}
-	loc, err := time.LoadLocation(f.tz)
+	cal, err := keel.LoadCalendar("--tz", f.tz)
 	if err != nil {
-		return fmt.Errorf("--tz: unknown timezone %q", f.tz)
+		return errors.New(keel.ErrorMessage(err))
 	}
 	db, err := s.postgres(ctx, f.pg)
 	if err != nil {
 		return err
 	}
+	db.SetCalendar(cal)
 	store, err := s.clickhouse(ctx, f.clickhouse)
 	if err != nil {
 		return err
 	}
 	h, err := console.NewServer(console.Deps{
-		Warehouse: store, Names: db, Store: db, Log: s.log,
-		Settings:      warehouse.ActivitySettings{Location: loc},
+		Warehouse: store, Names: db, Store: db, Log: s.log, Calendar: cal,
 		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL,
 	})
 	if err != nil {

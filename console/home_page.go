@@ -29,21 +29,21 @@ func (s *server) handleHome() http.HandlerFunc {
 			return nil
 		}
 		if me.Has(keel.RoleSales) || me.Has(keel.RoleCSM) {
-			_, n, err := s.Store.Customers(ctx, keel.CustomerFilter{Owner: me.ID, Page: one})
+			_, n, err := s.customers.Customers(ctx, keel.CustomerFilter{Owner: me.ID, Page: one})
 			if err := count("My customers", "/customers?owner="+itoa(int(me.ID)), n, err); err != nil {
 				return err
 			}
-			_, n, err = s.Store.Orders(ctx, keel.OrderFilter{CreatedBy: me.ID, Status: keel.OrderDraft, Page: one})
+			_, n, err = s.orders.Orders(ctx, keel.OrderFilter{CreatedBy: me.ID, Status: keel.OrderDraft, Page: one})
 			if err := count("My draft orders", "/orders?status=draft&mine=1", n, err); err != nil {
 				return err
 			}
-			_, n, err = s.Store.Orders(ctx, keel.OrderFilter{CreatedBy: me.ID, Status: keel.OrderPending, Page: one})
+			_, n, err = s.orders.Orders(ctx, keel.OrderFilter{CreatedBy: me.ID, Status: keel.OrderPending, Page: one})
 			if err := count("My orders awaiting approval", "/orders?status=pending_approval&mine=1", n, err); err != nil {
 				return err
 			}
 		}
 		if me.Can(keel.ActOrderDecide) == nil {
-			_, n, err := s.Store.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, Page: one})
+			_, n, err := s.orders.Orders(ctx, keel.OrderFilter{Status: keel.OrderPending, Page: one})
 			if err := count("Orders awaiting approval", "/approvals", n, err); err != nil {
 				return err
 			}

@@ -1,10 +1,21 @@
 package console
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/keelhq/keel"
 )
+
+// ProductStore is what the catalogue handlers read and change: products
+// and their price versions.
+type ProductStore interface {
+	CreateProduct(ctx context.Context, by keel.Employee, p keel.Product) (keel.Product, error)
+	SetProductStatus(ctx context.Context, by keel.Employee, id int64, s keel.ProductStatus) (keel.Product, error)
+	AddPrice(ctx context.Context, by keel.Employee, v keel.PriceVersion) (keel.PriceVersion, error)
+	Product(ctx context.Context, id int64) (keel.CatalogueEntry, error)
+	Products(ctx context.Context) ([]keel.CatalogueEntry, error)
+}
 
 // productJSON is a product with its price versions, oldest first.
 type productJSON struct {
@@ -55,23 +66,14 @@ type productRequest struct {
 	Status string `json:"status"`
 }
 
-var productStatuses = []keel.ProductStatus{keel.ProductEnabled, keel.ProductDisabled}
-
 func (s *server) handleProductCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var req productRequest
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductEnabled}
-		if req.Status != "" {
-			st, err := parseEnum("status", req.Status, productStatuses...)
-			if err != nil {
-				return err
-			}
-			p.Status = st
-		}
-		p, err := s.Store.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
+		p := keel.Product{Code: req.Code, Name: req.Name, Kind: keel.ProductKind(req.Kind), Unit: req.Unit, Status: keel.ProductStatus(req.Status)}
+		p, err := s.catalogue.CreateProduct(r.Context(), employeeFrom(r.Context()), p)
 		if err != nil {
 			return err
 		}
@@ -90,7 +92,7 @@ type priceRequest struct {
 
 func (s *server) handlePriceCreate() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
@@ -99,20 +101,15 @@ func (s *server) handlePriceCreate() http.HandlerFunc {
 			return err
 		}
 		if req.Amount == nil {
-			return keel.Errorf(keel.EINVALID, "amount: required (minor units per unit per period, e.g. cents)")
+			return keel.Invalid("amount", "required (minor units per unit per period, e.g. cents)")
 		}
-		if req.EffectiveFrom == "" {
-			return keel.Errorf(keel.EINVALID, "effective_from: required")
+		v := keel.PriceVersion{ProductID: id, Amount: *req.Amount, Currency: req.Currency, Period: keel.Period(req.Period)}
+		if req.EffectiveFrom != "" { // none is the domain's to refuse
+			if v.EffectiveFrom, err = parseDay("effective_from", req.EffectiveFrom); err != nil {
+				return err
+			}
 		}
-		from, err := parseDay("effective_from", req.EffectiveFrom)
-		if err != nil {
-			return err
-		}
-		v := keel.PriceVersion{ProductID: id, Amount: *req.Amount, Currency: req.Currency, Period: keel.Period(req.Period), EffectiveFrom: from}
-		if err := v.Validate(); err != nil {
-			return err
-		}
-		v, err = s.Store.AddPrice(r.Context(), employeeFrom(r.Context()), v)
+		v, err = s.catalogue.AddPrice(r.Context(), employeeFrom(r.Context()), v)
 		if err != nil {
 			return err
 		}
@@ -127,7 +124,7 @@ type productStatusRequest struct {
 
 func (s *server) handleProductStatus() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
+		id, err := pathID(r, keel.ProductNotFound)
 		if err != nil {
 			return err
 		}
@@ -135,17 +132,10 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
 			return err
 		}
-		if req.Status == "" {
-			return keel.Errorf(keel.EINVALID, "status: required (enabled or disabled)")
-		}
-		st, err := parseEnum("status", req.Status, productStatuses...)
-		if err != nil {
+		if _, err := s.catalogue.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, keel.ProductStatus(req.Status)); err != nil {
 			return err
 		}
-		if _, err := s.Store.SetProductStatus(r.Context(), employeeFrom(r.Context()), id, st); err != nil {
-			return err
-		}
-		e, err := s.Store.Product(r.Context(), id)
+		e, err := s.catalogue.Product(r.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -156,11 +146,7 @@ func (s *server) handleProductStatus() http.HandlerFunc {
 
 func (s *server) handleProductGet() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "product")
-		if err != nil {
-			return err
-		}
-		e, err := s.Store.Product(r.Context(), id)
+		e, err := pathRecord(r, keel.ProductNotFound, s.catalogue.Product)
 		if err != nil {
 			return err
 		}
@@ -176,7 +162,7 @@ func (s *server) handleProductList() http.HandlerFunc {
 		if _, err := queryParams(r); err != nil {
 			return err
 		}
-		rows, err := s.Store.Products(r.Context())
+		rows, err := s.catalogue.Products(r.Context())
 		if err != nil {
 			return err
 		}

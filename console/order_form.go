@@ -1,0 +1,220 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/keelhq/keel"
+)
+
+// orderFormRows is how many line rows the new-order form offers.
+const orderFormRows = 5
+
+// lineForm is one line row of the new-order form, as typed.
+type lineForm struct {
+	Index                              int
+	ProductID, Quantity, Months, Start string
+	Products                           []option
+	Bad                                bool   // the refusal is about this row
+	BadField                           string // … and this input of it ("quantity"); "" = the row as a whole
+	Error                              string // what the refusal says, shown beside the row
+}
+
+// orderForm is the new-order form, as typed.
+type orderForm struct {
+	Customer      string
+	CustomerFixed bool
+	CustomerName  string
+	Customers     []option
+	Kind          string
+	Kinds         []option
+	Lines         []lineForm
+	Error         string
+}
+
+func (s *server) handleOrderNewPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		f := orderForm{Kind: string(keel.OrderNew)}
+		id, err := queryID(r.URL.Query(), "customer")
+		if err != nil {
+			return err
+		}
+		if id > 0 {
+			f.Customer, f.CustomerFixed = strconv.FormatInt(id, 10), true
+		}
+		for i := 0; i < orderFormRows; i++ {
+			f.Lines = append(f.Lines, lineForm{Index: i})
+		}
+		return s.renderOrderForm(w, r, http.StatusOK, f)
+	})
+}
+
+func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status int, f orderForm) error {
+	l := s.langOf(r)
+	ctx := r.Context()
+	if f.CustomerFixed {
+		id, err := formInt("customer_id", f.Customer)
+		if err != nil {
+			return err
+		}
+		names, err := s.customers.CustomerNames(ctx, []int64{id})
+		if err != nil {
+			return err
+		}
+		if f.CustomerName = names[id]; f.CustomerName == "" {
+			return keel.CustomerNotFound(id)
+		}
+	} else {
+		// Every customer, by name: one light query, not a page of views.
+		refs, err := s.Names.CustomerRefs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range refs {
+			v := strconv.FormatInt(c.ID, 10)
+			f.Customers = append(f.Customers, option{v, c.Name, v == f.Customer})
+		}
+	}
+	f.Kinds = options(l, keel.OrderKinds, orderKindLabel, f.Kind)
+	entries, err := s.catalogue.Products(ctx)
+	if err != nil {
+		return err
+	}
+	// The product choices are the same for every line; only the selected
+	// one differs.
+	today := s.day()
+	var products []option
+	for _, e := range entries {
+		if e.Product.Status != keel.ProductEnabled {
+			continue
+		}
+		label := e.Product.Name + " (" + e.Product.Code + ")"
+		if price := currentPrice(l, e, today); price != "" {
+			label += " · " + price
+		}
+		products = append(products, option{Value: strconv.FormatInt(e.Product.ID, 10), Label: label})
+	}
+	for i := range f.Lines {
+		ln := &f.Lines[i]
+		ln.Products = make([]option, len(products))
+		for j, p := range products {
+			p.Selected = p.Value == ln.ProductID
+			ln.Products[j] = p
+		}
+	}
+	s.render(w, r, status, "order_new", page{Title: l.T("New order"), Nav: "orders", Data: f})
+	return nil
+}
+
+func (s *server) handleOrderCreateForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		f := orderForm{Customer: strings.TrimSpace(r.PostFormValue("customer_id")), CustomerFixed: r.PostFormValue("customer_fixed") == "1",
+			Kind: r.PostFormValue("kind")}
+		rows := orderFormRows
+		for i := rows; i < keel.MaxLines; i++ {
+			if _, ok := r.PostForm[fmt.Sprintf("lines[%d].product_id", i)]; ok {
+				rows = i + 1
+			}
+		}
+		for i := 0; i < rows; i++ {
+			p := fmt.Sprintf("lines[%d].", i)
+			f.Lines = append(f.Lines, lineForm{Index: i, ProductID: strings.TrimSpace(r.PostFormValue(p + "product_id")),
+				Quantity: strings.TrimSpace(r.PostFormValue(p + "quantity")), Months: strings.TrimSpace(r.PostFormValue(p + "months")),
+				Start: strings.TrimSpace(r.PostFormValue(p + "start"))})
+		}
+		o, err := s.createOrder(r, &f)
+		if formRefused(err) {
+			f.Error = l.Refusal(err)
+			var e *keel.Error
+			if errors.As(err, &e) {
+				if i, rest, ok := lineField(e.Field); ok && i < len(f.Lines) {
+					f.Lines[i].Bad, f.Lines[i].BadField, f.Lines[i].Error = true, strings.TrimPrefix(rest, "."), l.Reason(e)
+				}
+			}
+			if f.CustomerFixed {
+				// A fixed customer that is not there (any more): offer the picker.
+				id, _ := strconv.ParseInt(f.Customer, 10, 64)
+				names, cerr := s.customers.CustomerNames(r.Context(), []int64{id})
+				if cerr != nil {
+					return cerr
+				}
+				f.CustomerFixed = names[id] != ""
+			}
+			return s.renderOrderForm(w, r, statusOf(keel.ErrorCode(err)), f)
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, fmt.Sprintf("/orders/%d", o.ID), l.T("Order created as a draft. Submit it when it is ready for finance."))
+		return nil
+	})
+}
+
+// lineField splits a field about an order line, "lines[2].quantity", into
+// the line's index and the rest (".quantity"); ok is false for any other
+// field.
+func lineField(field string) (i int, rest string, ok bool) {
+	n, after, found := strings.Cut(strings.TrimPrefix(field, "lines["), "]")
+	if !strings.HasPrefix(field, "lines[") || !found {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 {
+		return 0, "", false
+	}
+	return i, after, true
+}
+
+// createOrder reads the new-order form and creates the order; the rules of
+// an order are the domain's (keel.NewOrder), the form only reads what was
+// typed. Empty rows are skipped; a refusal about a line names the row as
+// the form numbers it (lines[N], counting from 0), not its place among the
+// filled rows.
+func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) {
+	cid, err := formInt("customer_id", f.Customer)
+	if err != nil {
+		return keel.Order{}, err
+	}
+	var lines []keel.LineRequest
+	var rowOf []int // the form row of each line
+	for i, ln := range f.Lines {
+		if ln.ProductID == "" && ln.Quantity == "" && ln.Months == "" && ln.Start == "" {
+			continue
+		}
+		field := fmt.Sprintf("lines[%d]", i)
+		pid, err := formInt(field+".product_id", ln.ProductID)
+		if err != nil {
+			return keel.Order{}, err
+		}
+		qty, err := formInt(field+".quantity", ln.Quantity)
+		if err != nil {
+			return keel.Order{}, err
+		}
+		months, err := formInt(field+".months", ln.Months)
+		if err != nil {
+			return keel.Order{}, err
+		}
+		lr := keel.LineRequest{ProductID: pid, Quantity: qty, Months: int(months)}
+		if ln.Start != "" {
+			start, err := parseDay(field+".start", ln.Start)
+			if err != nil {
+				return keel.Order{}, err
+			}
+			lr.Start = &start
+		}
+		lines = append(lines, lr)
+		rowOf = append(rowOf, i)
+	}
+	o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, keel.OrderKind(f.Kind), lines)
+	var e *keel.Error
+	if errors.As(err, &e) {
+		if k, rest, ok := lineField(e.Field); ok && k < len(rowOf) {
+			return keel.Order{}, keel.FieldErrorf(e.Code, fmt.Sprintf("lines[%d]%s", rowOf[k], rest), e.Key, e.Args...)
+		}
+	}
+	return o, err
+}
