@@ -88,18 +88,18 @@ func (l OrderLine) overLimit() bool {
 	}
 }
 
-// MonthlyAmount is the line's recurring revenue per month; 0 for one-off
-// prices (METRICS.md: they are not MRR).
-func (l OrderLine) MonthlyAmount() int64 {
-	switch l.Period {
-	case PeriodMonth:
-		return l.UnitAmount * l.Quantity
-	case PeriodYear:
-		return l.UnitAmount * l.Quantity / 12
-	default:
-		return 0
+// MRR is the line's recurring revenue per month, exact: its total ÷ its
+// months (a 12-month line priced 100.00 a year is 10000/12 cents a month).
+// It is 0 for one-off prices and trials (METRICS.md: they are not MRR).
+func (l OrderLine) MRR() Exact {
+	if l.Period == PeriodOnce || l.Months <= 0 {
+		return Exact{}
 	}
+	return ExactRatio(l.Total(), int64(l.Months))
 }
+
+// MonthlyAmount is MRR rounded half up to minor units, for display.
+func (l OrderLine) MonthlyAmount() int64 { return l.MRR().Round() }
 
 // Order is a request to sell products to a customer. Finance's approval is
 // what grants service.
@@ -225,7 +225,7 @@ func NewOrder(by Employee, req OrderRequest, now Moment) (Order, error) {
 			editions++
 		}
 		if req.Kind == OrderTrial {
-			if days := start.AddDate(0, lr.Months, 0).Sub(start).Hours() / 24; int(days) > s.TrialMaxDays {
+			if days := AddMonths(start, lr.Months).Sub(start).Hours() / 24; int(days) > s.TrialMaxDays {
 				return Order{}, Invalid(field+".months", "a trial lasts at most %d days", s.TrialMaxDays)
 			}
 			line.Period = PeriodMonth // free: UnitAmount stays 0
@@ -348,7 +348,7 @@ func (o *Order) Submit(by Employee, cs CustomerState, now Moment) ([]Grant, erro
 	if err := trialAllowed(*o, cs.Orders, cs.Catalogue, cs.Settings.withDefaults(), false, "lines"); err != nil {
 		return nil, err
 	}
-	grants, err := o.grants(cs.Subscriptions, now)
+	grants, err := o.grants(cs.Subscriptions, now, now.Today())
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (o *Order) Approve(by Employee, p Payment, subs []Subscription, now Moment)
 	if err := p.validate(o, now); err != nil {
 		return nil, false, err
 	}
-	grants, err = o.grants(subs, now)
+	grants, err = o.grants(subs, now, now.Calendar.Day(p.PaidAt))
 	if err != nil {
 		return nil, false, err
 	}

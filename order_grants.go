@@ -11,7 +11,9 @@ import (
 // grants computes what approving the order at now does to the customer's
 // subscriptions (one per product; a grant with SubscriptionID 0 asks for a
 // new one): lines without a start start today, the reporting day of now.
-func (o *Order) grants(subs []Subscription, now Moment) ([]Grant, error) {
+// approvedOn is the day the order counts as approved for revenue (the
+// payment's day; see Grant.ApprovedOn).
+func (o *Order) grants(subs []Subscription, now Moment, approvedOn time.Time) ([]Grant, error) {
 	today := now.Today()
 	byProduct := map[int64]Subscription{}
 	for _, s := range subs {
@@ -26,7 +28,8 @@ func (o *Order) grants(subs []Subscription, now Moment) ([]Grant, error) {
 		}
 		sub := byProduct[l.ProductID]
 		g := Grant{SubscriptionID: sub.ID, ProductID: l.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind,
-			Kind: GrantTerm, Trial: o.Kind == OrderTrial, Quantity: l.Quantity, MonthlyAmount: l.MonthlyAmount(), Currency: o.Currency}
+			Kind: GrantTerm, Trial: o.Kind == OrderTrial, Quantity: l.Quantity, MonthlyAmount: l.MonthlyAmount(), Currency: o.Currency,
+			Amount: l.Total(), Months: l.Months, Period: l.Period, ApprovedOn: approvedOn}
 		switch o.Kind {
 		case OrderTrial:
 			if sub.ID != 0 && sub.Status(start) != SubVoid && !sub.Trial() {
@@ -65,7 +68,7 @@ func (o *Order) grants(subs []Subscription, now Moment) ([]Grant, error) {
 				}
 				return nil, FieldErrorf(ECONFLICT, field, "the customer has no edition in service on %s to upgrade from; use a new order", start.Format(time.DateOnly))
 			}
-			out = append(out, Grant{SubscriptionID: from.ID, ProductID: from.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind, Kind: GrantCut, Start: start, Currency: o.Currency})
+			out = append(out, Grant{SubscriptionID: from.ID, ProductID: from.ProductID, OrderID: o.ID, LineID: l.ID, OrderKind: o.Kind, Kind: GrantCut, Start: start, Currency: o.Currency, ApprovedOn: approvedOn})
 		case OrderAddon:
 			if l.ProductKind == KindAddonTerm {
 				ed, ok := paidEditionAt(subs, start, 0)
@@ -77,7 +80,7 @@ func (o *Order) grants(subs []Subscription, now Moment) ([]Grant, error) {
 				continue
 			}
 		}
-		g.Start, g.End = start, start.AddDate(0, l.Months, 0)
+		g.Start, g.End = start, AddMonths(start, l.Months)
 		out = append(out, g)
 	}
 	return out, nil

@@ -193,7 +193,7 @@ func TestTrialOrders(t *testing.T) {
 		// The default of 31 days fits a month from any day of the year.
 		{"a month from the 10th of January", 0, "2026-01-10", 1, "2026-02-10"},  // 31 days
 		{"a month from the 10th of February", 0, "2026-02-10", 1, "2026-03-10"}, // 28 days
-		{"a month from the 31st of January", 0, "2026-01-31", 1, "2026-03-03"},  // AddDate normalises Feb 31: 31 days
+		{"a month from the 31st of January", 0, "2026-01-31", 1, "2026-02-28"},  // a month from 31 January ends on 28 February (revenue case end-of-month-start)
 		{"a month from today", 0, "", 1, "2026-04-10"},
 		{"two months", 0, "2026-02-10", 2, ""},
 		{"30 days allowed, a month of 31 asked", 30, "2026-01-10", 1, ""},
@@ -230,7 +230,7 @@ func TestTrialOrders(t *testing.T) {
 				start = day(tt.start)
 			}
 			want := []keel.Grant{{ProductID: pro, OrderID: 40, OrderKind: keel.OrderTrial, Kind: keel.GrantTerm, Trial: true,
-				Quantity: 5, Start: start, End: day(tt.wantEnd), Currency: "USD"}}
+				Quantity: 5, Start: start, End: day(tt.wantEnd), Currency: "USD", Months: o.Lines[0].Months, Period: keel.PeriodMonth, ApprovedOn: keel.Date(now)}}
 			if !reflect.DeepEqual(grants, want) {
 				t.Errorf("grants =\n%+v\nwant\n%+v", grants, want)
 			}
@@ -367,7 +367,7 @@ func TestSubmit(t *testing.T) {
 		grants, err := o.Submit(seller, cs, keel.UTC.At(now))
 		wantOK(t, err)
 		want := []keel.Grant{{ProductID: basic, OrderID: 30, OrderKind: keel.OrderTrial, Kind: keel.GrantTerm, Trial: true,
-			Quantity: 4, Start: day("2026-03-10"), End: day("2026-04-10"), Currency: "USD"}}
+			Quantity: 4, Start: day("2026-03-10"), End: day("2026-04-10"), Currency: "USD", Months: 1, Period: keel.PeriodMonth, ApprovedOn: keel.Date(now)}}
 		if !reflect.DeepEqual(grants, want) {
 			t.Errorf("grants =\n%+v\nwant\n%+v", grants, want)
 		}
@@ -551,7 +551,8 @@ func TestApprove(t *testing.T) {
 			t.Error("repeat = true on the first approval")
 		}
 		want := []keel.Grant{{ProductID: pro, OrderID: 31, OrderKind: keel.OrderNew, Kind: keel.GrantTerm, Quantity: 10,
-			Start: day("2026-03-10"), End: day("2027-03-10"), MonthlyAmount: 60000, Currency: "USD"}}
+			Start: day("2026-03-10"), End: day("2027-03-10"), MonthlyAmount: 60000, Currency: "USD",
+			Amount: total, Months: 12, Period: keel.PeriodMonth, ApprovedOn: day("2026-03-09")}}
 		if !reflect.DeepEqual(grants, want) {
 			t.Errorf("grants =\n%+v\nwant\n%+v", grants, want)
 		}
@@ -768,7 +769,8 @@ func TestGrantsRenewal(t *testing.T) {
 			id, grants := w.must(keel.OrderRenewal, at(tt.approved), l)
 			s := w.sub(pro)
 			want := []keel.Grant{{SubscriptionID: s.ID, ProductID: pro, OrderID: id, OrderKind: keel.OrderRenewal, Kind: keel.GrantTerm,
-				Quantity: 12, Start: day(tt.want[0]), End: day(tt.want[1]), MonthlyAmount: 72000, Currency: "USD"}}
+				Quantity: 12, Start: day(tt.want[0]), End: day(tt.want[1]), MonthlyAmount: 72000, Currency: "USD",
+				Amount: 72000 * 12, Months: 12, Period: keel.PeriodMonth, ApprovedOn: day(tt.approved)}}
 			if !reflect.DeepEqual(grants, want) {
 				t.Fatalf("grants =\n%+v\nwant\n%+v", grants, want)
 			}
@@ -822,9 +824,11 @@ func TestGrantsUpgrade(t *testing.T) {
 	basicSub := w.sub(basic)
 	id, grants := w.must(keel.OrderUpgrade, at("2026-04-01"), line(pro, 12, 12))
 	want := []keel.Grant{
-		{SubscriptionID: basicSub.ID, ProductID: basic, OrderID: id, OrderKind: keel.OrderUpgrade, Kind: keel.GrantCut, Start: day("2026-04-01"), Currency: "USD"},
+		{SubscriptionID: basicSub.ID, ProductID: basic, OrderID: id, OrderKind: keel.OrderUpgrade, Kind: keel.GrantCut, Start: day("2026-04-01"), Currency: "USD",
+			ApprovedOn: day("2026-04-01")},
 		{ProductID: pro, OrderID: id, OrderKind: keel.OrderUpgrade, Kind: keel.GrantTerm, Quantity: 12,
-			Start: day("2026-04-01"), End: day("2027-04-01"), MonthlyAmount: 72000, Currency: "USD"},
+			Start: day("2026-04-01"), End: day("2027-04-01"), MonthlyAmount: 72000, Currency: "USD",
+			Amount: 72000 * 12, Months: 12, Period: keel.PeriodMonth, ApprovedOn: day("2026-04-01")},
 	}
 	if !reflect.DeepEqual(grants, want) {
 		t.Fatalf("grants =\n%+v\nwant\n%+v", grants, want)
@@ -891,7 +895,8 @@ func TestGrantsAddons(t *testing.T) {
 		id, grants := w.must(keel.OrderAddon, at("2026-03-01"), line(storage, 3, 6))
 		s := w.sub(storage)
 		want := []keel.Grant{{SubscriptionID: s.ID, ProductID: storage, OrderID: id, OrderKind: keel.OrderAddon, Kind: keel.GrantTerm,
-			Quantity: 3, Start: day("2026-03-01"), End: day("2026-09-01"), MonthlyAmount: 600, Currency: "USD"}}
+			Quantity: 3, Start: day("2026-03-01"), End: day("2026-09-01"), MonthlyAmount: 600, Currency: "USD",
+			Amount: 600 * 6, Months: 6, Period: keel.PeriodMonth, ApprovedOn: day("2026-03-01")}}
 		if !reflect.DeepEqual(grants, want) {
 			t.Fatalf("grants =\n%+v\nwant\n%+v", grants, want)
 		}

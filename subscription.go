@@ -49,9 +49,34 @@ type Grant struct {
 	Quantity       int64
 	Start          time.Time // UTC midnight
 	End            time.Time // exclusive; zero for a cut
-	MonthlyAmount  int64     // the line's recurring revenue per month (minor units); 0 for trials and one-off prices
+	MonthlyAmount  int64     // the line's recurring revenue per month, rounded (minor units); 0 for trials and one-off prices
 	Currency       string
 	Void           bool
+
+	// What revenue needs of the order line behind the grant (METRICS.md):
+	// the line's total and months, whose ratio is its exact MRR, and its
+	// price period (once-priced lines are never MRR).
+	Amount int64
+	Months int
+	Period Period
+	// ApprovedOn is the day the order counts as approved: the day finance
+	// recorded the payment (or a trial's own approval). History loaded
+	// after the fact is approved today but was paid back then, and the
+	// renewal rule ("approved up to 30 days after the end") is about the
+	// business's dates, not the data entry's.
+	ApprovedOn time.Time
+	// VoidedAt is when the order was voided (void grants only).
+	VoidedAt *time.Time
+}
+
+// MRR is the grant's exact recurring revenue per month: the line's total ÷
+// its months for a paid term of a recurring price; 0 for cuts, trials and
+// one-off prices.
+func (g Grant) MRR() Exact {
+	if g.Kind != GrantTerm || g.Trial || g.Period == PeriodOnce || g.Months <= 0 || g.Amount <= 0 {
+		return Exact{}
+	}
+	return ExactRatio(g.Amount, int64(g.Months))
 }
 
 // Subscription is a customer's service of one product ("a service"). There
