@@ -142,6 +142,8 @@ const (
 	ActOrderCreate    Action = "order.create"    // create an order (and submit one's own)
 	ActOrderDecide    Action = "order.decide"    // approve, reject or void an order
 	ActRevenueRead    Action = "revenue.read"    // MRR and the other revenue metrics
+	ActSpendWrite     Action = "spend.write"     // enter sales and marketing spend (for CAC)
+	ActSettingsWrite  Action = "settings.write"  // change the company's settings (revenue, health)
 	ActEmployeeAdmin  Action = "employee.admin"  // add, change and deactivate employees; tokens of others
 	ActAuditRead      Action = "audit.read"      // read the audit log
 )
@@ -154,6 +156,8 @@ var permissions = map[Action][]Role{
 	ActOrderCreate:    {RoleSales, RoleCSM},
 	ActOrderDecide:    {RoleFinance},
 	ActRevenueRead:    {RoleLeadership, RoleFinance, RoleAdmin},
+	ActSpendWrite:     {RoleFinance, RoleAdmin},
+	ActSettingsWrite:  {RoleAdmin},
 	ActEmployeeAdmin:  {RoleAdmin},
 	ActAuditRead:      {RoleAdmin},
 }

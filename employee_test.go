@@ -134,6 +134,8 @@ func TestEmployeeCanMatrix(t *testing.T) {
 		{keel.ActOrderCreate, row{sales: true, csm: true}, "sales or csm"},
 		{keel.ActOrderDecide, row{finance: true}, "finance"},
 		{keel.ActRevenueRead, row{admin: true, finance: true, leadership: true}, "leadership or finance or admin"},
+		{keel.ActSpendWrite, row{admin: true, finance: true}, "finance or admin"},
+		{keel.ActSettingsWrite, row{admin: true}, "admin"},
 		{keel.ActEmployeeAdmin, row{admin: true}, "admin"},
 		{keel.ActAuditRead, row{admin: true}, "admin"},
 	}

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -52,7 +53,15 @@ const (
 	FactOrderApproved       FactKind = "order.approved"       // data: OrderFact
 	FactOrderVoided         FactKind = "order.voided"         // data: OrderFact
 	FactSubscriptionChanged FactKind = "subscription.changed" // data: SubscriptionFact
+
+	// Company facts are about no one customer: their customer is 0.
+	FactSettingsChanged FactKind = "settings.changed" // data: SettingsFact
+	FactSpendSet        FactKind = "spend.set"        // data: SpendFact
 )
+
+// Company reports whether facts of kind k are about the company rather than
+// one customer (their customer id is 0, and so their Kafka key).
+func (k FactKind) Company() bool { return k == FactSettingsChanged || k == FactSpendSet }
 
 // Fact is one fact: the message of the facts topic.
 type Fact struct {
@@ -91,7 +100,9 @@ func (f Fact) Check() error {
 		return errors.New("kind: required")
 	case len(f.Kind) > 64:
 		return errors.New("kind: at most 64 bytes")
-	case f.CustomerID <= 0:
+	case f.Kind.Company() && f.CustomerID != 0:
+		return fmt.Errorf("customer_id: must be 0 for %s, a company fact", f.Kind)
+	case !f.Kind.Company() && f.CustomerID <= 0:
 		return errors.New("customer_id: required, a positive integer")
 	case f.Kind == FactTenantLinked && f.Tenant == "":
 		return fmt.Errorf("tenant: required for %s", FactTenantLinked)
@@ -261,34 +272,125 @@ type OrderLineFact struct {
 	MonthlyAmount  int64       `json:"monthly_amount"`
 }
 
+// SettingsFact is the data of a settings.changed fact: the company's
+// settings as they were saved.
+type SettingsFact struct {
+	Revenue RevenueSettings `json:"revenue"`
+}
+
+// SpendFact is the data of a spend.set fact: a month's sales and marketing
+// spend in one currency, as finance or admin entered it (the latest fact of
+// a month and currency is its spend).
+type SpendFact struct {
+	Month    string `json:"month"` // YYYY-MM
+	Currency string `json:"currency"`
+	Amount   int64  `json:"amount"` // minor units
+}
+
 // SubscriptionFact is the data of a subscription.changed fact: the
-// subscription as the domain derives it at the change, and its live grants
-// with their monthly amounts, from which the warehouse computes MRR on any
-// day.
+// subscription as the domain derives it at the change, with every grant —
+// the live ones, and the voided ones apart — and what revenue needs of each
+// (its line's amount and months, its price period, the day its order was
+// approved, when it was voided), from which the warehouse computes MRR on
+// any day without replaying history: the latest fact of a subscription is
+// its state (METRICS.md "Revenue", warehouse/revenue.go).
 type SubscriptionFact struct {
 	ID          int64              `json:"subscription_id"`
 	CustomerID  int64              `json:"customer_id"`
 	ProductID   int64              `json:"product_id"`
 	ProductCode string             `json:"product_code"`
 	ProductKind ProductKind        `json:"product_kind"`
+	ProductUnit string             `json:"product_unit"` // what quantity counts: "seat" …
 	Status      SubscriptionStatus `json:"status"`
 	Start       *string            `json:"start"` // YYYY-MM-DD; null when no live term
 	End         *string            `json:"end"`   // exclusive
 	Quantity    int64              `json:"quantity"`
 	Grants      []GrantFact        `json:"grants"`
+	Voided      []GrantFact        `json:"voided_grants"` // grants of voided orders
 }
 
-// GrantFact is one live grant of a SubscriptionFact.
+// GrantFact is one grant of a SubscriptionFact.
 type GrantFact struct {
-	ID            int64     `json:"grant_id"`
-	OrderID       int64     `json:"order_id"`
-	LineID        int64     `json:"line_id"`
-	OrderKind     OrderKind `json:"order_kind"`
-	Kind          GrantKind `json:"kind"`
-	Trial         bool      `json:"trial"`
-	Quantity      int64     `json:"quantity"`
-	Start         string    `json:"start"` // YYYY-MM-DD
-	End           *string   `json:"end"`   // exclusive; null for a cut
-	MonthlyAmount int64     `json:"monthly_amount"`
-	Currency      string    `json:"currency"`
+	ID            int64      `json:"grant_id"`
+	OrderID       int64      `json:"order_id"`
+	LineID        int64      `json:"line_id"`
+	OrderKind     OrderKind  `json:"order_kind"`
+	Kind          GrantKind  `json:"kind"`
+	Trial         bool       `json:"trial"`
+	Quantity      int64      `json:"quantity"`
+	Start         string     `json:"start"` // YYYY-MM-DD
+	End           *string    `json:"end"`   // exclusive; null for a cut
+	MonthlyAmount int64      `json:"monthly_amount"`
+	Currency      string     `json:"currency"`
+	Amount        int64      `json:"amount"`      // the line's total, minor units
+	Months        int        `json:"months"`      // the line's months
+	Period        Period     `json:"period"`      // the line's price period
+	ApprovedOn    *string    `json:"approved_on"` // YYYY-MM-DD, Grant.ApprovedOn
+	VoidedAt      *time.Time `json:"voided_at"`   // when its order was voided (voided grants)
+}
+
+// SubscriptionFactOf is the data of s's subscription.changed fact, made at
+// now; code and unit are its product's.
+func SubscriptionFactOf(s Subscription, code, unit string, now time.Time) SubscriptionFact {
+	f := SubscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
+		ProductUnit: unit, Status: s.Status(now), Start: dayOrNil(s.Start()), End: dayOrNil(s.End()), Quantity: s.QuantityAt(now),
+		Grants: []GrantFact{}, Voided: []GrantFact{}}
+	for _, g := range s.Grants {
+		gf := GrantFact{ID: g.ID, OrderID: g.OrderID, LineID: g.LineID, OrderKind: g.OrderKind, Kind: g.Kind,
+			Trial: g.Trial, Quantity: g.Quantity, Start: g.Start.Format(time.DateOnly), End: dayOrNil(g.End),
+			MonthlyAmount: g.MonthlyAmount, Currency: g.Currency, Amount: g.Amount, Months: g.Months, Period: g.Period,
+			ApprovedOn: dayOrNil(g.ApprovedOn), VoidedAt: g.VoidedAt}
+		if g.Void {
+			f.Voided = append(f.Voided, gf)
+		} else {
+			f.Grants = append(f.Grants, gf)
+		}
+	}
+	return f
+}
+
+func dayOrNil(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Format(time.DateOnly)
+	return &s
+}
+
+// Subscription is the subscription f describes, its grants — live and
+// voided — in the order they were made, as the domain's rules read them.
+// It returns an error naming the field for a date that is not YYYY-MM-DD.
+func (f SubscriptionFact) Subscription() (Subscription, error) {
+	s := Subscription{ID: f.ID, CustomerID: f.CustomerID, ProductID: f.ProductID, ProductKind: f.ProductKind}
+	add := func(field string, gs []GrantFact, void bool) error {
+		for i, g := range gs {
+			kg := Grant{ID: g.ID, SubscriptionID: f.ID, ProductID: f.ProductID, OrderID: g.OrderID, LineID: g.LineID,
+				OrderKind: g.OrderKind, Kind: g.Kind, Trial: g.Trial, Quantity: g.Quantity, MonthlyAmount: g.MonthlyAmount,
+				Currency: g.Currency, Void: void, Amount: g.Amount, Months: g.Months, Period: g.Period, VoidedAt: g.VoidedAt}
+			var err error
+			if kg.Start, err = time.Parse(time.DateOnly, g.Start); err != nil {
+				return fmt.Errorf("%s[%d].start: %q is not a day", field, i, g.Start)
+			}
+			if g.End != nil {
+				if kg.End, err = time.Parse(time.DateOnly, *g.End); err != nil {
+					return fmt.Errorf("%s[%d].end: %q is not a day", field, i, *g.End)
+				}
+			}
+			if g.ApprovedOn != nil {
+				if kg.ApprovedOn, err = time.Parse(time.DateOnly, *g.ApprovedOn); err != nil {
+					return fmt.Errorf("%s[%d].approved_on: %q is not a day", field, i, *g.ApprovedOn)
+				}
+			}
+			s.Grants = append(s.Grants, kg)
+		}
+		return nil
+	}
+	if err := add("grants", f.Grants, false); err != nil {
+		return Subscription{}, err
+	}
+	if err := add("voided_grants", f.Voided, true); err != nil {
+		return Subscription{}, err
+	}
+	sort.SliceStable(s.Grants, func(i, j int) bool { return s.Grants[i].ID < s.Grants[j].ID })
+	return s, nil
 }

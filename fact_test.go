@@ -30,6 +30,8 @@ func TestNewFact(t *testing.T) {
 		{"no customer", FactCustomerCreated, 0, "", at, nil, "", "customer_id: required"},
 		{"negative customer", FactCustomerCreated, -1, "", at, nil, "", "customer_id: required"},
 		{"link without tenant", FactTenantLinked, 3, "", at, nil, "", "tenant: required for tenant.linked"},
+		{"company fact", FactSpendSet, 0, "", at, SpendFact{Month: "2026-10", Currency: "USD", Amount: 5}, `{"month":"2026-10","currency":"USD","amount":5}`, ""},
+		{"company fact with a customer", FactSettingsChanged, 4, "", at, nil, "", "customer_id: must be 0 for settings.changed, a company fact"},
 		{"data not an object", FactCustomerUpdated, 3, "", at, []int{1}, "", "data: must be a JSON object"},
 		{"data null", FactCustomerUpdated, 3, "", at, (*CustomerFact)(nil), "", "data: must be a JSON object"},
 		{"data not marshallable", FactCustomerUpdated, 3, "", at, map[string]any{"f": func() {}}, "", "data: json: unsupported type"},
@@ -205,8 +207,10 @@ func TestFactPayloadNames(t *testing.T) {
 		{OrderFact{}, `{"order_id":0,"customer_id":0,"kind":"","status":"","currency":"","total":0,"payment":null,"decided_at":null,"voided_at":null,"lines":null}`},
 		{PaymentFact{}, `{"amount":0,"paid_at":"0001-01-01T00:00:00Z","reference":""}`},
 		{OrderLineFact{}, `{"line_id":0,"product_id":0,"product_kind":"","price_version_id":0,"unit_amount":0,"period":"","quantity":0,"months":0,"start":null,"total":0,"monthly_amount":0}`},
-		{SubscriptionFact{}, `{"subscription_id":0,"customer_id":0,"product_id":0,"product_code":"","product_kind":"","status":"","start":null,"end":null,"quantity":0,"grants":null}`},
-		{GrantFact{}, `{"grant_id":0,"order_id":0,"line_id":0,"order_kind":"","kind":"","trial":false,"quantity":0,"start":"","end":null,"monthly_amount":0,"currency":""}`},
+		{SubscriptionFact{}, `{"subscription_id":0,"customer_id":0,"product_id":0,"product_code":"","product_kind":"","product_unit":"","status":"","start":null,"end":null,"quantity":0,"grants":null,"voided_grants":null}`},
+		{GrantFact{}, `{"grant_id":0,"order_id":0,"line_id":0,"order_kind":"","kind":"","trial":false,"quantity":0,"start":"","end":null,"monthly_amount":0,"currency":"","amount":0,"months":0,"period":"","approved_on":null,"voided_at":null}`},
+		{SettingsFact{}, `{"revenue":{"mrr_day":"","churn_timing":"","nrr_with_reactivation":false,"renewal_grace_days":0,"cac_months":0,"gross_margin_pct":0,"main_currency":""}}`},
+		{SpendFact{}, `{"month":"","currency":"","amount":0}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.payload)
@@ -216,5 +220,56 @@ func TestFactPayloadNames(t *testing.T) {
 		if string(b) != tt.want {
 			t.Errorf("%T\n got %s\nwant %s", tt.payload, b, tt.want)
 		}
+	}
+}
+
+// TestSubscriptionFactRoundTrip: what the relay encodes of a subscription
+// — live and voided grants, cuts, what revenue needs of each — the
+// warehouse reads back as the same subscription.
+func TestSubscriptionFactRoundTrip(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	voided := time.Date(2026, 3, 2, 15, 4, 5, 0, time.UTC)
+	sub := Subscription{ID: 9, CustomerID: 4, ProductID: 2, ProductKind: KindEdition, Grants: []Grant{
+		{ID: 1, SubscriptionID: 9, ProductID: 2, OrderID: 10, LineID: 100, OrderKind: OrderNew, Kind: GrantTerm, Quantity: 5,
+			Start: day("2026-01-31"), End: day("2027-01-31"), MonthlyAmount: 3333, Currency: "CNY", Amount: 40000, Months: 12, Period: PeriodYear, ApprovedOn: day("2026-01-30")},
+		{ID: 2, SubscriptionID: 9, ProductID: 2, OrderID: 11, LineID: 101, OrderKind: OrderAddon, Kind: GrantTerm, Quantity: 2,
+			Start: day("2026-02-01"), End: day("2027-01-31"), MonthlyAmount: 100, Currency: "CNY", Amount: 1200, Months: 12, Period: PeriodMonth,
+			ApprovedOn: day("2026-02-01"), Void: true, VoidedAt: &voided},
+		{ID: 3, SubscriptionID: 9, ProductID: 2, OrderID: 12, LineID: 102, OrderKind: OrderUpgrade, Kind: GrantCut, Start: day("2026-06-01"),
+			Currency: "CNY", ApprovedOn: day("2026-05-20")},
+	}}
+	f := SubscriptionFactOf(sub, "pro", "seat", day("2026-03-01"))
+	if len(f.Grants) != 2 || len(f.Voided) != 1 || f.ProductUnit != "seat" {
+		t.Fatalf("fact = %+v, want two live grants, one voided, unit seat", f)
+	}
+	fact, err := NewFact(FactSubscriptionChanged, 4, "t-4", day("2026-03-01"), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fact.ID = 77
+	msg, err := fact.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseFact(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data SubscriptionFact
+	if err := json.Unmarshal(back.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := data.Subscription()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sub) {
+		t.Errorf("read back\n%+v\nwant\n%+v", got, sub)
+	}
+	bad := f
+	bad.Grants = append([]GrantFact(nil), f.Grants...)
+	bad.Grants[0].Start = "31/01/2026"
+	if _, err := bad.Subscription(); err == nil || !strings.Contains(err.Error(), "grants[0].start") {
+		t.Errorf("a bad day: %v, want an error naming grants[0].start", err)
 	}
 }

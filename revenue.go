@@ -44,25 +44,25 @@ const (
 
 // RevenueSettings are the settings METRICS.md names for revenue.
 type RevenueSettings struct {
-	MRRDay      MRRDay      // default MRRLastDay
-	ChurnTiming ChurnTiming // default ChurnAtPeriodEnd
+	MRRDay      MRRDay      `json:"mrr_day"`      // default MRRLastDay
+	ChurnTiming ChurnTiming `json:"churn_timing"` // default ChurnAtPeriodEnd
 	// NRRWithReactivation counts reactivation in NRR; default false.
-	NRRWithReactivation bool
+	NRRWithReactivation bool `json:"nrr_with_reactivation"`
 	// RenewalGraceDays: a renewal approved up to this many days after the
 	// end still renews it; default 30.
-	RenewalGraceDays int
+	RenewalGraceDays int `json:"renewal_grace_days"`
 	// CACMonths is the window of CAC: 1 (the month's spend ÷ its new
 	// customers, the default) or 3 (a trailing three months of both).
-	CACMonths int
+	CACMonths int `json:"cac_months"`
 	// GrossMarginPct scales CAC payback: payback = CAC ÷ (new MRR per new
 	// customer × margin). Default 100 (no margin applied), in percent.
-	GrossMarginPct int
+	GrossMarginPct int `json:"gross_margin_pct"`
 	// MainCurrency is the currency the dashboard opens on; "" = the one
 	// with the most MRR.
-	MainCurrency string
+	MainCurrency string `json:"main_currency"`
 	// Location is the reporting timezone, in which a void's day is cut;
-	// nil = UTC.
-	Location *time.Location
+	// nil = UTC. It is each process's --tz, not a saved setting.
+	Location *time.Location `json:"-"`
 }
 
 // DefaultRevenueSettings are METRICS.md's defaults.

@@ -11,21 +11,42 @@ import (
 	"github.com/keelhq/keel"
 )
 
+// grantColumns are a grant's own columns and what revenue needs of its
+// order line and order: the line's price (its total and months give the
+// exact MRR), the payment's day (the day the order counts as approved) and
+// when the order was voided.
 const grantColumns = `g.id, g.subscription_id, s.product_id, g.order_id, g.line_id, o.kind, g.kind, g.trial, g.quantity,
-	g.starts_on, g.ends_on, g.monthly_amount, g.currency, g.void`
+	g.starts_on, g.ends_on, g.monthly_amount, g.currency, g.void,
+	l.unit_amount, l.quantity, l.months, l.period, coalesce(o.paid_at, o.decided_at), o.voided_at`
 
-const grantFrom = ` FROM grants g JOIN subscriptions s ON s.id = g.subscription_id JOIN orders o ON o.id = g.order_id`
+const grantFrom = ` FROM grants g JOIN subscriptions s ON s.id = g.subscription_id JOIN orders o ON o.id = g.order_id
+	JOIN order_lines l ON l.id = g.line_id`
 
 func scanGrant(row pgx.Row) (keel.Grant, error) {
 	var g keel.Grant
-	var end *time.Time
+	var end, approved, voided *time.Time
+	var line keel.OrderLine
 	if err := row.Scan(&g.ID, &g.SubscriptionID, &g.ProductID, &g.OrderID, &g.LineID, &g.OrderKind, &g.Kind, &g.Trial,
-		&g.Quantity, &g.Start, &end, &g.MonthlyAmount, &g.Currency, &g.Void); err != nil {
+		&g.Quantity, &g.Start, &end, &g.MonthlyAmount, &g.Currency, &g.Void,
+		&line.UnitAmount, &line.Quantity, &line.Months, &line.Period, &approved, &voided); err != nil {
 		return keel.Grant{}, err
 	}
 	g.Start = keel.Date(g.Start)
 	if end != nil {
 		g.End = keel.Date(*end)
+	}
+	if g.Kind == keel.GrantTerm {
+		g.Amount, g.Months, g.Period = line.Total(), line.Months, line.Period
+		if g.Trial {
+			g.Amount = 0
+		}
+	}
+	if approved != nil {
+		g.ApprovedOn = keel.Date(*approved)
+	}
+	if g.Void && voided != nil {
+		t := voided.UTC()
+		g.VoidedAt = &t
 	}
 	return g, nil
 }
@@ -165,22 +186,6 @@ func day(t time.Time) *string {
 	return &s
 }
 
-// factOfSubscription is s as its subscription.changed fact tells it, with
-// its status and quantity on day today.
-func factOfSubscription(s keel.Subscription, code string, today time.Time) keel.SubscriptionFact {
-	f := keel.SubscriptionFact{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductCode: code, ProductKind: s.ProductKind,
-		Status: s.Status(today), Start: day(s.Start()), End: day(s.End()), Quantity: s.QuantityAt(today), Grants: []keel.GrantFact{}}
-	for _, g := range s.Grants {
-		if g.Void {
-			continue
-		}
-		f.Grants = append(f.Grants, keel.GrantFact{ID: g.ID, OrderID: g.OrderID, LineID: g.LineID, OrderKind: g.OrderKind, Kind: g.Kind,
-			Trial: g.Trial, Quantity: g.Quantity, Start: g.Start.Format(time.DateOnly), End: day(g.End),
-			MonthlyAmount: g.MonthlyAmount, Currency: g.Currency})
-	}
-	return f
-}
-
 // subscriptionsChanged sends one subscription.changed fact per subscription
 // in ids, read inside the change after its grants were written.
 func (c *change) subscriptionsChanged(ctx context.Context, customer keel.Customer, ids []int64) error {
@@ -188,26 +193,28 @@ func (c *change) subscriptionsChanged(ctx context.Context, customer keel.Custome
 	if err != nil {
 		return err
 	}
-	codes := map[int64]string{}
-	rows, err := c.tx.Query(ctx, `SELECT p.id, p.code FROM products p JOIN subscriptions s ON s.product_id = p.id WHERE s.id = ANY($1)`, ids)
+	type product struct{ code, unit string }
+	products := map[int64]product{}
+	rows, err := c.tx.Query(ctx, `SELECT p.id, p.code, p.unit FROM products p JOIN subscriptions s ON s.product_id = p.id WHERE s.id = ANY($1)`, ids)
 	if err != nil {
 		return fmt.Errorf("read product codes: %w", err)
 	}
 	for rows.Next() {
 		var id int64
-		var code string
-		if err := rows.Scan(&id, &code); err != nil {
+		var p product
+		if err := rows.Scan(&id, &p.code, &p.unit); err != nil {
 			rows.Close()
 			return fmt.Errorf("read product codes: %w", err)
 		}
-		codes[id] = code
+		products[id] = p
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read product codes: %w", err)
 	}
 	for _, s := range subs {
-		if err := c.fact(ctx, keel.FactSubscriptionChanged, customer.ID, customer.TenantID, factOfSubscription(s, codes[s.ProductID], c.today())); err != nil {
+		p := products[s.ProductID]
+		if err := c.fact(ctx, keel.FactSubscriptionChanged, customer.ID, customer.TenantID, keel.SubscriptionFactOf(s, p.code, p.unit, c.today())); err != nil {
 			return err
 		}
 	}

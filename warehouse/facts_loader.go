@@ -84,6 +84,13 @@ type FactSink interface {
 	// Stored returns which positions of topic within ranges are stored
 	// (here: which rejected messages are parked already).
 	Stored(ctx context.Context, topic string, ranges map[int][2]int64) (map[int]*offsetSet, error)
+	// RecomputeRevenue computes customers' revenue again from their facts
+	// (revenue.go), days cut in loc.
+	RecomputeRevenue(ctx context.Context, customers []uint64, loc *time.Location) error
+	// RevenueCustomers lists every customer with revenue facts.
+	RevenueCustomers(ctx context.Context) ([]uint64, error)
+	// InsertSpend stores spend.set facts.
+	InsertSpend(ctx context.Context, facts []keel.Fact) error
 }
 
 var _ FactSink = (*Store)(nil)
@@ -100,6 +107,10 @@ type FactLoaderConfig struct {
 
 	InsertTimeout  time.Duration // one insert attempt; default 10 s
 	SessionTimeout time.Duration // consumer group session; default 10 s
+
+	// Location is the reporting timezone revenue cuts days in (a void's
+	// day); nil = UTC.
+	Location *time.Location
 
 	// Registerer receives the loader's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
@@ -121,6 +132,7 @@ func (c FactLoaderConfig) Validate() error {
 // this file explains why each fact is stored and counted exactly once.
 type FactLoader struct {
 	sink  FactSink
+	loc   *time.Location
 	log   *slog.Logger
 	m     *loadMetrics
 	group *group
@@ -132,7 +144,7 @@ func NewFactLoader(cfg FactLoaderConfig, sink FactSink, log *slog.Logger) (*Fact
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &FactLoader{sink: sink, log: log}
+	l := &FactLoader{sink: sink, log: log, loc: cfg.Location}
 	l.m = newLoadMetrics("keel_facts_loader", metricsHelp{
 		messages:   "Facts messages by outcome: stored, duplicate (already stored or repeated in the batch: a relay re-send or a re-delivery), rejected (parked with a reason).",
 		insert:     "Time to check and store one batch of facts in ClickHouse.",
@@ -159,7 +171,7 @@ func (l *FactLoader) Run(ctx context.Context) error {
 		return nil
 	}
 	return l.group.run(ctx, func(context.Context, []kafka.PartitionAssignment) batcher {
-		return &factBatcher{l: l, seen: map[int64]struct{}{}, links: map[int64]struct{}{}, batch: FactBatch{Topic: l.group.topic}}
+		return &factBatcher{l: l, seen: map[int64]struct{}{}, links: map[int64]struct{}{}, revenue: map[uint64]struct{}{}, batch: FactBatch{Topic: l.group.topic}}
 	})
 }
 
@@ -195,6 +207,14 @@ type factBatcher struct {
 	seen  map[int64]struct{} // fact ids in the batch
 	links map[int64]struct{} // fact ids of the batch's links
 	batch FactBatch
+
+	// What the batch's facts change beyond the facts table, new or seen
+	// before (derive explains why both): customers whose revenue to
+	// compute again, whether the settings changed (then everyone's), and
+	// spend entered.
+	revenue  map[uint64]struct{}
+	settings bool
+	spend    []keel.Fact
 }
 
 var _ batcher = (*factBatcher)(nil)
@@ -205,6 +225,9 @@ func (b *factBatcher) add(m *kafka.Message) (int, string) {
 	if err == nil && !bytes.Equal(m.Key, strconv.AppendInt(key[:0], f.CustomerID, 10)) {
 		err = fmt.Errorf("kafka message key %q is not the fact's customer_id %d; key facts by customer", truncateString(string(m.Key), 64), f.CustomerID)
 	}
+	if err == nil {
+		err = checkRevenueFact(f)
+	}
 	if err != nil {
 		return b.batch.Rejected.park(m, err), ""
 	}
@@ -214,6 +237,14 @@ func (b *factBatcher) add(m *kafka.Message) (int, string) {
 			b.links[f.ID] = struct{}{}
 			b.batch.AddLink(&f)
 		}
+	}
+	switch f.Kind {
+	case keel.FactSubscriptionChanged:
+		b.revenue[uint64(f.CustomerID)] = struct{}{}
+	case keel.FactSettingsChanged:
+		b.settings = true
+	case keel.FactSpendSet:
+		b.spend = append(b.spend, f)
 	}
 	if _, dup := b.seen[f.ID]; dup {
 		return 0, outcomeDuplicate
@@ -254,6 +285,32 @@ func (b *factBatcher) dropStored(ctx context.Context, _ bool) (int, error) {
 
 func (b *factBatcher) insert(ctx context.Context) error { return b.l.sink.InsertFacts(ctx, &b.batch) }
 
+// derive computes again the revenue of the batch's customers (of every
+// customer after a settings change) and stores the spend entered. It does
+// so for facts it had stored before too: a loader killed between storing
+// facts and computing revenue left the offsets uncommitted, and this is
+// where the re-delivered messages finish its work. Computing again is
+// harmless: the same facts give the same rows.
+func (b *factBatcher) derive(ctx context.Context) error {
+	l := b.l
+	var ids []uint64
+	if b.settings {
+		all, err := l.sink.RevenueCustomers(ctx)
+		if err != nil {
+			return err
+		}
+		ids = all
+	} else {
+		for id := range b.revenue {
+			ids = append(ids, id)
+		}
+	}
+	if err := l.sink.RecomputeRevenue(ctx, ids, l.loc); err != nil {
+		return err
+	}
+	return l.sink.InsertSpend(ctx, b.spend)
+}
+
 func (b *factBatcher) len() int { return b.batch.Len() }
 
 func (b *factBatcher) counts() (stored, rejected int) {
@@ -264,4 +321,6 @@ func (b *factBatcher) reset() {
 	b.batch.Reset()
 	clear(b.seen)
 	clear(b.links)
+	clear(b.revenue)
+	b.settings, b.spend = false, b.spend[:0]
 }

@@ -29,6 +29,7 @@ package warehouse
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -36,134 +37,32 @@ import (
 	"github.com/keelhq/keel"
 )
 
-// Kinds of fact revenue reads (the facts contract's names).
-const (
-	factSubscriptionChanged = "subscription.changed"
-	factSettingsChanged     = "settings.changed"
-	factSpendSet            = "spend.set"
-)
-
-// grantSnapshot is a grant as a subscription.changed fact carries it.
-type grantSnapshot struct {
-	ID            int64          `json:"grant_id"`
-	OrderID       int64          `json:"order_id"`
-	LineID        int64          `json:"line_id"`
-	OrderKind     keel.OrderKind `json:"order_kind"`
-	Kind          keel.GrantKind `json:"kind"`
-	Trial         bool           `json:"trial"`
-	Quantity      int64          `json:"quantity"`
-	Start         string         `json:"start"`
-	End           *string        `json:"end"`
-	MonthlyAmount int64          `json:"monthly_amount"`
-	Currency      string         `json:"currency"`
-	Amount        int64          `json:"amount"`
-	Months        int            `json:"months"`
-	Period        keel.Period    `json:"period"`
-	ApprovedOn    *string        `json:"approved_on"`
-	VoidedAt      *time.Time     `json:"voided_at"`
-}
-
-// subscriptionSnapshot is the data of a subscription.changed fact.
-type subscriptionSnapshot struct {
-	ID          int64            `json:"subscription_id"`
-	CustomerID  int64            `json:"customer_id"`
-	ProductID   int64            `json:"product_id"`
-	ProductKind keel.ProductKind `json:"product_kind"`
-	Grants      []grantSnapshot  `json:"grants"`
-	Voided      []grantSnapshot  `json:"voided_grants"`
-}
-
-func parseDay(s string) (time.Time, error) { return time.Parse(time.DateOnly, s) }
-
-// subscription rebuilds the domain's subscription from a snapshot: its
-// grants, live and voided, in the order they were made.
-func (s subscriptionSnapshot) subscription() (keel.Subscription, error) {
-	sub := keel.Subscription{ID: s.ID, CustomerID: s.CustomerID, ProductID: s.ProductID, ProductKind: s.ProductKind}
-	add := func(gs []grantSnapshot, void bool) error {
-		for _, g := range gs {
-			start, err := parseDay(g.Start)
-			if err != nil {
-				return fmt.Errorf("grant %d start: %w", g.ID, err)
-			}
-			kg := keel.Grant{ID: g.ID, SubscriptionID: s.ID, ProductID: s.ProductID, OrderID: g.OrderID, LineID: g.LineID,
-				OrderKind: g.OrderKind, Kind: g.Kind, Trial: g.Trial, Quantity: g.Quantity, Start: start,
-				MonthlyAmount: g.MonthlyAmount, Currency: g.Currency, Void: void,
-				Amount: g.Amount, Months: g.Months, Period: g.Period, VoidedAt: g.VoidedAt}
-			if g.End != nil {
-				if kg.End, err = parseDay(*g.End); err != nil {
-					return fmt.Errorf("grant %d end: %w", g.ID, err)
-				}
-			}
-			if g.ApprovedOn != nil {
-				if kg.ApprovedOn, err = parseDay(*g.ApprovedOn); err != nil {
-					return fmt.Errorf("grant %d approved_on: %w", g.ID, err)
-				}
-			}
-			sub.Grants = append(sub.Grants, kg)
-		}
-		return nil
-	}
-	if err := add(s.Grants, false); err != nil {
-		return sub, err
-	}
-	if err := add(s.Voided, true); err != nil {
-		return sub, err
-	}
-	sort.SliceStable(sub.Grants, func(i, j int) bool { return sub.Grants[i].ID < sub.Grants[j].ID })
-	return sub, nil
-}
-
-// revenueSettingsFact is the data of a settings.changed fact: the revenue
-// settings as admin last saved them.
-type revenueSettingsFact struct {
-	Revenue struct {
-		MRRDay              keel.MRRDay      `json:"mrr_day"`
-		ChurnTiming         keel.ChurnTiming `json:"churn_timing"`
-		NRRWithReactivation bool             `json:"nrr_with_reactivation"`
-		RenewalGraceDays    int              `json:"renewal_grace_days"`
-		CACMonths           int              `json:"cac_months"`
-		GrossMarginPct      int              `json:"gross_margin_pct"`
-		MainCurrency        string           `json:"main_currency"`
-		Timezone            string           `json:"timezone"`
-	} `json:"revenue"`
-}
-
 func revenueSettingsQuery() (string, []any) {
-	return `SELECT argMax(payload, fact_id) FROM facts WHERE customer_id = 0 AND kind = ?`, []any{factSettingsChanged}
+	return `SELECT argMax(payload, fact_id) FROM facts WHERE customer_id = 0 AND kind = ?`, []any{string(keel.FactSettingsChanged)}
 }
 
 // RevenueSettings reads the revenue settings of the latest settings.changed
-// fact; the defaults when there is none. A timezone ClickHouse's facts name
-// but this machine does not know falls back to UTC rather than failing every
-// computation.
+// fact (keel.SettingsFact); METRICS.md's defaults when there is none. The
+// location is the caller's to set: it is each process's --tz.
 func (s *Store) RevenueSettings(ctx context.Context) (keel.RevenueSettings, error) {
 	q, args := revenueSettingsQuery()
 	var payload string
 	if err := s.conn.QueryRow(ctx, q, args...).Scan(&payload); err != nil {
 		return keel.RevenueSettings{}, fmt.Errorf("read revenue settings: %w", err)
 	}
-	out := keel.DefaultRevenueSettings
 	if payload == "" {
-		return out.WithDefaults(), nil
+		return keel.DefaultRevenueSettings, nil
 	}
-	var f revenueSettingsFact
+	var f keel.SettingsFact
 	if err := json.Unmarshal([]byte(payload), &f); err != nil {
 		return keel.RevenueSettings{}, fmt.Errorf("read revenue settings: %w", err)
 	}
-	r := f.Revenue
-	out = keel.RevenueSettings{MRRDay: r.MRRDay, ChurnTiming: r.ChurnTiming, NRRWithReactivation: r.NRRWithReactivation,
-		RenewalGraceDays: r.RenewalGraceDays, CACMonths: r.CACMonths, GrossMarginPct: r.GrossMarginPct, MainCurrency: r.MainCurrency}
-	if r.Timezone != "" {
-		if loc, err := time.LoadLocation(r.Timezone); err == nil {
-			out.Location = loc
-		}
-	}
-	return out.WithDefaults(), nil
+	return f.Revenue.WithDefaults(), nil
 }
 
 func subscriptionFactsQuery(customers []uint64) (string, []any) {
 	return `SELECT customer_id, fact_id, payload FROM facts WHERE customer_id IN (` + uintList(customers) + `) AND kind = ?
-ORDER BY customer_id, fact_id`, []any{factSubscriptionChanged}
+ORDER BY customer_id, fact_id`, []any{string(keel.FactSubscriptionChanged)}
 }
 
 // customerSubscriptions reads the latest state of every subscription of
@@ -175,19 +74,19 @@ func (s *Store) customerSubscriptions(ctx context.Context, customers []uint64) (
 		return nil, fmt.Errorf("read subscription facts: %w", err)
 	}
 	defer rows.Close()
-	latest := map[uint64]map[int64]subscriptionSnapshot{}
+	latest := map[uint64]map[int64]keel.SubscriptionFact{}
 	for rows.Next() {
 		var customer, id uint64
 		var payload string
 		if err := rows.Scan(&customer, &id, &payload); err != nil {
 			return nil, fmt.Errorf("read subscription facts: %w", err)
 		}
-		var snap subscriptionSnapshot
+		var snap keel.SubscriptionFact
 		if err := json.Unmarshal([]byte(payload), &snap); err != nil {
 			return nil, fmt.Errorf("subscription fact %d: %w", id, err)
 		}
 		if latest[customer] == nil {
-			latest[customer] = map[int64]subscriptionSnapshot{}
+			latest[customer] = map[int64]keel.SubscriptionFact{}
 		}
 		latest[customer][snap.ID] = snap // rows come in fact id order: the last one wins
 	}
@@ -202,7 +101,7 @@ func (s *Store) customerSubscriptions(ctx context.Context, customers []uint64) (
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		for _, id := range ids {
-			sub, err := snaps[id].subscription()
+			sub, err := snaps[id].Subscription()
 			if err != nil {
 				return nil, fmt.Errorf("customer %d subscription %d: %w", customer, id, err)
 			}
@@ -220,7 +119,7 @@ const RevenueBatch = 500
 // facts and stores it, in batches of RevenueBatch. Customers with no
 // subscription facts get an empty series (a customer whose only order was
 // voided keeps no months).
-func (s *Store) RecomputeRevenue(ctx context.Context, customers []uint64) error {
+func (s *Store) RecomputeRevenue(ctx context.Context, customers []uint64, loc *time.Location) error {
 	if len(customers) == 0 {
 		return nil
 	}
@@ -228,6 +127,7 @@ func (s *Store) RecomputeRevenue(ctx context.Context, customers []uint64) error 
 	if err != nil {
 		return err
 	}
+	settings.Location = loc
 	ids := append([]uint64(nil), customers...)
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for len(ids) > 0 {
@@ -264,10 +164,14 @@ func (s *Store) recomputeBatch(ctx context.Context, customers []uint64, settings
 	return nil
 }
 
+func revenueCustomersQuery() string {
+	return `SELECT DISTINCT customer_id FROM facts WHERE kind = '` + string(keel.FactSubscriptionChanged) + `' ORDER BY customer_id`
+}
+
 // RevenueCustomers lists every customer with a subscription fact: whom
 // `keel revenue rebuild` computes.
 func (s *Store) RevenueCustomers(ctx context.Context) ([]uint64, error) {
-	rows, err := s.conn.Query(ctx, `SELECT DISTINCT customer_id FROM facts WHERE kind = ? ORDER BY customer_id`, factSubscriptionChanged)
+	rows, err := s.conn.Query(ctx, revenueCustomersQuery())
 	if err != nil {
 		return nil, fmt.Errorf("list revenue customers: %w", err)
 	}
@@ -389,4 +293,78 @@ func ids(xs []int64) []uint64 {
 func (r *revenueRows) columns() []any {
 	return []any{r.currency, r.month, r.customer, r.kind, r.sub, r.endsOn, r.version, r.den, r.mrr, r.prev, r.movement, r.change,
 		r.cohort, r.product, r.orders, r.renewalOrders, r.computedAt}
+}
+
+const insertSpend = "INSERT INTO revenue_spend (currency, month, amount, fact_id)"
+
+// InsertSpend stores spend.set facts in revenue_spend; a fact stored twice
+// is one row in effect (queries take the amount of the latest fact id).
+// The facts loader parks spend facts whose data does not decode
+// (checkRevenueFact), so an error here is ClickHouse's.
+func (s *Store) InsertSpend(ctx context.Context, facts []keel.Fact) error {
+	if len(facts) == 0 {
+		return nil
+	}
+	var cur []string
+	var month []time.Time
+	var amount []int64
+	var id []uint64
+	for _, f := range facts {
+		sp, m, err := spendOf(f)
+		if err != nil {
+			return fmt.Errorf("spend fact %d: %w", f.ID, err)
+		}
+		cur, month, amount, id = append(cur, sp.Currency), append(month, m.First()), append(amount, sp.Amount), append(id, uint64(f.ID))
+	}
+	if err := s.send(ctx, insertSpend, cur, month, amount, id); err != nil {
+		return fmt.Errorf("insert %d spend facts: %w", len(facts), err)
+	}
+	return nil
+}
+
+func spendOf(f keel.Fact) (keel.SpendFact, keel.Month, error) {
+	var sp keel.SpendFact
+	if err := json.Unmarshal(f.Data, &sp); err != nil {
+		return sp, 0, fmt.Errorf("data: %v", err)
+	}
+	m, err := keel.ParseMonth("data.month", sp.Month)
+	if err != nil {
+		return sp, 0, errors.New(keel.ErrorMessage(err))
+	}
+	if err := keel.ValidCurrency("data.currency", sp.Currency); err != nil {
+		return sp, 0, errors.New(keel.ErrorMessage(err))
+	}
+	if sp.Amount < 0 || sp.Amount > keel.MaxAmount {
+		return sp, 0, fmt.Errorf("data.amount: %d is out of range", sp.Amount)
+	}
+	return sp, m, nil
+}
+
+// checkRevenueFact returns an error naming the field when a fact revenue
+// reads has data revenue could not use; the facts loader parks such a
+// message instead of storing it, so a bad fact can never stop the
+// computation of anyone's revenue.
+func checkRevenueFact(f keel.Fact) error {
+	switch f.Kind {
+	case keel.FactSubscriptionChanged:
+		var sf keel.SubscriptionFact
+		if err := json.Unmarshal(f.Data, &sf); err != nil {
+			return fmt.Errorf("data: %v", err)
+		}
+		if _, err := sf.Subscription(); err != nil {
+			return fmt.Errorf("data.%v", err)
+		}
+	case keel.FactSettingsChanged:
+		var sf keel.SettingsFact
+		if err := json.Unmarshal(f.Data, &sf); err != nil {
+			return fmt.Errorf("data: %v", err)
+		}
+		if err := sf.Revenue.WithDefaults().Validate(); err != nil {
+			return fmt.Errorf("data.revenue.%s", keel.ErrorMessage(err))
+		}
+	case keel.FactSpendSet:
+		_, _, err := spendOf(f)
+		return err
+	}
+	return nil
 }

@@ -30,6 +30,13 @@ type batcher interface {
 	dropStored(ctx context.Context, retried bool) (int, error)
 	// insert stores the batch.
 	insert(ctx context.Context) error
+	// derive computes what depends on the stored batch, every message of
+	// it — re-delivered ones too — before the batch's offsets are
+	// committed, so that work a crash interrupted is done again when the
+	// messages come back (the facts loader computes revenue; the events
+	// loader has nothing to do). It runs after every successful insert,
+	// and also when everything turned out to be stored already.
+	derive(ctx context.Context) error
 	// len returns the number of rows in the batch.
 	len() int
 	// counts returns how many messages the batch stores and parks.
@@ -181,6 +188,12 @@ func (w *worker) store(ctx context.Context) bool {
 				insCtx, cancel := g.insertContext(ctx)
 				err = w.b.insert(insCtx)
 				cancel()
+			}
+			if err == nil {
+				// No insert timeout: a settings change recomputes every
+				// customer's revenue, many inserts; each query has the
+				// store's own read timeout.
+				err = w.b.derive(ctx)
 			}
 			if err == nil {
 				m.insert.Observe(time.Since(start).Seconds())
