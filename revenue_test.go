@@ -221,7 +221,7 @@ func TestRevenueIdentity(t *testing.T) {
 		}
 		lines := []keeltest.Line{keeltest.L(ed, 1, months, "")}
 		if rng.Intn(3) == 0 {
-			lines = append(lines, keeltest.L("seats", int64(1 + rng.Intn(20)), months, ""))
+			lines = append(lines, keeltest.L("seats", int64(1+rng.Intn(20)), months, ""))
 		}
 		if rng.Intn(4) == 0 {
 			lines = append(lines, keeltest.L("setup", 1, 1, ""))
