@@ -23,6 +23,9 @@ type Book struct {
 	nextID    int64
 	Sales     keel.Employee
 	Finance   keel.Employee
+	// Facts are the subscription.changed facts the stores would have
+	// written, in order: one per subscription an order or a void changed.
+	Facts []keel.Fact
 }
 
 // Customer is one customer of a Book with its orders and subscriptions.
@@ -122,6 +125,7 @@ func (b *Book) Order(key string, kind keel.OrderKind, on string, lines ...Line) 
 			b.t.Fatalf("approve order %d: %v (repeat %v)", o.ID, err, repeat)
 		}
 	}
+	touched := map[int64]bool{}
 	for _, g := range grants {
 		g.ID = b.id()
 		if g.SubscriptionID == 0 {
@@ -141,9 +145,28 @@ func (b *Book) Order(key string, kind keel.OrderKind, on string, lines ...Line) 
 				c.Subscriptions[i].Grants = append(c.Subscriptions[i].Grants, g)
 			}
 		}
+		touched[g.SubscriptionID] = true
 	}
 	c.Orders = append(c.Orders, o)
+	b.changed(c, touched, now)
 	return o
+}
+
+// changed records the subscription.changed facts of the subscriptions in
+// touched, as the stores write them in the change's transaction.
+func (b *Book) changed(c *Customer, touched map[int64]bool, now time.Time) {
+	b.t.Helper()
+	for _, s := range c.Subscriptions {
+		if !touched[s.ID] {
+			continue
+		}
+		p := b.Catalogue[s.ProductID].Product
+		f, err := keel.NewFact(keel.FactSubscriptionChanged, c.Customer.ID, c.Customer.TenantID, now, keel.SubscriptionFactOf(s, p.Code, p.Unit, now))
+		if err != nil {
+			b.t.Fatalf("fact of subscription %d: %v", s.ID, err)
+		}
+		b.Facts = append(b.Facts, f)
+	}
 }
 
 // Void voids an approved order of customer key at instant at, marking its
@@ -159,14 +182,17 @@ func (b *Book) Void(key string, orderID int64, at time.Time) {
 			b.t.Fatalf("void order %d: %v", orderID, err)
 		}
 	}
+	touched := map[int64]bool{}
 	for i := range c.Subscriptions {
 		for j := range c.Subscriptions[i].Grants {
 			if g := &c.Subscriptions[i].Grants[j]; g.OrderID == orderID {
 				at := at.UTC()
 				g.Void, g.VoidedAt = true, &at
+				touched[c.Subscriptions[i].ID] = true
 			}
 		}
 	}
+	b.changed(c, touched, at)
 }
 
 // Series is every customer's revenue rows under settings s.

@@ -122,6 +122,7 @@ func everyStatement(t *testing.T) []namedSQL {
 		out = append(out, namedSQL{q.name, bind(t, q.sql, q.args)})
 	}
 	out = append(out, factStatements(t)...)
+	out = append(out, revenueStatements(t)...)
 	return out
 }
 
@@ -209,5 +210,45 @@ func factStatements(t *testing.T) []namedSQL {
 	add("fact kinds of customers", sql, args)
 	sql, args = lastOrderFactsQuery(1, 1000, []uint64{12, 13})
 	add("last order facts", sql, args)
+	return out
+}
+
+// revenueStatements are revenue's inserts and queries, with sample
+// arguments.
+func revenueStatements(t *testing.T) []namedSQL {
+	t.Helper()
+	out := []namedSQL{
+		{"insert revenue", insertRevenue + " VALUES ('USD', toDate('2026-01-01'), 12, 'month', 0, toDate('1970-01-01'), 1764000000000000000, 12, 1200, 0, 'new', 1200, toDate('2026-01-01'), 0, [7, 9], [], toDateTime('2026-11-20 08:00:00', 'UTC'))"},
+		{"insert spend", insertSpend + " VALUES ('USD', toDate('2026-01-01'), 500000, 42)"},
+	}
+	add := func(name, sql string, args []any) { out = append(out, namedSQL{name, bind(t, sql, args)}) }
+	from, to := keel.MonthAt(2025, 1), keel.MonthAt(2026, 12)
+	sql, args := revenueSettingsQuery()
+	add("revenue settings", sql, args)
+	sql, args = subscriptionFactsQuery([]uint64{12, 3})
+	add("subscription facts", sql, args)
+	add("revenue customers", revenueCustomersQuery(), nil)
+	sql, args = monthTableQuery("USD", from, to)
+	add("revenue month table", sql, args)
+	for name, f := range map[string]RevenueFilter{
+		"revenue customers of a movement": {Currency: "USD", Month: to, Movement: keel.MoveChurn},
+		"revenue paying customers, top 10": {Currency: "USD", Month: to, Limit: 10},
+		"revenue of a cohort":              {Currency: "USD", Month: to, Cohort: from},
+		"revenue of a customer":            {Customer: 12},
+	} {
+		sql, args = customerMonthsQuery(f)
+		add(name, sql, args)
+	}
+	sql, args = cohortsQuery("USD", from, to)
+	add("revenue cohorts", sql, args)
+	sql, args = renewalsQuery("USD", from, to, 0)
+	add("revenue renewals", sql, args)
+	sql, args = renewalsQuery("USD", from, to, 12)
+	add("revenue renewals of a customer", sql, args)
+	sql, args = currenciesQuery(to)
+	add("revenue currencies", sql, args)
+	sql, args = spendQuery("USD", from, to)
+	add("revenue spend", sql, args)
+	add("revenue check", checkRevenueQuery(), nil)
 	return out
 }
