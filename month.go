@@ -41,10 +41,10 @@ const MaxMonthRange = 120
 func ParseMonth(field, s string) (Month, error) {
 	t, err := time.Parse("2006-01", s)
 	if err != nil || len(s) != 7 {
-		return 0, Errorf(EINVALID, "%s: %q is not a month (YYYY-MM)", field, s)
+		return 0, Invalid(field, "%q is not a month (YYYY-MM)", s)
 	}
 	if t.Year() < 2000 || t.Year() > 2100 {
-		return 0, Errorf(EINVALID, "%s: %s is out of range (2000 to 2100)", field, s)
+		return 0, Invalid(field, "%s is out of range (2000 to 2100)", s)
 	}
 	return MonthOf(t), nil
 }
@@ -61,10 +61,10 @@ func ParseMonthRange(from, to string) (Month, Month, error) {
 		return 0, 0, err
 	}
 	if f > t {
-		return 0, 0, Errorf(EINVALID, "from: %s is after to (%s)", f, t)
+		return 0, 0, Invalid("from", "%s is after to (%s)", f.String(), t.String())
 	}
 	if int(t-f)+1 > MaxMonthRange {
-		return 0, 0, Errorf(EINVALID, "to: %d months from %s; at most %d at once", int(t-f)+1, f, MaxMonthRange)
+		return 0, 0, Invalid("to", "%d months from %s; at most %d at once", int(t-f)+1, f.String(), MaxMonthRange)
 	}
 	return f, t, nil
 }

@@ -28,6 +28,9 @@ const (
 	MRRFirstDay MRRDay = "first" // lines in service on the month's first day
 )
 
+// MRRDays lists the MRR days.
+var MRRDays = []MRRDay{MRRLastDay, MRRFirstDay}
+
 // ChurnTiming says when a voided order's revenue stops.
 type ChurnTiming string
 
@@ -41,6 +44,9 @@ const (
 	// voided, and the customer's MRR drops that day.
 	ChurnOnVoidDay ChurnTiming = "void_day"
 )
+
+// ChurnTimings lists the churn timings.
+var ChurnTimings = []ChurnTiming{ChurnAtPeriodEnd, ChurnOnVoidDay}
 
 // RevenueSettings are the settings METRICS.md names for revenue.
 type RevenueSettings struct {
@@ -94,24 +100,20 @@ func (s RevenueSettings) WithDefaults() RevenueSettings {
 
 // Validate checks settings as an admin enters them, naming the field.
 func (s RevenueSettings) Validate() error {
-	switch s.MRRDay {
-	case MRRLastDay, MRRFirstDay:
-	default:
-		return Errorf(EINVALID, "mrr_day: %q is not last or first", s.MRRDay)
+	if err := OneOf("mrr_day", s.MRRDay, MRRDays); err != nil {
+		return err
 	}
-	switch s.ChurnTiming {
-	case ChurnAtPeriodEnd, ChurnOnVoidDay:
-	default:
-		return Errorf(EINVALID, "churn_timing: %q is not period_end or void_day", s.ChurnTiming)
+	if err := OneOf("churn_timing", s.ChurnTiming, ChurnTimings); err != nil {
+		return err
 	}
 	if s.RenewalGraceDays < 0 || s.RenewalGraceDays > 365 {
-		return Errorf(EINVALID, "renewal_grace_days: must be 0 to 365")
+		return Invalid("renewal_grace_days", "must be %d to %d", 0, 365)
 	}
 	if s.CACMonths != 1 && s.CACMonths != 3 {
-		return Errorf(EINVALID, "cac_months: must be 1 or 3")
+		return Invalid("cac_months", "must be 1 or 3")
 	}
 	if s.GrossMarginPct < 1 || s.GrossMarginPct > 100 {
-		return Errorf(EINVALID, "gross_margin_pct: must be 1 to 100")
+		return Invalid("gross_margin_pct", "must be %d to %d", 1, 100)
 	}
 	if s.MainCurrency != "" {
 		if err := ValidCurrency("main_currency", s.MainCurrency); err != nil {
@@ -147,12 +149,7 @@ var Movements = []Movement{MoveNew, MoveExpansion, MoveReactivation, MoveContrac
 
 // ValidMovement returns an EINVALID error naming field unless m is one of
 // Movements.
-func ValidMovement(field string, m Movement) error {
-	if !slices.Contains(Movements, m) {
-		return Errorf(EINVALID, "%s: %q is not new, expansion, contraction, churn or reactivation", field, m)
-	}
-	return nil
-}
+func ValidMovement(field string, m Movement) error { return OneOf(field, m, Movements) }
 
 // CustomerMonth is one customer's revenue in one currency and month.
 type CustomerMonth struct {
@@ -307,17 +304,7 @@ func liveOn(g Grant, d time.Time, s RevenueSettings) bool {
 	if s.ChurnTiming != ChurnOnVoidDay || g.VoidedAt == nil {
 		return false
 	}
-	return d.Before(DayIn(*g.VoidedAt, s.Location))
-}
-
-// DayIn is the calendar day of instant t in loc, as a UTC midnight (the
-// form every day in Keel takes).
-func DayIn(t time.Time, loc *time.Location) time.Time {
-	if loc == nil {
-		loc = time.UTC
-	}
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return d.Before(NewCalendar(s.Location).Day(*g.VoidedAt))
 }
 
 // Renewal is one subscription term coming to its end, and whether the

@@ -16,16 +16,16 @@ type Spend struct {
 // Validate checks a spend entry, naming the field.
 func (s Spend) Validate() error {
 	if y := s.Month.Year(); y < 2000 || y > 2100 {
-		return Errorf(EINVALID, "month: %s is out of range (2000 to 2100)", s.Month)
+		return Invalid("month", "%s is out of range (2000 to 2100)", s.Month.String())
 	}
 	if err := ValidCurrency("currency", s.Currency); err != nil {
 		return err
 	}
 	if s.Amount < 0 {
-		return Errorf(EINVALID, "amount: must not be negative")
+		return Invalid("amount", "must not be negative")
 	}
 	if s.Amount > MaxAmount {
-		return Errorf(EINVALID, "amount: is over the limit of %s %s", FormatAmount(MaxAmount, s.Currency), s.Currency)
+		return Invalid("amount", "is over the limit of %s %s", FormatAmount(MaxAmount, s.Currency), s.Currency)
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func revenueStatements(t *testing.T) []namedSQL {
 	sql, args = monthTableQuery("USD", from, to)
 	add("revenue month table", sql, args)
 	for name, f := range map[string]RevenueFilter{
-		"revenue customers of a movement": {Currency: "USD", Month: to, Movement: keel.MoveChurn},
+		"revenue customers of a movement":  {Currency: "USD", Month: to, Movement: keel.MoveChurn},
 		"revenue paying customers, top 10": {Currency: "USD", Month: to, Limit: 10},
 		"revenue of a cohort":              {Currency: "USD", Month: to, Cohort: from},
 		"revenue of a customer":            {Customer: 12},
