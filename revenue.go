@@ -92,9 +92,6 @@ func (s RevenueSettings) WithDefaults() RevenueSettings {
 	if s.GrossMarginPct == 0 {
 		s.GrossMarginPct = d.GrossMarginPct
 	}
-	if s.Location == nil {
-		s.Location = time.UTC
-	}
 	return s
 }
 

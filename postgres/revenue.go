@@ -64,7 +64,6 @@ func (db *DB) SetRevenueSettings(ctx context.Context, by keel.Employee, s keel.R
 			return keel.RevenueSettings{}, fmt.Errorf("read revenue settings: %w", err)
 		}
 		before = before.WithDefaults()
-		before.Location = nil
 	}
 	if before == s && id != 0 {
 		return s, nil
@@ -167,4 +166,71 @@ func (db *DB) Spend(ctx context.Context, from, to keel.Month) ([]keel.Spend, err
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// RepublishSubscriptions writes a subscription.changed fact for every
+// subscription, as it is now, to the outbox: what an installation made
+// before facts carried what revenue needs (migration 0005) runs once so
+// that the warehouse can compute its revenue. Facts are written a customer
+// at a time, each customer's row locked (FOR SHARE) so no change to it
+// interleaves, and sent like any other; the warehouse's latest fact of a
+// subscription is its state, so sending them again is harmless. It returns
+// how many facts it wrote.
+func (db *DB) RepublishSubscriptions(ctx context.Context) (int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT customer_id FROM subscriptions ORDER BY customer_id`)
+	if err != nil {
+		return 0, fmt.Errorf("republish subscriptions: %w", err)
+	}
+	var customers []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("republish subscriptions: %w", err)
+		}
+		customers = append(customers, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("republish subscriptions: %w", err)
+	}
+	n := 0
+	for _, id := range customers {
+		c, err := db.begin(ctx, keel.System, "SHARE")
+		if err != nil {
+			return n, err
+		}
+		cu, err := readCustomer(ctx, c.tx, id, "FOR SHARE")
+		if err != nil {
+			c.tx.Rollback(ctx)
+			return n, err
+		}
+		var subs []int64
+		srows, err := c.tx.Query(ctx, `SELECT id FROM subscriptions WHERE customer_id = $1 ORDER BY id`, id)
+		if err == nil {
+			for srows.Next() {
+				var s int64
+				if err = srows.Scan(&s); err != nil {
+					break
+				}
+				subs = append(subs, s)
+			}
+			srows.Close()
+			if err == nil {
+				err = srows.Err()
+			}
+		}
+		if err == nil {
+			err = c.subscriptionsChanged(ctx, cu, subs)
+		}
+		if err == nil {
+			err = c.commit(ctx)
+		}
+		c.tx.Rollback(ctx)
+		if err != nil {
+			return n, fmt.Errorf("republish subscriptions of customer %d: %w", id, err)
+		}
+		n += len(subs)
+	}
+	return n, nil
 }

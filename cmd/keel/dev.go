@@ -157,7 +157,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	// service; the standalone commands' GC and memory settings are left
 	// out, as they would cover every part and the in-process broker.
 	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
-	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000}
+	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000, tz: env.Get(envTimezone, "UTC")}
 	// Plain HTTP on this machine: the session cookie cannot be Secure.
 	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL}
 	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own

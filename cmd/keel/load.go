@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/warehouse"
 )
@@ -24,6 +25,7 @@ type loadFlags struct {
 	memoryLimit int64
 	factsTopic  string
 	factsGroup  string
+	tz          string
 }
 
 func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
@@ -36,6 +38,7 @@ func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
 	fs.IntVar(&f.dedupWindow, "dedup-window", 100000, "event ids remembered per partition to drop resent events (at least half that many, at most all)")
 	fs.StringVar(&f.factsTopic, "facts-topic", env.Get(envFactsTopic, defaultFactsTopic), "Kafka topic of Postgres facts, loaded beside the events ($"+envFactsTopic+")")
 	fs.StringVar(&f.factsGroup, "facts-group", env.Get(envFactsGroup, defaultFactsGroup), "Kafka consumer group of the facts loader ($"+envFactsGroup+")")
+	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone, in which revenue cuts a void's day ($"+envTimezone+")")
 	fs.Int64Var(&f.memoryLimit, "memory-limit", 192<<20, "soft memory limit in bytes for the Go heap of a standalone loader (GOMEMLIMIT overrides it)")
 	return fs.Parse(args)
 }
@@ -57,6 +60,10 @@ func (f *loadFlags) standalone() {
 // build opens ClickHouse, checks its schema, waits for the topic, and adds
 // the events loader, the facts loader beside it and their metrics server.
 func (f *loadFlags) build(ctx context.Context, s *service) error {
+	cal, err := keel.LoadCalendar("--tz", cmp.Or(f.tz, "UTC"))
+	if err != nil {
+		return cliError("load", err)
+	}
 	store, err := s.clickhouse(ctx, f.clickhouse)
 	if err != nil {
 		return err
@@ -88,6 +95,7 @@ func (f *loadFlags) build(ctx context.Context, s *service) error {
 		Group:         factsGroup,
 		FlushInterval: f.flush,
 		Registerer:    factsMetrics,
+		Location:      cal.Location(),
 	}, store, s.log)
 	if err != nil {
 		return err

@@ -39,11 +39,24 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 	}
 	defer db.Close()
 	applied, err := migrations.ApplyPostgres(ctx, db.Pool())
+	republish := false
 	for _, m := range applied {
 		fmt.Fprintf(stdout, "postgres: applied %04d_%s\n", m.Version, m.Name)
+		// Facts made before 0005 lack what revenue needs: send every
+		// subscription again (a new installation has none to send).
+		republish = republish || m.Version == 5
 	}
 	if err != nil {
 		return err
+	}
+	if republish {
+		n, err := db.RepublishSubscriptions(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(stdout, "postgres: %d subscriptions sent to the warehouse again, for revenue\n", n)
+		}
 	}
 	store, err := warehouse.Open(ctx, f.clickhouse)
 	if err != nil {
