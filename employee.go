@@ -144,6 +144,7 @@ const (
 	ActRevenueRead    Action = "revenue.read"    // MRR and the other revenue metrics
 	ActSpendWrite     Action = "spend.write"     // enter sales and marketing spend (for CAC)
 	ActSettingsWrite  Action = "settings.write"  // change the company's settings (revenue, health)
+	ActAlertWork      Action = "alert.work"      // acknowledge, resolve, snooze churn warnings (one's own; admin and leadership any)
 	ActEmployeeAdmin  Action = "employee.admin"  // add, change and deactivate employees; tokens of others
 	ActAuditRead      Action = "audit.read"      // read the audit log
 )
@@ -158,6 +159,7 @@ var permissions = map[Action][]Role{
 	ActRevenueRead:    {RoleLeadership, RoleFinance, RoleAdmin},
 	ActSpendWrite:     {RoleFinance, RoleAdmin},
 	ActSettingsWrite:  {RoleAdmin},
+	ActAlertWork:      {RoleCSM, RoleSales, RoleAdmin, RoleLeadership},
 	ActEmployeeAdmin:  {RoleAdmin},
 	ActAuditRead:      {RoleAdmin},
 }

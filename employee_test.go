@@ -136,6 +136,7 @@ func TestEmployeeCanMatrix(t *testing.T) {
 		{keel.ActRevenueRead, row{admin: true, finance: true, leadership: true}, "leadership or finance or admin"},
 		{keel.ActSpendWrite, row{admin: true, finance: true}, "finance or admin"},
 		{keel.ActSettingsWrite, row{admin: true}, "admin"},
+		{keel.ActAlertWork, row{admin: true, sales: true, csm: true, leadership: true}, "csm or sales or admin or leadership"},
 		{keel.ActEmployeeAdmin, row{admin: true}, "admin"},
 		{keel.ActAuditRead, row{admin: true}, "admin"},
 	}
