@@ -41,8 +41,9 @@ type IngestConfig struct {
 	// Backlog measures instead the loader draining Events sent while it
 	// was stopped.
 	Backlog bool
-	// Keep leaves the bench's events in ClickHouse; they are deleted by
-	// default.
+	// Keep leaves the run's own databases (keel_bench_<run>, on the
+	// Postgres and ClickHouse servers) for a look afterwards; they are
+	// dropped by default. The user's databases are never written.
 	Keep bool
 	// ClickHouseClient is the clickhouse-client binary of the baseline.
 	ClickHouseClient string
@@ -83,11 +84,16 @@ func Ingest(ctx context.Context, cfg IngestConfig, stdout, stderr io.Writer) err
 	}
 	r := &ingestRun{cfg: cfg, id: fmt.Sprintf("%d", time.Now().Unix()), stderr: stderr}
 	r.topic = "keel.bench." + r.id
-	var err error
-	if r.store, err = openWarehouse(ctx, cfg.ClickHouse); err != nil {
+	if _, err := openWarehouse(ctx, cfg.ClickHouse); err != nil {
 		return fmt.Errorf("bench needs a running stack (keel dev): %w", err)
 	}
-	defer r.store.Close()
+	// Everything the run writes goes to databases and topics of its own.
+	box, err := newSandbox(ctx, cfg.PG, cfg.ClickHouse, r.id)
+	if err != nil {
+		return err
+	}
+	defer box.close(context.WithoutCancel(ctx), cfg.Keep)
+	r.box, r.store = box, box.store
 	if r.dir, err = os.MkdirTemp("", "keel-bench-"); err != nil {
 		return err
 	}
@@ -131,11 +137,8 @@ func openWarehouse(ctx context.Context, url string) (*warehouse.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CheckSchema(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	defer s.Close()
+	return s, s.CheckSchema(ctx)
 }
 
 // benchEvents makes n realistic events (~170 bytes each) of tenants
@@ -202,7 +205,7 @@ func (r *ingestRun) baseline(ctx context.Context, evs []ingest.Event) (rate floa
 		return 0, err
 	}
 	f.Close()
-	u, err := url.Parse(r.cfg.ClickHouse)
+	u, err := url.Parse(r.box.ClickHouse)
 	if err != nil {
 		return 0, err
 	}

@@ -35,6 +35,7 @@ type ingestRun struct {
 	key      string
 	store    *warehouse.Store
 	dir      string
+	box      *sandbox // the run's own databases
 	collect  *exec.Cmd
 	load     *exec.Cmd
 	collectU string
@@ -46,10 +47,12 @@ type ingestRun struct {
 // own processes, on a topic of the run's own, so their memory and CPU are
 // theirs alone and keel dev's own loader is not involved.
 func (r *ingestRun) startPipeline(ctx context.Context, withLoader bool) error {
-	if err := collector.EnsureTopic(ctx, r.cfg.Brokers, r.topic, 8); err != nil {
-		return err
+	for _, t := range []string{r.topic, r.topic + ".facts"} {
+		if err := collector.EnsureTopic(ctx, r.cfg.Brokers, t, 8); err != nil {
+			return err
+		}
 	}
-	db, err := postgres.Open(ctx, r.cfg.PG)
+	db, err := postgres.Open(ctx, r.box.PG)
 	if err != nil {
 		return err
 	}
@@ -83,7 +86,10 @@ func (r *ingestRun) startPipeline(ctx context.Context, withLoader bool) error {
 func (r *ingestRun) startLoader(ctx context.Context) error {
 	var err error
 	addr := strings.TrimPrefix(r.loadU, "http://")
-	if r.load, err = r.spawn("load", "--addr", addr, "--group", "keel-bench-"+r.id); err != nil {
+	// Its facts loader reads a facts topic of the run's own: on keel dev's
+	// it would join keel dev's group and take partitions from its loader.
+	if r.load, err = r.spawn("load", "--addr", addr, "--group", "keel-bench-"+r.id,
+		"--facts-topic", r.topic+".facts", "--facts-group", "keel-bench-"+r.id+"-facts"); err != nil {
 		return err
 	}
 	return devstack.WaitHTTP(ctx, r.loadU+"/readyz", time.Minute)
@@ -97,7 +103,7 @@ func (r *ingestRun) spawn(cmd string, args ...string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	c := exec.Command(r.cfg.Keel, append([]string{cmd,
-		"--pg", r.cfg.PG, "--clickhouse", r.cfg.ClickHouse, "--brokers", strings.Join(r.cfg.Brokers, ","), "--topic", r.topic,
+		"--pg", r.box.PG, "--clickhouse", r.box.ClickHouse, "--brokers", strings.Join(r.cfg.Brokers, ","), "--topic", r.topic,
 		"--log-level", "warn", "--pprof=" + strconv.FormatBool(r.cfg.Pprof)}, args...)...)
 	c.Stdout, c.Stderr = log, log
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -107,8 +113,8 @@ func (r *ingestRun) spawn(cmd string, args ...string) (*exec.Cmd, error) {
 	return c, nil
 }
 
-// cleanup stops the processes, deletes the run's topic and (unless kept)
-// its events.
+// cleanup stops the processes and deletes the run's topics; the run's
+// databases go with its sandbox.
 func (r *ingestRun) cleanup() {
 	for _, c := range []*exec.Cmd{r.collect, r.load} {
 		if c != nil && c.Process != nil {
@@ -126,13 +132,7 @@ func (r *ingestRun) cleanup() {
 	defer cancel()
 	tr := &kafka.Transport{}
 	defer tr.CloseIdleConnections()
-	(&kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Transport: tr}).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{r.topic}})
-	if !r.cfg.Keep {
-		// Mutations run in the background; the bench tenants disappear shortly.
-		for _, t := range []string{"events", "activity_hourly"} {
-			r.store.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE %s DELETE WHERE startsWith(tenant_id, 'bench-%s-')", t, r.id))
-		}
-	}
+	(&kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Transport: tr}).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{r.topic, r.topic + ".facts"}})
 }
 
 // post sends bodies with the configured concurrency, retrying 429/503, and
