@@ -94,16 +94,43 @@ func TestSignInRefusals(t *testing.T) {
 			t.Errorf("cross-site sign-in: status %d, want 403", r.status)
 		}
 	})
-	t.Run("next elsewhere", func(t *testing.T) {
-		for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
-			c := newBrowser(t, e.url)
-			c.get("/login")
-			r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {next}})
-			if r.status != http.StatusSeeOther || r.location != "/" {
-				t.Errorf("next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
-			}
+}
+
+// elsewhere are "next" targets that would send a browser to another site
+// (TestLocalPath has the whole list).
+var elsewhere = []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example/stolen",
+	"/\n/evil.example", "/\x0b/evil.example", " //evil.example", "/%09/evil.example", "%2F%2Fevil.example", "javascript:alert(1)"}
+
+// TestSignInStaysOnTheSite sends every way to a page elsewhere through
+// each place that redirects to a target the request names: the sign-in
+// form (shown, and with a live session), the sign-in and the language
+// switch. Each goes to / instead.
+func TestSignInStaysOnTheSite(t *testing.T) {
+	e := newAPI(t)
+	emp := e.emps["finance"]
+	signedIn := e.signIn("csm")
+	for _, next := range elsewhere {
+		c := newBrowser(t, e.url)
+		form := c.get("/login?next=" + url.QueryEscape(next))
+		wantPage(t, "sign-in form", form, http.StatusOK, `name="next" value="/"`)
+		r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {next}})
+		if r.status != http.StatusSeeOther || r.location != "/" {
+			t.Errorf("POST /login next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
 		}
-	})
+		if r := signedIn.get("/login?next=" + url.QueryEscape(next)); r.status != http.StatusSeeOther || r.location != "/" {
+			t.Errorf("GET /login next=%q signed in: status %d to %q, want 303 to /", next, r.status, r.location)
+		}
+		signedIn.get("/")
+		if r := signedIn.post("/me/locale", url.Values{"locale": {"en"}, "next": {next}}); r.status != http.StatusSeeOther || r.location != "/" {
+			t.Errorf("POST /me/locale next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
+		}
+	}
+	// A path of this site is kept.
+	c := newBrowser(t, e.url)
+	c.get("/login?next=" + url.QueryEscape("/customers?status=active"))
+	if r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {"/customers?status=active"}}); r.location != "/customers?status=active" {
+		t.Errorf("next=/customers?status=active: to %q", r.location)
+	}
 }
 
 func TestSignInIsThrottled(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel"
 )
@@ -155,13 +157,50 @@ func (s *server) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// localPath returns next when it is a path on this site, and "/" otherwise,
-// so that the sign-in page cannot be used to send people elsewhere.
+// maxLocalPath bounds a redirect target: the pages' own addresses are far
+// shorter.
+const maxLocalPath = 2000
+
+// localPath returns next when it is a path on this site, and "/" otherwise:
+// the one check of every redirect to a target a request names (the
+// sign-in's and the language switch's "next", the forms' redirects), so
+// that no link to Keel can send people elsewhere.
+//
+// It refuses rather than cleans. Browsers drop tabs and newlines anywhere
+// in a URL, and control characters and spaces around it, and read "\" as
+// "/": "/\t/evil.example" is "//evil.example", another site. So next must
+// start with one "/" and hold nothing but printable characters other than
+// "\", and so must its percent-decoded form, in case something on the way
+// decodes it once more.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if len(next) > maxLocalPath || !sitePath(next) {
+		return "/"
+	}
+	decoded, err := url.PathUnescape(next)
+	if err != nil || !sitePath(decoded) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next
+}
+
+// sitePath reports whether p is an absolute path of this site as every
+// browser reads it: it starts with one "/" and holds only printable
+// characters (UTF-8, no controls, no line or paragraph separators) other
+// than "\".
+func sitePath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !utf8.ValidString(p) {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || !unicode.IsPrint(r) && r != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // Form body limits: attachments travel in multipart forms.

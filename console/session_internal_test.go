@@ -1,6 +1,7 @@
 package console
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,18 +40,54 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
+// redirectBypasses are targets that have sent browsers to another site
+// through "next" parameters of sign-in pages: each must be refused.
+var redirectBypasses = []string{
+	"https://evil.example/",
+	"http:evil.example",
+	"//evil.example/",
+	"///evil.example/",
+	"/\\evil.example",
+	"\\\\evil.example",
+	"/\\/evil.example",
+	"/\t/evil.example/stolen", // browsers drop tabs: //evil.example/stolen
+	"/\n/evil.example",
+	"/\r/evil.example",
+	"/\r\n/evil.example",
+	"/\x0b/evil.example",
+	"/\x0c/evil.example",
+	"/\x00/evil.example",
+	"/\x7f/evil.example",
+	"\t//evil.example",
+	" //evil.example",
+	"\x0b//evil.example",
+	"/%09/evil.example", // a tab still encoded once more
+	"/%2F/evil.example", // a slash likewise
+	"/%5Cevil.example",  // a backslash likewise
+	"%2F%2Fevil.example",
+	"/%zz", // not an encoding at all
+	"javascript:alert(1)",
+	"JaVaScRiPt:alert(1)",
+	" javascript:alert(1)",
+	"data:text/html,<script>alert(1)</script>",
+	"customers",
+	"./customers",
+	"/a\r\nSet-Cookie: x",
+	"/\u2028/evil.example", // a line separator
+	"/\xff",                // not UTF-8
+	"/" + strings.Repeat("a", 2048),
+}
+
 func TestLocalPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                      "/",
-		"/customers?status=x":   "/customers?status=x",
-		"https://evil.example/": "/",
-		"//evil.example/":       "/",
-		"/\\evil.example":       "/",
-		"customers":             "/",
-		"/a\r\nSet-Cookie: x":   "/",
-	} {
-		if got := localPath(in); got != want {
-			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+	for _, in := range append([]string{""}, redirectBypasses...) {
+		if got := localPath(in); got != "/" {
+			t.Errorf("localPath(%.80q) = %.80q, want /", in, got)
+		}
+	}
+	for _, in := range []string{"/", "/customers?status=x", "/customers/12#followups", "/review?week=2026-11-23&page=2",
+		"/customers?q=%E4%B8%AD", "/search?q=a+b", "/@evil.example", "/javascript:x"} {
+		if got := localPath(in); got != in {
+			t.Errorf("localPath(%q) = %q, want it kept", in, got)
 		}
 	}
 }
