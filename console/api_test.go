@@ -73,9 +73,22 @@ func newAPI(t *testing.T) *apiEnv {
 // own (nil = the system's) and on reporting calendar cal.
 func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
 	t.Helper()
+	return newAPIOn(t, teststack.Get(t).Postgres.URL(), now, cal)
+}
+
+// newAPIFresh is newAPI over a database of its own, where the env's
+// employees are the only ones (one admin among them).
+func newAPIFresh(t *testing.T) *apiEnv {
+	t.Helper()
+	return newAPIOn(t, teststack.FreshPostgres(t), nil, keel.UTC)
+}
+
+// newAPIOn is newAPIAt with the store on the Postgres database at pgURL.
+func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calendar) *apiEnv {
+	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, st.Postgres.URL())
+	db, err := postgres.Open(ctx, pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}

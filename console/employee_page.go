@@ -82,12 +82,12 @@ func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
 		}
 		names := r.PostForm["roles"]
 		_, err = s.employees.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(names))
-		if keel.ErrorCode(err) == keel.EINVALID {
+		if formRefused(err) { // bad roles, or the last admin's
 			e, gerr := s.employees.Employee(r.Context(), id)
 			if gerr != nil {
 				return gerr
 			}
-			return s.renderEmployee(w, r, http.StatusBadRequest, e, employeeExtra{Roles: names, RolesError: l.Refusal(err)})
+			return s.renderEmployee(w, r, statusOf(keel.ErrorCode(err)), e, employeeExtra{Roles: names, RolesError: l.Refusal(err)})
 		}
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,5 +371,69 @@ func TestAuditShowsLabelledFields(t *testing.T) {
 		if strings.Contains(r.body, en) {
 			t.Errorf("the Chinese audit page shows %q", en)
 		}
+	}
+}
+
+// TestTheLastAdminStaysAdmin: two admins, each removing the other's admin
+// role through the API at the same moment (or each their own), again and
+// again: every time one succeeds and the other is refused, so the company
+// keeps one admin. The last admin's own roles form then says why it
+// refuses, beside the roles, and changes nothing.
+func TestTheLastAdminStaysAdmin(t *testing.T) {
+	e := newAPIFresh(t)
+	ctx := context.Background()
+	second, tok := e.employee("admin2", keel.RoleAdmin)
+	e.emps["admin2"], e.tokens["admin2"] = second, tok
+	for round := 0; round < 10; round++ {
+		var wg sync.WaitGroup
+		statuses := make([]int, 2)
+		for i, pair := range [][2]string{{"admin", "admin2"}, {"admin2", "admin"}} {
+			target := e.emps[pair[1]]
+			if round%2 == 1 {
+				target = e.emps[pair[0]]
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.call(pair[0], "PUT", fmt.Sprintf("/api/v1/employees/%d/roles", target.ID), map[string]any{"roles": []string{"sales"}}).status
+			}()
+		}
+		wg.Wait()
+		slices.Sort(statuses)
+		if statuses[0] != http.StatusOK || (statuses[1] != http.StatusConflict && statuses[1] != http.StatusForbidden) {
+			t.Fatalf("round %d: statuses %v, want one 200 and one 409 or 403", round, statuses)
+		}
+		admins := 0
+		for _, x := range mustEmployees(t, e) {
+			if x.Status == keel.EmployeeActive && x.Has(keel.RoleAdmin) {
+				admins++
+			}
+		}
+		if admins != 1 {
+			t.Fatalf("round %d: %d active admins, want 1", round, admins)
+		}
+		for _, name := range []string{"admin", "admin2"} {
+			if _, err := e.db.SetEmployeeRoles(ctx, keel.System, e.emps[name].ID, []keel.Role{keel.RoleAdmin}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	if _, err := e.db.SetEmployeeRoles(ctx, keel.System, second.ID, []keel.Role{keel.RoleSales}); err != nil {
+		t.Fatal(err)
+	}
+	me := e.emps["admin"]
+	b := e.signIn("admin")
+	path := fmt.Sprintf("/employees/%d", me.ID)
+	b.get(path)
+	before := e.auditCount()
+	wantPage(t, "the last admin drops the role", b.post(path+"/roles", url.Values{"roles": {"sales"}}), http.StatusConflict,
+		`id="roles-error"`, me.Email+" is the last active admin: give another employee the admin role first")
+	if got, _ := e.db.Employee(ctx, me.ID); !got.Has(keel.RoleAdmin) || e.auditCount() != before {
+		t.Errorf("after the refusal: roles %v, %d audit entries written", got.Roles, e.auditCount()-before)
+	}
+	r := e.call("admin", "PUT", fmt.Sprintf("/api/v1/employees/%d/roles", me.ID), map[string]any{"roles": []string{"finance"}})
+	if code, _ := r.errorOf(t); r.status != http.StatusConflict || code != keel.ECONFLICT {
+		t.Errorf("API: the last admin drops the role: %d %s", r.status, r.body)
 	}
 }

@@ -154,10 +154,42 @@ func (db *DB) Employees(ctx context.Context) ([]keel.Employee, error) {
 	return out, nil
 }
 
+// lockAdmins is the first statement of every change that can take the
+// admin role from an active employee (a change of roles, a deactivation):
+// a transaction-wide lock that makes such changes wait for each other
+// before they read anything. Two admins removing each other's role at the
+// same moment then queue: the second counts the admins after the first
+// has committed, and is refused as the last one (or no longer an admin),
+// instead of both succeeding, or deadlocking on each other's row.
+const lockAdmins = `SELECT pg_advisory_xact_lock(7370101)` // any constant only this lock uses
+
+// keepAnAdmin refuses a change of before into after that would leave the
+// company without an active admin, and with no one to give the role back
+// from the console. It runs inside the change's transaction, after
+// lockAdmins, so the count is of committed admins that no concurrent
+// change is removing. It returns ECONFLICT.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, before, after keel.Employee) error {
+	wasAdmin := before.Status == keel.EmployeeActive && before.Has(keel.RoleAdmin)
+	isAdmin := after.Status == keel.EmployeeActive && after.Has(keel.RoleAdmin)
+	if !wasAdmin || isAdmin {
+		return nil
+	}
+	var others int
+	if err := tx.QueryRow(ctx,
+		`SELECT count(*) FROM employees WHERE status = 'active' AND 'admin' = ANY (roles) AND id <> $1`, before.ID).Scan(&others); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if others == 0 {
+		return keel.Errorf(keel.ECONFLICT, "%s is the last active admin: give another employee the admin role first", before.Email)
+	}
+	return nil
+}
+
 // SetEmployeeRoles replaces employee id's roles. It needs
-// keel.ActEmployeeAdmin; it returns ENOTFOUND and EINVALID for bad roles.
+// keel.ActEmployeeAdmin; it returns ENOTFOUND, EINVALID for bad roles and
+// ECONFLICT when id is the last active admin and the roles leave admin out.
 func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error) {
-	c, err := db.begin(ctx, by, selfLock(by, id))
+	c, err := db.beginAfter(ctx, by, selfLock(by, id), lockAdmins)
 	if err != nil {
 		return keel.Employee{}, err
 	}
@@ -172,6 +204,9 @@ func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, 
 	after := before
 	after.Roles = append([]keel.Role(nil), roles...)
 	if err := after.Validate(); err != nil {
+		return keel.Employee{}, err
+	}
+	if err := keepAnAdmin(ctx, c.tx, before, after); err != nil {
 		return keel.Employee{}, err
 	}
 	if _, err := c.tx.Exec(ctx, `UPDATE employees SET roles = $2 WHERE id = $1`, id, roleNames(after.Roles)); err != nil {
@@ -277,9 +312,9 @@ func (db *DB) SetPassword(ctx context.Context, by keel.Employee, id int64, passw
 // transaction, deletes their sessions and revokes their API tokens, so they
 // are locked out at once. Deactivating a departed employee changes nothing.
 // It needs keel.ActEmployeeAdmin; it returns ENOTFOUND, and ECONFLICT for
-// one's own account.
+// one's own account and for the last active admin.
 func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error) {
-	c, err := db.begin(ctx, by, selfLock(by, id))
+	c, err := db.beginAfter(ctx, by, selfLock(by, id), lockAdmins)
 	if err != nil {
 		return keel.Employee{}, err
 	}
@@ -299,6 +334,9 @@ func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64
 	}
 	after := before
 	after.Status = keel.EmployeeDeparted
+	if err := keepAnAdmin(ctx, c.tx, before, after); err != nil {
+		return keel.Employee{}, err
+	}
 	if _, err := c.tx.Exec(ctx, `UPDATE employees SET status = $2 WHERE id = $1`, id, after.Status); err != nil {
 		return keel.Employee{}, fmt.Errorf("deactivate employee %d: %w", id, err)
 	}

@@ -41,7 +41,7 @@ func commands() []command {
 		{"bench", "the project's benchmarks: " + benchNames(), runBench},
 		{"revenue", "MRR month by month: keel revenue [--from M] [--to M] [--currency C] [--json] | keel revenue rebuild | keel revenue check", runRevenue},
 		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
-		{"user", "keel user add --email E --name N --role R | keel user deactivate --email E: add an employee (prints a one-time password) or lock one out", runUser},
+		{"user", "keel user add --email E --name N --role R | grant / revoke --email E --role R | deactivate --email E: add an employee (prints a one-time password), change their roles, or lock one out", runUser},
 		{"token", "keel token ingest NAME | keel token create --email E: a new ingest key for a product app, or a personal API token", runToken},
 		{"healthcheck", "keel healthcheck URL: exit 0 if URL answers 200 (for container health checks)", runHealthcheck},
 	}

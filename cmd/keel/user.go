@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/keelhq/keel"
@@ -38,7 +39,7 @@ func (f *rolesFlag) Set(v string) error {
 	return nil
 }
 
-const userUsage = "usage: keel user add --email E --name N --role R [--role R…] | keel user deactivate --email E"
+const userUsage = "usage: keel user add --email E --name N --role R [--role R…] | keel user grant --email E --role R | keel user revoke --email E --role R | keel user deactivate --email E"
 
 // runUser adds and deactivates employees with machine access, as
 // keel.System: how the first admin comes to exist, and how someone is
@@ -50,6 +51,10 @@ func runUser(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 	switch args[0] {
 	case "add":
 		return runUserAdd(ctx, args[1:], env, stdout, stderr)
+	case "grant":
+		return runUserRoles(ctx, "grant", args[1:], env, stdout, stderr)
+	case "revoke":
+		return runUserRoles(ctx, "revoke", args[1:], env, stdout, stderr)
 	case "deactivate":
 		return runUserDeactivate(ctx, args[1:], env, stdout, stderr)
 	}
@@ -80,6 +85,53 @@ func runUserAdd(ctx context.Context, args []string, env *Env, stdout, stderr io.
 		}
 		fmt.Fprintln(stdout, password)
 		fmt.Fprintf(stderr, "employee %d <%s> added with roles %s; the password above is shown only this once.\n", e.ID, e.Email, (*rolesFlag)(&e.Roles).String())
+		return nil
+	})
+}
+
+// runUserRoles gives an employee roles (grant) or takes them away
+// (revoke): from the shell, how an admin comes back when no one can sign
+// in as one. The store refuses to take the admin role from the last
+// active admin, as it does in the console.
+func runUserRoles(ctx context.Context, verb string, args []string, env *Env, stdout, stderr io.Writer) error {
+	var c common
+	what := "user " + verb
+	fs := newFlagSet(what, stderr)
+	c.register(fs, env)
+	email := fs.String("email", "", "the employee's email (required)")
+	var roles rolesFlag
+	fs.Var(&roles, "role", "a role: admin, sales, csm, finance or leadership; repeat it or separate with commas (required)")
+	if err := parseOneShot(fs, args, what, userUsage, "email"); err != nil {
+		return err
+	}
+	if len(roles) == 0 {
+		return fmt.Errorf("%s: --role is required (admin, sales, csm, finance or leadership)", what)
+	}
+	return withEmployee(ctx, c.pg, what, *email, func(db *postgres.DB, e keel.Employee) error {
+		var next []keel.Role
+		if verb == "grant" {
+			next = append(next, e.Roles...)
+			for _, r := range roles {
+				if !slices.Contains(next, r) {
+					next = append(next, r)
+				}
+			}
+		} else {
+			for _, r := range e.Roles {
+				if !slices.Contains(roles, r) {
+					next = append(next, r)
+				}
+			}
+		}
+		if slices.Equal(next, e.Roles) {
+			fmt.Fprintf(stdout, "employee %d <%s> has the roles %s already.\n", e.ID, e.Email, (*rolesFlag)(&e.Roles).String())
+			return nil
+		}
+		e, err := db.SetEmployeeRoles(ctx, keel.System, e.ID, next)
+		if err != nil {
+			return cliError(what, err)
+		}
+		fmt.Fprintf(stdout, "employee %d <%s> has the roles %s.\n", e.ID, e.Email, (*rolesFlag)(&e.Roles).String())
 		return nil
 	})
 }

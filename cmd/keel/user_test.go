@@ -128,3 +128,88 @@ func TestUserAndTokenCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestUserGrantAndRevoke: the shell gives and takes roles, refuses to take
+// the admin role from (or deactivate) the last active admin, and brings an
+// admin back to a company that has none — the recovery the console cannot
+// offer, since no one can sign in to it as admin.
+func TestUserGrantAndRevoke(t *testing.T) {
+	env := freshDatabases(t)
+	if _, _, err := runKeel(t, env, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, env[envPG])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, args := range [][]string{
+		{"user", "add", "--email", "ann@example.com", "--name", "Ann", "--role", "admin,sales"},
+		{"user", "add", "--email", "bo@example.com", "--name", "Bo", "--role", "sales"},
+	} {
+		if _, errOut, err := runKeel(t, env, args...); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errOut)
+		}
+	}
+	roles := func(email string) string {
+		t.Helper()
+		e, err := db.EmployeeByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (*rolesFlag)(&e.Roles).String()
+	}
+	for _, tt := range []struct {
+		args []string
+		want string // printed, or in the error
+		ok   bool
+	}{
+		{[]string{"user", "revoke", "--email", "ann@example.com", "--role", "admin"}, "ann@example.com is the last active admin: give another employee the admin role first", false},
+		{[]string{"user", "deactivate", "--email", "ann@example.com"}, "ann@example.com is the last active admin", false},
+		{[]string{"user", "grant", "--email", "bo@example.com", "--role", "admin,csm"}, "has the roles sales,admin,csm.", true},
+		{[]string{"user", "grant", "--email", "bo@example.com", "--role", "csm"}, "has the roles sales,admin,csm already.", true},
+		{[]string{"user", "revoke", "--email", "ann@example.com", "--role", "admin,sales"}, "an employee needs at least one role", false},
+		{[]string{"user", "revoke", "--email", "ANN@example.com", "--role", "admin"}, "has the roles sales.", true},
+		{[]string{"user", "revoke", "--email", "bo@example.com", "--role", "admin"}, "bo@example.com is the last active admin", false},
+		{[]string{"user", "grant", "--email", "bo@example.com"}, "--role is required", false},
+		{[]string{"user", "grant", "--role", "admin"}, "--email is required", false},
+		{[]string{"user", "grant", "--email", "nobody@example.com", "--role", "admin"}, "no employee", false},
+		{[]string{"user", "grant", "--email", "bo@example.com", "--role", "boss"}, `unknown role "boss"`, false},
+	} {
+		out, _, err := runKeel(t, env, tt.args...)
+		if tt.ok && (err != nil || !strings.Contains(out, tt.want)) {
+			t.Errorf("keel %s: %q, %v; want %q", strings.Join(tt.args, " "), out, err, tt.want)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("keel %s: %v, want an error containing %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+	if got := roles("ann@example.com"); got != "sales" {
+		t.Errorf("ann's roles: %s", got)
+	}
+	// A company left without an admin (as before the rule): the shell
+	// gives the role back.
+	if _, err := db.Pool().Exec(ctx, `UPDATE employees SET roles = '{sales}'`); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runKeel(t, env, "user", "grant", "--email", "ann@example.com", "--role", "admin"); err != nil || !strings.Contains(out, "has the roles sales,admin.") {
+		t.Errorf("grant admin to a company with none: %q, %v", out, err)
+	}
+	audit, _, err := db.Audit(ctx, keel.AuditFilter{Entity: "employee"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, a := range audit {
+		if a.Action == "employee.roles" {
+			n++
+			if a.Actor != keel.System.Email {
+				t.Errorf("role change by %q, want the CLI as system", a.Actor)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d role changes audited, want 3 (the refusals and the no-op none)", n)
+	}
+}
