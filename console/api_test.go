@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,14 +124,16 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 	return e
 }
 
-// employee adds an employee with the given roles and returns it with a
-// new API token.
+// employee adds an employee with the given roles and a password of their
+// own (as keel user add --password-stdin does: no change needed at the
+// first sign-in), and returns it with a new API token.
 func (e *apiEnv) employee(name string, roles ...keel.Role) (keel.Employee, string) {
 	e.t.Helper()
 	ctx := context.Background()
-	emp, pw, err := e.db.AddEmployee(ctx, keel.System, keel.Employee{
+	pw := rand.Text()
+	emp, err := e.db.AddEmployeeWithPassword(ctx, keel.System, keel.Employee{
 		Email: fmt.Sprintf("%s-%s@example.com", name, uniq()), Name: "Test " + name, Roles: roles, Status: keel.EmployeeActive,
-	})
+	}, pw)
 	if err != nil {
 		e.t.Fatal(err)
 	}

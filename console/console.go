@@ -80,6 +80,7 @@ type Store interface {
 	EmployeeStore
 	AuditStore
 	SessionStore
+	PasswordStore
 	TokenStore
 }
 
@@ -98,6 +99,7 @@ type server struct {
 	employees     EmployeeStore
 	audit         AuditStore
 	sessions      SessionStore
+	passwords     PasswordStore
 	tokens        TokenStore
 }
 
@@ -124,7 +126,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	s := &server{Deps: d, pages: pages, catalog: c}
 	if d.Store != nil {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
-		s.employees, s.audit, s.sessions, s.tokens = d.Store, d.Store, d.Store, d.Store
+		s.employees, s.audit, s.sessions, s.passwords, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store
 	}
 	return s.routes(), nil
 }

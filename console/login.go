@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"math"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -91,6 +92,10 @@ func (s *server) handleLogin() http.HandlerFunc {
 		}
 		s.setCookie(w, r, sessionCookie, secret, expires)
 		s.setCookie(w, r, loginCSRFName, "", time.Time{})
+		if e.OneTimePassword { // the session can only set the employee's own password
+			http.Redirect(w, r, "/me/password?next="+url.QueryEscape(f.Next), http.StatusSeeOther)
+			return
+		}
 		http.Redirect(w, r, f.Next, http.StatusSeeOther)
 	}
 }

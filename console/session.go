@@ -104,6 +104,10 @@ func (s *server) signedIn(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		if employeeFrom(ctx).OneTimePassword && !oneTimeOnly[r.URL.Path] {
+			s.mustSetPassword(w, r.WithContext(ctx))
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -76,7 +76,7 @@ func TestDevServesLoopbackOnly(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"keel", "dev", "--dir", t.TempDir(), "--demo=false", "--log-level", "warn",
 			"--addr", ":" + ports[0], "--collect-addr", ":" + ports[1], "--load-addr", ":" + ports[2]},
-			func(string) string { return "" }, &stdout, io.Discard)
+			func(string) string { return "" }, nil, &stdout, io.Discard)
 	}()
 	deadline := time.After(3 * time.Minute)
 	for !strings.Contains(stdout.String(), "Ready.") {

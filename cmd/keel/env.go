@@ -22,6 +22,7 @@ const devEnvFile = ".keel/dev.env"
 type Env struct {
 	getenv func(string) string
 	file   map[string]string
+	stdin  io.Reader // the process's standard input, for --password-stdin; nil = none
 }
 
 // NewEnv returns an Env over getenv and ./.keel/dev.env (if present).
