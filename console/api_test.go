@@ -84,8 +84,9 @@ func newAPIFresh(t *testing.T) *apiEnv {
 	return newAPIOn(t, teststack.FreshPostgres(t), nil, keel.UTC)
 }
 
-// newAPIOn is newAPIAt with the store on the Postgres database at pgURL.
-func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calendar) *apiEnv {
+// newAPIOn is newAPIAt with the store on the Postgres database at pgURL;
+// tweaks change the console's dependencies before it starts.
+func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calendar, tweaks ...func(*console.Deps)) *apiEnv {
 	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
@@ -103,7 +104,11 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal})
+	deps := console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal}
+	for _, tweak := range tweaks {
+		tweak(&deps)
+	}
+	h, err := console.NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,6 +405,14 @@ func TestRoleMatrix(t *testing.T) {
 			return "PUT", fmt.Sprintf("/api/v1/employees/%d/roles", emp.ID), func(string) any { return map[string]any{"roles": []string{"csm", "sales"}} },
 				func() string { x, _ := e.db.Employee(context.Background(), emp.ID); return fmt.Sprint(x) }
 		}, map[string]int{"admin": 0}, 200},
+		{"reset employee password", func() (string, string, func(string) any, func() string) {
+			emp, _ := e.employee("target", keel.RoleSales)
+			return "POST", fmt.Sprintf("/api/v1/employees/%d/password", emp.ID), func(string) any { return nil },
+				func() string {
+					_, err := e.db.CheckPassword(context.Background(), emp.Email, e.pws[emp.Email])
+					return fmt.Sprint(err)
+				}
+		}, map[string]int{"admin": 0}, 200},
 		{"deactivate employee", func() (string, string, func(string) any, func() string) {
 			emp, _ := e.employee("target", keel.RoleSales)
 			return "POST", fmt.Sprintf("/api/v1/employees/%d/deactivate", emp.ID), func(string) any { return nil },
@@ -479,7 +492,7 @@ func TestReadRoutesNeedAToken(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/api/v1/employees", "/api/v1/audit"} {
+	for _, path := range []string{"/api/v1/employees", "/api/v1/audit", "/api/v1/sign-ins"} {
 		for _, caller := range callers {
 			want := 403
 			switch caller {

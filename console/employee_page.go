@@ -27,6 +27,7 @@ type employeeData struct {
 	Locales    []option
 	ByThem     []auditRow
 	ToThem     []auditRow
+	SignIns    string // the security page of their sign-in attempts
 }
 
 func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status int, e keel.Employee, x employeeExtra) error {
@@ -52,7 +53,7 @@ func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status i
 	d := employeeData{
 		Employee: toEmployeeRow(l, e), Self: e.ID == employeeFrom(ctx).ID, Password: x.Password, Reset: x.Reset,
 		Roles: options(l, keel.Roles, roleLabel, checked...), RolesError: x.RolesError, Locales: localeOptions(e.Locale),
-		ByThem: rows[:len(by)], ToThem: rows[len(by):],
+		ByThem: rows[:len(by)], ToThem: rows[len(by):], SignIns: securityLink(e.ID),
 	}
 	s.render(w, r, status, "employee", page{Title: e.Name, Nav: "employees", Data: d})
 	return nil

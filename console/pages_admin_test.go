@@ -45,13 +45,13 @@ var passwordRE = regexp.MustCompile(`<code id="one-time-password">([^<]+)</code>
 func TestAdminPagesAreForAdmins(t *testing.T) {
 	e := newAPI(t)
 	target := e.emps["sales"]
-	pages := []string{"/employees", fmt.Sprintf("/employees/%d", target.ID), "/audit", "/audit?actor=1"}
+	pages := []string{"/employees", fmt.Sprintf("/employees/%d", target.ID), "/audit", "/audit?actor=1", "/security", "/security?outcome=failed&employee=1"}
 	for _, role := range []string{"sales", "csm", "finance", "leadership"} {
 		b := e.signIn(role)
 		for _, p := range pages {
 			wantPage(t, role+" "+p, b.get(p), http.StatusForbidden, "Your role does not allow this.")
 		}
-		if home := b.get("/"); strings.Contains(home.body, `href="/employees"`) || strings.Contains(home.body, `href="/audit"`) {
+		if home := b.get("/"); strings.Contains(home.body, `href="/employees"`) || strings.Contains(home.body, `href="/audit"`) || strings.Contains(home.body, `href="/security"`) {
 			t.Errorf("%s: the nav links to the admin pages", role)
 		}
 	}
@@ -59,7 +59,10 @@ func TestAdminPagesAreForAdmins(t *testing.T) {
 	for _, p := range pages {
 		wantPage(t, "admin "+p, admin.get(p), http.StatusOK)
 	}
-	if home := admin.get("/"); !strings.Contains(home.body, `href="/employees"`) || !strings.Contains(home.body, `href="/audit"`) {
+	for _, p := range []string{"/security?outcome=maybe", "/security?employee=x", "/security?page=0"} {
+		wantPage(t, "admin "+p, admin.get(p), http.StatusBadRequest, `id="security-error"`)
+	}
+	if home := admin.get("/"); !strings.Contains(home.body, `href="/employees"`) || !strings.Contains(home.body, `href="/audit"`) || !strings.Contains(home.body, `href="/security"`) {
 		t.Errorf("admin: the nav lacks the admin pages")
 	}
 }

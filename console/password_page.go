@@ -66,11 +66,42 @@ func (s *server) handlePasswordChange() http.HandlerFunc {
 		l := s.langOf(r)
 		next := localPath(r.PostFormValue("next"))
 		current, fresh := r.PostFormValue("current_password"), r.PostFormValue("new_password")
-		if fresh != r.PostFormValue("new_password_again") {
-			s.renderPassword(w, r, http.StatusBadRequest, next, l.Refusal(keel.Invalid("new_password_again", "does not match the new password")))
+		// The new password's refusals first: only an attempt that will
+		// check the current password is recorded and throttled as one.
+		var refusal error
+		switch {
+		case fresh != r.PostFormValue("new_password_again"):
+			refusal = keel.Invalid("new_password_again", "does not match the new password")
+		case fresh == current:
+			refusal = keel.Invalid("new_password", "must differ from the current password")
+		default:
+			refusal = keel.ValidPassword("new_password", fresh, me.Email, me.Name)
+		}
+		if refusal != nil {
+			s.renderPassword(w, r, http.StatusBadRequest, next, l.Refusal(refusal))
 			return nil
 		}
-		_, err := s.passwords.ChangePassword(ctx, me, current, fresh)
+		// Proving the current password is a sign-in of its own: a session
+		// someone else holds must not become a way to guess it.
+		attempt, err := s.signIns.BeginSignIn(ctx, me.Email, s.clientAddr(r), keel.SignInPasswordChange)
+		if err != nil {
+			return err
+		}
+		if attempt.Wait > 0 {
+			s.renderPassword(w, r, http.StatusTooManyRequests, next, s.throttled(w, l, attempt.Wait))
+			return nil
+		}
+		_, err = s.passwords.ChangePassword(ctx, me, current, fresh)
+		if keel.ErrorCode(err) == keel.EINTERNAL {
+			return err // the attempt stays pending, which counts as a failure
+		}
+		outcome := keel.SignInSucceeded
+		if err != nil {
+			outcome = keel.SignInFailed
+		}
+		if err := s.signIns.EndSignIn(ctx, attempt.ID, outcome); err != nil {
+			return err
+		}
 		if formRefused(err) {
 			s.renderPassword(w, r, statusOf(keel.ErrorCode(err)), next, l.Refusal(err))
 			return nil

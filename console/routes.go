@@ -83,6 +83,7 @@ func (s *server) routes() http.Handler {
 			r.Post("/{id}/deactivate", s.handleEmployeeDeactivateForm())
 		})
 		r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
+		r.With(s.need(keel.ActAuditRead)).Get("/security", s.handleSecurityPage())
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -141,6 +142,7 @@ func (s *server) routes() http.Handler {
 			r.Post("/{id}/deactivate", s.handleEmployeeDeactivate())
 		})
 		r.With(s.require(keel.ActAuditRead)).Get("/audit", s.handleAudit())
+		r.With(s.require(keel.ActAuditRead)).Get("/sign-ins", s.handleSignIns())
 	})
 
 	// A page that is not there is shown in the console's frame: signed

@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -285,90 +283,4 @@ func sameOrigin(r *http.Request) error {
 		return keel.Errorf(keel.EFORBIDDEN, "This form was sent from another site (%s) and was refused.", o)
 	}
 	return nil
-}
-
-// throttle limits failed sign-ins: per email, so a password cannot be
-// guessed, and per client address, so many emails cannot be tried from one
-// place. It is kept in memory: each console process counts its own.
-type throttle struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
-
-// Sign-in limits: failures within the window before sign-in is refused.
-const (
-	throttleWindow   = 15 * time.Minute
-	throttlePerEmail = 5
-	throttlePerAddr  = 20
-)
-
-func (t *throttle) keys(email, addr string) [2]string {
-	return [2]string{"email:" + strings.ToLower(strings.TrimSpace(email)), "addr:" + addr}
-}
-
-// wait returns how long until another attempt is allowed, 0 if now.
-func (t *throttle) wait(email, addr string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var longest time.Duration
-	for i, k := range t.keys(email, addr) {
-		limit := throttlePerEmail
-		if i == 1 {
-			limit = throttlePerAddr
-		}
-		fs := t.recent(k, now)
-		if len(fs) >= limit {
-			if d := fs[len(fs)-limit].Add(throttleWindow).Sub(now); d > longest {
-				longest = d
-			}
-		}
-	}
-	return longest
-}
-
-func (t *throttle) fail(email, addr string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.failures == nil {
-		t.failures = map[string][]time.Time{}
-	}
-	if len(t.failures) > 100_000 { // bound memory under a flood of addresses
-		for k := range t.failures {
-			if len(t.recent(k, now)) == 0 {
-				delete(t.failures, k)
-			}
-		}
-	}
-	for _, k := range t.keys(email, addr) {
-		t.failures[k] = append(t.recent(k, now), now)
-	}
-}
-
-// succeed forgets an email's failures once its password was right.
-func (t *throttle) succeed(email string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, t.keys(email, "")[0])
-}
-
-// recent returns k's failures inside the window, dropping older ones.
-func (t *throttle) recent(k string, now time.Time) []time.Time {
-	fs := t.failures[k]
-	i := 0
-	for i < len(fs) && now.Sub(fs[i]) >= throttleWindow {
-		i++
-	}
-	fs = fs[i:]
-	if len(fs) == 0 {
-		delete(t.failures, k)
-	}
-	return fs
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -91,6 +91,7 @@ const (
 	envLateWindow    = "KEEL_LATE_WINDOW"
 	envTimezone      = "KEEL_TIMEZONE"
 	envSecureCookies = "KEEL_SECURE_COOKIES"
+	envProxies       = "KEEL_TRUSTED_PROXIES"
 )
 
 // Defaults for the settings above.
