@@ -609,3 +609,47 @@ func TestPasswordChangeIsThrottled(t *testing.T) {
 		t.Errorf("attempts: %s\nwant %s", strings.Join(got, " "), want)
 	}
 }
+
+// TestSecurityHeaders: every answer — the sign-in page, a signed-in page,
+// the API, a static file, a page that is not there — carries the headers
+// that keep the browser from sniffing types, framing the console, leaking
+// its URLs to other sites and running script from anywhere else; pages of
+// a session and API answers are not cached.
+func TestSecurityHeaders(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("sales")
+	want := map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "same-origin",
+		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:",
+	}
+	check := func(what string, h http.Header, noStore bool) {
+		t.Helper()
+		for k, v := range want {
+			if got := h.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", what, k, got, v)
+			}
+		}
+		if noStore && h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", what, h.Get("Cache-Control"))
+		}
+	}
+	for _, p := range []string{"/", "/customers", "/me/password", "/no-such-page"} {
+		req, _ := http.NewRequest(http.MethodGet, e.url+p, nil)
+		for _, c := range b.c.Jar.Cookies(req.URL) {
+			req.AddCookie(c)
+		}
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		check("GET "+p, res.Header, true)
+	}
+	_, h, _ := get(t, e.url+"/login")
+	check("GET /login", h, true)
+	_, h, _ = get(t, e.url+"/static/style.css")
+	check("GET /static/style.css", h, false)
+	check("GET /api/v1/me", e.call("sales", "GET", "/api/v1/me", nil).header, true)
+}
