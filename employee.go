@@ -53,6 +53,10 @@ type Employee struct {
 	Status    EmployeeStatus
 	Locale    string // UI language: "en" or "zh"
 	CreatedAt time.Time
+	// OneTimePassword says the employee's password is one Keel made (when
+	// they were added, or an admin reset it): a sign-in with it can only
+	// set a password of their own. API tokens are not affected.
+	OneTimePassword bool
 }
 
 // Has reports whether e has role r.

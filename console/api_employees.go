@@ -17,6 +17,7 @@ type EmployeeStore interface {
 	SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error)
 	DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error)
 	SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64, locale string) (keel.Employee, error)
+	ResetPassword(ctx context.Context, by keel.Employee, id int64) (string, error)
 }
 
 // employeeJSON is an employee as the API shows it.
@@ -144,6 +145,32 @@ func (s *server) handleEmployeeDeactivate() http.HandlerFunc {
 			return err
 		}
 		writeJSON(w, http.StatusOK, toEmployeeJSON(e))
+		return nil
+	})
+}
+
+// handleEmployeePassword resets an employee's password: a new one-time
+// password, in this answer only, and their sessions end (their API tokens
+// stay).
+func (s *server) handleEmployeePassword() http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, keel.EmployeeNotFound)
+		if err != nil {
+			return err
+		}
+		var none struct{}
+		if err := decodeBody(w, r, maxBodyBytes, true, &none); err != nil {
+			return err
+		}
+		password, err := s.employees.ResetPassword(r.Context(), employeeFrom(r.Context()), id)
+		if err != nil {
+			return err
+		}
+		e, err := s.employees.Employee(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, employeeCreatedJSON{employeeJSON: toEmployeeJSON(e), Password: password})
 		return nil
 	})
 }

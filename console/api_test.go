@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,9 +74,23 @@ func newAPI(t *testing.T) *apiEnv {
 // own (nil = the system's) and on reporting calendar cal.
 func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
 	t.Helper()
+	return newAPIOn(t, teststack.Get(t).Postgres.URL(), now, cal)
+}
+
+// newAPIFresh is newAPI over a database of its own, where the env's
+// employees are the only ones (one admin among them).
+func newAPIFresh(t *testing.T) *apiEnv {
+	t.Helper()
+	return newAPIOn(t, teststack.FreshPostgres(t), nil, keel.UTC)
+}
+
+// newAPIOn is newAPIAt with the store on the Postgres database at pgURL;
+// tweaks change the console's dependencies before it starts.
+func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calendar, tweaks ...func(*console.Deps)) *apiEnv {
+	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, st.Postgres.URL())
+	db, err := postgres.Open(ctx, pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +104,11 @@ func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal})
+	deps := console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal}
+	for _, tweak := range tweaks {
+		tweak(&deps)
+	}
+	h, err := console.NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +129,16 @@ func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
 	return e
 }
 
-// employee adds an employee with the given roles and returns it with a
-// new API token.
+// employee adds an employee with the given roles and a password of their
+// own (as keel user add --password-stdin does: no change needed at the
+// first sign-in), and returns it with a new API token.
 func (e *apiEnv) employee(name string, roles ...keel.Role) (keel.Employee, string) {
 	e.t.Helper()
 	ctx := context.Background()
-	emp, pw, err := e.db.AddEmployee(ctx, keel.System, keel.Employee{
+	pw := rand.Text()
+	emp, err := e.db.AddEmployeeWithPassword(ctx, keel.System, keel.Employee{
 		Email: fmt.Sprintf("%s-%s@example.com", name, uniq()), Name: "Test " + name, Roles: roles, Status: keel.EmployeeActive,
-	})
+	}, pw)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -384,6 +405,14 @@ func TestRoleMatrix(t *testing.T) {
 			return "PUT", fmt.Sprintf("/api/v1/employees/%d/roles", emp.ID), func(string) any { return map[string]any{"roles": []string{"csm", "sales"}} },
 				func() string { x, _ := e.db.Employee(context.Background(), emp.ID); return fmt.Sprint(x) }
 		}, map[string]int{"admin": 0}, 200},
+		{"reset employee password", func() (string, string, func(string) any, func() string) {
+			emp, _ := e.employee("target", keel.RoleSales)
+			return "POST", fmt.Sprintf("/api/v1/employees/%d/password", emp.ID), func(string) any { return nil },
+				func() string {
+					_, err := e.db.CheckPassword(context.Background(), emp.Email, e.pws[emp.Email])
+					return fmt.Sprint(err)
+				}
+		}, map[string]int{"admin": 0}, 200},
 		{"deactivate employee", func() (string, string, func(string) any, func() string) {
 			emp, _ := e.employee("target", keel.RoleSales)
 			return "POST", fmt.Sprintf("/api/v1/employees/%d/deactivate", emp.ID), func(string) any { return nil },
@@ -463,7 +492,7 @@ func TestReadRoutesNeedAToken(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/api/v1/employees", "/api/v1/audit"} {
+	for _, path := range []string{"/api/v1/employees", "/api/v1/audit", "/api/v1/sign-ins"} {
 		for _, caller := range callers {
 			want := 403
 			switch caller {

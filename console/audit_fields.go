@@ -234,6 +234,7 @@ func (v auditView) employee(e keel.Employee) []auditField {
 	return []auditField{
 		{l.T("Email"), e.Email}, {l.T("Name"), e.Name}, {l.T("Roles"), strings.Join(roles, ", ")},
 		{l.T("Status"), status}, {l.T("Interface language"), localeName(e.Locale)}, {l.T("Added on"), v.datetime(e.CreatedAt)},
+		{l.T("Password"), passwordLabel(l, e)},
 	}
 }
 

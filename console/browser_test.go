@@ -213,6 +213,29 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 }
 
+// TestBrowserSignInStaysOnTheSite follows a link to the sign-in page whose
+// "next" would take Chromium to another site once it drops the tab
+// (/%09/evil.example/stolen is //evil.example/stolen to a browser): after
+// signing in, the browser is on Keel's home page.
+func TestBrowserSignInStaysOnTheSite(t *testing.T) {
+	e := newAPI(t)
+	c := newChromium(t, e.url)
+	emp := e.emps["sales"]
+	c.open("/login?next=/%09/evil.example/stolen")
+	var at string
+	c.run("sign in from a link elsewhere",
+		chromedp.SendKeys(`input[name="email"]`, emp.Email, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="password"]`, e.pws[emp.Email], chromedp.ByQuery),
+		chromedp.Click(`form[action="/login"] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.Sleep(500*time.Millisecond),
+		chromedp.Location(&at),
+	)
+	if at != e.url+"/" {
+		t.Fatalf("after signing in the browser is at %q, want %s/", at, e.url)
+	}
+	c.wantText("home", emp.Name)
+}
+
 // TestBrowserDailyWork is a day in the console, in a real browser: sales
 // signs in, creates a customer and an order and submits it; finance signs
 // in and approves it from the order page; the customer's page then shows

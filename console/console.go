@@ -15,6 +15,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -62,6 +63,12 @@ type Deps struct {
 	SecureCookies bool
 	// SessionTTL is how long a sign-in lasts; 0 = DefaultSessionTTL.
 	SessionTTL time.Duration
+	// TrustedProxies are the addresses of the proxies in front of the
+	// console: a request from one of them is throttled and recorded by the
+	// client address its X-Forwarded-For names. From anywhere else that
+	// header is ignored (anyone can send it). None = every request's
+	// address is the connection's.
+	TrustedProxies []netip.Prefix
 }
 
 // Store is everything the console reads and changes in Postgres: the
@@ -80,14 +87,15 @@ type Store interface {
 	EmployeeStore
 	AuditStore
 	SessionStore
+	PasswordStore
+	SignInStore
 	TokenStore
 }
 
 type server struct {
 	Deps
-	pages    map[string]*template.Template
-	catalog  catalog
-	throttle throttle
+	pages   map[string]*template.Template
+	catalog catalog
 
 	// The handler groups' stores: Deps.Store, each as its group sees it.
 	customers     CustomerStore
@@ -98,6 +106,8 @@ type server struct {
 	employees     EmployeeStore
 	audit         AuditStore
 	sessions      SessionStore
+	passwords     PasswordStore
+	signIns       SignInStore
 	tokens        TokenStore
 }
 
@@ -124,7 +134,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	s := &server{Deps: d, pages: pages, catalog: c}
 	if d.Store != nil {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
-		s.employees, s.audit, s.sessions, s.tokens = d.Store, d.Store, d.Store, d.Store
+		s.employees, s.audit, s.sessions, s.passwords, s.signIns, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store, d.Store
 	}
 	return s.routes(), nil
 }

@@ -7,16 +7,22 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/keelhq/keel"
+	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/devstack/teststack"
 )
 
@@ -94,31 +100,170 @@ func TestSignInRefusals(t *testing.T) {
 			t.Errorf("cross-site sign-in: status %d, want 403", r.status)
 		}
 	})
-	t.Run("next elsewhere", func(t *testing.T) {
-		for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
-			c := newBrowser(t, e.url)
-			c.get("/login")
-			r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {next}})
-			if r.status != http.StatusSeeOther || r.location != "/" {
-				t.Errorf("next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
-			}
-		}
-	})
 }
 
-func TestSignInIsThrottled(t *testing.T) {
+// elsewhere are "next" targets that would send a browser to another site
+// (TestLocalPath has the whole list).
+var elsewhere = []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example/stolen",
+	"/\n/evil.example", "/\x0b/evil.example", " //evil.example", "/%09/evil.example", "%2F%2Fevil.example", "javascript:alert(1)"}
+
+// TestSignInStaysOnTheSite sends every way to a page elsewhere through
+// each place that redirects to a target the request names: the sign-in
+// form (shown, and with a live session), the sign-in and the language
+// switch. Each goes to / instead.
+func TestSignInStaysOnTheSite(t *testing.T) {
 	e := newAPI(t)
-	emp, _ := e.employee("throttled", keel.RoleSales)
-	b := newBrowser(t, e.url)
-	b.get("/login")
-	for i := 0; i < 5; i++ {
-		wantPage(t, "wrong password", b.post("/login", url.Values{"email": {emp.Email}, "password": {"wrong-password-123"}}), 401)
+	emp := e.emps["finance"]
+	signedIn := e.signIn("csm")
+	for _, next := range elsewhere {
+		c := newBrowser(t, e.url)
+		form := c.get("/login?next=" + url.QueryEscape(next))
+		wantPage(t, "sign-in form", form, http.StatusOK, `name="next" value="/"`)
+		r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {next}})
+		if r.status != http.StatusSeeOther || r.location != "/" {
+			t.Errorf("POST /login next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
+		}
+		if r := signedIn.get("/login?next=" + url.QueryEscape(next)); r.status != http.StatusSeeOther || r.location != "/" {
+			t.Errorf("GET /login next=%q signed in: status %d to %q, want 303 to /", next, r.status, r.location)
+		}
+		signedIn.get("/")
+		if r := signedIn.post("/me/locale", url.Values{"locale": {"en"}, "next": {next}}); r.status != http.StatusSeeOther || r.location != "/" {
+			t.Errorf("POST /me/locale next=%q: status %d to %q, want 303 to /", next, r.status, r.location)
+		}
 	}
-	// The sixth attempt is refused even with the right password …
-	r := b.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}})
-	wantPage(t, "throttled", r, http.StatusTooManyRequests, "Too many failed sign-ins")
-	// … while another employee signs in from elsewhere as usual.
-	e.signIn("csm")
+	// A path of this site is kept.
+	c := newBrowser(t, e.url)
+	c.get("/login?next=" + url.QueryEscape("/customers?status=active"))
+	if r := c.post("/login", url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}, "next": {"/customers?status=active"}}); r.location != "/customers?status=active" {
+		t.Errorf("next=/customers?status=active: to %q", r.location)
+	}
+}
+
+// clock is a settable time for the console and its store.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) tick(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// postFrom sends a form as b from client address addr, behind the proxy
+// (the test's own loopback) the console trusts.
+func (b *browser) postFrom(addr, path string, form url.Values) pageResp {
+	b.t.Helper()
+	form = maps.Clone(form)
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", b.csrf)
+	}
+	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", addr)
+	return b.do(req)
+}
+
+// behindProxy makes the console trust the tests' loopback as its proxy.
+func behindProxy(d *console.Deps) {
+	d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+}
+
+// TestSignInThrottleKeepsTheOwnerIn: a guesser failing for an email from
+// one address is made to wait, longer each time — with the right password
+// too — while the employee signs in from their own address at once, and
+// colleagues behind the guesser's address sign in as usual even after it
+// tried twenty emails. The waits run on the test's clock. Every attempt is
+// recorded with its address, for admin's page and the API, and the
+// throttle holds for a second console process on the same Postgres.
+func TestSignInThrottleKeepsTheOwnerIn(t *testing.T) {
+	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	e := newAPIOn(t, teststack.Get(t).Postgres.URL(), c.now, keel.UTC, behindProxy)
+	owner, _ := e.employee("owner", keel.RoleFinance)
+	colleague, _ := e.employee("colleague", keel.RoleSales)
+	wrong := url.Values{"email": {owner.Email}, "password": {"guess number one"}}
+	right := func(emp keel.Employee) url.Values {
+		return url.Values{"email": {emp.Email}, "password": {e.pws[emp.Email]}}
+	}
+	guesser := newBrowser(t, e.url)
+	guesser.get("/login")
+	const there, home = "198.51.100.66", "203.0.113.10"
+
+	for i := 0; i < keel.SignInFreeFailures; i++ {
+		wantPage(t, "a guess", guesser.postFrom(there, "/login", wrong), http.StatusUnauthorized, "Wrong email or password.")
+	}
+	r := guesser.postFrom(there, "/login", wrong)
+	wantPage(t, "a guess after three", r, http.StatusTooManyRequests, "Too many failed sign-ins from here. Try again in 5 seconds.")
+	wantPage(t, "the right password from there", guesser.postFrom(there, "/login", right(owner)), http.StatusTooManyRequests)
+	c.tick(5 * time.Second)
+	wantPage(t, "a guess after the wait", guesser.postFrom(there, "/login", wrong), http.StatusUnauthorized)
+	wantPage(t, "and again", guesser.postFrom(there, "/login", wrong), http.StatusTooManyRequests, "Try again in 10 seconds.")
+	c.tick(10 * time.Second)
+	wantPage(t, "the fifth guess", guesser.postFrom(there, "/login", wrong), http.StatusUnauthorized)
+
+	// Five failures: the owner, at their own address, signs in at once.
+	ob := newBrowser(t, e.url)
+	ob.get("/login")
+	if r := ob.postFrom(home, "/login", right(owner)); r.status != http.StatusSeeOther || r.location != "/" {
+		t.Fatalf("the owner after five guesses elsewhere: %d to %q: %.500s", r.status, r.location, r.body)
+	}
+	// The guesser tries twenty other emails from the same address; a
+	// colleague behind that address signs in.
+	for i := 0; i < 20; i++ {
+		guesser.postFrom(there, "/login", url.Values{"email": {fmt.Sprintf("someone-%d-%s@example.com", i, uniq())}, "password": {"guess"}})
+	}
+	cb := newBrowser(t, e.url)
+	cb.get("/login")
+	if r := cb.postFrom(there, "/login", right(colleague)); r.status != http.StatusSeeOther {
+		t.Fatalf("a colleague behind the guesser's address: %d: %.500s", r.status, r.body)
+	}
+
+	// A second console on the same Postgres throttles the same.
+	h2, err := console.NewServer(console.Deps{Store: e.db, Names: e.db, Warehouse: e.wh, Now: c.now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(h2)
+	defer srv2.Close()
+	g2 := newBrowser(t, srv2.URL)
+	g2.get("/login")
+	wantPage(t, "the guesser at another console", g2.postFrom(there, "/login", wrong), http.StatusTooManyRequests, "Try again in 20 seconds.")
+
+	// Admin reads them: the page and the API.
+	admin := e.signIn("admin")
+	page := admin.get("/security?email=" + url.QueryEscape(owner.Email))
+	wantPage(t, "security page", page, http.StatusOK, there, home, "Wrong password", "Throttled", "Signed in", owner.Name, "told to wait")
+	list := e.must(200, "admin", "GET", "/api/v1/sign-ins?email="+url.QueryEscape(owner.Email)+"&address="+there, nil)
+	counts := map[string]int{}
+	for _, it := range list["items"].([]any) {
+		m := it.(map[string]any)
+		counts[m["outcome"].(string)]++
+		if m["address"] != there || m["employee_id"] != float64(owner.ID) {
+			t.Errorf("API attempt %v", m)
+		}
+	}
+	if counts["failed"] != 5 || counts["throttled"] != 3 || counts["succeeded"] != 0 {
+		t.Errorf("the guesser's attempts through the API: %v, want 5 failed, 3 throttled", counts)
+	}
+	for _, caller := range []string{"sales", "finance", "none"} {
+		if r := e.call(caller, "GET", "/api/v1/sign-ins", nil); r.status != http.StatusForbidden && r.status != http.StatusUnauthorized {
+			t.Errorf("sign-ins as %s: %d", caller, r.status)
+		}
+	}
+	wantPage(t, "security page as sales", e.signIn("sales").get("/security"), http.StatusForbidden)
+	if r := e.call("admin", "GET", "/api/v1/sign-ins?outcome=maybe", nil); r.status != http.StatusBadRequest {
+		t.Errorf("a bad outcome: %d", r.status)
+	}
 }
 
 func TestSessionCookie(t *testing.T) {
@@ -430,4 +575,81 @@ func TestNotFoundInChinese(t *testing.T) {
 	if strings.Contains(r.body, "<nav") || strings.Contains(r.body, "Sign out") {
 		t.Errorf("the signed-out 404 page shows the navigation")
 	}
+}
+
+// TestPasswordChangeIsThrottled: the current password given to change it
+// is a sign-in attempt of its own, recorded and throttled like one, so a
+// session someone else holds is no way to guess it.
+func TestPasswordChangeIsThrottled(t *testing.T) {
+	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	e := newAPIOn(t, teststack.Get(t).Postgres.URL(), c.now, keel.UTC)
+	emp, _ := e.employee("changer", keel.RoleCSM)
+	b := e.signInAs(emp)
+	b.get("/me/password")
+	next := "a brand new password " + uniq()
+	guess := url.Values{"current_password": {"is it this one"}, "new_password": {next}, "new_password_again": {next}}
+	for i := 0; i < keel.SignInFreeFailures; i++ {
+		wantPage(t, "a wrong current password", b.post("/me/password", maps.Clone(guess)), http.StatusBadRequest, "current_password: is not your current password")
+	}
+	wantPage(t, "one more", b.post("/me/password", maps.Clone(guess)), http.StatusTooManyRequests, "Try again in 5 seconds.")
+	right := url.Values{"current_password": {e.pws[emp.Email]}, "new_password": {next}, "new_password_again": {next}}
+	wantPage(t, "the right one while throttled", b.post("/me/password", maps.Clone(right)), http.StatusTooManyRequests)
+	c.tick(5 * time.Second)
+	if r := b.post("/me/password", maps.Clone(right)); r.status != http.StatusSeeOther {
+		t.Fatalf("the right one after the wait: %d: %.500s", r.status, r.body)
+	}
+	list := e.must(200, "admin", "GET", "/api/v1/sign-ins?employee="+fmt.Sprint(emp.ID), nil)
+	var got []string
+	for _, it := range list["items"].([]any) {
+		m := it.(map[string]any)
+		got = append(got, m["via"].(string)+":"+m["outcome"].(string))
+	}
+	want := "password-change:succeeded password-change:throttled password-change:failed password-change:failed password-change:failed sign-in:succeeded"
+	if strings.Join(got, " ") != want {
+		t.Errorf("attempts: %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+// TestSecurityHeaders: every answer — the sign-in page, a signed-in page,
+// the API, a static file, a page that is not there — carries the headers
+// that keep the browser from sniffing types, framing the console, leaking
+// its URLs to other sites and running script from anywhere else; pages of
+// a session and API answers are not cached.
+func TestSecurityHeaders(t *testing.T) {
+	e := newAPI(t)
+	b := e.signIn("sales")
+	want := map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "same-origin",
+		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:",
+	}
+	check := func(what string, h http.Header, noStore bool) {
+		t.Helper()
+		for k, v := range want {
+			if got := h.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", what, k, got, v)
+			}
+		}
+		if noStore && h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", what, h.Get("Cache-Control"))
+		}
+	}
+	for _, p := range []string{"/", "/customers", "/me/password", "/no-such-page"} {
+		req, _ := http.NewRequest(http.MethodGet, e.url+p, nil)
+		for _, c := range b.c.Jar.Cookies(req.URL) {
+			req.AddCookie(c)
+		}
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		check("GET "+p, res.Header, true)
+	}
+	_, h, _ := get(t, e.url+"/login")
+	check("GET /login", h, true)
+	_, h, _ = get(t, e.url+"/static/style.css")
+	check("GET /static/style.css", h, false)
+	check("GET /api/v1/me", e.call("sales", "GET", "/api/v1/me", nil).header, true)
 }

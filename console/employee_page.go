@@ -8,9 +8,11 @@ import (
 )
 
 // employeeExtra is what one answer adds to an employee's page: the
-// one-time password right after adding, or a failed roles form.
+// one-time password right after adding or resetting it, or a failed
+// roles form.
 type employeeExtra struct {
 	Password   string
+	Reset      bool     // Password is a reset's, not a new employee's
 	Roles      []string // the roles typed, when the form failed
 	RolesError string
 }
@@ -19,11 +21,13 @@ type employeeData struct {
 	Employee   employeeRow
 	Self       bool
 	Password   string
+	Reset      bool
 	Roles      []option
 	RolesError string
 	Locales    []option
 	ByThem     []auditRow
 	ToThem     []auditRow
+	SignIns    string // the security page of their sign-in attempts
 }
 
 func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status int, e keel.Employee, x employeeExtra) error {
@@ -47,9 +51,9 @@ func (s *server) renderEmployee(w http.ResponseWriter, r *http.Request, status i
 		checked = roleStrings(e.Roles)
 	}
 	d := employeeData{
-		Employee: toEmployeeRow(l, e), Self: e.ID == employeeFrom(ctx).ID, Password: x.Password,
+		Employee: toEmployeeRow(l, e), Self: e.ID == employeeFrom(ctx).ID, Password: x.Password, Reset: x.Reset,
 		Roles: options(l, keel.Roles, roleLabel, checked...), RolesError: x.RolesError, Locales: localeOptions(e.Locale),
-		ByThem: rows[:len(by)], ToThem: rows[len(by):],
+		ByThem: rows[:len(by)], ToThem: rows[len(by):], SignIns: securityLink(e.ID),
 	}
 	s.render(w, r, status, "employee", page{Title: e.Name, Nav: "employees", Data: d})
 	return nil
@@ -82,12 +86,12 @@ func (s *server) handleEmployeeRolesForm() http.HandlerFunc {
 		}
 		names := r.PostForm["roles"]
 		_, err = s.employees.SetEmployeeRoles(r.Context(), employeeFrom(r.Context()), id, toRoles(names))
-		if keel.ErrorCode(err) == keel.EINVALID {
+		if formRefused(err) { // bad roles, or the last admin's
 			e, gerr := s.employees.Employee(r.Context(), id)
 			if gerr != nil {
 				return gerr
 			}
-			return s.renderEmployee(w, r, http.StatusBadRequest, e, employeeExtra{Roles: names, RolesError: l.Refusal(err)})
+			return s.renderEmployee(w, r, statusOf(keel.ErrorCode(err)), e, employeeExtra{Roles: names, RolesError: l.Refusal(err)})
 		}
 		if err != nil {
 			return err
@@ -128,5 +132,27 @@ func (s *server) handleEmployeeDeactivateForm() http.HandlerFunc {
 		}
 		s.redirect(w, r, "/employees/"+strconv.FormatInt(id, 10), l.T("%s is deactivated: signed out everywhere, API tokens revoked.", e.Name))
 		return nil
+	})
+}
+
+// handleEmployeePasswordForm resets an employee's password and answers
+// with their page and the new one-time password, in this answer only. The
+// store ends their sessions; their next sign-in must set their own.
+func (s *server) handleEmployeePasswordForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, keel.EmployeeNotFound)
+		if err != nil {
+			return err
+		}
+		password, err := s.employees.ResetPassword(r.Context(), employeeFrom(r.Context()), id)
+		if err != nil {
+			return err
+		}
+		e, err := s.employees.Employee(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		return s.renderEmployee(w, r, http.StatusOK, e, employeeExtra{Password: password, Reset: true})
 	})
 }

@@ -31,13 +31,22 @@ func localeName(code string) string {
 // employeeRow is an employee as the pages show one.
 type employeeRow struct {
 	keel.Employee
-	RoleLabels  []string
-	StatusLabel string
-	Language    string
+	RoleLabels    []string
+	StatusLabel   string
+	Language      string
+	PasswordLabel string
+}
+
+// passwordLabel says whose password an employee signs in with.
+func passwordLabel(l lang, e keel.Employee) string {
+	if e.OneTimePassword {
+		return l.T("One-time: to be replaced at the next sign-in")
+	}
+	return l.T("Set: no change needed")
 }
 
 func toEmployeeRow(l lang, e keel.Employee) employeeRow {
-	row := employeeRow{Employee: e, Language: localeName(e.Locale), StatusLabel: l.T("Employed")}
+	row := employeeRow{Employee: e, Language: localeName(e.Locale), StatusLabel: l.T("Employed"), PasswordLabel: passwordLabel(l, e)}
 	if e.Status == keel.EmployeeDeparted {
 		row.StatusLabel = l.T("Departed")
 	}

@@ -1,9 +1,14 @@
 package console
 
 import (
+	"context"
 	"crypto/subtle"
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -45,8 +50,18 @@ func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "login", page{Title: l.T("Sign in"), Data: f})
 }
 
+// SignInStore keeps the sign-in attempts the throttle decides on
+// (keel.SignInHistory), and lists them for admin.
+type SignInStore interface {
+	BeginSignIn(ctx context.Context, email, address string, via keel.SignInVia) (keel.SignInAttempt, error)
+	EndSignIn(ctx context.Context, id int64, outcome keel.SignInOutcome) error
+	SignInAttempts(ctx context.Context, f keel.SignInFilter) ([]keel.SignInAttempt, int, error)
+}
+
 // handleLogin checks the email and password, then starts a session.
-// Every failure says the same thing; repeated failures are throttled.
+// Every failure says the same thing. Each attempt is recorded and
+// throttled per email and client address (keel.SignInHistory): a
+// throttled attempt's password is not even checked.
 func (s *server) handleLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.sessions == nil {
@@ -65,25 +80,34 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.renderLogin(w, r, http.StatusForbidden, f)
 			return
 		}
-		now, addr := s.Now(), clientAddr(r)
-		if d := s.throttle.wait(f.Email, addr, now); d > 0 {
-			w.Header().Set("Retry-After", itoa(int(math.Ceil(d.Seconds()))))
-			f.Error = l.T("Too many failed sign-ins. Try again in %d minutes.", int(math.Ceil(d.Minutes())))
+		attempt, err := s.signIns.BeginSignIn(r.Context(), f.Email, s.clientAddr(r), keel.SignInForm)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if attempt.Wait > 0 {
+			f.Error = s.throttled(w, l, attempt.Wait)
 			s.renderLogin(w, r, http.StatusTooManyRequests, f)
 			return
 		}
 		e, err := s.sessions.CheckPassword(r.Context(), f.Email, r.PostFormValue("password"))
+		if keel.ErrorCode(err) == keel.EINTERNAL {
+			s.renderError(w, r, err) // the attempt stays pending, which counts as a failure
+			return
+		}
+		outcome := keel.SignInSucceeded
 		if err != nil {
-			if keel.ErrorCode(err) == keel.EINTERNAL {
-				s.renderError(w, r, err)
-				return
-			}
-			s.throttle.fail(f.Email, addr, now)
+			outcome = keel.SignInFailed
+		}
+		if err := s.signIns.EndSignIn(r.Context(), attempt.ID, outcome); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if outcome == keel.SignInFailed {
 			f.Error = l.T("Wrong email or password.")
 			s.renderLogin(w, r, http.StatusUnauthorized, f)
 			return
 		}
-		s.throttle.succeed(f.Email)
 		secret, expires, err := s.sessions.CreateSession(r.Context(), e.ID, s.SessionTTL)
 		if err != nil {
 			s.renderError(w, r, err)
@@ -91,8 +115,67 @@ func (s *server) handleLogin() http.HandlerFunc {
 		}
 		s.setCookie(w, r, sessionCookie, secret, expires)
 		s.setCookie(w, r, loginCSRFName, "", time.Time{})
+		if e.OneTimePassword { // the session can only set the employee's own password
+			http.Redirect(w, r, "/me/password?next="+url.QueryEscape(f.Next), http.StatusSeeOther)
+			return
+		}
 		http.Redirect(w, r, f.Next, http.StatusSeeOther)
 	}
+}
+
+// throttled sets Retry-After for a throttled attempt and returns what to
+// tell the person: how long to wait, in seconds or minutes.
+func (s *server) throttled(w http.ResponseWriter, l lang, wait time.Duration) string {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", itoa(secs))
+	if secs < 120 {
+		return l.T("Too many failed sign-ins from here. Try again in %d seconds.", secs)
+	}
+	return l.T("Too many failed sign-ins from here. Try again in %d minutes.", int(math.Ceil(wait.Minutes())))
+}
+
+// clientAddr is the address a request comes from, as the throttle and the
+// record of sign-ins see it: the connection's, unless that is a trusted
+// proxy (Deps.TrustedProxies). Then X-Forwarded-For is read from the
+// right, the hop nearest to the console first — each proxy appends the
+// address it was reached from — and the first address that is not a
+// trusted proxy is the client's; anything left of it, which the client
+// could have written, is ignored. A hop that is not an address ends the
+// walk at the last trusted hop.
+func (s *server) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap().WithZone("")
+	if !s.trustedProxy(peer) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		peer = hop.Unmap().WithZone("")
+		if !s.trustedProxy(peer) {
+			break
+		}
+	}
+	return peer.String()
+}
+
+func (s *server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // handleLogout ends the session here and in Postgres.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,10 @@ var adminFormRoutes = []formRoute{
 		t, _ := e.employee("target", keel.RoleSales)
 		return fmt.Sprintf("/employees/%d/locale", t.ID), url.Values{"locale": {"zh"}}
 	}},
+	{"/employees/{id}/password", keel.ActEmployeeAdmin, func(e *apiEnv, as keel.Employee) (string, url.Values) {
+		t, _ := e.employee("target", keel.RoleSales)
+		return fmt.Sprintf("/employees/%d/password", t.ID), url.Values{}
+	}},
 	{"/employees/{id}/deactivate", keel.ActEmployeeAdmin, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		t, _ := e.employee("target", keel.RoleSales)
 		return fmt.Sprintf("/employees/%d/deactivate", t.ID), url.Values{}
@@ -40,13 +45,13 @@ var passwordRE = regexp.MustCompile(`<code id="one-time-password">([^<]+)</code>
 func TestAdminPagesAreForAdmins(t *testing.T) {
 	e := newAPI(t)
 	target := e.emps["sales"]
-	pages := []string{"/employees", fmt.Sprintf("/employees/%d", target.ID), "/audit", "/audit?actor=1"}
+	pages := []string{"/employees", fmt.Sprintf("/employees/%d", target.ID), "/audit", "/audit?actor=1", "/security", "/security?outcome=failed&employee=1"}
 	for _, role := range []string{"sales", "csm", "finance", "leadership"} {
 		b := e.signIn(role)
 		for _, p := range pages {
 			wantPage(t, role+" "+p, b.get(p), http.StatusForbidden, "Your role does not allow this.")
 		}
-		if home := b.get("/"); strings.Contains(home.body, `href="/employees"`) || strings.Contains(home.body, `href="/audit"`) {
+		if home := b.get("/"); strings.Contains(home.body, `href="/employees"`) || strings.Contains(home.body, `href="/audit"`) || strings.Contains(home.body, `href="/security"`) {
 			t.Errorf("%s: the nav links to the admin pages", role)
 		}
 	}
@@ -54,7 +59,10 @@ func TestAdminPagesAreForAdmins(t *testing.T) {
 	for _, p := range pages {
 		wantPage(t, "admin "+p, admin.get(p), http.StatusOK)
 	}
-	if home := admin.get("/"); !strings.Contains(home.body, `href="/employees"`) || !strings.Contains(home.body, `href="/audit"`) {
+	for _, p := range []string{"/security?outcome=maybe", "/security?employee=x", "/security?page=0"} {
+		wantPage(t, "admin "+p, admin.get(p), http.StatusBadRequest, `id="security-error"`)
+	}
+	if home := admin.get("/"); !strings.Contains(home.body, `href="/employees"`) || !strings.Contains(home.body, `href="/audit"`) || !strings.Contains(home.body, `href="/security"`) {
 		t.Errorf("admin: the nav lacks the admin pages")
 	}
 }
@@ -97,9 +105,9 @@ func TestAdminAddEmployee(t *testing.T) {
 			t.Errorf("%s shows the one-time password again", p)
 		}
 	}
-	// The new employee signs in with it, in their language.
-	e.pws[email] = pw
-	nb := e.signInAs(emp)
+	// The new employee signs in with it, sets their own, and is home, in
+	// their language.
+	nb := e.firstSignIn(emp, pw)
 	wantPage(t, "new employee's home", nb.get("/"), http.StatusOK, "客户")
 
 	n := len(mustEmployees(t, e))
@@ -371,4 +379,248 @@ func TestAuditShowsLabelledFields(t *testing.T) {
 			t.Errorf("the Chinese audit page shows %q", en)
 		}
 	}
+}
+
+// TestTheLastAdminStaysAdmin: two admins, each removing the other's admin
+// role through the API at the same moment (or each their own), again and
+// again: every time one succeeds and the other is refused, so the company
+// keeps one admin. The last admin's own roles form then says why it
+// refuses, beside the roles, and changes nothing.
+func TestTheLastAdminStaysAdmin(t *testing.T) {
+	e := newAPIFresh(t)
+	ctx := context.Background()
+	second, tok := e.employee("admin2", keel.RoleAdmin)
+	e.emps["admin2"], e.tokens["admin2"] = second, tok
+	for round := 0; round < 10; round++ {
+		var wg sync.WaitGroup
+		statuses := make([]int, 2)
+		for i, pair := range [][2]string{{"admin", "admin2"}, {"admin2", "admin"}} {
+			target := e.emps[pair[1]]
+			if round%2 == 1 {
+				target = e.emps[pair[0]]
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = e.call(pair[0], "PUT", fmt.Sprintf("/api/v1/employees/%d/roles", target.ID), map[string]any{"roles": []string{"sales"}}).status
+			}()
+		}
+		wg.Wait()
+		slices.Sort(statuses)
+		if statuses[0] != http.StatusOK || (statuses[1] != http.StatusConflict && statuses[1] != http.StatusForbidden) {
+			t.Fatalf("round %d: statuses %v, want one 200 and one 409 or 403", round, statuses)
+		}
+		admins := 0
+		for _, x := range mustEmployees(t, e) {
+			if x.Status == keel.EmployeeActive && x.Has(keel.RoleAdmin) {
+				admins++
+			}
+		}
+		if admins != 1 {
+			t.Fatalf("round %d: %d active admins, want 1", round, admins)
+		}
+		for _, name := range []string{"admin", "admin2"} {
+			if _, err := e.db.SetEmployeeRoles(ctx, keel.System, e.emps[name].ID, []keel.Role{keel.RoleAdmin}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	if _, err := e.db.SetEmployeeRoles(ctx, keel.System, second.ID, []keel.Role{keel.RoleSales}); err != nil {
+		t.Fatal(err)
+	}
+	me := e.emps["admin"]
+	b := e.signIn("admin")
+	path := fmt.Sprintf("/employees/%d", me.ID)
+	b.get(path)
+	before := e.auditCount()
+	wantPage(t, "the last admin drops the role", b.post(path+"/roles", url.Values{"roles": {"sales"}}), http.StatusConflict,
+		`id="roles-error"`, me.Email+" is the last active admin: give another employee the admin role first")
+	if got, _ := e.db.Employee(ctx, me.ID); !got.Has(keel.RoleAdmin) || e.auditCount() != before {
+		t.Errorf("after the refusal: roles %v, %d audit entries written", got.Roles, e.auditCount()-before)
+	}
+	r := e.call("admin", "PUT", fmt.Sprintf("/api/v1/employees/%d/roles", me.ID), map[string]any{"roles": []string{"finance"}})
+	if code, _ := r.errorOf(t); r.status != http.StatusConflict || code != keel.ECONFLICT {
+		t.Errorf("API: the last admin drops the role: %d %s", r.status, r.body)
+	}
+}
+
+// firstSignIn signs emp in with a one-time password, which sends the
+// browser to set its own (recorded in e.pws), and returns the browser,
+// signed in.
+func (e *apiEnv) firstSignIn(emp keel.Employee, oneTime string) *browser {
+	e.t.Helper()
+	b := newBrowser(e.t, e.url)
+	b.get("/login")
+	r := b.post("/login", url.Values{"email": {emp.Email}, "password": {oneTime}})
+	if r.status != http.StatusSeeOther || r.location != "/me/password?next=%2F" {
+		e.t.Fatalf("sign in with a one-time password: %d to %q, want 303 to /me/password: %.1000s", r.status, r.location, r.body)
+	}
+	wantPage(e.t, "the password page", b.get(r.location), http.StatusOK, `id="one-time-notice"`)
+	own := "own password " + uniq()
+	r = b.post("/me/password", url.Values{"current_password": {oneTime}, "new_password": {own}, "new_password_again": {own}, "next": {"/"}})
+	if r.status != http.StatusSeeOther || r.location != "/" {
+		e.t.Fatalf("set the own password: %d to %q: %.1000s", r.status, r.location, r.body)
+	}
+	e.pws[emp.Email] = own
+	return b
+}
+
+// TestOneTimePasswordMustBeReplaced: a session started with a one-time
+// password can do nothing but set the employee's own — pages send it to
+// the password page, forms are refused, the navigation is not shown —
+// while the employee's API token works as usual. The change needs the
+// one-time password, a new one that passes the rules, typed twice; then
+// the browser is signed in with a new session and the one-time password
+// is dead. Later changes end the employee's other sessions.
+func TestOneTimePasswordMustBeReplaced(t *testing.T) {
+	e := newAPI(t)
+	ctx := context.Background()
+	emp, oneTime, err := e.db.AddEmployee(ctx, keel.System, keel.Employee{Email: "otp-" + uniq() + "@example.com", Name: "Otto Onetime", Roles: []keel.Role{keel.RoleSales}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.db.CreateToken(ctx, keel.System, emp.ID, "script")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tokens["otto"] = tok
+
+	b := newBrowser(t, e.url)
+	b.get("/login")
+	r := b.post("/login", url.Values{"email": {emp.Email}, "password": {oneTime}, "next": {"/orders"}})
+	if r.status != http.StatusSeeOther || r.location != "/me/password?next=%2Forders" {
+		t.Fatalf("sign in with a one-time password: %d to %q", r.status, r.location)
+	}
+	for _, p := range []string{"/", "/customers?status=active", "/employees"} {
+		r := b.get(p)
+		if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/me/password") {
+			t.Errorf("GET %s with a one-time session: %d to %q, want 303 to /me/password", p, r.status, r.location)
+		}
+	}
+	form := b.get("/me/password?next=%2Forders")
+	wantPage(t, "password page", form, http.StatusOK, `id="one-time-notice"`, "One-time password", `name="next" value="/orders"`)
+	if strings.Contains(form.body, `href="/customers"`) || strings.Contains(form.body, `action="/me/locale"`) {
+		t.Errorf("the one-time session's page offers the navigation")
+	}
+	before := e.auditCount()
+	wantPage(t, "locale with a one-time session", b.post("/me/locale", url.Values{"locale": {"zh"}}), http.StatusForbidden, "set your own password first")
+	wantPage(t, "a customer with a one-time session", b.post("/customers", url.Values{"name": {"Sneaky"}}), http.StatusForbidden)
+	if e.auditCount() != before {
+		t.Errorf("a one-time session changed something")
+	}
+	if r := e.call("otto", "GET", "/api/v1/me", nil); r.status != http.StatusOK {
+		t.Errorf("the API token of an employee with a one-time password: %d %s", r.status, r.body)
+	}
+
+	b.get("/me/password")
+	fresh := "a password of my own " + uniq()
+	for _, c := range []struct {
+		form url.Values
+		text string
+	}{
+		{url.Values{"current_password": {"not it at all"}, "new_password": {fresh}, "new_password_again": {fresh}}, "current_password: is not your current password"},
+		{url.Values{"current_password": {oneTime}, "new_password": {fresh}, "new_password_again": {fresh + "x"}}, "new_password_again: does not match the new password"},
+		{url.Values{"current_password": {oneTime}, "new_password": {"Password2026!"}, "new_password_again": {"Password2026!"}}, "new_password: is too common"},
+		{url.Values{"current_password": {oneTime}, "new_password": {"short"}, "new_password_again": {"short"}}, "new_password: must be 12 to 1024 characters"},
+	} {
+		wantPage(t, "refused change", b.post("/me/password", c.form), http.StatusBadRequest, `id="password-error"`, c.text)
+	}
+	if e.auditCount() != before {
+		t.Errorf("a refused change wrote to the audit log")
+	}
+	r = b.post("/me/password", url.Values{"current_password": {oneTime}, "new_password": {fresh}, "new_password_again": {fresh}, "next": {"/orders"}})
+	if r.status != http.StatusSeeOther || r.location != "/orders" {
+		t.Fatalf("change: %d to %q: %.1000s", r.status, r.location, r.body)
+	}
+	wantPage(t, "after the change", b.get("/orders"), http.StatusOK, "Password changed.", `href="/customers"`)
+	if got := e.auditActionsOf(emp.ID); got != "employee.password employee.add" {
+		t.Errorf("audit of the employee: %s", got)
+	}
+	nb := newBrowser(t, e.url)
+	nb.get("/login")
+	wantPage(t, "the one-time password again", nb.post("/login", url.Values{"email": {emp.Email}, "password": {oneTime}}), http.StatusUnauthorized)
+	e.pws[emp.Email] = fresh
+	other := e.signInAs(emp) // a second browser, before the next change
+
+	// An ordinary change, from the header's link: the other browser is
+	// signed out, this one stays.
+	wantPage(t, "own password page", b.get("/me/password"), http.StatusOK, "Current password")
+	second := "another password of mine " + uniq()
+	if r := b.post("/me/password", url.Values{"current_password": {fresh}, "new_password": {second}, "new_password_again": {second}}); r.status != http.StatusSeeOther || r.location != "/" {
+		t.Fatalf("second change: %d to %q: %.1000s", r.status, r.location, r.body)
+	}
+	wantPage(t, "this browser after the change", b.get("/"), http.StatusOK, emp.Name)
+	if r := other.get("/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Errorf("the other browser after the change: %d to %q, want signed out", r.status, r.location)
+	}
+}
+
+// auditActionsOf lists the actions of the audit entries about employee id,
+// newest first.
+func (e *apiEnv) auditActionsOf(id int64) string {
+	e.t.Helper()
+	entries, _, err := e.db.Audit(context.Background(), keel.AuditFilter{Entity: "employee", EntityID: id})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, a := range entries {
+		out = append(out, a.Action)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestAdminResetsAPassword: an admin resets an employee's password from
+// their page or the API; the new one-time password is shown once, the
+// employee's open browser is signed out, their API token keeps working,
+// and their next sign-in must replace it. Resetting one's own, or as
+// another role, is refused.
+func TestAdminResetsAPassword(t *testing.T) {
+	e := newAPI(t)
+	admin := e.signIn("admin")
+	target, tok := e.employee("reset", keel.RoleCSM)
+	e.tokens["target"] = tok
+	open := e.signInAs(target)
+	path := fmt.Sprintf("/employees/%d", target.ID)
+	wantPage(t, "employee page", admin.get(path), http.StatusOK, `id="reset-password"`, "Set: no change needed")
+	r := admin.post(path+"/password", nil)
+	wantPage(t, "reset", r, http.StatusOK, "Password reset. Their new one-time password:", "One-time: to be replaced at the next sign-in")
+	m := passwordRE.FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no one-time password on the page: %.2000s", r.body)
+	}
+	if strings.Contains(admin.get(path).body, m[1]) {
+		t.Errorf("the employee page shows the one-time password again")
+	}
+	if r := open.get("/"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+		t.Errorf("the employee's open browser after a reset: %d to %q, want signed out", r.status, r.location)
+	}
+	if r := e.call("target", "GET", "/api/v1/me", nil); r.status != http.StatusOK {
+		t.Errorf("the employee's token after a reset: %d", r.status)
+	}
+	nb := newBrowser(t, e.url)
+	nb.get("/login")
+	wantPage(t, "the old password after a reset", nb.post("/login", url.Values{"email": {target.Email}, "password": {e.pws[target.Email]}}), http.StatusUnauthorized)
+	e.firstSignIn(target, m[1])
+	if got := e.auditActionsOf(target.ID); got != "employee.password employee.password_reset employee.add" {
+		t.Errorf("audit: %s", got)
+	}
+
+	// The API.
+	res := e.must(200, "admin", "POST", fmt.Sprintf("/api/v1/employees/%d/password", target.ID), nil)
+	if pw, _ := res["password"].(string); len(pw) < keel.MinPasswordLen || res["email"] != target.Email {
+		t.Errorf("API reset: %v", res)
+	}
+	for caller, want := range map[string]int{"sales": 403, "csm": 403, "departed": 401, "none": 401} {
+		if r := e.call(caller, "POST", fmt.Sprintf("/api/v1/employees/%d/password", target.ID), nil); r.status != want {
+			t.Errorf("API reset as %s: %d, want %d", caller, r.status, want)
+		}
+	}
+	me := e.emps["admin"]
+	if r := e.call("admin", "POST", fmt.Sprintf("/api/v1/employees/%d/password", me.ID), nil); r.status != http.StatusConflict {
+		t.Errorf("API reset of one's own: %d %s, want 409", r.status, r.body)
+	}
+	admin.get(fmt.Sprintf("/employees/%d", me.ID))
+	wantPage(t, "reset one's own", admin.post(fmt.Sprintf("/employees/%d/password", me.ID), nil), http.StatusConflict, "Change your own password with your current one")
 }

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -183,6 +184,11 @@ var coreFormRoutes = []formRoute{
 	{"/logout", "", func(e *apiEnv, as keel.Employee) (string, url.Values) { return "/logout", nil }},
 	{"/me/locale", "", func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return "/me/locale", url.Values{"locale": {"zh"}, "next": {"/"}}
+	}},
+	{"/me/password", "", func(e *apiEnv, as keel.Employee) (string, url.Values) {
+		current, next := e.pws[as.Email], rand.Text()
+		e.pws[as.Email] = next // the form is for everyone: it will change it
+		return "/me/password", url.Values{"current_password": {current}, "new_password": {next}, "new_password_again": {next}}
 	}},
 }
 

@@ -30,6 +30,8 @@ func (s *server) routes() http.Handler {
 		r.Use(s.signedIn, s.checkForm)
 		r.Post("/logout", s.handleLogout())
 		r.Post("/me/locale", s.handleLocale())
+		r.Get("/me/password", s.handlePasswordPage())
+		r.Post("/me/password", s.handlePasswordChange())
 		r.Get("/", s.handleHome())
 
 		r.Route("/customers", func(r chi.Router) {
@@ -77,9 +79,11 @@ func (s *server) routes() http.Handler {
 			r.Get("/{id}", s.handleEmployeePage())
 			r.Post("/{id}/roles", s.handleEmployeeRolesForm())
 			r.Post("/{id}/locale", s.handleEmployeeLocaleForm())
+			r.Post("/{id}/password", s.handleEmployeePasswordForm())
 			r.Post("/{id}/deactivate", s.handleEmployeeDeactivateForm())
 		})
 		r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
+		r.With(s.need(keel.ActAuditRead)).Get("/security", s.handleSecurityPage())
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -134,9 +138,11 @@ func (s *server) routes() http.Handler {
 			r.Get("/", s.handleEmployeeList())
 			r.Post("/", s.handleEmployeeCreate())
 			r.Put("/{id}/roles", s.handleEmployeeRoles())
+			r.Post("/{id}/password", s.handleEmployeePassword())
 			r.Post("/{id}/deactivate", s.handleEmployeeDeactivate())
 		})
 		r.With(s.require(keel.ActAuditRead)).Get("/audit", s.handleAudit())
+		r.With(s.require(keel.ActAuditRead)).Get("/sign-ins", s.handleSignIns())
 	})
 
 	// A page that is not there is shown in the console's frame: signed

@@ -6,12 +6,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel"
 )
@@ -102,6 +102,10 @@ func (s *server) signedIn(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		if employeeFrom(ctx).OneTimePassword && !oneTimeOnly[r.URL.Path] {
+			s.mustSetPassword(w, r.WithContext(ctx))
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -155,13 +159,50 @@ func (s *server) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// localPath returns next when it is a path on this site, and "/" otherwise,
-// so that the sign-in page cannot be used to send people elsewhere.
+// maxLocalPath bounds a redirect target: the pages' own addresses are far
+// shorter.
+const maxLocalPath = 2000
+
+// localPath returns next when it is a path on this site, and "/" otherwise:
+// the one check of every redirect to a target a request names (the
+// sign-in's and the language switch's "next", the forms' redirects), so
+// that no link to Keel can send people elsewhere.
+//
+// It refuses rather than cleans. Browsers drop tabs and newlines anywhere
+// in a URL, and control characters and spaces around it, and read "\" as
+// "/": "/\t/evil.example" is "//evil.example", another site. So next must
+// start with one "/" and hold nothing but printable characters other than
+// "\", and so must its percent-decoded form, in case something on the way
+// decodes it once more.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if len(next) > maxLocalPath || !sitePath(next) {
+		return "/"
+	}
+	decoded, err := url.PathUnescape(next)
+	if err != nil || !sitePath(decoded) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next
+}
+
+// sitePath reports whether p is an absolute path of this site as every
+// browser reads it: it starts with one "/" and holds only printable
+// characters (UTF-8, no controls, no line or paragraph separators) other
+// than "\".
+func sitePath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !utf8.ValidString(p) {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || !unicode.IsPrint(r) && r != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // Form body limits: attachments travel in multipart forms.
@@ -242,90 +283,4 @@ func sameOrigin(r *http.Request) error {
 		return keel.Errorf(keel.EFORBIDDEN, "This form was sent from another site (%s) and was refused.", o)
 	}
 	return nil
-}
-
-// throttle limits failed sign-ins: per email, so a password cannot be
-// guessed, and per client address, so many emails cannot be tried from one
-// place. It is kept in memory: each console process counts its own.
-type throttle struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
-
-// Sign-in limits: failures within the window before sign-in is refused.
-const (
-	throttleWindow   = 15 * time.Minute
-	throttlePerEmail = 5
-	throttlePerAddr  = 20
-)
-
-func (t *throttle) keys(email, addr string) [2]string {
-	return [2]string{"email:" + strings.ToLower(strings.TrimSpace(email)), "addr:" + addr}
-}
-
-// wait returns how long until another attempt is allowed, 0 if now.
-func (t *throttle) wait(email, addr string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var longest time.Duration
-	for i, k := range t.keys(email, addr) {
-		limit := throttlePerEmail
-		if i == 1 {
-			limit = throttlePerAddr
-		}
-		fs := t.recent(k, now)
-		if len(fs) >= limit {
-			if d := fs[len(fs)-limit].Add(throttleWindow).Sub(now); d > longest {
-				longest = d
-			}
-		}
-	}
-	return longest
-}
-
-func (t *throttle) fail(email, addr string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.failures == nil {
-		t.failures = map[string][]time.Time{}
-	}
-	if len(t.failures) > 100_000 { // bound memory under a flood of addresses
-		for k := range t.failures {
-			if len(t.recent(k, now)) == 0 {
-				delete(t.failures, k)
-			}
-		}
-	}
-	for _, k := range t.keys(email, addr) {
-		t.failures[k] = append(t.recent(k, now), now)
-	}
-}
-
-// succeed forgets an email's failures once its password was right.
-func (t *throttle) succeed(email string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, t.keys(email, "")[0])
-}
-
-// recent returns k's failures inside the window, dropping older ones.
-func (t *throttle) recent(k string, now time.Time) []time.Time {
-	fs := t.failures[k]
-	i := 0
-	for i < len(fs) && now.Sub(fs[i]) >= throttleWindow {
-		i++
-	}
-	fs = fs[i:]
-	if len(fs) == 0 {
-		delete(t.failures, k)
-	}
-	return fs
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

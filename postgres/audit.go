@@ -72,9 +72,22 @@ func (c *change) today() time.Time { return c.cal.Day(c.now) }
 // begin starts a change by by, re-reading by inside the transaction. The
 // caller defers tx.Rollback and commits.
 func (db *DB) begin(ctx context.Context, by keel.Employee, lock string) (*change, error) {
+	return db.beginAfter(ctx, by, lock, "")
+}
+
+// beginAfter is begin with first, a statement run before the actor's row
+// is read and locked (a lock that orders changes of one kind before they
+// lock any row, so they queue instead of deadlocking); "" runs none.
+func (db *DB) beginAfter(ctx context.Context, by keel.Employee, lock, first string) (*change, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if first != "" {
+		if _, err := tx.Exec(ctx, first); err != nil {
+			tx.Rollback(ctx)
+			return nil, err
+		}
 	}
 	a, err := actor(ctx, tx, by, lock)
 	if err != nil {

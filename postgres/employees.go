@@ -2,29 +2,23 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/keelhq/keel"
 )
 
-const employeeColumns = `e.id, e.email, e.name, e.roles, e.status, e.locale, e.created_at`
+const employeeColumns = `e.id, e.email, e.name, e.roles, e.status, e.locale, e.created_at, e.password_one_time`
 
 // scanEmployee reads employeeColumns (over employees e) and then, into
 // extra, any columns selected after them.
 func scanEmployee(row pgx.Row, extra ...any) (keel.Employee, error) {
 	var e keel.Employee
 	var roles []string
-	dest := append([]any{&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt}, extra...)
+	dest := append([]any{&e.ID, &e.Email, &e.Name, &roles, &e.Status, &e.Locale, &e.CreatedAt, &e.OneTimePassword}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return keel.Employee{}, err
 	}
@@ -67,44 +61,64 @@ func selfLock(by keel.Employee, id int64) string {
 }
 
 // AddEmployee adds an active employee and returns it with a generated
-// one-time password, which is stored only as an argon2id hash: show it once.
+// one-time password, which is stored only as an argon2id hash: show it
+// once. The first sign-in with it must set the employee's own password.
 // It needs keel.ActEmployeeAdmin; it returns EINVALID for a bad record and
 // ECONFLICT when the email (in any case) is taken.
 func (db *DB) AddEmployee(ctx context.Context, by keel.Employee, e keel.Employee) (keel.Employee, string, error) {
-	password := rand.Text()
-	hash := hashPassword(password)
-	c, err := db.begin(ctx, by, "SHARE")
+	password := oneTimePassword()
+	e, err := db.addEmployee(ctx, by, e, password, true)
 	if err != nil {
 		return keel.Employee{}, "", err
 	}
+	return e, password, nil
+}
+
+// AddEmployeeWithPassword is AddEmployee with a password chosen for the
+// employee, which they need not change: for provisioning scripts and
+// tests (keel user add --password-stdin). The password must pass
+// keel.ValidPassword; the refusal names the field "password".
+func (db *DB) AddEmployeeWithPassword(ctx context.Context, by keel.Employee, e keel.Employee, password string) (keel.Employee, error) {
+	if err := keel.ValidPassword("password", password, strings.TrimSpace(e.Email), e.Name); err != nil {
+		return keel.Employee{}, err
+	}
+	return db.addEmployee(ctx, by, e, password, false)
+}
+
+func (db *DB) addEmployee(ctx context.Context, by keel.Employee, e keel.Employee, password string, oneTime bool) (keel.Employee, error) {
+	hash := hashPassword(password)
+	c, err := db.begin(ctx, by, "SHARE")
+	if err != nil {
+		return keel.Employee{}, err
+	}
 	defer c.tx.Rollback(ctx)
 	if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
-		return keel.Employee{}, "", err
+		return keel.Employee{}, err
 	}
-	e.ID, e.Email, e.Status, e.CreatedAt = 0, strings.TrimSpace(e.Email), keel.EmployeeActive, c.now
+	e.ID, e.Email, e.Status, e.CreatedAt, e.OneTimePassword = 0, strings.TrimSpace(e.Email), keel.EmployeeActive, c.now, oneTime
 	if e.Locale == "" {
 		e.Locale = "en"
 	}
 	if err := e.Validate(); err != nil {
-		return keel.Employee{}, "", err
+		return keel.Employee{}, err
 	}
 	err = c.tx.QueryRow(ctx,
-		`INSERT INTO employees (email, name, roles, status, locale, password_hash, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		e.Email, e.Name, roleNames(e.Roles), e.Status, e.Locale, hash, e.CreatedAt).Scan(&e.ID)
+		`INSERT INTO employees (email, name, roles, status, locale, password_hash, password_one_time, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		e.Email, e.Name, roleNames(e.Roles), e.Status, e.Locale, hash, e.OneTimePassword, e.CreatedAt).Scan(&e.ID)
 	if isUnique(err, "employees_email_key") {
-		return keel.Employee{}, "", keel.FieldErrorf(keel.ECONFLICT, "email", "%s already belongs to an employee", e.Email)
+		return keel.Employee{}, keel.FieldErrorf(keel.ECONFLICT, "email", "%s already belongs to an employee", e.Email)
 	}
 	if err != nil {
-		return keel.Employee{}, "", fmt.Errorf("add employee %s: %w", e.Email, err)
+		return keel.Employee{}, fmt.Errorf("add employee %s: %w", e.Email, err)
 	}
 	if err := c.audit(ctx, "employee.add", "employee", e.ID, nil, e); err != nil {
-		return keel.Employee{}, "", err
+		return keel.Employee{}, err
 	}
 	if err := c.commit(ctx); err != nil {
-		return keel.Employee{}, "", fmt.Errorf("add employee %s: %w", e.Email, err)
+		return keel.Employee{}, fmt.Errorf("add employee %s: %w", e.Email, err)
 	}
-	return e, password, nil
+	return e, nil
 }
 
 // Employee returns employee id, or ENOTFOUND.
@@ -154,10 +168,42 @@ func (db *DB) Employees(ctx context.Context) ([]keel.Employee, error) {
 	return out, nil
 }
 
+// lockAdmins is the first statement of every change that can take the
+// admin role from an active employee (a change of roles, a deactivation):
+// a transaction-wide lock that makes such changes wait for each other
+// before they read anything. Two admins removing each other's role at the
+// same moment then queue: the second counts the admins after the first
+// has committed, and is refused as the last one (or no longer an admin),
+// instead of both succeeding, or deadlocking on each other's row.
+const lockAdmins = `SELECT pg_advisory_xact_lock(7370101)` // any constant only this lock uses
+
+// keepAnAdmin refuses a change of before into after that would leave the
+// company without an active admin, and with no one to give the role back
+// from the console. It runs inside the change's transaction, after
+// lockAdmins, so the count is of committed admins that no concurrent
+// change is removing. It returns ECONFLICT.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, before, after keel.Employee) error {
+	wasAdmin := before.Status == keel.EmployeeActive && before.Has(keel.RoleAdmin)
+	isAdmin := after.Status == keel.EmployeeActive && after.Has(keel.RoleAdmin)
+	if !wasAdmin || isAdmin {
+		return nil
+	}
+	var others int
+	if err := tx.QueryRow(ctx,
+		`SELECT count(*) FROM employees WHERE status = 'active' AND 'admin' = ANY (roles) AND id <> $1`, before.ID).Scan(&others); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if others == 0 {
+		return keel.Errorf(keel.ECONFLICT, "%s is the last active admin: give another employee the admin role first", before.Email)
+	}
+	return nil
+}
+
 // SetEmployeeRoles replaces employee id's roles. It needs
-// keel.ActEmployeeAdmin; it returns ENOTFOUND and EINVALID for bad roles.
+// keel.ActEmployeeAdmin; it returns ENOTFOUND, EINVALID for bad roles and
+// ECONFLICT when id is the last active admin and the roles leave admin out.
 func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, roles []keel.Role) (keel.Employee, error) {
-	c, err := db.begin(ctx, by, selfLock(by, id))
+	c, err := db.beginAfter(ctx, by, selfLock(by, id), lockAdmins)
 	if err != nil {
 		return keel.Employee{}, err
 	}
@@ -172,6 +218,9 @@ func (db *DB) SetEmployeeRoles(ctx context.Context, by keel.Employee, id int64, 
 	after := before
 	after.Roles = append([]keel.Role(nil), roles...)
 	if err := after.Validate(); err != nil {
+		return keel.Employee{}, err
+	}
+	if err := keepAnAdmin(ctx, c.tx, before, after); err != nil {
 		return keel.Employee{}, err
 	}
 	if _, err := c.tx.Exec(ctx, `UPDATE employees SET roles = $2 WHERE id = $1`, id, roleNames(after.Roles)); err != nil {
@@ -229,57 +278,13 @@ func (db *DB) SetEmployeeLocale(ctx context.Context, by keel.Employee, id int64,
 	return after, nil
 }
 
-// Password length bounds: the floor keeps guessable passwords out, the
-// ceiling keeps hashing cheap.
-const (
-	minPasswordLen = 12
-	maxPasswordLen = 1024
-)
-
-// SetPassword sets employee id's password. Employees may set their own;
-// anyone else's needs keel.ActEmployeeAdmin. It returns ENOTFOUND, and
-// EINVALID for a password shorter than 12 or longer than 1024 characters.
-func (db *DB) SetPassword(ctx context.Context, by keel.Employee, id int64, password string) error {
-	if n := utf8.RuneCountInString(password); n < minPasswordLen || len(password) > maxPasswordLen {
-		return keel.Invalid("password", "must be %d to %d characters", minPasswordLen, maxPasswordLen)
-	}
-	hash := hashPassword(password)
-	c, err := db.begin(ctx, by, selfLock(by, id))
-	if err != nil {
-		return err
-	}
-	defer c.tx.Rollback(ctx)
-	if c.by.ID != id || id == 0 {
-		if err := c.by.Can(keel.ActEmployeeAdmin); err != nil {
-			return err
-		}
-	} else if c.by.Status != keel.EmployeeActive {
-		return keel.Errorf(keel.EUNAUTHORIZED, "%s's account is deactivated", c.by.Email)
-	}
-	e, err := lockEmployee(ctx, c.tx, id)
-	if err != nil {
-		return err
-	}
-	if _, err := c.tx.Exec(ctx, `UPDATE employees SET password_hash = $2 WHERE id = $1`, id, hash); err != nil {
-		return fmt.Errorf("set password of employee %d: %w", id, err)
-	}
-	// The record is unchanged but for the hash, which never leaves the table.
-	if err := c.audit(ctx, "employee.password", "employee", id, e, e); err != nil {
-		return err
-	}
-	if err := c.commit(ctx); err != nil {
-		return fmt.Errorf("set password of employee %d: %w", id, err)
-	}
-	return nil
-}
-
 // DeactivateEmployee marks employee id departed and, in the same
 // transaction, deletes their sessions and revokes their API tokens, so they
 // are locked out at once. Deactivating a departed employee changes nothing.
 // It needs keel.ActEmployeeAdmin; it returns ENOTFOUND, and ECONFLICT for
-// one's own account.
+// one's own account and for the last active admin.
 func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64) (keel.Employee, error) {
-	c, err := db.begin(ctx, by, selfLock(by, id))
+	c, err := db.beginAfter(ctx, by, selfLock(by, id), lockAdmins)
 	if err != nil {
 		return keel.Employee{}, err
 	}
@@ -299,6 +304,9 @@ func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64
 	}
 	after := before
 	after.Status = keel.EmployeeDeparted
+	if err := keepAnAdmin(ctx, c.tx, before, after); err != nil {
+		return keel.Employee{}, err
+	}
 	if _, err := c.tx.Exec(ctx, `UPDATE employees SET status = $2 WHERE id = $1`, id, after.Status); err != nil {
 		return keel.Employee{}, fmt.Errorf("deactivate employee %d: %w", id, err)
 	}
@@ -316,79 +324,3 @@ func (db *DB) DeactivateEmployee(ctx context.Context, by keel.Employee, id int64
 	}
 	return after, nil
 }
-
-// errSignIn is the one answer to every failed sign-in, so it tells an
-// attacker nothing about which emails exist or who has departed.
-var errSignIn = keel.Errorf(keel.EUNAUTHORIZED, "wrong email or password")
-
-// CheckPassword returns the active employee with that email and password,
-// and EUNAUTHORIZED — the same message — for an unknown email, a wrong
-// password or a departed employee. An unknown email costs as much time as a
-// known one.
-func (db *DB) CheckPassword(ctx context.Context, email, password string) (keel.Employee, error) {
-	var hash string
-	e, err := scanEmployee(db.pool.QueryRow(ctx,
-		`SELECT `+employeeColumns+`, e.password_hash FROM employees e WHERE lower(e.email) = lower($1)`, strings.TrimSpace(email)), &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		checkPassword(dummyHash(), password)
-		return keel.Employee{}, errSignIn
-	}
-	if err != nil {
-		return keel.Employee{}, fmt.Errorf("check password: %w", err)
-	}
-	if !checkPassword(hash, password) || e.Status != keel.EmployeeActive {
-		return keel.Employee{}, errSignIn
-	}
-	return e, nil
-}
-
-// argon2id parameters: OWASP's recommendation for argon2id (19 MiB, two
-// passes, one lane), ~20 ms a hash here. They are stored with each hash, so
-// they can be raised later without invalidating old hashes.
-const (
-	argonMemory  = 19 * 1024 // KiB
-	argonTime    = 2
-	argonThreads = 1
-	argonKeyLen  = 32
-)
-
-// hashPassword returns the argon2id hash of password in PHC string format:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
-func hashPassword(password string) string {
-	salt := make([]byte, 16)
-	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
-}
-
-// checkPassword reports whether password matches a hash made by
-// hashPassword, comparing in constant time.
-func checkPassword(encoded, password string) bool {
-	if len(password) > maxPasswordLen {
-		return false
-	}
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
-		return false
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<20 || t == 0 || t > 16 || p == 0 {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil {
-		return false
-	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) == 0 || len(want) > 128 {
-		return false
-	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
-}
-
-var dummyHash = sync.OnceValue(func() string { return hashPassword(rand.Text()) })

@@ -48,19 +48,19 @@ func TestEmployeesAndPasswords(t *testing.T) {
 		messages = append(messages, keel.ErrorMessage(err))
 	}
 
-	if err := e.db.SetPassword(e.ctx, ada, ada.ID, "short"); keel.ErrorCode(err) != keel.EINVALID {
+	if _, err := e.db.ChangePassword(e.ctx, ada, password, "short"); keel.ErrorCode(err) != keel.EINVALID {
 		t.Errorf("a short password: %v, want invalid", err)
 	}
 	if err := e.db.SetPassword(e.ctx, ada, e.sales.ID, "a long enough password"); keel.ErrorCode(err) != keel.EFORBIDDEN {
 		t.Errorf("setting someone else's password: %v, want forbidden", err)
 	}
-	if err := e.db.SetPassword(e.ctx, ada, ada.ID, "correct horse battery staple"); err != nil {
+	if _, err := e.db.ChangePassword(e.ctx, ada, password, "tulip orbit canyon 42"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.db.CheckPassword(e.ctx, email, password); keel.ErrorCode(err) != keel.EUNAUTHORIZED {
 		t.Errorf("the old password still works: %v", err)
 	}
-	if _, err := e.db.CheckPassword(e.ctx, email, "correct horse battery staple"); err != nil {
+	if _, err := e.db.CheckPassword(e.ctx, email, "tulip orbit canyon 42"); err != nil {
 		t.Errorf("the new password: %v", err)
 	}
 
@@ -99,7 +99,7 @@ func TestEmployeesAndPasswords(t *testing.T) {
 	if _, err := e.db.DeactivateEmployee(e.ctx, e.admin, ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.db.CheckPassword(e.ctx, email, "correct horse battery staple")
+	_, err = e.db.CheckPassword(e.ctx, email, "tulip orbit canyon 42")
 	wantCode(t, "a departed employee signs in", err, keel.EUNAUTHORIZED)
 	messages = append(messages, keel.ErrorMessage(err))
 	for _, m := range messages[1:] {
@@ -215,7 +215,10 @@ func TestTokensAndDepartedEmployees(t *testing.T) {
 			_, err := e.db.CreateToken(e.ctx, stale, stale.ID, "")
 			return err
 		}},
-		{"set password", func() error { return e.db.SetPassword(e.ctx, stale, stale.ID, "a long enough password") }},
+		{"change password", func() error {
+			_, err := e.db.ChangePassword(e.ctx, stale, "whatever it was", "a long enough password")
+			return err
+		}},
 	}
 	for _, c := range changes {
 		wantCode(t, c.name+" with a stale struct", c.do(), keel.EUNAUTHORIZED)

@@ -21,10 +21,16 @@ import (
 // runKeel runs the program in-process with the given environment.
 func runKeel(t *testing.T, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
+	return runKeelInput(t, env, "", args...)
+}
+
+// runKeelInput is runKeel with stdin holding input.
+func runKeelInput(t *testing.T, env map[string]string, input string, args ...string) (string, string, error) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := run(ctx, append([]string{"keel"}, args...), func(k string) string { return env[k] }, &stdout, &stderr)
+	err := run(ctx, append([]string{"keel"}, args...), func(k string) string { return env[k] }, strings.NewReader(input), &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -96,7 +102,7 @@ func TestServicesRefuseASchemaThatIsBehind(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"keel", "load"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &bytes.Buffer{})
+		errc <- run(ctx, []string{"keel", "load"}, func(k string) string { return env[k] }, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	}()
 	time.Sleep(2 * time.Second)
 	cancel()

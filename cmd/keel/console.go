@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -17,11 +19,15 @@ var _ console.Store = (*postgres.DB)(nil)
 
 type consoleFlags struct {
 	common
-	addr          string
-	tz            string
-	secureCookies bool
-	sessionTTL    time.Duration
+	addr           string
+	tz             string
+	secureCookies  bool
+	sessionTTL     time.Duration
+	trustedProxies string
 }
+
+const trustedProxyUsage = "the proxies in front of the console, a comma-separated list of addresses or CIDR ranges (10.0.0.0/8,192.0.2.1): " +
+	"from them, X-Forwarded-For says the client's address, which sign-in throttling and the record of sign-ins use; from anywhere else it is ignored ($" + envProxies + ")"
 
 func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error {
 	fs := newFlagSet("console", stderr)
@@ -30,6 +36,7 @@ func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error
 	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone ($"+envTimezone+")")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", env.Get(envSecureCookies, "true") == "true", "send the session cookie over HTTPS only, as when the console is behind a TLS proxy; requests that arrive over TLS always get Secure cookies ($"+envSecureCookies+")")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", console.DefaultSessionTTL, "how long a sign-in lasts")
+	fs.StringVar(&f.trustedProxies, "trusted-proxy", env.Get(envProxies, ""), trustedProxyUsage)
 	return fs.Parse(args)
 }
 
@@ -47,6 +54,10 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 	if err != nil {
 		return errors.New(keel.ErrorMessage(err))
 	}
+	proxies, err := parseProxies(f.trustedProxies)
+	if err != nil {
+		return err
+	}
 	db, err := s.postgres(ctx, f.pg)
 	if err != nil {
 		return err
@@ -58,7 +69,7 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 	}
 	h, err := console.NewServer(console.Deps{
 		Warehouse: store, Names: db, Store: db, Log: s.log, Calendar: cal,
-		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL,
+		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err
@@ -66,6 +77,29 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 	if f.secureCookies {
 		s.log.Info("session cookies are Secure: browsers send them over HTTPS only, so serve the console behind TLS (or pass --secure-cookies=false to use it over plain HTTP)")
 	}
-	s.serve("console", f.addr, h, false, "secure_cookies", f.secureCookies)
+	s.serve("console", f.addr, h, false, "secure_cookies", f.secureCookies, "trusted_proxies", f.trustedProxies)
 	return nil
+}
+
+// parseProxies reads --trusted-proxy: addresses (one host each) and CIDR
+// ranges, separated by commas.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy: %q is neither an address nor a CIDR range like 10.0.0.0/8", item)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -27,6 +27,7 @@ type devFlags struct {
 	logLevel    string
 	demoDays    int
 	demoTenants int
+	proxies     string
 }
 
 // parseDevFlags parses keel dev's flags. The console, the collector and the
@@ -47,11 +48,15 @@ func parseDevFlags(args []string, env *Env, stderr io.Writer) (devFlags, error) 
 	fs.StringVar(&f.logLevel, "log-level", env.Get(envLogLevel, "info"), "log level")
 	fs.IntVar(&f.demoDays, "demo-days", 120, "days of demo history")
 	fs.IntVar(&f.demoTenants, "demo-tenants", 200, "demo tenants")
+	fs.StringVar(&f.proxies, "trusted-proxy", env.Get(envProxies, ""), trustedProxyUsage)
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
 	if f.listen == "" {
 		return f, errors.New("dev: --listen: a host is required, e.g. 127.0.0.1 or 0.0.0.0")
+	}
+	if _, err := parseProxies(f.proxies); err != nil {
+		return f, fmt.Errorf("dev: %w", err)
 	}
 	for _, a := range []*string{&f.consoleAddr, &f.collectAddr, &f.loadAddr} {
 		*a = hostOr(*a, f.listen)
@@ -159,7 +164,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
 	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000, tz: env.Get(envTimezone, "UTC")}
 	// Plain HTTP on this machine: the session cookie cannot be Secure.
-	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL}
+	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL, trustedProxies: f.proxies}
 	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own
 	welcome := func(ctx context.Context, s *service) error {
 		s.add("dev", func(ctx context.Context) error {

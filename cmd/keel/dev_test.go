@@ -76,7 +76,7 @@ func TestDevServesLoopbackOnly(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"keel", "dev", "--dir", t.TempDir(), "--demo=false", "--log-level", "warn",
 			"--addr", ":" + ports[0], "--collect-addr", ":" + ports[1], "--load-addr", ":" + ports[2]},
-			func(string) string { return "" }, &stdout, io.Discard)
+			func(string) string { return "" }, nil, &stdout, io.Discard)
 	}()
 	deadline := time.After(3 * time.Minute)
 	for !strings.Contains(stdout.String(), "Ready.") {
@@ -176,4 +176,48 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestTrustedProxyFlag: --trusted-proxy (or $KEEL_TRUSTED_PROXIES) on keel
+// console and keel dev is a list of addresses and CIDR ranges; anything
+// else is refused, naming the flag.
+func TestTrustedProxyFlag(t *testing.T) {
+	got, err := parseProxies(" 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32,::ffff:198.51.100.7,10.1.2.3/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, p := range got {
+		s = append(s, p.String())
+	}
+	if want := "10.0.0.0/8 192.0.2.1/32 2001:db8::/32 198.51.100.7/32 10.0.0.0/8"; strings.Join(s, " ") != want {
+		t.Errorf("parseProxies: %s, want %s", strings.Join(s, " "), want)
+	}
+	if got, err := parseProxies(""); err != nil || len(got) != 0 {
+		t.Errorf("no proxies: %v, %v", got, err)
+	}
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "10.0.0.1,,nope"} {
+		if _, err := parseProxies(bad); err == nil || !strings.Contains(err.Error(), "--trusted-proxy") {
+			t.Errorf("parseProxies(%q): %v, want an error naming --trusted-proxy", bad, err)
+		}
+	}
+
+	env := &Env{getenv: func(k string) string { return map[string]string{envProxies: "10.0.0.0/8"}[k] }, file: map[string]string{}}
+	f, err := parseDevFlags(nil, env, io.Discard)
+	if err != nil || f.proxies != "10.0.0.0/8" {
+		t.Errorf("keel dev from the environment: %q, %v", f.proxies, err)
+	}
+	if f, err := parseDevFlags([]string{"--trusted-proxy", "127.0.0.1"}, env, io.Discard); err != nil || f.proxies != "127.0.0.1" {
+		t.Errorf("keel dev --trusted-proxy: %q, %v", f.proxies, err)
+	}
+	if _, err := parseDevFlags([]string{"--trusted-proxy", "nope"}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "--trusted-proxy") {
+		t.Errorf("keel dev --trusted-proxy nope: %v", err)
+	}
+	var c consoleFlags
+	if err := c.register([]string{"--trusted-proxy", "192.0.2.0/24"}, env, io.Discard); err != nil || c.trustedProxies != "192.0.2.0/24" {
+		t.Errorf("keel console --trusted-proxy: %q, %v", c.trustedProxies, err)
+	}
+	if err := c.register(nil, env, io.Discard); err != nil || c.trustedProxies != "10.0.0.0/8" {
+		t.Errorf("keel console from the environment: %q, %v", c.trustedProxies, err)
+	}
 }

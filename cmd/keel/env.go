@@ -22,6 +22,7 @@ const devEnvFile = ".keel/dev.env"
 type Env struct {
 	getenv func(string) string
 	file   map[string]string
+	stdin  io.Reader // the process's standard input, for --password-stdin; nil = none
 }
 
 // NewEnv returns an Env over getenv and ./.keel/dev.env (if present).
@@ -90,6 +91,7 @@ const (
 	envLateWindow    = "KEEL_LATE_WINDOW"
 	envTimezone      = "KEEL_TIMEZONE"
 	envSecureCookies = "KEEL_SECURE_COOKIES"
+	envProxies       = "KEEL_TRUSTED_PROXIES"
 )
 
 // Defaults for the settings above.

@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keel:", err)
@@ -41,19 +41,21 @@ func commands() []command {
 		{"bench", "the project's benchmarks: " + benchNames(), runBench},
 		{"revenue", "MRR month by month: keel revenue [--from M] [--to M] [--currency C] [--json] | keel revenue rebuild | keel revenue check", runRevenue},
 		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
-		{"user", "keel user add --email E --name N --role R | keel user deactivate --email E: add an employee (prints a one-time password) or lock one out", runUser},
+		{"user", "keel user add --email E --name N --role R | reset-password --email E | grant / revoke --email E --role R | deactivate --email E: add an employee or reset their password (prints a one-time password; --password-stdin sets a chosen one), change their roles, or lock one out", runUser},
 		{"token", "keel token ingest NAME | keel token create --email E: a new ingest key for a product app, or a personal API token", runToken},
 		{"healthcheck", "keel healthcheck URL: exit 0 if URL answers 200 (for container health checks)", runHealthcheck},
 	}
 }
 
-// run is the whole program; main only wires it to the process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the whole program; main only wires it to the process. stdin is
+// read only by the commands that say so (--password-stdin).
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[1] == "help" || args[1] == "-h" || args[1] == "--help" {
 		usage(stdout)
 		return nil
 	}
 	env := NewEnv(getenv)
+	env.stdin = stdin
 	for _, c := range commands() {
 		if c.name == args[1] {
 			return c.run(ctx, args[2:], env, stdout, stderr)

@@ -11,8 +11,10 @@ package teststack
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +55,44 @@ func Get(t testing.TB) *devstack.Stack {
 		t.Fatalf("start test servers: %v", err)
 	}
 	return stack
+}
+
+// freshSeq numbers the databases FreshPostgres creates.
+var freshSeq atomic.Int64
+
+// FreshPostgres returns the URL of a new, empty database on the test
+// Postgres with Keel's migrations applied, for a test that needs a company
+// of its own: one whose every employee it knows (how many admins there
+// are, say), which the shared database, where other tests add theirs,
+// cannot give.
+func FreshPostgres(t testing.TB) string {
+	t.Helper()
+	s := Get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("fresh_%d_%d", os.Getpid(), freshSeq.Add(1))
+	pool, err := pgxpool.New(ctx, s.Postgres.URL())
+	if err != nil {
+		t.Fatalf("fresh database: %v", err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("fresh database: %v", err)
+	}
+	u, err := url.Parse(s.Postgres.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	fresh, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatalf("fresh database: %v", err)
+	}
+	defer fresh.Close()
+	if _, err := migrations.ApplyPostgres(ctx, fresh); err != nil {
+		t.Fatalf("fresh database: migrate: %v", err)
+	}
+	return u.String()
 }
 
 func start() {
