@@ -121,7 +121,7 @@ func (v PriceVersion) Validate() error {
 		return Invalid("amount", "must not be negative")
 	}
 	if v.Amount > MaxAmount {
-		return Invalid("amount", "%d is over the limit of %d", v.Amount, int64(MaxAmount))
+		return Invalid("amount", "%s %s is over the limit of %s %s", FormatAmount(v.Amount, v.Currency), v.Currency, FormatAmount(MaxAmount, v.Currency), v.Currency)
 	}
 	if err := ValidCurrency("currency", v.Currency); err != nil {
 		return err

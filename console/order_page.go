@@ -207,7 +207,7 @@ func (s *server) handleOrderApproveForm() http.HandlerFunc {
 		f := approveForm{PaidAmount: strings.TrimSpace(r.PostFormValue("paid_amount")), PaidAt: strings.TrimSpace(r.PostFormValue("paid_at")),
 			PaymentRef: strings.TrimSpace(r.PostFormValue("payment_ref"))}
 		return s.orderTransition(w, r, orderState{Approve: &f}, func(by keel.Employee, o keel.Order) (string, error) {
-			amount, err := keel.ParseAmount("paid_amount", f.PaidAmount, o.Currency)
+			amount, err := keel.ParseAmount("paid_amount", f.PaidAmount, o.Currency, l.Locale)
 			if err != nil {
 				return "", err
 			}
