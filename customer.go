@@ -54,6 +54,10 @@ func ValidTenant(field, id string) error {
 
 // Validate checks a new or changed customer.
 func (c Customer) Validate() error {
+	if err := validTexts("name", c.Name, "tenant_id", c.TenantID, "industry", c.Industry, "region", c.Region,
+		"website", c.Website, "notes", c.Notes); err != nil {
+		return err
+	}
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 		return Invalid("name", "must be 1 to %d characters", 200)
 	}
@@ -75,6 +79,9 @@ func (c Customer) Validate() error {
 	}
 	for i, ct := range c.Contacts {
 		field := fmt.Sprintf("contacts[%d]", i)
+		if err := validTexts(field+".name", ct.Name, field+".email", ct.Email, field+".phone", ct.Phone, field+".title", ct.Title); err != nil {
+			return err
+		}
 		if strings.TrimSpace(ct.Name) == "" || len(ct.Name) > 200 {
 			return Invalid(field+".name", "must be 1 to %d characters", 200)
 		}
@@ -271,6 +278,9 @@ func (f FollowUp) Validate(now time.Time) error {
 	if f.At.Year() < 2000 || f.At.After(now.Add(24*time.Hour)) {
 		return Invalid("at", "%s is out of range (2000 to today)", f.At.Format(time.RFC3339))
 	}
+	if err := ValidText("text", f.Text); err != nil {
+		return err
+	}
 	if strings.TrimSpace(f.Text) == "" {
 		return Invalid("text", "required")
 	}
@@ -282,6 +292,9 @@ func (f FollowUp) Validate(now time.Time) error {
 	}
 	for i, a := range f.Attachments {
 		field := fmt.Sprintf("attachments[%d]", i)
+		if err := validTexts(field+".name", a.Name, field+".content_type", a.ContentType); err != nil {
+			return err
+		}
 		if strings.TrimSpace(a.Name) == "" || len(a.Name) > 255 || strings.ContainsAny(a.Name, "/\\\x00") {
 			return Invalid(field+".name", "must be a file name of 1 to %d characters", 255)
 		}

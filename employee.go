@@ -67,6 +67,9 @@ func (e Employee) Has(r Role) bool {
 
 // Validate checks a new or changed employee record.
 func (e Employee) Validate() error {
+	if err := validTexts("email", e.Email, "name", e.Name); err != nil {
+		return err
+	}
 	if !validEmail(e.Email) {
 		return Invalid("email", "%q is not an email address", e.Email)
 	}

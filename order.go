@@ -395,6 +395,9 @@ func (p Payment) same(q Payment) bool {
 // between 2000 and today, a payment's day being the reporting day its
 // instant falls on.
 func (p Payment) validate(o *Order, now Moment) error {
+	if err := ValidText("payment_ref", p.Reference); err != nil {
+		return err
+	}
 	switch day := now.Calendar.Day(p.PaidAt); {
 	case p.Amount < 0:
 		return Invalid("paid_amount", "must not be negative")
@@ -421,6 +424,9 @@ func (o *Order) Reject(by Employee, reason string, now time.Time) error {
 	}
 	if o.Status != OrderPending {
 		return Errorf(ECONFLICT, "order %d is %s; only an order pending approval can be rejected", o.ID, o.Status)
+	}
+	if err := ValidText("reason", reason); err != nil {
+		return err
 	}
 	if strings.TrimSpace(reason) == "" {
 		return Invalid("reason", "required (say why, so sales can fix the order)")

@@ -56,6 +56,9 @@ func (p Product) Validate() error {
 	if !codePattern.MatchString(p.Code) {
 		return Invalid("code", "%q must be 1 to 64 lower-case letters, digits, '.', '_' or '-'", p.Code)
 	}
+	if err := validTexts("name", p.Name, "unit", p.Unit); err != nil {
+		return err
+	}
 	if strings.TrimSpace(p.Name) == "" || len(p.Name) > 200 {
 		return Invalid("name", "must be 1 to %d characters", 200)
 	}

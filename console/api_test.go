@@ -50,6 +50,7 @@ type apiEnv struct {
 	srv    *httptest.Server
 	h      http.Handler
 	pws    map[string]string // email → password
+	logs   *logBuffer        // what the console logged at WARN and above
 }
 
 var seq atomic.Int64
@@ -89,13 +90,15 @@ func newAPIAt(t *testing.T, now func() time.Time, cal keel.Calendar) *apiEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal})
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h, err := console.NewServer(console.Deps{Warehouse: wh, Names: db, Store: db, Log: log, Now: now, Calendar: cal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &apiEnv{t: t, url: srv.URL, srv: srv, h: h, pws: map[string]string{}, db: db, wh: wh, tokens: map[string]string{"none": "", "bad": postgres.TokenPrefix + "not-a-real-token"}, emps: map[string]keel.Employee{}}
+	e := &apiEnv{t: t, url: srv.URL, srv: srv, h: h, pws: map[string]string{}, db: db, wh: wh, logs: logs, tokens: map[string]string{"none": "", "bad": postgres.TokenPrefix + "not-a-real-token"}, emps: map[string]keel.Employee{}}
 	for _, name := range []string{"admin", "sales", "csm", "finance", "leadership", "departed"} {
 		role := keel.Role(name)
 		if name == "departed" {

@@ -24,10 +24,10 @@ func (s *server) routes() http.Handler {
 
 	// Pages: sign-in first, then everything behind a session, with every
 	// form's CSRF token checked.
-	r.Get("/login", s.handleLoginForm())
-	r.Post("/login", s.handleLogin())
+	r.With(s.checkText(s.renderError, true)).Get("/login", s.handleLoginForm())
+	r.With(s.checkText(s.renderError, true)).Post("/login", s.handleLogin())
 	r.Group(func(r chi.Router) {
-		r.Use(s.signedIn, s.checkForm)
+		r.Use(s.signedIn, s.checkForm, s.checkText(s.renderError, true))
 		r.Post("/logout", s.handleLogout())
 		r.Post("/me/locale", s.handleLocale())
 		r.Get("/", s.handleHome())
@@ -91,7 +91,7 @@ func (s *server) routes() http.Handler {
 			e := keel.Invalid("method", "%s is not allowed on %s", r.Method, r.URL.Path)
 			writeJSONError(w, http.StatusMethodNotAllowed, e.Code, e.Message(), e.Field)
 		})
-		r.Use(s.authenticate)
+		r.Use(s.authenticate, s.checkText(s.apiError, false))
 
 		r.Get("/me", s.handleMe())
 
