@@ -140,6 +140,7 @@ type Action string
 // employee; everything that changes one is listed here.
 const (
 	ActCustomerWrite  Action = "customer.write"  // create or update a customer, its contacts
+	ActCustomerOwners Action = "customer.owners" // change any customer's sales or CSM owner (see Customer.CheckChange)
 	ActFollowUpAdd    Action = "followup.add"    // add a follow-up record
 	ActCatalogueWrite Action = "catalogue.write" // products, their status and prices
 	ActOrderCreate    Action = "order.create"    // create an order (and submit one's own)
@@ -155,6 +156,7 @@ const (
 // permissions is DESIGN.md's table of who may do what.
 var permissions = map[Action][]Role{
 	ActCustomerWrite:  {RoleSales, RoleCSM, RoleAdmin},
+	ActCustomerOwners: {RoleAdmin, RoleLeadership},
 	ActFollowUpAdd:    {RoleSales, RoleCSM, RoleAdmin},
 	ActCatalogueWrite: {RoleAdmin},
 	ActOrderCreate:    {RoleSales, RoleCSM},
