@@ -363,6 +363,17 @@ func TestRoleMatrix(t *testing.T) {
 			o := e.order(e.customer(), keel.OrderNew, e.product(keel.KindEdition, 1000, "USD"), 1, 12)
 			return "POST", fmt.Sprintf("/api/v1/orders/%d/submit", o), func(string) any { return nil }, get(fmt.Sprintf("/api/v1/orders/%d", o))
 		}, map[string]int{"sales": 0, "csm": 403}, 200}, // only the creator (sales) may submit
+		{"edit draft", func() (string, string, func(string) any, func() string) {
+			p := e.product(keel.KindEdition, 1000, "USD")
+			o := e.order(e.customer(), keel.OrderNew, p, 1, 12)
+			return "PUT", fmt.Sprintf("/api/v1/orders/%d", o), func(string) any {
+				return map[string]any{"kind": "new", "lines": []any{map[string]any{"product_id": p, "quantity": 2, "months": 12}}}
+			}, get(fmt.Sprintf("/api/v1/orders/%d", o))
+		}, map[string]int{"sales": 0, "csm": 403}, 200}, // only the creator (sales)
+		{"delete draft", func() (string, string, func(string) any, func() string) {
+			o := e.order(e.customer(), keel.OrderNew, e.product(keel.KindEdition, 1000, "USD"), 1, 12)
+			return "DELETE", fmt.Sprintf("/api/v1/orders/%d", o), func(string) any { return nil }, get(fmt.Sprintf("/api/v1/orders/%d", o))
+		}, map[string]int{"sales": 0, "csm": 403}, 204},
 		{"approve order", func() (string, string, func(string) any, func() string) {
 			o, total := e.pending()
 			return "POST", fmt.Sprintf("/api/v1/orders/%d/approve", o), func(string) any {

@@ -248,6 +248,11 @@ func TestBadBytesInJSON(t *testing.T) {
 			return map[string]any{"status": "disabled"}
 		}, []string{"status"}},
 		{"/api/v1/orders", "POST", "sales", "/api/v1/orders", order, []string{"kind", "lines[0].start"}},
+		{"/api/v1/orders/{id}", "PUT", "sales", fmt.Sprintf("/api/v1/orders/%d", ids.draft), func() map[string]any {
+			o := order()
+			delete(o, "customer_id")
+			return o
+		}, []string{"kind", "lines[0].start"}},
 		{"/api/v1/orders/{id}/approve", "POST", "finance", fmt.Sprintf("/api/v1/orders/%d/approve", ids.pending), func() map[string]any {
 			return map[string]any{"paid_amount": 1, "paid_at": today(), "payment_ref": "INV"}
 		}, []string{"paid_at", "payment_ref"}},
