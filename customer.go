@@ -54,6 +54,10 @@ func ValidTenant(field, id string) error {
 
 // Validate checks a new or changed customer.
 func (c Customer) Validate() error {
+	if err := validTexts("name", c.Name, "tenant_id", c.TenantID, "industry", c.Industry, "region", c.Region,
+		"website", c.Website, "notes", c.Notes); err != nil {
+		return err
+	}
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 		return Invalid("name", "must be 1 to %d characters", 200)
 	}
@@ -75,6 +79,9 @@ func (c Customer) Validate() error {
 	}
 	for i, ct := range c.Contacts {
 		field := fmt.Sprintf("contacts[%d]", i)
+		if err := validTexts(field+".name", ct.Name, field+".email", ct.Email, field+".phone", ct.Phone, field+".title", ct.Title); err != nil {
+			return err
+		}
 		if strings.TrimSpace(ct.Name) == "" || len(ct.Name) > 200 {
 			return Invalid(field+".name", "must be 1 to %d characters", 200)
 		}
@@ -106,6 +113,93 @@ func (c Customer) CheckOwners(sales, csm *Employee) error {
 		}
 	}
 	return nil
+}
+
+// Who owns a customer decides who works it and sees it as theirs, so a
+// customer's owners are guarded: staff must not take customers (and the
+// access that comes with them) by their own hand.
+//
+// Changing an owner is for admin and leadership (ActCustomerOwners), or
+// for the current owner handing theirs over — the sales owner the sales
+// ownership, the CSM owner the CSM ownership — to another employee or to
+// no one. Leadership may change owners and nothing else of a customer:
+// reassigning is what they do; keeping the record is sales' and CSMs'.
+// A customer a seller creates is theirs (DefaultSalesOwner) unless they
+// choose another owner; creating a customer takes no one's, so its first
+// owners are the creator's choice.
+
+// MayChangeOwner reports whether by may change c's owner of role (RoleSales
+// for the sales owner, RoleCSM for the CSM owner), by the rule above.
+func (c Customer) MayChangeOwner(by Employee, role Role) bool {
+	if by.Can(ActCustomerOwners) == nil {
+		return true
+	}
+	current := c.SalesOwner
+	if role == RoleCSM {
+		current = c.CSMOwner
+	}
+	return by.Can(ActCustomerWrite) == nil && current != nil && *current == by.ID
+}
+
+// CheckChange returns nil when by may change customer c, as it is stored,
+// into after: a change to anything but the owners needs ActCustomerWrite,
+// a change to an owner MayChangeOwner. It returns EUNAUTHORIZED for a
+// departed employee and EFORBIDDEN otherwise, naming the owner field
+// (sales_owner, csm_owner) when that is what by may not change.
+func (c Customer) CheckChange(by Employee, after Customer) error {
+	write := by.Can(ActCustomerWrite)
+	if ErrorCode(write) == EUNAUTHORIZED {
+		return write
+	}
+	if write != nil && by.Can(ActCustomerOwners) != nil {
+		return write
+	}
+	if write != nil && !c.sameRecord(after) {
+		return write
+	}
+	for _, o := range []struct {
+		field         string
+		role          Role
+		before, after *int64
+	}{{"sales_owner", RoleSales, c.SalesOwner, after.SalesOwner}, {"csm_owner", RoleCSM, c.CSMOwner, after.CSMOwner}} {
+		if sameOwner(o.before, o.after) || c.MayChangeOwner(by, o.role) {
+			continue
+		}
+		if o.role == RoleCSM {
+			return FieldErrorf(EFORBIDDEN, o.field, "only admin, leadership or the customer's CSM owner may change its CSM owner")
+		}
+		return FieldErrorf(EFORBIDDEN, o.field, "only admin, leadership or the customer's sales owner may change its sales owner")
+	}
+	return nil
+}
+
+// sameRecord reports whether c and d agree on everything but their owners
+// (and the times and version the store keeps).
+func (c Customer) sameRecord(d Customer) bool {
+	if c.Name != d.Name || c.TenantID != d.TenantID || c.Industry != d.Industry || c.Region != d.Region ||
+		c.Website != d.Website || c.Notes != d.Notes || len(c.Contacts) != len(d.Contacts) {
+		return false
+	}
+	for i := range c.Contacts {
+		if c.Contacts[i] != d.Contacts[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameOwner(a, b *int64) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// DefaultSalesOwner is the sales owner of a customer by creates without
+// choosing one: by when by sells, else no one.
+func DefaultSalesOwner(by Employee) *int64 {
+	if !by.Has(RoleSales) {
+		return nil
+	}
+	id := by.ID
+	return &id
 }
 
 // CustomerStatus is derived from a customer's subscriptions.
@@ -271,6 +365,9 @@ func (f FollowUp) Validate(now time.Time) error {
 	if f.At.Year() < 2000 || f.At.After(now.Add(24*time.Hour)) {
 		return Invalid("at", "%s is out of range (2000 to today)", f.At.Format(time.RFC3339))
 	}
+	if err := ValidText("text", f.Text); err != nil {
+		return err
+	}
 	if strings.TrimSpace(f.Text) == "" {
 		return Invalid("text", "required")
 	}
@@ -282,6 +379,9 @@ func (f FollowUp) Validate(now time.Time) error {
 	}
 	for i, a := range f.Attachments {
 		field := fmt.Sprintf("attachments[%d]", i)
+		if err := validTexts(field+".name", a.Name, field+".content_type", a.ContentType); err != nil {
+			return err
+		}
 		if strings.TrimSpace(a.Name) == "" || len(a.Name) > 255 || strings.ContainsAny(a.Name, "/\\\x00") {
 			return Invalid(field+".name", "must be a file name of 1 to %d characters", 255)
 		}

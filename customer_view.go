@@ -26,6 +26,14 @@ type CustomerFilter struct {
 // Validate checks a filter as typed: a search of at most 200 characters, a
 // known status.
 func (f CustomerFilter) Validate() error {
+	if err := ValidText("q", f.Query); err != nil {
+		return err
+	}
+	for _, t := range f.Tenants {
+		if err := ValidText("tenant", t); err != nil {
+			return err
+		}
+	}
 	if len(f.Query) > 200 {
 		return Invalid("q", "at most %d characters", 200)
 	}

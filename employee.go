@@ -71,6 +71,9 @@ func (e Employee) Has(r Role) bool {
 
 // Validate checks a new or changed employee record.
 func (e Employee) Validate() error {
+	if err := validTexts("email", e.Email, "name", e.Name); err != nil {
+		return err
+	}
 	if !validEmail(e.Email) {
 		return Invalid("email", "%q is not an email address", e.Email)
 	}
@@ -141,6 +144,7 @@ type Action string
 // employee; everything that changes one is listed here.
 const (
 	ActCustomerWrite  Action = "customer.write"  // create or update a customer, its contacts
+	ActCustomerOwners Action = "customer.owners" // change any customer's sales or CSM owner (see Customer.CheckChange)
 	ActFollowUpAdd    Action = "followup.add"    // add a follow-up record
 	ActCatalogueWrite Action = "catalogue.write" // products, their status and prices
 	ActOrderCreate    Action = "order.create"    // create an order (and submit one's own)
@@ -156,6 +160,7 @@ const (
 // permissions is DESIGN.md's table of who may do what.
 var permissions = map[Action][]Role{
 	ActCustomerWrite:  {RoleSales, RoleCSM, RoleAdmin},
+	ActCustomerOwners: {RoleAdmin, RoleLeadership},
 	ActFollowUpAdd:    {RoleSales, RoleCSM, RoleAdmin},
 	ActCatalogueWrite: {RoleAdmin},
 	ActOrderCreate:    {RoleSales, RoleCSM},

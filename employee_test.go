@@ -129,6 +129,7 @@ func TestEmployeeCanMatrix(t *testing.T) {
 		needs string // the roles the refusal names
 	}{
 		{keel.ActCustomerWrite, row{admin: true, sales: true, csm: true}, "sales or csm or admin"},
+		{keel.ActCustomerOwners, row{admin: true, leadership: true}, "admin or leadership"},
 		{keel.ActFollowUpAdd, row{admin: true, sales: true, csm: true}, "sales or csm or admin"},
 		{keel.ActCatalogueWrite, row{admin: true}, "admin"},
 		{keel.ActOrderCreate, row{sales: true, csm: true}, "sales or csm"},

@@ -243,7 +243,7 @@ func NewOrder(by Employee, req OrderRequest, now Moment) (Order, error) {
 			o.Currency = v.Currency
 			line.PriceVersionID, line.UnitAmount, line.Period = v.ID, v.Amount, v.Period
 			if line.overLimit() {
-				return Order{}, Invalid(field, "the line total is over the limit of %d", int64(MaxAmount))
+				return Order{}, Invalid(field, "the line total is over the limit of %s %s", FormatAmount(MaxAmount, v.Currency), v.Currency)
 			}
 		}
 		o.Lines = append(o.Lines, line)
@@ -395,11 +395,15 @@ func (p Payment) same(q Payment) bool {
 // between 2000 and today, a payment's day being the reporting day its
 // instant falls on.
 func (p Payment) validate(o *Order, now Moment) error {
+	if err := ValidText("payment_ref", p.Reference); err != nil {
+		return err
+	}
 	switch day := now.Calendar.Day(p.PaidAt); {
 	case p.Amount < 0:
 		return Invalid("paid_amount", "must not be negative")
 	case p.Amount > o.Total():
-		return Invalid("paid_amount", "%d is more than the order total %d %s", p.Amount, o.Total(), o.Currency)
+		return Invalid("paid_amount", "%s %s is more than the order total %s %s",
+			FormatAmount(p.Amount, o.Currency), o.Currency, FormatAmount(o.Total(), o.Currency), o.Currency)
 	case p.PaidAt.IsZero():
 		return Invalid("paid_at", "required")
 	case day.Year() < 2000 || day.After(now.Today()):
@@ -420,6 +424,9 @@ func (o *Order) Reject(by Employee, reason string, now time.Time) error {
 	}
 	if o.Status != OrderPending {
 		return Errorf(ECONFLICT, "order %d is %s; only an order pending approval can be rejected", o.ID, o.Status)
+	}
+	if err := ValidText("reason", reason); err != nil {
+		return err
 	}
 	if strings.TrimSpace(reason) == "" {
 		return Invalid("reason", "required (say why, so sales can fix the order)")

@@ -1040,3 +1040,39 @@ func TestLineTotals(t *testing.T) {
 		t.Errorf("Order.Total() = %d, want %d", got, want)
 	}
 }
+
+// TestRefusalsShowMoneyInCurrencyUnits: a refusal that names an amount
+// writes it as the pages do, with its currency — never in minor units,
+// where a 60.00 USD order once read as "order total 6000 USD".
+func TestRefusalsShowMoneyInCurrencyUnits(t *testing.T) {
+	now := at("2026-03-10")
+	o, err := keel.NewOrder(seller, request(keel.OrderNew, line(basic, 6, 1)), keel.UTC.At(now))
+	wantOK(t, err)
+	o.ID = 33
+	_, err = o.Submit(seller, keel.CustomerState{}, keel.UTC.At(now))
+	wantOK(t, err)
+	_, _, err = o.Approve(finance, keel.Payment{Amount: 600_000, PaidAt: now, Reference: "INV-33"}, nil, keel.UTC.At(now))
+	wantError(t, err, keel.EINVALID, "paid_amount")
+	if got, want := keel.ErrorMessage(err), "paid_amount: 6,000.00 USD is more than the order total 60.00 USD"; got != want {
+		t.Errorf("over-large payment: %q, want %q", got, want)
+	}
+
+	_, err = keel.NewOrder(seller, request(keel.OrderAddon, line(whale, 1, 2)), keel.UTC.At(now))
+	if got, want := keel.ErrorMessage(err), "lines[0]: the line total is over the limit of 10,000,000,000.00 USD"; got != want {
+		t.Errorf("line over the limit: %q, want %q", got, want)
+	}
+
+	for _, tt := range []struct {
+		v    keel.PriceVersion
+		want string
+	}{
+		{keel.PriceVersion{Amount: keel.MaxAmount + 1, Currency: "USD", Period: keel.PeriodMonth, EffectiveFrom: day("2026-01-01")},
+			"amount: 10,000,000,000.01 USD is over the limit of 10,000,000,000.00 USD"},
+		{keel.PriceVersion{Amount: keel.MaxAmount + 1, Currency: "JPY", Period: keel.PeriodMonth, EffectiveFrom: day("2026-01-01")},
+			"amount: 1,000,000,000,001 JPY is over the limit of 1,000,000,000,000 JPY"},
+	} {
+		if got := keel.ErrorMessage(tt.v.Validate()); got != tt.want {
+			t.Errorf("price over the limit: %q, want %q", got, tt.want)
+		}
+	}
+}

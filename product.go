@@ -56,6 +56,9 @@ func (p Product) Validate() error {
 	if !codePattern.MatchString(p.Code) {
 		return Invalid("code", "%q must be 1 to 64 lower-case letters, digits, '.', '_' or '-'", p.Code)
 	}
+	if err := validTexts("name", p.Name, "unit", p.Unit); err != nil {
+		return err
+	}
 	if strings.TrimSpace(p.Name) == "" || len(p.Name) > 200 {
 		return Invalid("name", "must be 1 to %d characters", 200)
 	}
@@ -121,7 +124,7 @@ func (v PriceVersion) Validate() error {
 		return Invalid("amount", "must not be negative")
 	}
 	if v.Amount > MaxAmount {
-		return Invalid("amount", "%d is over the limit of %d", v.Amount, int64(MaxAmount))
+		return Invalid("amount", "%s %s is over the limit of %s %s", FormatAmount(v.Amount, v.Currency), v.Currency, FormatAmount(MaxAmount, v.Currency), v.Currency)
 	}
 	if err := ValidCurrency("currency", v.Currency); err != nil {
 		return err

@@ -110,6 +110,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty 
 	if err != nil {
 		return jsonError("", err, limit)
 	}
+	if err := jsonText("", v); err != nil {
+		return err
+	}
 	// One value, nothing after it: a second object is a client bug.
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -131,7 +134,7 @@ func decodeInto(raw json.RawMessage, prefix string, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(prefix, err, 0)
 	}
-	return nil
+	return jsonText(prefix, v)
 }
 
 // jsonError turns a decoding error into an EINVALID (or ETOOLARGE) error
@@ -199,6 +202,9 @@ type optional[T any] struct {
 	Null bool
 	V    T
 }
+
+// textValue is the value whose strings jsonText checks.
+func (o optional[T]) textValue() any { return o.V }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (o *optional[T]) UnmarshalJSON(b []byte) error {

@@ -13,6 +13,8 @@ import (
 // transitions and what each granted.
 type OrderStore interface {
 	CreateOrder(ctx context.Context, by keel.Employee, customerID int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
+	EditOrder(ctx context.Context, by keel.Employee, id int64, kind keel.OrderKind, lines []keel.LineRequest) (keel.Order, error)
+	DeleteOrder(ctx context.Context, by keel.Employee, id int64) error
 	SubmitOrder(ctx context.Context, by keel.Employee, id int64) (keel.Order, error)
 	ApproveOrder(ctx context.Context, by keel.Employee, id int64, p keel.Payment) (keel.Order, error)
 	RejectOrder(ctx context.Context, by keel.Employee, id int64, reason string) (keel.Order, error)
@@ -146,30 +148,75 @@ func (s *server) handleOrderCreate() http.HandlerFunc {
 		if req.CustomerID != nil {
 			customerID = *req.CustomerID
 		}
-		if len(req.Lines) > keel.MaxLines { // before decoding them all
-			return keel.Invalid("lines", "at most %d lines", keel.MaxLines)
-		}
-		lines := make([]keel.LineRequest, len(req.Lines))
-		for i, raw := range req.Lines {
-			field := fmt.Sprintf("lines[%d]", i)
-			var l lineRequest
-			if err := decodeInto(raw, field+".", &l); err != nil {
-				return err
-			}
-			lines[i] = keel.LineRequest{ProductID: l.ProductID, Quantity: l.Quantity, Months: l.Months}
-			if l.Start != "" {
-				start, err := parseDay(field+".start", l.Start)
-				if err != nil {
-					return err
-				}
-				lines[i].Start = &start
-			}
+		lines, err := decodeLines(req.Lines)
+		if err != nil {
+			return err
 		}
 		o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), customerID, keel.OrderKind(req.Kind), lines)
 		if err != nil {
 			return err
 		}
 		writeCreated(w, location("orders", o.ID), toOrderJSON(o))
+		return nil
+	})
+}
+
+// decodeLines reads an order's lines, naming each field as lines[i].….
+func decodeLines(raws []json.RawMessage) ([]keel.LineRequest, error) {
+	if len(raws) > keel.MaxLines { // before decoding them all
+		return nil, keel.Invalid("lines", "at most %d lines", keel.MaxLines)
+	}
+	lines := make([]keel.LineRequest, len(raws))
+	for i, raw := range raws {
+		field := fmt.Sprintf("lines[%d]", i)
+		var l lineRequest
+		if err := decodeInto(raw, field+".", &l); err != nil {
+			return nil, err
+		}
+		lines[i] = keel.LineRequest{ProductID: l.ProductID, Quantity: l.Quantity, Months: l.Months}
+		if l.Start != "" {
+			start, err := parseDay(field+".start", l.Start)
+			if err != nil {
+				return nil, err
+			}
+			lines[i].Start = &start
+		}
+	}
+	return lines, nil
+}
+
+// orderEditRequest is the body of PUT /orders/{id}: a draft's kind and
+// lines, replaced. Its customer stays.
+type orderEditRequest struct {
+	Kind  string            `json:"kind"`
+	Lines []json.RawMessage `json:"lines"`
+}
+
+// handleOrderEdit replaces a draft's kind and lines (its creator only).
+func (s *server) handleOrderEdit() http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		var req orderEditRequest
+		return s.orderAction(w, r, false, &req, func(by keel.Employee, id int64) (keel.Order, error) {
+			lines, err := decodeLines(req.Lines)
+			if err != nil {
+				return keel.Order{}, err
+			}
+			return s.orders.EditOrder(r.Context(), by, id, keel.OrderKind(req.Kind), lines)
+		})
+	})
+}
+
+// handleOrderDelete deletes a draft (its creator only): 204, no body.
+func (s *server) handleOrderDelete() http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r, keel.OrderNotFound)
+		if err != nil {
+			return err
+		}
+		if err := s.orders.DeleteOrder(r.Context(), employeeFrom(r.Context()), id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
 }

@@ -51,6 +51,7 @@ type apiEnv struct {
 	srv    *httptest.Server
 	h      http.Handler
 	pws    map[string]string // email → password
+	logs   *logBuffer        // what the console logged at WARN and above
 }
 
 var seq atomic.Int64
@@ -104,7 +105,9 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	deps := console.Deps{Warehouse: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Now: now, Calendar: cal}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	deps := console.Deps{Warehouse: wh, Names: db, Store: db, Log: log, Now: now, Calendar: cal}
 	for _, tweak := range tweaks {
 		tweak(&deps)
 	}
@@ -114,7 +117,7 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &apiEnv{t: t, url: srv.URL, srv: srv, h: h, pws: map[string]string{}, db: db, wh: wh, tokens: map[string]string{"none": "", "bad": postgres.TokenPrefix + "not-a-real-token"}, emps: map[string]keel.Employee{}}
+	e := &apiEnv{t: t, url: srv.URL, srv: srv, h: h, pws: map[string]string{}, db: db, wh: wh, logs: logs, tokens: map[string]string{"none": "", "bad": postgres.TokenPrefix + "not-a-real-token"}, emps: map[string]keel.Employee{}}
 	for _, name := range []string{"admin", "sales", "csm", "finance", "leadership", "departed"} {
 		role := keel.Role(name)
 		if name == "departed" {
@@ -381,6 +384,17 @@ func TestRoleMatrix(t *testing.T) {
 			o := e.order(e.customer(), keel.OrderNew, e.product(keel.KindEdition, 1000, "USD"), 1, 12)
 			return "POST", fmt.Sprintf("/api/v1/orders/%d/submit", o), func(string) any { return nil }, get(fmt.Sprintf("/api/v1/orders/%d", o))
 		}, map[string]int{"sales": 0, "csm": 403}, 200}, // only the creator (sales) may submit
+		{"edit draft", func() (string, string, func(string) any, func() string) {
+			p := e.product(keel.KindEdition, 1000, "USD")
+			o := e.order(e.customer(), keel.OrderNew, p, 1, 12)
+			return "PUT", fmt.Sprintf("/api/v1/orders/%d", o), func(string) any {
+				return map[string]any{"kind": "new", "lines": []any{map[string]any{"product_id": p, "quantity": 2, "months": 12}}}
+			}, get(fmt.Sprintf("/api/v1/orders/%d", o))
+		}, map[string]int{"sales": 0, "csm": 403}, 200}, // only the creator (sales)
+		{"delete draft", func() (string, string, func(string) any, func() string) {
+			o := e.order(e.customer(), keel.OrderNew, e.product(keel.KindEdition, 1000, "USD"), 1, 12)
+			return "DELETE", fmt.Sprintf("/api/v1/orders/%d", o), func(string) any { return nil }, get(fmt.Sprintf("/api/v1/orders/%d", o))
+		}, map[string]int{"sales": 0, "csm": 403}, 204},
 		{"approve order", func() (string, string, func(string) any, func() string) {
 			o, total := e.pending()
 			return "POST", fmt.Sprintf("/api/v1/orders/%d/approve", o), func(string) any {
@@ -898,7 +912,8 @@ func TestCustomerUpdateAndLists(t *testing.T) {
 	if loc := fmt.Sprintf("/api/v1/customers/%d", cid); c["id"] == nil || e.call("csm", "GET", loc, nil).status != 200 {
 		t.Errorf("created customer not at %s", loc)
 	}
-	c = e.must(200, "sales", "PATCH", fmt.Sprintf("/api/v1/customers/%d", cid), map[string]any{"notes": "met at a fair", "csm_owner": nil})
+	// The CSM owner lets the customer go (only they, admin or leadership may).
+	c = e.must(200, "csm", "PATCH", fmt.Sprintf("/api/v1/customers/%d", cid), map[string]any{"notes": "met at a fair", "csm_owner": nil})
 	if c["name"] != name || c["region"] != "EU" || c["notes"] != "met at a fair" || c["csm_owner"] != nil {
 		t.Errorf("after PATCH %v, want the name and region kept, notes set, csm owner cleared", c)
 	}

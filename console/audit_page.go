@@ -40,7 +40,8 @@ func auditRows(v auditView, entries []keel.AuditEntry) []auditRow {
 		}
 		switch a.Entity {
 		case "customer", "order", "product", "employee":
-			if a.EntityID > 0 {
+			// A record deleted (a draft order) has no page to link to.
+			if a.EntityID > 0 && !(before != nil && after == nil) {
 				link = "/" + a.Entity + "s/" + strconv.FormatInt(a.EntityID, 10)
 			}
 		}

@@ -19,6 +19,10 @@ type customerForm struct {
 	Conflict                             bool
 	Unsaved                              []custUnsavedField // on a conflict: what the employee typed that differs
 	SalesOwners, CSMOwners               []option
+	// What the employee may not change of the customer as stored, shown
+	// disabled (and so not sent): the record for leadership, an owner
+	// for whoever does not hold it (keel.Customer.MayChangeOwner).
+	RecordLocked, SalesLocked, CSMLocked bool
 }
 
 // custUnsavedField is a value typed into a form that a conflict kept from
@@ -40,13 +44,32 @@ func formOfCustomer(c keel.Customer) customerForm {
 	return f
 }
 
+// lockFor marks what by may not change of customer c as stored.
+func (f *customerForm) lockFor(by keel.Employee, c keel.Customer) {
+	f.RecordLocked = by.Can(keel.ActCustomerWrite) != nil
+	f.SalesLocked, f.CSMLocked = !c.MayChangeOwner(by, keel.RoleSales), !c.MayChangeOwner(by, keel.RoleCSM)
+}
+
 // customerFormOf reads the posted form. Contact rows left blank are
-// dropped; the rest are validated by the customer's own rules.
-func customerFormOf(r *http.Request) customerForm {
-	v := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
-	f := customerForm{Name: v("name"), TenantID: v("tenant_id"), SalesOwner: v("sales_owner"), CSMOwner: v("csm_owner"),
-		Industry: v("industry"), Region: v("region"), Website: v("website"), Notes: strings.TrimSpace(r.PostFormValue("notes"))}
-	f.Version, _ = strconv.ParseInt(v("version"), 10, 64)
+// dropped; the rest are validated by the customer's own rules. An input
+// the form did not send — one shown disabled, as what the employee may
+// not change — keeps its value in cur, the customer as stored (nil for a
+// new one: empty).
+func customerFormOf(r *http.Request, cur *keel.Customer) customerForm {
+	var was customerForm
+	if cur != nil {
+		was = formOfCustomer(*cur)
+	}
+	v := func(name string, old string) string {
+		if _, sent := r.PostForm[name]; !sent {
+			return old
+		}
+		return strings.TrimSpace(r.PostFormValue(name))
+	}
+	f := customerForm{Name: v("name", was.Name), TenantID: v("tenant_id", was.TenantID), SalesOwner: v("sales_owner", was.SalesOwner),
+		CSMOwner: v("csm_owner", was.CSMOwner), Industry: v("industry", was.Industry), Region: v("region", was.Region),
+		Website: v("website", was.Website), Notes: v("notes", was.Notes)}
+	f.Version, _ = strconv.ParseInt(v("version", ""), 10, 64)
 	col := func(name string, i int) string {
 		vs := r.PostForm[name]
 		if i < len(vs) {
@@ -55,6 +78,9 @@ func customerFormOf(r *http.Request) customerForm {
 		return ""
 	}
 	n := max(len(r.PostForm["contact_name"]), len(r.PostForm["contact_email"]), len(r.PostForm["contact_phone"]), len(r.PostForm["contact_title"]))
+	if n == 0 {
+		f.Contacts = was.Contacts
+	}
 	for i := 0; i < n && i <= keel.MaxContacts; i++ {
 		c := keel.Contact{Name: col("contact_name", i), Email: col("contact_email", i), Phone: col("contact_phone", i), Title: col("contact_title", i)}
 		if c != (keel.Contact{}) {
@@ -120,17 +146,42 @@ func (s *server) renderCustomerForm(w http.ResponseWriter, r *http.Request, stat
 	return nil
 }
 
+// needCustomerChange lets a page request through only when the signed-in
+// employee may change something of a customer (mayChangeCustomers).
+func (s *server) needCustomerChange(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mayChangeCustomers(employeeFrom(r.Context())) != nil {
+			s.renderError(w, r, keel.Errorf(keel.EFORBIDDEN, "Your role does not allow this."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newCustomerForm is the empty form of a new customer: its sales owner
+// is its creator when they sell (keel.DefaultSalesOwner).
+func newCustomerForm(by keel.Employee) customerForm {
+	var f customerForm
+	if id := keel.DefaultSalesOwner(by); id != nil {
+		f.SalesOwner = strconv.FormatInt(*id, 10)
+	}
+	return f
+}
+
 func (s *server) handleCustomerNewPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		return s.renderCustomerForm(w, r, http.StatusOK, customerForm{})
+		return s.renderCustomerForm(w, r, http.StatusOK, newCustomerForm(employeeFrom(r.Context())))
 	})
 }
 
 func (s *server) handleCustomerCreatePage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		f := customerFormOf(r)
+		f := customerFormOf(r, nil)
 		f.ID, f.Version = 0, 0
+		if _, sent := r.PostForm["sales_owner"]; !sent {
+			f.SalesOwner = newCustomerForm(employeeFrom(r.Context())).SalesOwner
+		}
 		c, err := f.customer()
 		var v keel.CustomerView
 		if err == nil {
@@ -154,7 +205,9 @@ func (s *server) handleCustomerEditPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return s.renderCustomerForm(w, r, http.StatusOK, formOfCustomer(v.Customer))
+		f := formOfCustomer(v.Customer)
+		f.lockFor(employeeFrom(r.Context()), v.Customer)
+		return s.renderCustomerForm(w, r, http.StatusOK, f)
 	})
 }
 
@@ -165,19 +218,22 @@ func (s *server) handleCustomerEditPage() http.HandlerFunc {
 func (s *server) handleCustomerSavePage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		id, err := pathID(r, keel.CustomerNotFound)
+		me := employeeFrom(r.Context())
+		cur, err := pathRecord(r, keel.CustomerNotFound, s.customers.Customer)
 		if err != nil {
 			return err
 		}
-		f := customerFormOf(r)
+		id := cur.ID
+		f := customerFormOf(r, &cur.Customer)
 		f.ID = id
+		f.lockFor(me, cur.Customer)
 		if f.Version < 1 {
 			f.Error = l.T("version: missing; reload the edit page and make the change again.")
 			return s.renderCustomerForm(w, r, http.StatusBadRequest, f)
 		}
 		c, err := f.customer()
 		if err == nil {
-			_, err = s.customers.UpdateCustomer(r.Context(), employeeFrom(r.Context()), c)
+			_, err = s.customers.UpdateCustomer(r.Context(), me, c)
 		}
 		if errors.Is(err, keel.ErrChanged) {
 			cur, err := s.customers.Customer(r.Context(), id)
@@ -189,6 +245,7 @@ func (s *server) handleCustomerSavePage() http.HandlerFunc {
 				return err
 			}
 			nf := formOfCustomer(cur.Customer)
+			nf.lockFor(me, cur.Customer)
 			nf.Conflict = true
 			nf.Error = l.T("Someone else saved this customer after you opened the form. It now shows their values; your changes, listed below, were not saved.")
 			nf.Unsaved = custUnsavedChanges(l, f, nf, employeeNames(emps))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keelhq/keel"
 )
@@ -23,8 +24,10 @@ type lineForm struct {
 	Error                              string // what the refusal says, shown beside the row
 }
 
-// orderForm is the new-order form, as typed.
+// orderForm is the new-order form, as typed; with an ID, the same form
+// editing that draft (whose customer is fixed).
 type orderForm struct {
+	ID            int64
 	Customer      string
 	CustomerFixed bool
 	CustomerName  string
@@ -105,36 +108,72 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 			ln.Products[j] = p
 		}
 	}
-	s.render(w, r, status, "order_new", page{Title: l.T("New order"), Nav: "orders", Data: f})
+	title := l.T("New order")
+	if f.ID != 0 {
+		title = l.T("Edit order %d", f.ID)
+	}
+	s.render(w, r, status, "order_new", page{Title: title, Nav: "orders", Data: f})
 	return nil
+}
+
+// orderFormOf reads the posted order form: its rows are as many as the
+// form sent, at least orderFormRows.
+func orderFormOf(r *http.Request) orderForm {
+	f := orderForm{Customer: strings.TrimSpace(r.PostFormValue("customer_id")), CustomerFixed: r.PostFormValue("customer_fixed") == "1",
+		Kind: r.PostFormValue("kind")}
+	rows := orderFormRows
+	for i := rows; i < keel.MaxLines; i++ {
+		if _, ok := r.PostForm[fmt.Sprintf("lines[%d].product_id", i)]; ok {
+			rows = i + 1
+		}
+	}
+	for i := 0; i < rows; i++ {
+		p := fmt.Sprintf("lines[%d].", i)
+		f.Lines = append(f.Lines, lineForm{Index: i, ProductID: strings.TrimSpace(r.PostFormValue(p + "product_id")),
+			Quantity: strings.TrimSpace(r.PostFormValue(p + "quantity")), Months: strings.TrimSpace(r.PostFormValue(p + "months")),
+			Start: strings.TrimSpace(r.PostFormValue(p + "start"))})
+	}
+	return f
+}
+
+// formOfOrder is the form editing draft o, prefilled with its lines and
+// room for a few more.
+func formOfOrder(o keel.Order) orderForm {
+	f := orderForm{ID: o.ID, Customer: strconv.FormatInt(o.CustomerID, 10), CustomerFixed: true, Kind: string(o.Kind)}
+	for i, ln := range o.Lines {
+		lf := lineForm{Index: i, ProductID: strconv.FormatInt(ln.ProductID, 10), Quantity: strconv.FormatInt(ln.Quantity, 10),
+			Months: strconv.Itoa(ln.Months)}
+		if ln.Start != nil {
+			lf.Start = ln.Start.Format(time.DateOnly)
+		}
+		f.Lines = append(f.Lines, lf)
+	}
+	for i := len(f.Lines); i < max(orderFormRows, len(o.Lines)+2) && i < keel.MaxLines; i++ {
+		f.Lines = append(f.Lines, lineForm{Index: i})
+	}
+	return f
+}
+
+// refuseOrderForm shows the form again with a refusal the employee can
+// act on, beside the row it is about.
+func (s *server) refuseOrderForm(w http.ResponseWriter, r *http.Request, f orderForm, err error) error {
+	l := s.langOf(r)
+	f.Error = l.Refusal(err)
+	var e *keel.Error
+	if errors.As(err, &e) {
+		if i, rest, ok := lineField(e.Field); ok && i < len(f.Lines) {
+			f.Lines[i].Bad, f.Lines[i].BadField, f.Lines[i].Error = true, strings.TrimPrefix(rest, "."), l.Reason(e)
+		}
+	}
+	return s.renderOrderForm(w, r, statusOf(keel.ErrorCode(err)), f)
 }
 
 func (s *server) handleOrderCreateForm() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		l := s.langOf(r)
-		f := orderForm{Customer: strings.TrimSpace(r.PostFormValue("customer_id")), CustomerFixed: r.PostFormValue("customer_fixed") == "1",
-			Kind: r.PostFormValue("kind")}
-		rows := orderFormRows
-		for i := rows; i < keel.MaxLines; i++ {
-			if _, ok := r.PostForm[fmt.Sprintf("lines[%d].product_id", i)]; ok {
-				rows = i + 1
-			}
-		}
-		for i := 0; i < rows; i++ {
-			p := fmt.Sprintf("lines[%d].", i)
-			f.Lines = append(f.Lines, lineForm{Index: i, ProductID: strings.TrimSpace(r.PostFormValue(p + "product_id")),
-				Quantity: strings.TrimSpace(r.PostFormValue(p + "quantity")), Months: strings.TrimSpace(r.PostFormValue(p + "months")),
-				Start: strings.TrimSpace(r.PostFormValue(p + "start"))})
-		}
+		f := orderFormOf(r)
 		o, err := s.createOrder(r, &f)
 		if formRefused(err) {
-			f.Error = l.Refusal(err)
-			var e *keel.Error
-			if errors.As(err, &e) {
-				if i, rest, ok := lineField(e.Field); ok && i < len(f.Lines) {
-					f.Lines[i].Bad, f.Lines[i].BadField, f.Lines[i].Error = true, strings.TrimPrefix(rest, "."), l.Reason(e)
-				}
-			}
 			if f.CustomerFixed {
 				// A fixed customer that is not there (any more): offer the picker.
 				id, _ := strconv.ParseInt(f.Customer, 10, 64)
@@ -144,7 +183,7 @@ func (s *server) handleOrderCreateForm() http.HandlerFunc {
 				}
 				f.CustomerFixed = names[id] != ""
 			}
-			return s.renderOrderForm(w, r, statusOf(keel.ErrorCode(err)), f)
+			return s.refuseOrderForm(w, r, f, err)
 		}
 		if err != nil {
 			return err
@@ -179,8 +218,17 @@ func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) 
 	if err != nil {
 		return keel.Order{}, err
 	}
-	var lines []keel.LineRequest
-	var rowOf []int // the form row of each line
+	lines, rowOf, err := f.lineRequests()
+	if err != nil {
+		return keel.Order{}, err
+	}
+	o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, keel.OrderKind(f.Kind), lines)
+	return o, rowError(err, rowOf)
+}
+
+// lineRequests reads the typed rows into lines, skipping empty rows;
+// rowOf is the form row of each line.
+func (f orderForm) lineRequests() (lines []keel.LineRequest, rowOf []int, err error) {
 	for i, ln := range f.Lines {
 		if ln.ProductID == "" && ln.Quantity == "" && ln.Months == "" && ln.Start == "" {
 			continue
@@ -188,33 +236,80 @@ func (s *server) createOrder(r *http.Request, f *orderForm) (keel.Order, error) 
 		field := fmt.Sprintf("lines[%d]", i)
 		pid, err := formInt(field+".product_id", ln.ProductID)
 		if err != nil {
-			return keel.Order{}, err
+			return nil, nil, err
 		}
 		qty, err := formInt(field+".quantity", ln.Quantity)
 		if err != nil {
-			return keel.Order{}, err
+			return nil, nil, err
 		}
 		months, err := formInt(field+".months", ln.Months)
 		if err != nil {
-			return keel.Order{}, err
+			return nil, nil, err
 		}
 		lr := keel.LineRequest{ProductID: pid, Quantity: qty, Months: int(months)}
 		if ln.Start != "" {
 			start, err := parseDay(field+".start", ln.Start)
 			if err != nil {
-				return keel.Order{}, err
+				return nil, nil, err
 			}
 			lr.Start = &start
 		}
 		lines = append(lines, lr)
 		rowOf = append(rowOf, i)
 	}
-	o, err := s.orders.CreateOrder(r.Context(), employeeFrom(r.Context()), cid, keel.OrderKind(f.Kind), lines)
+	return lines, rowOf, nil
+}
+
+// rowError names a refusal about lines[k] — the k-th filled row — after
+// the row of the form it came from.
+func rowError(err error, rowOf []int) error {
 	var e *keel.Error
 	if errors.As(err, &e) {
 		if k, rest, ok := lineField(e.Field); ok && k < len(rowOf) {
-			return keel.Order{}, keel.FieldErrorf(e.Code, fmt.Sprintf("lines[%d]%s", rowOf[k], rest), e.Key, e.Args...)
+			return keel.FieldErrorf(e.Code, fmt.Sprintf("lines[%d]%s", rowOf[k], rest), e.Key, e.Args...)
 		}
 	}
-	return o, err
+	return err
+}
+
+// handleOrderEditPage is the new-order form editing a draft, for its
+// creator; anyone else gets the refusal the edit would give.
+func (s *server) handleOrderEditPage() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		o, err := pathRecord(r, keel.OrderNotFound, s.orders.Order)
+		if err != nil {
+			return err
+		}
+		if err := o.CheckEdit(employeeFrom(r.Context())); err != nil {
+			return err
+		}
+		return s.renderOrderForm(w, r, http.StatusOK, formOfOrder(o))
+	})
+}
+
+// handleOrderSaveForm stores an edited draft; its customer is the order's,
+// whatever the form says.
+func (s *server) handleOrderSaveForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		o, err := pathRecord(r, keel.OrderNotFound, s.orders.Order)
+		if err != nil {
+			return err
+		}
+		f := orderFormOf(r)
+		f.ID, f.Customer, f.CustomerFixed = o.ID, strconv.FormatInt(o.CustomerID, 10), true
+		lines, rowOf, err := f.lineRequests()
+		if err == nil {
+			_, err = s.orders.EditOrder(r.Context(), employeeFrom(r.Context()), o.ID, keel.OrderKind(f.Kind), lines)
+			err = rowError(err, rowOf)
+		}
+		if formRefused(err) {
+			return s.refuseOrderForm(w, r, f, err)
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, fmt.Sprintf("/orders/%d", o.ID), l.T("Draft saved."))
+		return nil
+	})
 }

@@ -47,6 +47,7 @@ type orderData struct {
 	Subs        []subscriptionRow
 	ShowSubs    bool
 	CanSubmit   bool
+	CanEdit     bool // edit or delete: a draft, for its creator
 	CanDecide   bool // approve or reject
 	CanVoid     bool
 	Approve     approveForm
@@ -138,6 +139,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 	}
 
 	d.CanSubmit = o.Status == keel.OrderDraft && me.ID == o.CreatedBy && me.Can(keel.ActOrderCreate) == nil
+	d.CanEdit = o.CheckEdit(me) == nil
 	d.CanDecide = o.Status == keel.OrderPending && me.Can(keel.ActOrderDecide) == nil
 	d.CanVoid = o.Status == keel.OrderApproved && me.Can(keel.ActOrderDecide) == nil
 	if st.Approve != nil {
@@ -207,7 +209,7 @@ func (s *server) handleOrderApproveForm() http.HandlerFunc {
 		f := approveForm{PaidAmount: strings.TrimSpace(r.PostFormValue("paid_amount")), PaidAt: strings.TrimSpace(r.PostFormValue("paid_at")),
 			PaymentRef: strings.TrimSpace(r.PostFormValue("payment_ref"))}
 		return s.orderTransition(w, r, orderState{Approve: &f}, func(by keel.Employee, o keel.Order) (string, error) {
-			amount, err := keel.ParseAmount("paid_amount", f.PaidAmount, o.Currency)
+			amount, err := keel.ParseAmount("paid_amount", f.PaidAmount, o.Currency, l.Locale)
 			if err != nil {
 				return "", err
 			}
@@ -235,6 +237,34 @@ func (s *server) handleOrderRejectForm() http.HandlerFunc {
 			}
 			return l.T("Order %d rejected.", o.ID), nil
 		})
+	})
+}
+
+// handleOrderDeleteForm deletes a draft, for its creator, once the box
+// saying so is ticked; back to the list of orders.
+func (s *server) handleOrderDeleteForm() http.HandlerFunc {
+	return s.page(func(w http.ResponseWriter, r *http.Request) error {
+		l := s.langOf(r)
+		o, err := pathRecord(r, keel.OrderNotFound, s.orders.Order)
+		if err != nil {
+			return err
+		}
+		me := employeeFrom(r.Context())
+		if err := o.Delete(me); err != nil {
+			return err // not theirs, or not a draft: refused before anything is asked
+		}
+		err = keel.Invalid("confirm", "tick the box to confirm that the draft is deleted")
+		if r.PostFormValue("confirm") == "yes" {
+			err = s.orders.DeleteOrder(r.Context(), me, o.ID)
+		}
+		if formRefused(err) {
+			return s.renderOrder(w, r, statusOf(keel.ErrorCode(err)), o.ID, orderState{Error: l.Refusal(err)})
+		}
+		if err != nil {
+			return err
+		}
+		s.redirect(w, r, "/orders", l.T("Draft order %d deleted.", o.ID))
+		return nil
 	})
 }
 

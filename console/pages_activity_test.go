@@ -112,6 +112,7 @@ func newActivityEnv(t *testing.T) *activityEnv {
 	}
 	customer := func(name, tenant string, sales bool) int64 {
 		body := map[string]any{"name": name, "tenant_id": tenant, "csm_owner": e.emps["csm"].ID}
+		body["sales_owner"] = nil // not the creating seller's
 		if sales {
 			body["sales_owner"] = e.emps["sales"].ID
 		}

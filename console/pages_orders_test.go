@@ -29,6 +29,18 @@ var orderFormRoutes = []formRoute{
 		return "/orders", url.Values{"customer_id": {fmt.Sprint(e.customer())}, "kind": {"new"},
 			"lines[0].product_id": {fmt.Sprint(e.product(keel.KindEdition, 1000, "USD"))}, "lines[0].quantity": {"1"}, "lines[0].months": {"12"}}
 	}},
+	{"/orders/{id}", keel.ActOrderCreate, func(e *apiEnv, as keel.Employee) (string, url.Values) {
+		id := e.draftBy(as)
+		o, err := e.db.Order(context.Background(), id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return fmt.Sprintf("/orders/%d", id), url.Values{"kind": {"new"}, "lines[0].product_id": {fmt.Sprint(o.Lines[0].ProductID)},
+			"lines[0].quantity": {"3"}, "lines[0].months": {"12"}}
+	}},
+	{"/orders/{id}/delete", keel.ActOrderCreate, func(e *apiEnv, as keel.Employee) (string, url.Values) {
+		return fmt.Sprintf("/orders/%d/delete", e.draftBy(as)), url.Values{"confirm": {"yes"}}
+	}},
 	{"/orders/{id}/submit", keel.ActOrderCreate, func(e *apiEnv, as keel.Employee) (string, url.Values) {
 		return fmt.Sprintf("/orders/%d/submit", e.draftBy(as)), nil
 	}},

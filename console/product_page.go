@@ -178,7 +178,7 @@ func (s *server) addPrice(r *http.Request, id int64, f priceForm) error {
 	if err := keel.ValidCurrency("currency", f.Currency); err != nil {
 		return err
 	}
-	amount, err := keel.ParseAmount("amount", f.Amount, f.Currency)
+	amount, err := keel.ParseAmount("amount", f.Amount, f.Currency, s.langOf(r).Locale)
 	if err != nil {
 		return err
 	}

@@ -24,10 +24,10 @@ func (s *server) routes() http.Handler {
 
 	// Pages: sign-in first, then everything behind a session, with every
 	// form's CSRF token checked.
-	r.Get("/login", s.handleLoginForm())
-	r.Post("/login", s.handleLogin())
+	r.With(s.checkText(s.renderError, true)).Get("/login", s.handleLoginForm())
+	r.With(s.checkText(s.renderError, true)).Post("/login", s.handleLogin())
 	r.Group(func(r chi.Router) {
-		r.Use(s.signedIn, s.checkForm)
+		r.Use(s.signedIn, s.checkForm, s.checkText(s.renderError, true))
 		r.Post("/logout", s.handleLogout())
 		r.Post("/me/locale", s.handleLocale())
 		r.Get("/me/password", s.handlePasswordPage())
@@ -40,8 +40,9 @@ func (s *server) routes() http.Handler {
 			write.Get("/new", s.handleCustomerNewPage())
 			write.Post("/", s.handleCustomerCreatePage())
 			r.Get("/{id}", s.handleCustomer360())
-			write.Get("/{id}/edit", s.handleCustomerEditPage())
-			write.Post("/{id}", s.handleCustomerSavePage())
+			change := r.With(s.needCustomerChange)
+			change.Get("/{id}/edit", s.handleCustomerEditPage())
+			change.Post("/{id}", s.handleCustomerSavePage())
 			r.With(s.need(keel.ActFollowUpAdd)).Post("/{id}/followups", s.handleFollowUpAddPage())
 		})
 		r.Get("/attachments/{id}", s.handleAttachmentDownload())
@@ -61,6 +62,9 @@ func (s *server) routes() http.Handler {
 			create.Get("/new", s.handleOrderNewPage())
 			create.Post("/", s.handleOrderCreateForm())
 			r.Get("/{id}", s.handleOrderPage())
+			create.Get("/{id}/edit", s.handleOrderEditPage())
+			create.Post("/{id}", s.handleOrderSaveForm())
+			create.Post("/{id}/delete", s.handleOrderDeleteForm())
 			create.Post("/{id}/submit", s.handleOrderSubmitForm())
 			decide.Post("/{id}/approve", s.handleOrderApproveForm())
 			decide.Post("/{id}/reject", s.handleOrderRejectForm())
@@ -95,7 +99,7 @@ func (s *server) routes() http.Handler {
 			e := keel.Invalid("method", "%s is not allowed on %s", r.Method, r.URL.Path)
 			writeJSONError(w, http.StatusMethodNotAllowed, e.Code, e.Message(), e.Field)
 		})
-		r.Use(s.authenticate)
+		r.Use(s.authenticate, s.checkText(s.apiError, false))
 
 		r.Get("/me", s.handleMe())
 
@@ -104,8 +108,8 @@ func (s *server) routes() http.Handler {
 			r.With(s.require(keel.ActCustomerWrite)).Post("/", s.handleCustomerCreate())
 			r.Route("/{id}", func(r chi.Router) {
 				r.Get("/", s.handleCustomerGet())
-				r.With(s.require(keel.ActCustomerWrite)).Patch("/", s.handleCustomerUpdate(false))
-				r.With(s.require(keel.ActCustomerWrite)).Put("/", s.handleCustomerUpdate(true))
+				r.With(s.requireCustomerChange).Patch("/", s.handleCustomerUpdate(false))
+				r.With(s.requireCustomerChange).Put("/", s.handleCustomerUpdate(true))
 				r.Get("/followups", s.handleFollowUpList())
 				r.With(s.require(keel.ActFollowUpAdd)).Post("/followups", s.handleFollowUpCreate())
 			})
@@ -124,6 +128,8 @@ func (s *server) routes() http.Handler {
 			r.Get("/", s.handleOrderList())
 			r.With(s.require(keel.ActOrderCreate)).Post("/", s.handleOrderCreate())
 			r.Get("/{id}", s.handleOrderGet())
+			r.With(s.require(keel.ActOrderCreate)).Put("/{id}", s.handleOrderEdit())
+			r.With(s.require(keel.ActOrderCreate)).Delete("/{id}", s.handleOrderDelete())
 			r.With(s.require(keel.ActOrderCreate)).Post("/{id}/submit", s.handleOrderSubmit())
 			r.With(s.require(keel.ActOrderDecide)).Post("/{id}/approve", s.handleOrderApprove())
 			r.With(s.require(keel.ActOrderDecide)).Post("/{id}/reject", s.handleOrderReject())

@@ -13,7 +13,8 @@ import (
 // An order's transitions — submit, approve, reject, void — each one
 // change (DB.transition): the order and its customer locked, the domain's
 // rule applied, the order, its grants, audit row and facts written in one
-// transaction.
+// transaction. A draft's edit and delete are changes of the same kind
+// (order_drafts.go).
 
 // saveOrder writes the transition fields of o.
 func saveOrder(ctx context.Context, tx pgx.Tx, o keel.Order) error {

@@ -238,19 +238,8 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 	if err != nil {
 		return keel.Order{}, fmt.Errorf("create order: %w", err)
 	}
-	for i := range o.Lines {
-		l := &o.Lines[i]
-		var version *int64
-		if l.PriceVersionID != 0 {
-			version = &l.PriceVersionID
-		}
-		err := c.tx.QueryRow(ctx,
-			`INSERT INTO order_lines (order_id, position, product_id, price_version_id, unit_amount, period, quantity, months, start_on)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-			o.ID, i, l.ProductID, version, l.UnitAmount, l.Period, l.Quantity, l.Months, l.Start).Scan(&l.ID)
-		if err != nil {
-			return keel.Order{}, fmt.Errorf("create order %d line %d: %w", o.ID, i, err)
-		}
+	if err := insertLines(ctx, c.tx, &o); err != nil {
+		return keel.Order{}, err
 	}
 	if err := c.audit(ctx, "order.create", "order", o.ID, nil, orderRecord{Order: o}); err != nil {
 		return keel.Order{}, err
@@ -259,6 +248,25 @@ func (db *DB) CreateOrder(ctx context.Context, by keel.Employee, customerID int6
 		return keel.Order{}, fmt.Errorf("create order: %w", err)
 	}
 	return o, nil
+}
+
+// insertLines writes o's lines, in their order, and sets their ids.
+func insertLines(ctx context.Context, tx pgx.Tx, o *keel.Order) error {
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		var version *int64
+		if l.PriceVersionID != 0 {
+			version = &l.PriceVersionID
+		}
+		err := tx.QueryRow(ctx,
+			`INSERT INTO order_lines (order_id, position, product_id, price_version_id, unit_amount, period, quantity, months, start_on)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			o.ID, i, l.ProductID, version, l.UnitAmount, l.Period, l.Quantity, l.Months, l.Start).Scan(&l.ID)
+		if err != nil {
+			return fmt.Errorf("write order %d line %d: %w", o.ID, i, err)
+		}
+	}
+	return nil
 }
 
 // orderFacts writes the order's fact (order.approved or order.voided) and
