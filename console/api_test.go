@@ -100,7 +100,7 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 		db.SetClock(now)
 	}
 	db.SetCalendar(cal)
-	wh, err := warehouse.Open(ctx, st.ClickHouse.URL())
+	wh, err := warehouse.Open(ctx, teststack.ClickHouseIn(t, cal.Location().String()))
 	if err != nil {
 		t.Fatal(err)
 	}
