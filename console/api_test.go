@@ -89,7 +89,6 @@ func newAPIFresh(t *testing.T) *apiEnv {
 // tweaks change the console's dependencies before it starts.
 func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calendar, tweaks ...func(*console.Deps)) *apiEnv {
 	t.Helper()
-	st := teststack.Get(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgURL)
 	if err != nil {
