@@ -115,6 +115,7 @@ type Alert struct {
 	AckedAt      *time.Time
 	ResolvedBy   *int64 // nil with ResolvedAt set: Keel resolved it (the condition cleared)
 	ResolvedAt   *time.Time
+	ClosedOn     *time.Time // the reporting day it was resolved
 	Note         string     // the resolution's note
 	SnoozedUntil *time.Time // a day
 	SnoozeReason string

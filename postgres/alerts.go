@@ -13,22 +13,24 @@ import (
 )
 
 const alertColumns = `a.id, a.customer_id, a.rule, a.state, a.owner_id, a.raised_on, a.raised_at, a.evidence, a.mrr_at_risk,
-	a.currency, a.acked_by, a.acked_at, a.resolved_by, a.resolved_at, a.note, a.snoozed_until, a.snooze_reason, a.cleared, a.version`
+	a.currency, a.acked_by, a.acked_at, a.resolved_by, a.resolved_at, a.closed_on, a.note, a.snoozed_until, a.snooze_reason, a.cleared, a.version`
 
 func scanAlert(row pgx.Row) (keel.Alert, error) {
 	var a keel.Alert
 	var evidence []byte
 	if err := row.Scan(&a.ID, &a.CustomerID, &a.Rule, &a.State, &a.Owner, &a.RaisedOn, &a.RaisedAt, &evidence, &a.MRRAtRisk,
-		&a.Currency, &a.AckedBy, &a.AckedAt, &a.ResolvedBy, &a.ResolvedAt, &a.Note, &a.SnoozedUntil, &a.SnoozeReason, &a.Cleared, &a.Version); err != nil {
+		&a.Currency, &a.AckedBy, &a.AckedAt, &a.ResolvedBy, &a.ResolvedAt, &a.ClosedOn, &a.Note, &a.SnoozedUntil, &a.SnoozeReason, &a.Cleared, &a.Version); err != nil {
 		return keel.Alert{}, err
 	}
 	if err := json.Unmarshal(evidence, &a.Evidence); err != nil {
 		return keel.Alert{}, fmt.Errorf("alert %d evidence: %w", a.ID, err)
 	}
 	a.RaisedOn, a.RaisedAt = keel.Date(a.RaisedOn), a.RaisedAt.UTC()
-	if a.SnoozedUntil != nil {
-		d := keel.Date(*a.SnoozedUntil)
-		a.SnoozedUntil = &d
+	for _, d := range []**time.Time{&a.SnoozedUntil, &a.ClosedOn} {
+		if *d != nil {
+			day := keel.Date(**d)
+			*d = &day
+		}
 	}
 	return a, nil
 }
@@ -152,6 +154,9 @@ func (db *DB) applyAlertBatch(ctx context.Context, day time.Time, customers []in
 			case keel.AlertReopen, keel.AlertClear, keel.AlertCleared:
 				before := *a
 				a.Apply(change, c.now)
+				if change == keel.AlertClear {
+					a.ClosedOn = &day
+				}
 				if err := c.saveAlert(ctx, before, *a, "alert."+string(change), ""); err != nil {
 					return err
 				}
@@ -205,10 +210,10 @@ func (c *change) saveAlert(ctx context.Context, before, after keel.Alert, action
 		return err
 	}
 	tag, err := c.tx.Exec(ctx, `UPDATE alerts SET state = $2, owner_id = $3, evidence = $4, acked_by = $5, acked_at = $6, resolved_by = $7,
-		resolved_at = $8, note = $9, snoozed_until = $10, snooze_reason = $11, cleared = $12, version = version + 1
+		resolved_at = $8, note = $9, snoozed_until = $10, snooze_reason = $11, cleared = $12, closed_on = $14, version = version + 1
 		WHERE id = $1 AND version = $13`,
 		after.ID, after.State, after.Owner, evidence, after.AckedBy, after.AckedAt, after.ResolvedBy, after.ResolvedAt, after.Note,
-		after.SnoozedUntil, after.SnoozeReason, after.Cleared, before.Version)
+		after.SnoozedUntil, after.SnoozeReason, after.Cleared, before.Version, after.ClosedOn)
 	if err != nil {
 		return fmt.Errorf("save alert %d: %w", after.ID, err)
 	}
@@ -342,7 +347,12 @@ func (db *DB) AckAlert(ctx context.Context, by keel.Employee, id int64) (keel.Al
 // ResolveAlert resolves warning id with a note (required).
 func (db *DB) ResolveAlert(ctx context.Context, by keel.Employee, id int64, note string) (keel.Alert, error) {
 	return db.workAlert(ctx, by, id, "alert.resolve", func(c *change, a *keel.Alert) (string, error) {
-		return a.Note, a.Resolve(c.by, note, c.now)
+		if err := a.Resolve(c.by, note, c.now); err != nil {
+			return "", err
+		}
+		today := c.today()
+		a.ClosedOn = &today
+		return a.Note, nil
 	})
 }
 
@@ -394,6 +404,26 @@ func (db *DB) AlertEvents(ctx context.Context, customerID int64, limit int) ([]k
 		}
 		e.At = e.At.UTC()
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LiveAlertCounts counts the warnings open, acknowledged or snoozed, by
+// rule.
+func (db *DB) LiveAlertCounts(ctx context.Context) (map[keel.AlertRule]int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT rule, count(*) FROM alerts WHERE state <> 'resolved' GROUP BY rule`)
+	if err != nil {
+		return nil, fmt.Errorf("count alerts: %w", err)
+	}
+	defer rows.Close()
+	out := map[keel.AlertRule]int{}
+	for rows.Next() {
+		var r keel.AlertRule
+		var n int
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, fmt.Errorf("count alerts: %w", err)
+		}
+		out[r] = n
 	}
 	return out, rows.Err()
 }

@@ -17,6 +17,7 @@ CREATE TABLE alerts (
     acked_at      timestamptz,
     resolved_by   bigint REFERENCES employees (id), -- NULL with resolved_at set: Keel resolved it
     resolved_at   timestamptz,
+    closed_on     date,                             -- the reporting day it was resolved (for the backtest)
     note          text NOT NULL DEFAULT '',
     snoozed_until date,
     snooze_reason text NOT NULL DEFAULT '',
@@ -41,3 +42,13 @@ CREATE TABLE alert_events (
     detail    text NOT NULL DEFAULT ''
 );
 CREATE INDEX alert_events_alert ON alert_events (alert_id, id);
+
+-- The days scored: re-running a day replaces its scores, but warnings are
+-- evaluated only going forward (a day after the last one evaluated), so a
+-- backfill of older days never rewrites the warnings' history.
+CREATE TABLE scoring_days (
+    day               date PRIMARY KEY,
+    scored_at         timestamptz NOT NULL,
+    customers         integer NOT NULL,
+    alerts_evaluated  boolean NOT NULL
+);

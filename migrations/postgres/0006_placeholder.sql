@@ -1,0 +1,1 @@
+-- Reserved for a change landing on another branch; replaced at its merge.
