@@ -48,12 +48,12 @@ type DayScore struct {
 
 // BacktestInput is the history a backtest reads.
 type BacktestInput struct {
-	From, To time.Time            // the range, days both included
-	Scores   []DayScore           // every stored score of the range (and up to 90 days before, for the leads)
-	Alerts   []Alert              // every warning raised up to To
+	From, To time.Time             // the range, days both included
+	Scores   []DayScore            // every stored score of the range (and up to 90 days before, for the leads)
+	Alerts   []Alert               // every warning raised up to To
 	Churns   map[int64][]time.Time // each customer's churn days (ChurnDays)
-	Leads    []int                // the leads of recall, in days; default 30, 60, 90
-	Horizon  int                  // "churned within": default 90 days
+	Leads    []int                 // the leads of recall, in days; default 30, 60, 90
+	Horizon  int                   // "churned within": default 90 days
 }
 
 // Backtest is what the backtest found.
@@ -171,7 +171,7 @@ func RunBacktest(in BacktestInput) Backtest {
 		}
 	}
 	var p, n, wins float64
-	var negBelow float64 // staying days with a lower risk (a higher score) than the current
+	var negBelow float64        // staying days with a lower risk (a higher score) than the current
 	for v := 100; v >= 0; v-- { // risk 100 − v rising
 		wins += pos[v] * (negBelow + neg[v]/2)
 		negBelow += neg[v]
