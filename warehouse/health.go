@@ -8,7 +8,7 @@ import (
 	"github.com/keelhq/keel"
 )
 
-// Health scores are stored a day at a time (migrations 0007_health.sql):
+// Health scores are stored a day at a time (ClickHouse migration 0006_health.sql):
 // a day's rows, then its run marker; queries read each day's latest run.
 
 const (

@@ -1,1 +1,0 @@
--- Reserved for a change landing on another branch; replaced at its merge.
