@@ -54,9 +54,9 @@ type dashCell struct {
 
 // dashMonthRow is one month of the month-by-month table.
 type dashMonthRow struct {
-	Month                                                        string
+	Month                                                         string
 	MRR, New, Expansion, Reactivation, Contraction, Churn, NetNew dashCell
-	Customers                                                    dashCell
+	Customers                                                     dashCell
 }
 
 // dashRenewalRow is one month of renewals: due against renewed.
