@@ -49,6 +49,9 @@ type Deps struct {
 	Warehouse Warehouse
 	Names     Names
 	Store     Store // records, sign-in (the handler groups' stores); nil = pages and API answer 503
+	// Revenue is the warehouse's revenue (revenue.go); nil = the revenue
+	// pages and API answer 503.
+	Revenue RevenueReader
 	// Calendar is the reporting timezone: which day the pages and the API
 	// call today, how they show instants, and how activity is cut into days
 	// (it sets Settings.Location). The zero Calendar is UTC.
@@ -90,6 +93,7 @@ type Store interface {
 	PasswordStore
 	SignInStore
 	TokenStore
+	RevenueStore
 }
 
 type server struct {
@@ -109,6 +113,8 @@ type server struct {
 	passwords     PasswordStore
 	signIns       SignInStore
 	tokens        TokenStore
+	// revenueRecords are the revenue settings and spend (revenue.go).
+	revenueRecords RevenueStore
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -138,6 +144,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Store != nil {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
 		s.employees, s.audit, s.sessions, s.passwords, s.signIns, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store, d.Store
+		s.revenueRecords = d.Store
 	}
 	return s.routes(), nil
 }

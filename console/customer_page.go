@@ -47,6 +47,7 @@ type customer360Data struct {
 	Form                followUpForm
 	Activity            *custActivityPanel
 	ActivityUnavailable bool
+	Revenue             *custRevenuePanel // nil for those who may not read revenue
 }
 
 func (s *server) handleCustomer360() http.HandlerFunc {
@@ -138,6 +139,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 			d.Activity = ap
 		}
 	}
+	d.Revenue = s.customerRevenue(ctx, r, id)
 	s.render(w, r, status, "customer", page{Title: v.Name, Nav: "customers", Data: d})
 	return nil
 }

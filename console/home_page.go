@@ -18,6 +18,9 @@ func (s *server) handleHome() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		me := employeeFrom(ctx)
+		if dashboardIsHome(me) && s.revenueReady() == nil {
+			return s.dashboard(w, r)
+		}
 		l := s.langOf(r)
 		one := keel.Page{Limit: 1}
 		var cards []homeCard
@@ -51,4 +54,11 @@ func (s *server) handleHome() http.HandlerFunc {
 		s.render(w, r, http.StatusOK, "home", page{Title: l.T("Home"), Nav: "home", Data: cards})
 		return nil
 	})
+}
+
+// dashboardIsHome: leadership reads the revenue dashboard first; whoever
+// also sells, looks after customers or approves orders has work waiting
+// on the home page instead (and the dashboard in the navigation).
+func dashboardIsHome(me keel.Employee) bool {
+	return me.Has(keel.RoleLeadership) && !me.Has(keel.RoleSales) && !me.Has(keel.RoleCSM) && !me.Has(keel.RoleFinance)
 }

@@ -88,6 +88,26 @@ func (s *server) routes() http.Handler {
 		})
 		r.With(s.need(keel.ActAuditRead)).Get("/audit", s.handleAuditPage())
 		r.With(s.need(keel.ActAuditRead)).Get("/security", s.handleSecurityPage())
+
+		// Revenue: the dashboard and the customers behind its numbers
+		// (leadership, finance, admin); spend (finance, admin); settings
+		// (admin), a section per form.
+		r.Group(func(r chi.Router) {
+			r.Use(s.need(keel.ActRevenueRead))
+			r.Get("/dashboard", s.handleDashboard())
+			r.Get("/revenue/customers", s.handleRevenueCustomers())
+			r.Get("/revenue/renewals", s.handleRevenueRenewals())
+		})
+		r.Route("/spend", func(r chi.Router) {
+			r.Use(s.need(keel.ActSpendWrite))
+			r.Get("/", s.handleSpendPage())
+			r.Post("/", s.handleSpendForm())
+		})
+		r.Route("/settings", func(r chi.Router) {
+			r.Use(s.need(keel.ActSettingsWrite))
+			r.Get("/", s.handleSettingsPage())
+			r.Post("/revenue", s.handleRevenueSettingsForm())
+		})
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -149,6 +169,22 @@ func (s *server) routes() http.Handler {
 		})
 		r.With(s.require(keel.ActAuditRead)).Get("/audit", s.handleAudit())
 		r.With(s.require(keel.ActAuditRead)).Get("/sign-ins", s.handleSignIns())
+
+		// Revenue (leadership, finance, admin): the metrics, each also as
+		// CSV; the settings (admin changes them) and the spend (finance
+		// and admin enter it).
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(keel.ActRevenueRead))
+			r.Get("/metrics/mrr", s.handleMRRMetrics())
+			r.Get("/metrics/movements", s.handleMovementMetrics())
+			r.Get("/metrics/saas", s.handleSaaSMetrics())
+			r.Get("/metrics/cohorts", s.handleCohortMetrics())
+			r.Get("/metrics/renewals", s.handleRenewalMetrics())
+			r.Get("/settings/revenue", s.handleRevenueSettingsGet())
+			r.With(s.require(keel.ActSettingsWrite)).Put("/settings/revenue", s.handleRevenueSettingsPut())
+			r.Get("/spend", s.handleSpendList())
+			r.With(s.require(keel.ActSpendWrite)).Put("/spend/{month}/{currency}", s.handleSpendPut())
+		})
 	})
 
 	// A page that is not there is shown in the console's frame: signed

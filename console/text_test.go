@@ -269,11 +269,15 @@ func TestBadBytesInJSON(t *testing.T) {
 		{"/api/v1/employees/{id}/roles", "PUT", "admin", fmt.Sprintf("/api/v1/employees/%d/roles", ids.employee), func() map[string]any {
 			return map[string]any{"roles": []any{"sales"}}
 		}, []string{"roles[0]"}},
+		{"/api/v1/settings/revenue", "PUT", "admin", "/api/v1/settings/revenue", func() map[string]any {
+			return map[string]any{"mrr_day": "last", "churn_timing": "period_end", "main_currency": "CNY"}
+		}, []string{"mrr_day", "churn_timing", "main_currency"}},
 	}
 	// Routes without a body, or without text in it, are tried in the query
 	// (TestBadBytesInQueryParameters covers every route's query too).
 	bodiless := map[string]bool{"POST /api/v1/orders/{id}/submit": true, "POST /api/v1/orders/{id}/void": true,
-		"DELETE /api/v1/orders/{id}": true, "POST /api/v1/employees/{id}/deactivate": true, "POST /api/v1/employees/{id}/password": true}
+		"DELETE /api/v1/orders/{id}": true, "POST /api/v1/employees/{id}/deactivate": true, "POST /api/v1/employees/{id}/password": true,
+		"PUT /api/v1/spend/{month}/{currency}": true}
 	listed := map[string]bool{}
 	for _, rt := range routes {
 		listed[rt.method+" "+rt.pattern] = true
