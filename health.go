@@ -29,6 +29,25 @@ const (
 // HealthComponents lists the components in the order they are shown.
 var HealthComponents = []HealthComponent{CompLoginTrend, CompLastLogin, CompSeats, CompFeatures, CompTickets, CompRenewal, CompPayment}
 
+// Unit is the unit of the component's measured value (ComponentScore.Unit):
+// stored scores keep the values, and their unit follows from the
+// component.
+func (c HealthComponent) Unit() string {
+	switch c {
+	case CompLoginTrend:
+		return "trend"
+	case CompSeats, CompFeatures:
+		return "ratio"
+	case CompLastLogin, CompRenewal:
+		return "days"
+	case CompTickets:
+		return "tickets"
+	case CompPayment:
+		return "minor units"
+	}
+	return ""
+}
+
 // Band is where a score falls: red 0–50, yellow 51–75, green 76–100.
 type Band string
 

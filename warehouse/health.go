@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -91,7 +92,7 @@ func healthQuery(f HealthFilter) (string, []any) {
 		where += " AND band = ?"
 		args = append(args, string(f.Band))
 	}
-	return `SELECT day, customer_id, score, band, components, comp_values, comp_subs, weights, no_data, mrr, currency
+	return `SELECT ` + healthColumns + `
 FROM health_scores
 WHERE ` + where + ` AND ` + healthLatest + `
 ORDER BY customer_id, day`, args
@@ -106,27 +107,143 @@ func (s *Store) Health(ctx context.Context, f HealthFilter, fn func(HealthRow) e
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r HealthRow
-		var id uint64
-		var score uint8
-		var band string
-		var comps []string
-		var values, subs []float64
-		var weights []uint32
-		var noData []uint8
-		if err := rows.Scan(&r.Day, &id, &score, &band, &comps, &values, &subs, &weights, &noData, &r.MRR, &r.Currency); err != nil {
+		r, err := scanHealth(rows)
+		if err != nil {
 			return fmt.Errorf("read health: %w", err)
-		}
-		r.CustomerID, r.Score, r.Band, r.Day = int64(id), int(score), keel.Band(band), keel.Date(r.Day)
-		for i, c := range comps {
-			r.Components = append(r.Components, keel.ComponentScore{Component: keel.HealthComponent(c), Value: values[i],
-				Sub: subs[i], Weight: int(weights[i]), NoData: noData[i] == 1})
 		}
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// healthColumns are what scanHealth reads, in its order.
+const healthColumns = "day, customer_id, score, band, components, comp_values, comp_subs, weights, no_data, mrr, currency"
+
+func scanHealth(rows interface{ Scan(dest ...any) error }) (HealthRow, error) {
+	var r HealthRow
+	var id uint64
+	var score uint8
+	var band string
+	var comps []string
+	var values, subs []float64
+	var weights []uint32
+	var noData []uint8
+	if err := rows.Scan(&r.Day, &id, &score, &band, &comps, &values, &subs, &weights, &noData, &r.MRR, &r.Currency); err != nil {
+		return HealthRow{}, err
+	}
+	r.CustomerID, r.Score, r.Band, r.Day = int64(id), int(score), keel.Band(band), keel.Date(r.Day)
+	for i, c := range comps {
+		r.Components = append(r.Components, keel.ComponentScore{Component: keel.HealthComponent(c), Value: values[i],
+			Unit: keel.HealthComponent(c).Unit(), Sub: subs[i], Weight: int(weights[i]), NoData: noData[i] == 1})
+	}
+	return r, nil
+}
+
+// HealthListFilter selects one page of a day's scores.
+type HealthListFilter struct {
+	Day       time.Time
+	Band      keel.Band // "": any
+	Customers []uint64  // nil: every customer; empty: none
+	Limit     int       // rows of the page (> 0)
+	Offset    int
+}
+
+// healthDayWhere is the condition of one day's latest run, of a band and
+// of some customers.
+func healthDayWhere(day time.Time, band keel.Band, customers []uint64) (string, []any) {
+	where := "day = toDate(?)"
+	args := []any{day.Format(time.DateOnly)}
+	if customers != nil {
+		if len(customers) == 0 {
+			where += " AND 0"
+		} else {
+			where += " AND customer_id IN (" + uintList(append([]uint64(nil), customers...)) + ")"
+		}
+	}
+	if band != "" {
+		where += " AND band = ?"
+		args = append(args, string(band))
+	}
+	return where + " AND " + healthLatest, args
+}
+
+// healthListQuery is a page of a day's scores, the worst first: the list
+// is for finding who needs attention. Paged here, so a page reads only
+// its own rows.
+func healthListQuery(f HealthListFilter) (string, []any) {
+	where, args := healthDayWhere(f.Day, f.Band, f.Customers)
+	return "SELECT " + healthColumns + "\nFROM health_scores\nWHERE " + where +
+		"\nORDER BY score, customer_id\nLIMIT " + strconv.Itoa(max(f.Limit, 1)) + " OFFSET " + strconv.Itoa(max(f.Offset, 0)), args
+}
+
+func healthCountQuery(f HealthListFilter) (string, []any) {
+	where, args := healthDayWhere(f.Day, f.Band, f.Customers)
+	return "SELECT count() FROM health_scores WHERE " + where, args
+}
+
+// HealthList reads one page of day's scores, the lowest first (then by
+// customer), and how many there are in all.
+func (s *Store) HealthList(ctx context.Context, f HealthListFilter) ([]HealthRow, int, error) {
+	q, args := healthCountQuery(f)
+	var n uint64
+	if err := s.conn.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("count health: %w", err)
+	}
+	q, args = healthListQuery(f)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list health: %w", err)
+	}
+	defer rows.Close()
+	var out []HealthRow
+	for rows.Next() {
+		r, err := scanHealth(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list health: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, int(n), rows.Err()
+}
+
+// HealthBrief is a stored score without its components: what the pages
+// that count customers by band, by owner or by MRR need of each.
+type HealthBrief struct {
+	CustomerID int64
+	Score      int
+	Band       keel.Band
+	MRR        int64
+	Currency   string
+}
+
+func healthBriefsQuery(day time.Time) (string, []any) {
+	where, args := healthDayWhere(day, "", nil)
+	return "SELECT customer_id, score, band, mrr, currency FROM health_scores WHERE " + where + " ORDER BY customer_id", args
+}
+
+// HealthBriefs reads every score of day, without components, by customer.
+func (s *Store) HealthBriefs(ctx context.Context, day time.Time) ([]HealthBrief, error) {
+	q, args := healthBriefsQuery(day)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read health briefs: %w", err)
+	}
+	defer rows.Close()
+	var out []HealthBrief
+	for rows.Next() {
+		var b HealthBrief
+		var id uint64
+		var score uint8
+		var band string
+		if err := rows.Scan(&id, &score, &band, &b.MRR, &b.Currency); err != nil {
+			return nil, fmt.Errorf("read health briefs: %w", err)
+		}
+		b.CustomerID, b.Score, b.Band = int64(id), int(score), keel.Band(band)
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 func lastHealthDayQuery() string {
