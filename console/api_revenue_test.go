@@ -94,7 +94,7 @@ func newRevenueEnv(t *testing.T, pipeline bool) *revenueEnv {
 	if _, err := migrations.ApplyClickHouse(ctx, wh.Conn(), "UTC"); err != nil {
 		t.Fatal(err)
 	}
-	h, err := console.NewServer(console.Deps{Warehouse: wh, Revenue: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Calendar: keel.UTC})
+	h, err := console.NewServer(console.Deps{Warehouse: wh, Revenue: wh, Health: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Calendar: keel.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}

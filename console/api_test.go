@@ -106,7 +106,7 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 	t.Cleanup(func() { wh.Close() })
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	deps := console.Deps{Warehouse: wh, Revenue: wh, Names: db, Store: db, Log: log, Now: now, Calendar: cal}
+	deps := console.Deps{Warehouse: wh, Revenue: wh, Health: wh, Names: db, Store: db, Log: log, Now: now, Calendar: cal}
 	for _, tweak := range tweaks {
 		tweak(&deps)
 	}

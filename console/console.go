@@ -52,6 +52,9 @@ type Deps struct {
 	// Revenue is the warehouse's revenue (revenue.go); nil = the revenue
 	// pages and API answer 503.
 	Revenue RevenueReader
+	// Health is the warehouse's daily health scores (health.go); nil =
+	// the health pages and API answer 503.
+	Health HealthReader
 	// Calendar is the reporting timezone: which day the pages and the API
 	// call today, how they show instants, and how activity is cut into days
 	// (it sets Settings.Location). The zero Calendar is UTC.
@@ -94,6 +97,7 @@ type Store interface {
 	SignInStore
 	TokenStore
 	RevenueStore
+	HealthStore
 }
 
 type server struct {
@@ -115,6 +119,8 @@ type server struct {
 	tokens        TokenStore
 	// revenueRecords are the revenue settings and spend (revenue.go).
 	revenueRecords RevenueStore
+	// healthRecords are the churn warnings and health settings (health.go).
+	healthRecords HealthStore
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -144,7 +150,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Store != nil {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
 		s.employees, s.audit, s.sessions, s.passwords, s.signIns, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store, d.Store
-		s.revenueRecords = d.Store
+		s.revenueRecords, s.healthRecords = d.Store, d.Store
 	}
 	return s.routes(), nil
 }

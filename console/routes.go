@@ -132,6 +132,7 @@ func (s *server) routes() http.Handler {
 				r.With(s.requireCustomerChange).Put("/", s.handleCustomerUpdate(true))
 				r.Get("/followups", s.handleFollowUpList())
 				r.With(s.require(keel.ActFollowUpAdd)).Post("/followups", s.handleFollowUpCreate())
+				r.With(s.require(keel.ActHealthRead)).Get("/health", s.handleCustomerHealth())
 			})
 		})
 		r.Get("/attachments/{id}", s.handleAttachment())
@@ -184,6 +185,24 @@ func (s *server) routes() http.Handler {
 			r.With(s.require(keel.ActSettingsWrite)).Put("/settings/revenue", s.handleRevenueSettingsPut())
 			r.Get("/spend", s.handleSpendList())
 			r.With(s.require(keel.ActSpendWrite)).Put("/spend/{month}/{currency}", s.handleSpendPut())
+		})
+
+		// Health and churn warnings (CSMs, sales, leadership, admin): the
+		// scores, the warnings and working them, the settings (admin
+		// changes them).
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(keel.ActHealthRead))
+			r.Get("/health", s.handleHealthList())
+			r.Get("/alerts", s.handleAlertList())
+			r.Get("/settings/health", s.handleHealthSettingsGet())
+			r.With(s.require(keel.ActSettingsWrite)).Put("/settings/health", s.handleHealthSettingsPut())
+		})
+		r.Route("/alerts/{id}", func(r chi.Router) {
+			r.Use(s.require(keel.ActAlertWork))
+			r.Post("/ack", s.handleAlertAck())
+			r.Post("/resolve", s.handleAlertResolve())
+			r.Post("/snooze", s.handleAlertSnooze())
+			r.Post("/assign", s.handleAlertAssign())
 		})
 	})
 

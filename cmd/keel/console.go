@@ -76,7 +76,7 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 		return fmt.Errorf("--tz: %w", err)
 	}
 	h, err := console.NewServer(console.Deps{
-		Warehouse: store, Revenue: store, Names: db, Store: db, Log: s.log, Calendar: cal,
+		Warehouse: store, Revenue: store, Health: store, Names: db, Store: db, Log: s.log, Calendar: cal,
 		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL, TrustedProxies: proxies,
 	})
 	if err != nil {
