@@ -48,6 +48,7 @@ type customer360Data struct {
 	Activity            *custActivityPanel
 	ActivityUnavailable bool
 	Revenue             *custRevenuePanel // nil for those who may not read revenue
+	Health              *custHealthPanel  // nil for those who may not read health
 }
 
 func (s *server) handleCustomer360() http.HandlerFunc {
@@ -140,6 +141,7 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 		}
 	}
 	d.Revenue = s.customerRevenue(ctx, r, id)
+	d.Health = s.customerHealthPanel(ctx, r, id)
 	s.render(w, r, status, "customer", page{Title: v.Name, Nav: "customers", Data: d})
 	return nil
 }

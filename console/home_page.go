@@ -13,7 +13,29 @@ type homeCard struct {
 	Link  string
 }
 
-// handleHome is the signed-in home: what waits for this employee, by role.
+// homeWarning is one of my open warnings on the home page.
+type homeWarning struct {
+	ID, CustomerID      int64
+	Customer            string
+	RuleLabel, Evidence string
+	State               keel.AlertState
+	StateLabel          string
+	MRR, Currency       string
+	Age                 int
+}
+
+// homeWarnings is how many of my open warnings the home page lists.
+const homeWarnings = 10
+
+type homeData struct {
+	Warnings      []homeWarning
+	WarningsTotal int
+	ShowWarnings  bool // the employee owns warnings: CSMs, and sellers of customers without one
+	Cards         []homeCard
+}
+
+// handleHome is the signed-in home: what waits for this employee, by role;
+// for a CSM, their open churn warnings first.
 func (s *server) handleHome() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
@@ -23,6 +45,24 @@ func (s *server) handleHome() http.HandlerFunc {
 		}
 		l := s.langOf(r)
 		one := keel.Page{Limit: 1}
+		var d homeData
+		if (me.Has(keel.RoleCSM) || me.Has(keel.RoleSales)) && me.Can(keel.ActHealthRead) == nil && s.healthReady() == nil {
+			as, n, err := s.healthRecords.Alerts(ctx, keel.AlertFilter{Owner: me.ID, States: workStates, Page: keel.Page{Limit: homeWarnings}})
+			if err != nil {
+				return err
+			}
+			ac, err := s.alertContextOf(ctx, as)
+			if err != nil {
+				return err
+			}
+			d.ShowWarnings, d.WarningsTotal = me.Has(keel.RoleCSM) || n > 0, n
+			for _, a := range as {
+				j := ac.json(a)
+				d.Warnings = append(d.Warnings, homeWarning{ID: a.ID, CustomerID: a.CustomerID, Customer: j.Customer, RuleLabel: ruleLabel(l, a.Rule),
+					Evidence: evidenceText(l, a), State: a.State, StateLabel: alertStateLabel(l, a.State), MRR: keel.FormatAmount(a.MRRAtRisk, a.Currency),
+					Currency: a.Currency, Age: j.AgeDays})
+			}
+		}
 		var cards []homeCard
 		count := func(label, link string, n int, err error) error {
 			if err != nil {
@@ -51,7 +91,8 @@ func (s *server) handleHome() http.HandlerFunc {
 				return err
 			}
 		}
-		s.render(w, r, http.StatusOK, "home", page{Title: l.T("Home"), Nav: "home", Data: cards})
+		d.Cards = cards
+		s.render(w, r, http.StatusOK, "home", page{Title: l.T("Home"), Nav: "home", Data: d})
 		return nil
 	})
 }

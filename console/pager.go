@@ -13,9 +13,13 @@ const pageSize = 50
 
 // pageOf reads ?page=N (1-based) into a keel.Page, naming the field when
 // it is not a page number.
-func pageOf(r *http.Request) (keel.Page, error) {
+func pageOf(r *http.Request) (keel.Page, error) { return pageIn(r.URL.Query()) }
+
+// pageIn is pageOf for a query read from elsewhere (the page a refused
+// form came from).
+func pageIn(q url.Values) (keel.Page, error) {
 	n := 1
-	if v := r.URL.Query().Get("page"); v != "" {
+	if v := q.Get("page"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 100000 {
 			return keel.Page{}, keel.Invalid("page", "%q is not a page number", v)

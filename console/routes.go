@@ -107,6 +107,18 @@ func (s *server) routes() http.Handler {
 			r.Use(s.need(keel.ActSettingsWrite))
 			r.Get("/", s.handleSettingsPage())
 			r.Post("/revenue", s.handleRevenueSettingsForm())
+			r.Post("/health", s.handleHealthSettingsForm())
+		})
+
+		// Health and churn warnings (CSMs, sales, leadership, admin): the
+		// overview, the warning queue and its forms.
+		r.With(s.need(keel.ActHealthRead)).Get("/health", s.handleHealthPage())
+		r.With(s.need(keel.ActHealthRead)).Get("/alerts", s.handleAlertsPage())
+		r.Route("/alerts/{id}", func(r chi.Router) {
+			r.Use(s.need(keel.ActAlertWork))
+			for _, action := range []string{"ack", "resolve", "snooze", "assign"} {
+				r.Post("/"+action, s.handleAlertForm(action))
+			}
 		})
 	})
 

@@ -9,8 +9,8 @@ import (
 )
 
 // The settings page (admin): the company's settings, a section each, each
-// section a form of its own that posts to /settings/<section>. Revenue is
-// the first; the health weights join it as another section.
+// section a form of its own that posts to /settings/<section>: revenue,
+// and health (health_settings_form.go).
 
 // revenueSettingsForm is the revenue section as shown, or as typed when
 // it was refused.
@@ -24,6 +24,7 @@ type revenueSettingsForm struct {
 
 type settingsData struct {
 	Revenue revenueSettingsForm
+	Health  *healthSettingsForm // nil without the warehouse's health
 }
 
 func (s *server) revenueSettingsFormOf(l lang, st keel.RevenueSettings) revenueSettingsForm {
@@ -54,16 +55,29 @@ func (s *server) handleSettingsPage() http.HandlerFunc {
 		if err := s.revenueReady(); err != nil {
 			return err
 		}
+		return s.renderSettings(w, r, http.StatusOK, settingsData{})
+	})
+}
+
+// renderSettings shows the settings page with d's sections, and the
+// others as saved.
+func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, status int, d settingsData) error {
+	l := s.langOf(r)
+	if d.Revenue.MRRDays == nil {
 		st, err := s.revenueRecords.RevenueSettings(r.Context())
 		if err != nil {
 			return err
 		}
-		return s.renderSettings(w, r, http.StatusOK, settingsData{Revenue: s.revenueSettingsFormOf(s.langOf(r), st)})
-	})
-}
-
-func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, status int, d settingsData) error {
-	s.render(w, r, status, "settings", page{Title: s.langOf(r).T("Settings"), Nav: "settings", Data: d})
+		d.Revenue = s.revenueSettingsFormOf(l, st)
+	}
+	if d.Health == nil && s.healthReady() == nil {
+		st, err := s.healthRecords.HealthSettings(r.Context())
+		if err != nil {
+			return err
+		}
+		d.Health = healthSettingsFormOf(l, st, nil)
+	}
+	s.render(w, r, status, "settings", page{Title: l.T("Settings"), Nav: "settings", Data: d})
 	return nil
 }
 
