@@ -123,6 +123,10 @@ var textFields = map[string][]string{
 	"/orders/{id}/delete":       {"confirm"},
 	"/products":                 {},
 	"/employees":                {"locale"},
+	"/alerts/{id}/ack":          {"next"},
+	"/alerts/{id}/resolve":      {"next"},
+	"/alerts/{id}/snooze":       {"next"},
+	"/alerts/{id}/assign":       {"next"},
 }
 
 // TestBadBytesInForms sends every form of the console, as a role it is
@@ -269,6 +273,12 @@ func TestBadBytesInJSON(t *testing.T) {
 		{"/api/v1/employees/{id}/roles", "PUT", "admin", fmt.Sprintf("/api/v1/employees/%d/roles", ids.employee), func() map[string]any {
 			return map[string]any{"roles": []any{"sales"}}
 		}, []string{"roles[0]"}},
+		{"/api/v1/alerts/{id}/resolve", "POST", "admin", fmt.Sprintf("/api/v1/alerts/%d/resolve", ids.alert), func() map[string]any {
+			return map[string]any{"note": "Called them."}
+		}, []string{"note"}},
+		{"/api/v1/alerts/{id}/snooze", "POST", "admin", fmt.Sprintf("/api/v1/alerts/%d/snooze", ids.alert), func() map[string]any {
+			return map[string]any{"until": time.Now().UTC().AddDate(0, 0, 7).Format(time.DateOnly), "reason": "Later."}
+		}, []string{"until", "reason"}},
 		{"/api/v1/settings/revenue", "PUT", "admin", "/api/v1/settings/revenue", func() map[string]any {
 			return map[string]any{"mrr_day": "last", "churn_timing": "period_end", "main_currency": "CNY"}
 		}, []string{"mrr_day", "churn_timing", "main_currency"}},
@@ -277,7 +287,10 @@ func TestBadBytesInJSON(t *testing.T) {
 	// (TestBadBytesInQueryParameters covers every route's query too).
 	bodiless := map[string]bool{"POST /api/v1/orders/{id}/submit": true, "POST /api/v1/orders/{id}/void": true,
 		"DELETE /api/v1/orders/{id}": true, "POST /api/v1/employees/{id}/deactivate": true, "POST /api/v1/employees/{id}/password": true,
-		"PUT /api/v1/spend/{month}/{currency}": true}
+		"PUT /api/v1/spend/{month}/{currency}": true, "POST /api/v1/alerts/{id}/ack": true, "POST /api/v1/alerts/{id}/assign": true,
+		// Its only strings are the weights' names, checked as "weights"
+		// (TestHealthSettingsAPI sends a NUL in one).
+		"PUT /api/v1/settings/health": true}
 	listed := map[string]bool{}
 	for _, rt := range routes {
 		listed[rt.method+" "+rt.pattern] = true
@@ -371,8 +384,8 @@ func wantRefusal(t *testing.T, what string, err error, field string) {
 
 // textRecords are one record of each kind the routes name in their path.
 type textRecords struct {
-	customer, product, draft, pending, employee, attachment int64
-	tenant                                                  string
+	customer, product, draft, pending, employee, attachment, alert int64
+	tenant                                                         string
 }
 
 func (e *apiEnv) textRecords() textRecords {
@@ -384,6 +397,7 @@ func (e *apiEnv) textRecords() textRecords {
 	ids.draft = e.order(ids.customer, keel.OrderNew, ids.product, 1, 12)
 	ids.pending, _ = e.pending()
 	ids.employee = e.emps["csm"].ID
+	ids.alert = e.raiseAlert(nil)
 	f := e.must(201, "csm", "POST", fmt.Sprintf("/api/v1/customers/%d/followups", ids.customer), map[string]any{
 		"kind": "note", "text": "file", "attachments": []any{map[string]any{"name": "a.txt", "data": []byte("x")}}})
 	ids.attachment = int64(f["attachments"].([]any)[0].(map[string]any)["id"].(float64))
@@ -404,6 +418,7 @@ func (ids textRecords) path(t *testing.T, route string) string {
 		{"/orders/", id(ids.draft)}, {"/api/v1/orders/", id(ids.draft)},
 		{"/employees/", id(ids.employee)}, {"/api/v1/employees/", id(ids.employee)},
 		{"/attachments/", id(ids.attachment)}, {"/api/v1/attachments/", id(ids.attachment)},
+		{"/alerts/", id(ids.alert)}, {"/api/v1/alerts/", id(ids.alert)},
 	} {
 		if strings.HasPrefix(p, r.prefix+"{id}") {
 			p = r.prefix + r.id + strings.TrimPrefix(p, r.prefix+"{id}")
