@@ -136,6 +136,8 @@ func (s *server) alertsPage(w http.ResponseWriter, r *http.Request, q url.Values
 		aq.owner, owner = "unassigned", 0
 	case owner != 0:
 		aq.owner = strconv.FormatInt(owner, 10)
+	case customer != 0:
+		aq.owner = "" // a customer's warnings, whoever owns them (or no one)
 	default:
 		aq.owner = "team"
 	}

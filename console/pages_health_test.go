@@ -112,7 +112,8 @@ func TestAlertsPage(t *testing.T) {
 		{"/alerts?tab=unassigned", "owner=unassigned&state=open"},
 		{"/alerts?tab=team&rule=low_seat_use", "owner=team&state=open&rule=low_seat_use"},
 		{"/alerts?tab=team&band=red", "owner=team&state=open&band=red"},
-		{fmt.Sprintf("/alerts?tab=team&customer=%d", c.quiet), fmt.Sprintf("owner=team&state=open&customer_id=%d", c.quiet)},
+		{fmt.Sprintf("/alerts?tab=team&customer=%d", c.quiet), fmt.Sprintf("state=open&customer_id=%d", c.quiet)},
+		{fmt.Sprintf("/alerts?tab=team&customer=%d", c.unowned), fmt.Sprintf("state=open&customer_id=%d", c.unowned)},
 	} {
 		r := csm.get(tc.path)
 		wantPage(t, tc.path, r, http.StatusOK, "Churn warnings")
