@@ -57,6 +57,22 @@ func (r TrendRule) Of(last, previous int64) Trend {
 	}
 }
 
+// TrendEnd is the last day a login trend as of day asOf counts, at moment
+// m (METRICS.md, "Login trend"). Trends compare complete days only: asOf
+// itself once it is over, otherwise the last complete day, the day before
+// m's today. So a trend asked about today, or about a week not over yet,
+// never counts a day under way or days to come, and every page that asks
+// about a day not over gets the same trend as every other. Days are dates
+// at midnight UTC, as Calendar.Day gives them. It is the one statement of
+// the rule: every trend and every window that must end with a complete
+// day (health's weeks of logins) ends here.
+func (m Moment) TrendEnd(asOf time.Time) time.Time {
+	if last := m.Today().AddDate(0, 0, -1); last.Before(asOf) {
+		return last
+	}
+	return Date(asOf)
+}
+
 // ActivityDay is one calendar day of a tenant's activity in the reporting
 // timezone (METRICS.md, "Activity").
 type ActivityDay struct {

@@ -60,6 +60,7 @@ type actDashboard struct {
 	Today, Yesterday   warehouse.DailyTotal
 	Chart              string
 	TrendDays          int
+	TrendTo            string // the last day the trends count: yesterday, the last complete day
 	SilentDays         int
 	DeclineBase        int
 	Lookback           int
@@ -120,7 +121,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		}
 
 		d := actDashboard{
-			Chart: totalsChart(l, totals), TrendDays: s.trendDays(), SilentDays: actSilentDays,
+			Chart: totalsChart(l, totals), TrendDays: s.trendDays(), TrendTo: s.Settings.TrendEnd(today).String(), SilentDays: actSilentDays,
 			DeclineBase: actDeclineBase, Lookback: warehouse.TrendLookbackDays, Mine: mine,
 		}
 		if n := len(totals); n > 0 {

@@ -89,7 +89,6 @@ func newAPIFresh(t *testing.T) *apiEnv {
 // tweaks change the console's dependencies before it starts.
 func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calendar, tweaks ...func(*console.Deps)) *apiEnv {
 	t.Helper()
-	st := teststack.Get(t)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgURL)
 	if err != nil {
@@ -100,7 +99,7 @@ func newAPIOn(t *testing.T, pgURL string, now func() time.Time, cal keel.Calenda
 		db.SetClock(now)
 	}
 	db.SetCalendar(cal)
-	wh, err := warehouse.Open(ctx, st.ClickHouse.URL())
+	wh, err := warehouse.Open(ctx, teststack.ClickHouseIn(t, cal.Location().String()))
 	if err != nil {
 		t.Fatal(err)
 	}

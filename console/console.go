@@ -122,6 +122,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Settings.Now == nil {
+		d.Settings.Now = d.Now // which days are over, for trends
+	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}

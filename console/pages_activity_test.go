@@ -75,13 +75,15 @@ func newActivityEnv(t *testing.T) *activityEnv {
 				User: users[i%len(users)], Time: day(k).Add(time.Duration(i) * time.Minute), Props: "{}"})
 		}
 	}
-	// Up: 2 logins in the earlier window, 10 in the last (2 today).
+	// Trends count complete days: the last window is the 14 days to
+	// yesterday. Up: 2 logins in the earlier window, 8 in the last (and 2
+	// today, which no trend counts yet).
 	logins(a.tUp, -20, 2, "u1", "u2")
 	logins(a.tUp, -3, 4, "u1", "u2")
 	logins(a.tUp, -1, 4, "u1", "u2", "u3", "u4")
 	logins(a.tUp, 0, 2, "u1", "u2")
-	// Down: 30 logins in the earlier window, 5 in the last (one a day,
-	// the last yesterday).
+	// Down: 26 logins in the earlier window (two a day, -27..-15), 9 in
+	// the last (4 on -14, then one a day from -5 to yesterday).
 	for k := -27; k <= -14; k++ {
 		n := 2
 		if k == -14 {
@@ -95,7 +97,9 @@ func newActivityEnv(t *testing.T) *activityEnv {
 	// Quiet: 3 logins 20 days ago and none since; too few to be one of
 	// the biggest declines, though it fell by 100 %.
 	logins(a.tQuiet, -20, 3, "q1")
-	// Stray: a tenant of no customer, 4 logins today by 2 users.
+	// Stray: a tenant of no customer, 1 login two days ago and 4 today by
+	// 2 users.
+	logins(a.tStray, -2, 1, "x1")
 	logins(a.tStray, 0, 4, "x1", "x2")
 	// Viewer: events but never a login.
 	events = append(events, ingest.Event{Tenant: a.tViewer, ID: "v", Type: "page_view", User: "v1", Time: day(-3), Props: "{}"})
@@ -240,8 +244,8 @@ func TestActivityDashboard(t *testing.T) {
 	tenantLink := func(tenant string) string { return `href="/activity/tenants/` + tenant + `"` }
 
 	up := section(t, r.body, "section", "trending-up")
-	if row := rowOf(up, a.tUp); !strings.Contains(row, cust(a.up)) || !strings.Contains(row, a.upName) || !strings.Contains(row, "+400%") {
-		t.Errorf("trending up: the up customer's row %q lacks its link, name or +400%%", row)
+	if row := rowOf(up, a.tUp); !strings.Contains(row, cust(a.up)) || !strings.Contains(row, a.upName) || !strings.Contains(row, "+300%") {
+		t.Errorf("trending up: the up customer's row %q lacks its link, name or +300%%", row)
 	}
 	if row := rowOf(up, a.tStray); !strings.Contains(row, tenantLink(a.tStray)) || !strings.Contains(row, "unknown tenant") || !strings.Contains(row, a.strayName) || !strings.Contains(row, "none before") {
 		t.Errorf("trending up: the stray tenant's row %q lacks its tenant link, the unknown-tenant tag, its name or 'none before'", row)
@@ -253,8 +257,8 @@ func TestActivityDashboard(t *testing.T) {
 	}
 
 	down := section(t, r.body, "section", "trending-down")
-	if row := rowOf(down, a.tDown); !strings.Contains(row, cust(a.down)) || !strings.Contains(row, "<td class=\"num\">5</td><td class=\"num\">30</td>") || !strings.Contains(row, "-83%") {
-		t.Errorf("trending down: the down customer's row %q lacks its link, 5 against 30 logins or -83%%", row)
+	if row := rowOf(down, a.tDown); !strings.Contains(row, cust(a.down)) || !strings.Contains(row, "<td class=\"num\">9</td><td class=\"num\">26</td>") || !strings.Contains(row, "-65%") {
+		t.Errorf("trending down: the down customer's row %q lacks its link, 9 against 26 logins or -65%%", row)
 	}
 	if row := rowOf(down, a.tQuiet); !strings.Contains(row, cust(a.quiet)) || !strings.Contains(row, "-100%") {
 		t.Errorf("trending down: the quiet customer's row %q lacks its link or -100%%", row)
@@ -263,7 +267,7 @@ func TestActivityDashboard(t *testing.T) {
 		t.Errorf("trending down lists a tenant trending up")
 	}
 	if i, j := strings.Index(down, a.tDown), strings.Index(down, a.tQuiet); i > j {
-		t.Errorf("trending down: the customer who lost 25 logins comes after the one who lost 3")
+		t.Errorf("trending down: the customer who lost 17 logins comes after the one who lost 3")
 	}
 
 	declines := section(t, r.body, "section", "declines")
@@ -433,6 +437,68 @@ func TestWeeklyReview(t *testing.T) {
 		{"page=0", "page: &#34;0&#34; is not a page number"},
 	} {
 		wantPage(t, tt.query, b.get("/review?"+tt.query), http.StatusBadRequest, tt.want)
+	}
+}
+
+// TestReviewOfThisWeekAgreesWithTheDashboard: on a Wednesday the review of
+// this week, which ends on Sunday, shows every customer's trend as the
+// dashboard does that day: both count complete days only, to yesterday,
+// and never the days to come.
+func TestReviewOfThisWeekAgreesWithTheDashboard(t *testing.T) {
+	a := newActivityEnv(t)
+	if wd := a.today.Weekday(); wd != time.Wednesday {
+		t.Fatalf("the fixture's today is a %s, want a Wednesday", wd)
+	}
+	b := a.browse("leadership")
+	dash := b.get("/activity")
+	review := b.get(fmt.Sprintf("/review?owner=%d", a.emps["csm"].ID))
+	wantPage(t, "this week's review", review, http.StatusOK, a.day(-2)+" – "+a.day(4),
+		fmt.Sprintf("Trends compare logins in the 14 days up to %s with the 14 days before.", a.day(-1)),
+		fmt.Sprintf("The week is not over: its logins are those of the 7 days up to %s, against the 7 days before.", a.day(-1)))
+	wantPage(t, "the dashboard", dash, http.StatusOK,
+		fmt.Sprintf("Trends compare logins in the 14 days up to %s with the 14 days before.", a.day(-1)))
+	// The week's logins too are those of complete days: the up customer's
+	// 4 + 4 of days -3 and -1 (not today's 2) against none; the down
+	// customer's one a day from -5 against the 4 of day -14.
+	for _, c := range []struct {
+		id           int64
+		week, before int
+	}{{a.up, 8, 0}, {a.down, 5, 4}} {
+		row := section(t, review.body, "tr", fmt.Sprintf("review-%d", c.id))
+		if w := fmt.Sprintf(`<td class="num week">%d</td>`, c.week); !strings.Contains(row, w) {
+			t.Errorf("this week's review: customer %d's row lacks %s: %s", c.id, w, row)
+		}
+		if w := fmt.Sprintf(`<td class="num week-before">%d</td>`, c.before); !strings.Contains(row, w) {
+			t.Errorf("this week's review: customer %d's row lacks %s: %s", c.id, w, row)
+		}
+	}
+	trendRE := regexp.MustCompile(`trend-(up|down|flat)">([^<]*)<`)
+	trendIn := func(where, html string) string {
+		t.Helper()
+		m := trendRE.FindStringSubmatch(html)
+		if m == nil {
+			t.Fatalf("%s: no trend in %q", where, html)
+		}
+		return m[1] + " " + strings.TrimSpace(m[2])
+	}
+	for _, c := range []struct {
+		id       int64
+		tenant   string
+		sections []string
+	}{{a.up, a.tUp, []string{"trending-up"}}, {a.down, a.tDown, []string{"trending-down"}}, {a.quiet, a.tQuiet, []string{"trending-down"}}} {
+		row := ""
+		for _, sec := range c.sections {
+			row += rowOf(section(t, dash.body, "section", sec), c.tenant)
+		}
+		if row == "" {
+			t.Errorf("the dashboard does not list %s in %v", c.tenant, c.sections)
+			continue
+		}
+		onDash := trendIn("dashboard "+c.tenant, row)
+		inReview := trendIn("review "+c.tenant, section(t, review.body, "tr", fmt.Sprintf("review-%d", c.id)))
+		if onDash != inReview {
+			t.Errorf("%s on a Wednesday: the dashboard says %s, this week's review %s", c.tenant, onDash, inReview)
+		}
 	}
 }
 

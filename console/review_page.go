@@ -56,6 +56,10 @@ type review struct {
 	Pager            pager
 	FollowUps        int // follow-ups on this page's customers
 	TrendDays        int
+	// TrendTo is the last day the trends and the week's logins count:
+	// Sunday, or the last complete day of a week not over (Ongoing).
+	TrendTo string
+	Ongoing bool
 }
 
 // reviewWeekOf returns the Monday of the week (Monday to Sunday) that day is in.
@@ -70,6 +74,9 @@ func reviewWeekOf(d warehouse.Day) warehouse.Day {
 // those with a follow-up that week; with ?owner=ID, only that employee's —
 // 50 a page, its login trend as of the week's last day, its logins that
 // week against the week before, and that week's follow-ups beside them.
+// A week not over yet counts up to its last complete day (TrendEnd), as
+// the dashboard does, never a day under way or to come: its trend is the
+// dashboard's, and its logins are those of the seven days to then.
 func (s *server) handleReview() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
@@ -177,7 +184,9 @@ func (s *server) handleReview() http.HandlerFunc {
 		rv := review{
 			Monday: monday.String(), Sunday: sunday.String(), Week: monday.String(),
 			Owner: owner, OnlyFollowUps: only, Pager: pagerOf(r, p, total), TrendDays: s.trendDays(),
+			TrendTo: s.Settings.TrendEnd(sunday).String(),
 		}
+		rv.Ongoing = rv.TrendTo != rv.Sunday
 		names := employeeNames(emps)
 		rv.Owners = ownerOptions(emps, owner)
 		trendOf := map[string]warehouse.TenantTrend{}

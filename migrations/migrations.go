@@ -12,6 +12,11 @@
 // run one by one; ClickHouse has no DDL transactions, so every statement
 // must be idempotent (IF NOT EXISTS) — a migration interrupted half-way is
 // simply run again.
+//
+// A ClickHouse file that says {timezone} is cut in the reporting timezone
+// (zone.go): its days are fixed when its materialized views are made, so
+// the migrator makes them for the zone it is given and makes them again,
+// from events, when the zone changes.
 package migrations
 
 import (
@@ -43,6 +48,7 @@ type Migration struct {
 
 // Statements splits the file into statements: a statement ends on a line
 // whose last non-space character is ';'. Comment-only lines are dropped.
+// A zoned file's statements still say {timezone}; StatementsIn fills it in.
 func (m Migration) Statements() []string {
 	var out []string
 	var cur strings.Builder
@@ -202,27 +208,68 @@ const chVersionTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	applied_at DateTime('UTC')
 ) ENGINE = MergeTree() ORDER BY version`
 
-// ApplyClickHouse brings the ClickHouse schema up to date and returns the
+// ApplyClickHouse brings the ClickHouse schema up to date, with the zoned
+// rollups cut in zone (the reporting timezone, e.g. "UTC"), and returns the
 // migrations it applied. A file's version is recorded after all of its
 // statements succeeded; since they are idempotent, re-running a file that
-// failed half-way is safe.
-func ApplyClickHouse(ctx context.Context, conn driver.Conn) ([]Migration, error) {
-	if err := conn.Exec(ctx, chVersionTable); err != nil {
-		return nil, fmt.Errorf("migrate clickhouse: version table: %w", err)
+// failed half-way is safe. When the rollups are in another zone than zone,
+// every zoned migration already applied is made again in zone, from events
+// (zone.go); a pending zoned migration is always made from scratch, so the
+// leftovers of a run cut off in another zone cannot stay.
+func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migration, error) {
+	if err := CheckZone(zone); err != nil {
+		return nil, fmt.Errorf("migrate clickhouse: %w", err)
+	}
+	for _, ddl := range []string{chVersionTable, chZoneTable} {
+		if err := conn.Exec(ctx, ddl); err != nil {
+			return nil, fmt.Errorf("migrate clickhouse: bookkeeping tables: %w", err)
+		}
 	}
 	have, err := clickhouseVersion(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
+	recorded, err := ClickHouseZone(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	// Until every zoned file is in the new zone no zone is recorded, so the
+	// services refuse to read days cut in a zone they were not asked for.
+	unrecorded := recorded == ""
+	unrecord := func() error {
+		if unrecorded {
+			return nil
+		}
+		unrecorded = true
+		return recordZone(ctx, conn, "")
+	}
 	var applied []Migration
 	for _, m := range ClickHouse() {
-		if m.Version <= have {
-			continue
-		}
-		for i, stmt := range m.Statements() {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migrate clickhouse %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		zoned := m.Zoned()
+		switch {
+		case m.Version > have && zoned:
+			if err := unrecord(); err != nil {
+				return applied, err
 			}
+			if err := remake(ctx, conn, m, zone); err != nil {
+				return applied, err
+			}
+		case m.Version > have:
+			for i, stmt := range m.Statements() {
+				if err := conn.Exec(ctx, stmt); err != nil {
+					return applied, fmt.Errorf("migrate clickhouse %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+				}
+			}
+		case zoned && recorded != zone:
+			if err := unrecord(); err != nil {
+				return applied, err
+			}
+			if err := remake(ctx, conn, m, zone); err != nil {
+				return applied, err
+			}
+			continue // applied before: its version is recorded
+		default:
+			continue
 		}
 		// Never INSERT … VALUES through Exec on ClickHouse 18.16 (it hangs);
 		// a one-row batch is the native protocol's way.
@@ -238,6 +285,11 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn) ([]Migration, error)
 		}
 		applied = append(applied, m)
 	}
+	if unrecorded || recorded != zone {
+		if err := recordZone(ctx, conn, zone); err != nil {
+			return applied, err
+		}
+	}
 	return applied, nil
 }
 
@@ -249,7 +301,7 @@ const (
 // ClickHouseBookkeeping returns the statements the migrator itself runs on
 // ClickHouse, so they can be checked on other ClickHouse releases too.
 func ClickHouseBookkeeping() []string {
-	return []string{chVersionTable, chVersionQuery, chTableQuery}
+	return []string{chVersionTable, chVersionQuery, chTableQuery, chZoneTable, chZoneQuery}
 }
 
 func clickhouseVersion(ctx context.Context, conn driver.Conn) (int, error) {

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +113,12 @@ func TestActivityOnKnownData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err = s.Activity(ctx, tenant, mustDay(t, "2026-11-21"), mustDay(t, "2026-11-21"), ActivitySettings{Location: sh})
+	if _, err := s.Activity(ctx, tenant, mustDay(t, "2026-11-21"), mustDay(t, "2026-11-21"), ActivitySettings{Location: sh}); err == nil || !strings.Contains(err.Error(), "cut in UTC") {
+		t.Errorf("Shanghai days from a rollup cut in UTC: err = %v, want a refusal naming UTC", err)
+	}
+	shs := storeIn(t, sh)
+	storeEvents(t, shs, evs)
+	a, err = shs.Activity(ctx, tenant, mustDay(t, "2026-11-21"), mustDay(t, "2026-11-21"), ActivitySettings{Location: sh})
 	if err != nil {
 		t.Fatal(err)
 	}

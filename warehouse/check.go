@@ -7,25 +7,52 @@ import (
 	"strings"
 )
 
-type dayCounts struct{ users, logins uint64 }
-
-// rawDaysQuery recounts active users and logins per tenant and UTC day from
-// raw events; rollupDaysQuery reads the same from the hourly rollup.
-func rawDaysQuery(prefix string) (string, []any) {
-	return `SELECT tenant_id, toString(toDate(event_time)) AS d,
-    uniqExactIf(user_id, user_id != '') AS users, uniqExactIf(event_id, event_type = 'login') AS logins
-FROM events WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any{prefix}
+// dayCounts is what the rollups hold of a tenant's day.
+type dayCounts struct {
+	users, logins, loginUsers, features uint64
+	seats                               uint64 // daily rollup only
+	lastLogin                           int64  // unix seconds; daily rollup only
 }
 
-func rollupDaysQuery(prefix string) (string, []any) {
-	return `SELECT tenant_id, toString(toDate(hour)) AS d, uniqExactMerge(users) AS users, uniqExactMerge(logins) AS logins
+func (c dayCounts) String() string {
+	return fmt.Sprintf("%d users, %d logins, %d login users, %d features, %d seats, last login %d",
+		c.users, c.logins, c.loginUsers, c.features, c.seats, c.lastLogin)
+}
+
+// rawDaysQuery recounts, per tenant and day of zone, from raw events, what
+// the rollups hold; hourlyDaysQuery reads the same from the hourly rollup
+// (UTC days, without seats and last login) and dailyDaysQuery from the
+// daily one.
+func rawDaysQuery(prefix, zone string) (string, []any) {
+	return `SELECT tenant_id, toString(toDate(event_time, ?)) AS d,
+    uniqExactIf(user_id, user_id != '') AS users,
+    uniqExactIf(event_id, event_type = 'login') AS logins,
+    uniqExactIf(user_id, event_type = 'login' AND user_id != '') AS login_users,
+    uniqExactIf(visitParamExtractString(props, 'feature'), event_type = 'feature_used' AND visitParamExtractString(props, 'feature') != '') AS features,
+    argMaxIf(visitParamExtractUInt(props, 'seats'), tuple(event_time, event_id), event_type = 'seat_snapshot') AS seats,
+    toInt64(toUnixTimestamp(maxIf(event_time, event_type = 'login'))) AS last_login
+FROM events WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any{zone, prefix}
+}
+
+func hourlyDaysQuery(prefix string) (string, []any) {
+	return `SELECT tenant_id, toString(toDate(hour)) AS d,
+    uniqExactMerge(users) AS u, uniqExactMerge(logins) AS l, uniqExactMerge(login_users) AS lu, uniqExactMerge(features) AS f,
+    toUInt64(0) AS seats, toInt64(0) AS last_login
 FROM activity_hourly WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any{prefix}
+}
+
+func dailyDaysQuery(prefix string) (string, []any) {
+	return `SELECT tenant_id, toString(day) AS d,
+    uniqExactMerge(users) AS u, uniqExactMerge(logins) AS l, uniqExactMerge(login_users) AS lu, uniqExactMerge(features) AS f,
+    argMaxMerge(seats) AS s, toInt64(toUnixTimestamp(maxMerge(last_login))) AS ll
+FROM activity_daily WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any{prefix}
 }
 
 // RollupsMatchRaw recounts every tenant-day of the tenants whose id starts
 // with prefix ("" for all) from raw events and returns an error listing the
-// days where the rollup disagrees. It reads every raw event: an operator's
-// and a test's check, not something for a page.
+// days where a rollup disagrees: the hourly rollup on UTC days, the daily
+// one on days of the timezone it is cut in. It reads every raw event twice:
+// an operator's and a test's check, not something for a page.
 func RollupsMatchRaw(ctx context.Context, s *Store, prefix string) error {
 	read := func(sql string, args []any) (map[string]dayCounts, error) {
 		rows, err := s.conn.Query(ctx, sql, args...)
@@ -37,38 +64,58 @@ func RollupsMatchRaw(ctx context.Context, s *Store, prefix string) error {
 		for rows.Next() {
 			var tenant, day string
 			var c dayCounts
-			if err := rows.Scan(&tenant, &day, &c.users, &c.logins); err != nil {
+			if err := rows.Scan(&tenant, &day, &c.users, &c.logins, &c.loginUsers, &c.features, &c.seats, &c.lastLogin); err != nil {
 				return nil, err
 			}
 			out[tenant+" "+day] = c
 		}
 		return out, rows.Err()
 	}
-	raw, err := read(rawDaysQuery(prefix))
+	zone, err := s.RollupZone(ctx)
 	if err != nil {
-		return fmt.Errorf("recount raw events: %w", err)
-	}
-	rolled, err := read(rollupDaysQuery(prefix))
-	if err != nil {
-		return fmt.Errorf("read rollup: %w", err)
+		return err
 	}
 	var diffs []string
-	for k, r := range raw {
-		if got := rolled[k]; got != r {
-			diffs = append(diffs, fmt.Sprintf("%s: raw %d users / %d logins, rollup %d / %d", k, r.users, r.logins, got.users, got.logins))
+	compare := func(rollup string, raw, rolled map[string]dayCounts, hourly bool) {
+		for k, r := range raw {
+			if hourly {
+				r.seats, r.lastLogin = 0, 0
+			}
+			if got := rolled[k]; got != r {
+				diffs = append(diffs, fmt.Sprintf("%s %s: raw %s; rollup %s", rollup, k, r, got))
+			}
+		}
+		for k, got := range rolled {
+			if _, ok := raw[k]; !ok && got != (dayCounts{}) {
+				diffs = append(diffs, fmt.Sprintf("%s %s: no raw events; rollup %s", rollup, k, got))
+			}
 		}
 	}
-	for k, got := range rolled {
-		if _, ok := raw[k]; !ok && got != (dayCounts{}) {
-			diffs = append(diffs, fmt.Sprintf("%s: no raw events, rollup %d users / %d logins", k, got.users, got.logins))
+	for _, c := range []struct {
+		name        string
+		zone        string
+		hourly      bool
+		rollupQuery func(string) (string, []any)
+	}{
+		{name: "hourly", zone: "UTC", hourly: true, rollupQuery: hourlyDaysQuery},
+		{name: "daily (" + zone + ")", zone: zone, rollupQuery: dailyDaysQuery},
+	} {
+		raw, err := read(rawDaysQuery(prefix, c.zone))
+		if err != nil {
+			return fmt.Errorf("recount raw events: %w", err)
 		}
+		rolled, err := read(c.rollupQuery(prefix))
+		if err != nil {
+			return fmt.Errorf("read the %s rollup: %w", c.name, err)
+		}
+		compare(c.name, raw, rolled, c.hourly)
 	}
 	if len(diffs) > 0 {
 		sort.Strings(diffs)
 		if len(diffs) > 20 {
 			diffs = append(diffs[:20], fmt.Sprintf("… and %d more", len(diffs)-20))
 		}
-		return fmt.Errorf("rollup disagrees with raw events on %d tenant-days:\n%s", len(diffs), strings.Join(diffs, "\n"))
+		return fmt.Errorf("rollups disagree with raw events on %d tenant-days:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 
 // The cross-tenant views of activity: the console's activity dashboard, the
 // customer list's filters and the weekly review. Like Activity, they read
-// only hourly rollups, never raw events, and answer in one query each
-// whatever the number of tenants.
+// only the daily rollups (migration 0005), never raw events or hours, and
+// answer in one query each whatever the number of tenants.
 
 // DailyTotal is one day across all tenants.
 type DailyTotal struct {
@@ -22,25 +22,24 @@ type DailyTotal struct {
 }
 
 // dailyTotalsQuery returns, for each day in [from, to] with any event, the
-// day's totals over tenants. It reads only activity_totals_hourly, one row
-// per hour across all tenants (migration 0003), so its cost follows the
-// number of hours and users, not of tenants. Users are distinct per tenant
+// day's totals over tenants. It reads only activity_totals_daily, one row
+// per day across all tenants (migration 0005), so its cost follows the
+// number of days and users, not of tenants. Users are distinct per tenant
 // and day (METRICS.md): the rollup's sets hold (tenant, user) pairs, so a
 // day's distinct pairs are the sum over tenants of its distinct users; logins
 // are (tenant, event id) pairs, and login_tenants is the set of tenants with
-// a login. The table's ORDER BY hour and monthly partitions keep the read to
-// the hours asked for. (The aliases must not be the column names: an alias
-// would shadow the column and the merge would read the finished count.)
-func dailyTotalsQuery(from, to Day, s ActivitySettings) (string, []any) {
-	sql := `SELECT toString(toDate(hour, ?)) AS d,
+// a login. (The aliases must not be the column names: an alias would shadow
+// the column and the merge would read the finished count.)
+func dailyTotalsQuery(from, to Day) (string, []any) {
+	sql := `SELECT toString(day) AS d,
     uniqExactMerge(login_users) AS lu,
     uniqExactMerge(logins) AS l,
     uniqExactMerge(login_tenants) AS lt
-FROM activity_totals_hourly
-WHERE hour >= ? AND hour < ?
+FROM activity_totals_daily
+WHERE day >= toDate(?) AND day <= toDate(?)
 GROUP BY d
 ORDER BY d`
-	return sql, []any{s.Location.String(), from.Start(s.Location), to.AddDays(1).Start(s.Location)}
+	return sql, []any{date(from), date(to)}
 }
 
 // DailyTotals returns one row per day in [from, to] (inclusive, in the
@@ -52,8 +51,11 @@ func (st *Store) DailyTotals(ctx context.Context, from, to Day, s ActivitySettin
 	if err := checkDays(from, to); err != nil {
 		return nil, err
 	}
+	if err := st.CheckZone(ctx, s.Location); err != nil {
+		return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)
+	}
 	got := map[string]DailyTotal{}
-	sql, args := dailyTotalsQuery(from, to, s)
+	sql, args := dailyTotalsQuery(from, to)
 	rows, err := st.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily totals %s to %s: %w", from, to, err)
@@ -89,62 +91,70 @@ const TrendLookbackDays = 90
 // TenantTrend is one tenant's login trend as of a day.
 type TenantTrend struct {
 	Tenant        string
-	Last          int64      // logins in the trend window ending with the day (Trend.Days() days)
+	Last          int64      // logins in the trend window ending with ActivitySettings.TrendEnd(day) (Trend.Days() days)
 	Previous      int64      // logins in the window before it
 	Trend         keel.Trend // ActivitySettings.Trend.Of(Last, Previous)
 	Change        float64    // (Last-Previous)/Previous; 0 when Previous is 0
 	ActiveUsers30 int64      // distinct active users in the 30 days ending with the day
-	LastLogin     time.Time  // start (UTC) of the last hour with a login in the lookback; zero if none
+	LastLogin     time.Time  // start (UTC) of the hour of the last login in the lookback; zero if none
 }
 
 // tenantTrendsQuery returns, per tenant with any event in the
-// TrendLookbackDays ending with `to`, its logins in the two trend windows,
-// its active users over 30 days and its last hour with a login.
-//
-// A rollup row is a partial state until ClickHouse merges its parts, and a
-// row can hold events but no logins. The last login hour is therefore taken
-// over rows whose own logins set is not empty: a merged (tenant, hour) set
-// is the union of its partial rows' sets, so it is non-empty exactly when one
-// of them is, and the greatest such hour is exact whatever has been merged.
-// That keeps the query one aggregation by tenant, with no per-hour
-// intermediate result.
+// TrendLookbackDays ending with `to`, its logins in the two trend windows
+// (which end with TrendEnd(to)), its active users over 30 days and the hour
+// of its last login, from the daily rollup. Two reads joined by tenant keep
+// each column to the days it needs: the lookback reads only the small
+// last-login states over 90 days (a merged max of the days' last logins is
+// the last login whatever has been merged, and zero, 1970, when there is
+// none), the windows read the sets of logins and users over the 30 days
+// or the trend windows (reading the sets over the whole lookback took
+// about twice as long).
 func tenantTrendsQuery(to Day, s ActivitySettings, tenants []string) (string, []any) {
-	n := s.Trend.Days()
-	end := to.AddDays(1).Start(s.Location)
-	mid := to.AddDays(1 - n).Start(s.Location)
-	trendStart := to.AddDays(1 - 2*n).Start(s.Location)
-	start30 := to.AddDays(-29).Start(s.Location)
-	lookback := to.AddDays(1 - TrendLookbackDays).Start(s.Location)
-	scanStart := lookback
-	if trendStart.Before(scanStart) {
-		scanStart = trendStart
+	prevFirst, prevLast, lastFirst, lastLast := s.trendWindows(to)
+	start30 := to.AddDays(-29)
+	lookback := to.AddDays(1 - TrendLookbackDays)
+	windowsStart := start30
+	if prevFirst.Before(windowsStart) {
+		windowsStart = prevFirst
 	}
 	// The tenants, when listed, are a set the key's first column is looked
 	// up in, so a page of customers reads only its own tenants' rows.
 	only := ""
 	if tenants != nil {
-		only = "\n  AND tenant_id IN (SELECT arrayJoin(?))"
+		only = " AND tenant_id IN (SELECT arrayJoin(?))"
 	}
-	sql := `SELECT tenant_id,
-    uniqExactMergeIf(logins, hour >= ?) AS last,
-    uniqExactMergeIf(logins, hour >= ? AND hour < ?) AS previous,
-    uniqExactMergeIf(` + s.usersColumn() + `, hour >= ?) AS active_users_30,
-    maxIf(hour, hour >= ? AND finalizeAggregation(logins) > 0) AS last_login
-FROM activity_hourly
-WHERE hour >= ? AND hour < ?` + only + `
-GROUP BY tenant_id
-HAVING max(hour) >= ?
+	sql := `SELECT tenant_id, last, previous, active_users_30, last_login
+FROM (
+    SELECT tenant_id, toStartOfHour(maxMerge(last_login)) AS last_login
+    FROM activity_daily
+    WHERE day >= toDate(?) AND day <= toDate(?)` + only + `
+    GROUP BY tenant_id
+) AS lookback
+ANY LEFT JOIN (
+    SELECT tenant_id,
+        uniqExactMergeIf(logins, day >= toDate(?) AND day <= toDate(?)) AS last,
+        uniqExactMergeIf(logins, day >= toDate(?) AND day <= toDate(?)) AS previous,
+        uniqExactMergeIf(` + s.usersColumn() + `, day >= toDate(?)) AS active_users_30
+    FROM activity_daily
+    WHERE day >= toDate(?) AND day <= toDate(?)` + only + `
+    GROUP BY tenant_id
+) AS windows USING tenant_id
 ORDER BY tenant_id`
-	args := []any{mid, trendStart, mid, start30, lookback, scanStart, end}
+	args := []any{date(lookback), date(to)}
 	if tenants != nil {
 		args = append(args, tenants)
 	}
-	return sql, append(args, lookback)
+	args = append(args, date(lastFirst), date(lastLast), date(prevFirst), date(prevLast), date(start30), date(windowsStart), date(to))
+	if tenants != nil {
+		args = append(args, tenants)
+	}
+	return sql, args
 }
 
 // TenantTrends returns every tenant with any event in the TrendLookbackDays
 // ending with the day `to` (in the reporting timezone), sorted by tenant id,
-// with its login trend as of `to`. A zero `to` is an EINVALID error.
+// with its login trend as of `to`: its windows end with s.TrendEnd(to), the
+// last complete day. A zero `to` is an EINVALID error.
 func (st *Store) TenantTrends(ctx context.Context, to Day, s ActivitySettings) ([]TenantTrend, error) {
 	return st.tenantTrends(ctx, to, s, nil)
 }
@@ -168,6 +178,9 @@ func (st *Store) tenantTrends(ctx context.Context, to Day, s ActivitySettings, t
 	}
 	if tenants != nil && len(tenants) == 0 {
 		return []TenantTrend{}, nil
+	}
+	if err := st.CheckZone(ctx, s.Location); err != nil {
+		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
 	}
 	sql, args := tenantTrendsQuery(to, s, tenants)
 	rows, err := st.conn.Query(ctx, sql, args...)

@@ -87,10 +87,11 @@ func refDailyTotals(evs []ingest.Event, from, to Day, s ActivitySettings) []Dail
 
 // refTenantTrends counts TenantTrends from the events themselves: windows
 // are whole days of the reporting timezone, compared on each event's own
-// day.
+// day, and the trend windows end with the last complete day.
 func refTenantTrends(evs []ingest.Event, to Day, s ActivitySettings) []TenantTrend {
 	s = s.withDefaults()
 	n := s.Trend.Days()
+	end := s.TrendEnd(to)
 	in := func(d, first, last Day) bool { return !d.Before(first) && !last.Before(d) }
 	type acc struct {
 		listed               bool
@@ -108,10 +109,10 @@ func refTenantTrends(evs []ingest.Event, to Day, s ActivitySettings) []TenantTre
 		login := e.Type == ingest.TypeLogin
 		inLookback := in(d, to.AddDays(1-TrendLookbackDays), to)
 		a.listed = a.listed || inLookback
-		if login && in(d, to.AddDays(1-n), to) {
+		if login && in(d, end.AddDays(1-n), end) {
 			a.last[e.ID] = true
 		}
-		if login && in(d, to.AddDays(1-2*n), to.AddDays(-n)) {
+		if login && in(d, end.AddDays(1-2*n), end.AddDays(-n)) {
 			a.previous[e.ID] = true
 		}
 		if e.User != "" && (login || !s.LoginsOnly) && in(d, to.AddDays(-29), to) {
@@ -217,11 +218,9 @@ func dailyTotalsFixture() [][]ingest.Event {
 }
 
 func TestDailyTotalsOnKnownData(t *testing.T) {
-	_, s := testStack(t)
 	batches := dailyTotalsFixture()
 	var all []ingest.Event
 	for _, b := range batches {
-		storeEvents(t, s, b)
 		all = append(all, b...)
 	}
 	ny := mustLocation(t, "America/New_York")
@@ -256,6 +255,10 @@ func TestDailyTotalsOnKnownData(t *testing.T) {
 			// the random test below would check against a wrong model.
 			if d := diffTotals(refDailyTotals(all, from, to, tt.s), tt.want); d != "" {
 				t.Errorf("recount from the fixture disagrees with the hand count:\n%s", d)
+			}
+			s := storeIn(t, tt.s.Location)
+			for _, b := range batches {
+				storeEvents(t, s, b)
 			}
 			got, err := s.DailyTotals(context.Background(), from, to, tt.s)
 			if err != nil {
@@ -377,7 +380,6 @@ func TestTenantTrendsOnKnownData(t *testing.T) {
 	batches := tenantTrendsFixture()
 	var all []ingest.Event
 	for _, b := range batches {
-		storeEvents(t, s, b)
 		all = append(all, b...)
 	}
 	hour := func(s string) time.Time { return at(s[:10], s[11:]) }
@@ -428,6 +430,10 @@ func TestTenantTrendsOnKnownData(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if d := diffTrends(refTenantTrends(all, to, tt.s), tt.want); d != "" {
 				t.Errorf("recount from the fixture disagrees with the hand count:\n%s", d)
+			}
+			s := storeIn(t, tt.s.Location)
+			for _, b := range batches {
+				storeEvents(t, s, b)
 			}
 			got, err := s.TenantTrends(context.Background(), to, tt.s)
 			if err != nil {
@@ -492,17 +498,15 @@ func overviewRandomEvents() []ingest.Event {
 	return evs
 }
 
-// TestOverviewMatchesRecountOnRandomEvents stores random events in several
-// inserts, some of them twice, and checks both queries against the recount
-// from the events on many days and settings.
-func TestOverviewMatchesRecountOnRandomEvents(t *testing.T) {
-	_, s := testStack(t)
-	evs := overviewRandomEvents()
+// randomInserts is overviewRandomEvents as the tests insert them: shuffled
+// into four inserts, then a fifth of them again.
+func randomInserts() (evs []ingest.Event, inserts [][]ingest.Event) {
+	evs = overviewRandomEvents()
 	r := rand.New(rand.NewPCG(7, 7))
 	shuffled := slices.Clone(evs)
 	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	for i := 0; i < len(shuffled); i += len(shuffled)/4 + 1 {
-		storeEvents(t, s, slices.Clone(shuffled[i:min(i+len(shuffled)/4+1, len(shuffled))]))
+		inserts = append(inserts, slices.Clone(shuffled[i:min(i+len(shuffled)/4+1, len(shuffled))]))
 	}
 	var again []ingest.Event
 	for _, e := range evs {
@@ -510,19 +514,47 @@ func TestOverviewMatchesRecountOnRandomEvents(t *testing.T) {
 			again = append(again, e)
 		}
 	}
-	storeEvents(t, s, again)
+	return evs, append(inserts, again)
+}
 
-	ny, tokyo := mustLocation(t, "America/New_York"), mustLocation(t, "Asia/Tokyo")
+// storeRandomOnce stores randomInserts in s, once per Store and test.
+func storeRandomOnce(t *testing.T, s *Store, loaded map[*Store]bool) {
+	t.Helper()
+	if loaded[s] {
+		return
+	}
+	_, inserts := randomInserts()
+	for _, b := range inserts {
+		storeEvents(t, s, b)
+	}
+	loaded[s] = true
+}
+
+// TestOverviewMatchesRecountOnRandomEvents stores random events in several
+// inserts, some of them twice, and checks both queries against the recount
+// from the events on many days and settings, each in a warehouse whose
+// daily rollups are cut in the settings' zone — a half-hour one among
+// them — and with a clock that makes one of the days not over yet.
+func TestOverviewMatchesRecountOnRandomEvents(t *testing.T) {
+	evs, _ := randomInserts()
+	ny, tokyo, kolkata := mustLocation(t, "America/New_York"), mustLocation(t, "Asia/Tokyo"), mustLocation(t, "Asia/Kolkata")
 	settings := []ActivitySettings{
 		{},
 		{Location: ny, LoginsOnly: true},
 		{Location: tokyo, Trend: keel.TrendRule{Window: 7 * 24 * time.Hour, Up: 0.5, Down: -0.5}},
 		{Location: ny, Trend: keel.TrendRule{Window: 50 * 24 * time.Hour, Up: 0.1, Down: -0.1}},
+		{Location: kolkata},
+		// 15:00 on 2017-04-20 in Kolkata: trends as of that day, or any
+		// later one, end on the 19th.
+		{Location: kolkata, LoginsOnly: true, Now: func() time.Time { return time.Date(2017, 4, 20, 15, 0, 0, 0, kolkata) }},
 	}
 	ctx := context.Background()
+	loaded := map[*Store]bool{}
 	var logins int64
 	for _, set := range settings {
-		name := fmt.Sprintf("%v logins-only=%v window=%v", set.withDefaults().Location, set.LoginsOnly, set.withDefaults().Trend.Days())
+		name := fmt.Sprintf("%v logins-only=%v window=%v clock=%v", set.withDefaults().Location, set.LoginsOnly, set.withDefaults().Trend.Days(), set.Now != nil)
+		s := storeIn(t, set.Location)
+		storeRandomOnce(t, s, loaded)
 		from, to := Day{2017, 1, 25}, Day{2017, 7, 5}
 		got, err := s.DailyTotals(ctx, from, to, set)
 		if err != nil {
@@ -549,40 +581,47 @@ func TestOverviewMatchesRecountOnRandomEvents(t *testing.T) {
 	}
 }
 
-// TestTenantTrendsQueryReadsEveryWindow checks which hours the query reads:
-// the lookback, or further back when the trend windows are longer.
+// TestTenantTrendsQueryReadsEveryWindow checks which days the query reads:
+// the lookback for the last login, and for the sets the 30 days or further
+// back when the trend windows are longer; and that the windows end with
+// the last complete day.
 func TestTenantTrendsQueryReadsEveryWindow(t *testing.T) {
 	sh := mustLocation(t, "Asia/Shanghai")
 	to := Day{2018, 6, 30}
-	start := func(d Day) time.Time { return d.Start(sh) }
 	tests := []struct {
 		name  string
 		rule  keel.TrendRule
-		first Day // the first day read
+		now   time.Time
+		end   Day // the last day the windows count
+		first Day // the first day the sets are read
 	}{
-		{"14-day windows", keel.DefaultTrendRule, Day{2018, 4, 2}},
-		{"45-day windows fill the lookback", keel.TrendRule{Window: 45 * 24 * time.Hour}, Day{2018, 4, 2}},
-		{"60-day windows", keel.TrendRule{Window: 60 * 24 * time.Hour}, Day{2018, 3, 3}},
+		{"14-day windows", keel.DefaultTrendRule, time.Now(), to, Day{2018, 6, 1}},
+		{"45-day windows fill the lookback", keel.TrendRule{Window: 45 * 24 * time.Hour}, time.Now(), to, Day{2018, 4, 2}},
+		{"60-day windows", keel.TrendRule{Window: 60 * 24 * time.Hour}, time.Now(), to, Day{2018, 3, 3}},
+		// 07:59 on 07-01 in Shanghai is still 06-30 in UTC: the 30th is over.
+		{"the day after", keel.DefaultTrendRule, time.Date(2018, 6, 30, 23, 59, 0, 0, time.UTC), to, Day{2018, 6, 1}},
+		{"the day itself", keel.DefaultTrendRule, time.Date(2018, 6, 30, 15, 59, 0, 0, time.UTC), Day{2018, 6, 29}, Day{2018, 6, 1}},
+		{"60-day windows, the day itself", keel.TrendRule{Window: 60 * 24 * time.Hour}, time.Date(2018, 6, 30, 9, 0, 0, 0, sh), Day{2018, 6, 29}, Day{2018, 3, 2}},
+		{"a day to come", keel.DefaultTrendRule, time.Date(2018, 6, 27, 9, 0, 0, 0, sh), Day{2018, 6, 26}, Day{2018, 5, 30}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := tt.rule.Days()
-			_, args := tenantTrendsQuery(to, ActivitySettings{Location: sh, Trend: tt.rule}, nil)
+			now := tt.now
+			s := ActivitySettings{Location: sh, Trend: tt.rule, Now: func() time.Time { return now }}
+			if got := s.TrendEnd(to); got != tt.end {
+				t.Errorf("TrendEnd(%s) = %s, want %s", to, got, tt.end)
+			}
+			_, args := tenantTrendsQuery(to, s, nil)
 			want := []any{
-				start(to.AddDays(1 - n)),                             // last from
-				start(to.AddDays(1 - 2*n)), start(to.AddDays(1 - n)), // previous
-				start(Day{2018, 6, 1}),                  // 30 days
-				start(Day{2018, 4, 2}),                  // last login in the lookback
-				start(tt.first), start(Day{2018, 7, 1}), // hours read
-				start(Day{2018, 4, 2}), // listed: an event in the lookback
+				"2018-04-02", to.String(), // the lookback: listed, last login
+				tt.end.AddDays(1 - n).String(), tt.end.String(), // last
+				tt.end.AddDays(1 - 2*n).String(), tt.end.AddDays(-n).String(), // previous
+				"2018-06-01",                   // 30 days
+				tt.first.String(), to.String(), // the sets read
 			}
-			if len(args) != len(want) {
-				t.Fatalf("got %d arguments, want %d", len(args), len(want))
-			}
-			for i := range want {
-				if !args[i].(time.Time).Equal(want[i].(time.Time)) {
-					t.Errorf("argument %d = %v, want %v", i+1, args[i], want[i])
-				}
+			if fmt.Sprint(args) != fmt.Sprint(want) {
+				t.Errorf("arguments:\n got %v\nwant %v", args, want)
 			}
 		})
 	}
@@ -670,6 +709,55 @@ ORDER BY hour`)
 			}
 			if v != f {
 				t.Errorf("view:     %s\nbackfill: %s", v, f)
+			}
+		}
+	}
+}
+
+// TestTrendsOfAWeekNotOverEndYesterday: on a Wednesday, the trend of the
+// week (as of its Sunday, four days ahead) is the trend as of today, which
+// is the trend as of yesterday: every window ends with the last complete
+// day, never with days still to come. The weekly review asks the first,
+// the dashboard the second.
+func TestTrendsOfAWeekNotOverEndYesterday(t *testing.T) {
+	_, s := testStack(t)
+	for _, b := range tenantTrendsFixture() {
+		storeEvents(t, s, b)
+	}
+	wednesday := time.Date(2018, 6, 27, 10, 0, 0, 0, time.UTC)
+	today, sunday := DayOf(wednesday, time.UTC), Day{2018, 7, 1}
+	tenants := []string{"ovw-t-down", "ovw-t-up", "ovw-t-quiet", "ovw-t-lapsed", "ovw-t-new", "ovw-t-future"}
+	trendOnly := func(ts []TenantTrend) string {
+		var sb strings.Builder
+		for _, t := range ts {
+			fmt.Fprintf(&sb, "%s: %d vs %d %s %+.4f\n", t.Tenant, t.Last, t.Previous, t.Trend, t.Change)
+		}
+		return sb.String()
+	}
+	for _, rule := range []keel.TrendRule{keel.DefaultTrendRule, {Window: 7 * 24 * time.Hour, Up: 0.1, Down: -0.1}} {
+		set := ActivitySettings{Trend: rule, Now: func() time.Time { return wednesday }}
+		if got := set.TrendEnd(sunday); got != today.AddDays(-1) {
+			t.Errorf("TrendEnd(%s) on %s = %s, want the day before", sunday, today, got)
+		}
+		week, err := s.TenantTrendsOf(context.Background(), sunday, set, tenants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now, err := s.TenantTrendsOf(context.Background(), today, set, tenants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yesterday, err := s.TenantTrendsOf(context.Background(), today.AddDays(-1), set, tenants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, n, y := trendOnly(week), trendOnly(now), trendOnly(yesterday); w != n || n != y {
+			t.Errorf("%d-day windows: as of Sunday\n%sas of today\n%sas of yesterday\n%s", rule.Days(), w, n, y)
+		}
+		// The up tenant's 06-18..06-26 logins: counted; its later ones, not.
+		for _, tr := range week {
+			if tr.Tenant == "ovw-t-up" && rule.Days() == 14 && (tr.Last != 5 || tr.Previous != 4) {
+				t.Errorf("the up tenant as of Sunday: %d vs %d, want 5 (06-13..06-26) vs 4", tr.Last, tr.Previous)
 			}
 		}
 	}

@@ -36,7 +36,7 @@ func isolatedStore(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := migrations.ApplyClickHouse(ctx, db.conn); err != nil {
+	if _, err := migrations.ApplyClickHouse(ctx, db.conn, "UTC"); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -65,7 +65,9 @@ func everyStatement(t *testing.T) []namedSQL {
 	t.Helper()
 	var out []namedSQL
 	for _, m := range migrations.ClickHouse() {
-		for i, s := range m.Statements() {
+		// A zoned migration in a half-hour zone, to be sure the zone is
+		// taken as given.
+		for i, s := range m.StatementsIn("Asia/Kolkata") {
 			out = append(out, namedSQL{fmt.Sprintf("migration %04d_%s #%d", m.Version, m.Name, i+1), s})
 		}
 	}
@@ -94,30 +96,41 @@ func everyStatement(t *testing.T) []namedSQL {
 			args []any
 		}{name, sql, args})
 	}
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wednesday := func() time.Time { return time.Date(2026, 11, 18, 10, 0, 0, 0, sh) }
 	q, a := activityDaysQuery("t-1", from, to, ActivitySettings{}.withDefaults())
 	add("activity days", q, a)
 	q, a = activityDaysQuery("t-1", from, to, ActivitySettings{Location: sh, LoginsOnly: true}.withDefaults())
 	add("activity days (Shanghai, logins only)", q, a)
 	q, a = loginWindowsQuery("t-1", to, ActivitySettings{}.withDefaults())
 	add("login trend", q, a)
-	q, a = tenantsQuery(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
+	q, a = loginWindowsQuery("t-1", to, ActivitySettings{Location: sh, Now: wednesday}.withDefaults())
+	add("login trend of a day not over", q, a)
+	q, a = tenantsQuery(Day{2026, 10, 22})
 	add("tenants", q, a)
-	q, a = dailyTotalsQuery(from, to, ActivitySettings{}.withDefaults())
+	q, a = dailyTotalsQuery(from, to)
 	add("daily totals", q, a)
-	q, a = dailyTotalsQuery(from, to, ActivitySettings{Location: sh, LoginsOnly: true}.withDefaults())
-	add("daily totals (Shanghai, logins only)", q, a)
 	q, a = tenantTrendsQuery(to, ActivitySettings{}.withDefaults(), nil)
 	add("tenant trends", q, a)
-	q, a = tenantTrendsQuery(to, ActivitySettings{Location: sh, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}}.withDefaults(), []string{"t-1", "t-'2"})
-	add("tenant trends of two tenants (Shanghai, logins only, 60-day windows)", q, a)
+	q, a = tenantTrendsQuery(to, ActivitySettings{Location: sh, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}, Now: wednesday}.withDefaults(), []string{"t-1", "t-'2"})
+	add("tenant trends of two tenants (Shanghai, logins only, 60-day windows, a day not over)", q, a)
+	q, a = scoreInputsQuery(to, ActivitySettings{}.withDefaults(), keel.HealthSettings{})
+	add("score inputs of a day", q, a)
+	q, a = scoreInputsQuery(Day{2026, 11, 18}, ActivitySettings{Location: kolkata, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}, Now: wednesday}.withDefaults(), keel.HealthSettings{BaselineWeeks: 12})
+	add("score inputs of today (Kolkata, logins only, 60-day windows, 12 weeks' baseline)", q, a)
 	q, a = storedQuery("keel.events", ranges)
 	add("stored positions", q, a)
 	q, a = recentQuery("keel.events", map[int]int64{0: 10, 3: 0})
 	add("recent events", q, a)
-	q, a = rawDaysQuery("t-")
+	q, a = rawDaysQuery("t-", "Asia/Kolkata")
 	add("recount raw", q, a)
-	q, a = rollupDaysQuery("t-")
-	add("recount rollup", q, a)
+	q, a = hourlyDaysQuery("t-")
+	add("recount hourly rollup", q, a)
+	q, a = dailyDaysQuery("t-")
+	add("recount daily rollup", q, a)
 	for _, q := range queries {
 		out = append(out, namedSQL{q.name, bind(t, q.sql, q.args)})
 	}

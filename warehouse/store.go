@@ -18,6 +18,7 @@ import (
 // answers the metric queries.
 type Store struct {
 	conn driver.Conn
+	zone zoneCache
 }
 
 // Open connects to ClickHouse at url (clickhouse://host:9000/database) over

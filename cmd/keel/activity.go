@@ -50,6 +50,9 @@ func runActivity(ctx context.Context, args []string, env *Env, stdout, stderr io
 		return err
 	}
 	defer store.Close()
+	if err := store.CheckZone(ctx, loc); err != nil {
+		return fmt.Errorf("--tz: %w", err)
+	}
 	a, err := store.Activity(ctx, *tenant, fromDay, toDay, warehouse.ActivitySettings{Location: loc, LoginsOnly: *loginsOnly})
 	if err != nil {
 		if keel.ErrorCode(err) == keel.EINVALID {

@@ -125,7 +125,7 @@ func TestHalfAppliedClickHouseMigrationIsRerun(t *testing.T) {
 	if err := store.Conn().Exec(ctx, first[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrations.ApplyClickHouse(ctx, store.Conn()); err != nil {
+	if _, err := migrations.ApplyClickHouse(ctx, store.Conn(), "UTC"); err != nil {
 		t.Fatalf("apply after a half-applied migration: %v", err)
 	}
 	if err := migrations.CheckClickHouse(ctx, store.Conn()); err != nil {
@@ -183,6 +183,58 @@ func TestTokenIngestAndActivityJSON(t *testing.T) {
 	_, _, err = runKeel(t, env, "activity", "--tenant", "t-9", "--from", "2026-11-23", "--to", "2026-11-22")
 	if err == nil || !strings.Contains(err.Error(), "from") {
 		t.Errorf("from after to: %v, want an error naming from", err)
+	}
+}
+
+// TestMigrateTimezone: keel migrate --tz cuts the daily rollups in that
+// zone, and the commands that read days refuse another --tz, naming the
+// rollups' zone and how to change it.
+func TestMigrateTimezone(t *testing.T) {
+	env := freshDatabases(t)
+	if _, _, err := runKeel(t, env, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store, err := warehouse.Open(ctx, env[envClickHouse])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// 23:30 UTC on the 21st is the 22nd in Shanghai.
+	day := time.Date(2026, 11, 21, 23, 30, 0, 0, time.UTC)
+	b := warehouse.Batch{Topic: "test.direct"}
+	e := ingest.Event{Tenant: "t-8", ID: "a", Type: "login", User: "u1", Time: day, Props: "{}"}
+	b.AddEvent(&e, warehouse.Position{Partition: 0, Offset: 0}, day)
+	if err := store.Insert(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	activity := func(tz string) (string, error) {
+		out, _, err := runKeel(t, env, "activity", "--tenant", "t-8", "--from", "2026-11-21", "--to", "2026-11-22", "--tz", tz, "--json")
+		return out, err
+	}
+	if _, err := activity("Asia/Shanghai"); err == nil || !strings.Contains(err.Error(), "--tz") || !strings.Contains(err.Error(), "UTC") ||
+		!strings.Contains(err.Error(), "keel migrate --tz Asia/Shanghai") {
+		t.Errorf("activity --tz Asia/Shanghai on rollups cut in UTC: %v, want a refusal naming both zones and keel migrate --tz", err)
+	}
+	if _, _, err := runKeel(t, env, "migrate", "--tz", "Mars/Olympus"); err == nil || !strings.Contains(err.Error(), "Mars/Olympus") {
+		t.Errorf("migrate --tz Mars/Olympus: %v, want an error naming the zone", err)
+	}
+	if _, _, err := runKeel(t, env, "migrate", "--tz", "Asia/Shanghai"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := activity("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `{"day":"2026-11-21","active_users":0,"logins":0`) || !strings.Contains(out, `{"day":"2026-11-22","active_users":1,"logins":1`) {
+		t.Errorf("activity in Shanghai: %s, want the login on the 22nd", out)
+	}
+	if _, err := activity("UTC"); err == nil || !strings.Contains(err.Error(), "Asia/Shanghai") {
+		t.Errorf("activity --tz UTC on rollups cut in Shanghai: %v, want a refusal", err)
+	}
+	_, _, err = runKeel(t, env, "console", "--addr", "127.0.0.1:"+freePort(t), "--tz", "UTC")
+	if err == nil || !strings.Contains(err.Error(), "--tz") || !strings.Contains(err.Error(), "Asia/Shanghai") {
+		t.Errorf("console --tz UTC on rollups cut in Shanghai: %v, want a refusal", err)
 	}
 }
 

@@ -67,6 +67,11 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 	if err != nil {
 		return err
 	}
+	// The daily rollups are cut in one zone (keel migrate --tz): pages in
+	// another would show days cut elsewhere.
+	if err := store.CheckZone(ctx, cal.Location()); err != nil {
+		return fmt.Errorf("--tz: %w", err)
+	}
 	h, err := console.NewServer(console.Deps{
 		Warehouse: store, Revenue: store, Names: db, Store: db, Log: s.log, Calendar: cal,
 		SecureCookies: f.secureCookies, SessionTTL: f.sessionTTL, TrustedProxies: proxies,

@@ -138,7 +138,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 		logLevel:   f.logLevel,
 		lateWindow: durationEnv(env, envLateWindow, 30*24*time.Hour),
 	}
-	mf := migrateFlags{common: shared, partitions: 8}
+	mf := migrateFlags{common: shared, partitions: 8, tz: env.Get(envTimezone, "UTC")}
 	if err := mf.migrate(ctx, io.Discard); err != nil {
 		return err
 	}

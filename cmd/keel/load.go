@@ -68,6 +68,12 @@ func (f *loadFlags) build(ctx context.Context, s *service) error {
 	if err != nil {
 		return err
 	}
+	// The loader reads no day of activity (the views cut them), but a
+	// --tz other than the rollups' would cut revenue's days in another
+	// zone than the activity pages show.
+	if err := store.CheckZone(ctx, cal.Location()); err != nil {
+		s.log.Warn("--tz differs from the daily rollups' timezone", "err", err)
+	}
 	brokers := f.brokerList()
 	if err := s.topic(ctx, brokers, f.topic); err != nil {
 		return err

@@ -16,6 +16,7 @@ type migrateFlags struct {
 	common
 	partitions int
 	factsTopic string
+	tz         string
 }
 
 func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
@@ -24,6 +25,7 @@ func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.
 	f.common.register(fs, env)
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of new Kafka topics (the most loaders that can share the work)")
 	fs.StringVar(&f.factsTopic, "facts-topic", env.Get(envFactsTopic, defaultFactsTopic), "Kafka topic of Postgres facts ($"+envFactsTopic+")")
+	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone the daily rollups are cut in; another than before rebuilds them from events ($"+envTimezone+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	applied, err = migrations.ApplyClickHouse(ctx, store.Conn())
+	applied, err = migrations.ApplyClickHouse(ctx, store.Conn(), cmp.Or(f.tz, "UTC"))
 	for _, m := range applied {
 		fmt.Fprintf(stdout, "clickhouse: applied %04d_%s\n", m.Version, m.Name)
 	}

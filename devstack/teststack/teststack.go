@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,6 +127,58 @@ func migrate(ctx context.Context, s *devstack.Stack) error {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
 	defer conn.Close()
-	_, err = migrations.ApplyClickHouse(ctx, conn)
+	_, err = migrations.ApplyClickHouse(ctx, conn, "UTC")
 	return err
+}
+
+var (
+	zoneMu   sync.Mutex
+	zoneURLs = map[string]string{}
+)
+
+// ClickHouseIn returns the URL of a ClickHouse database on the shared
+// server whose daily rollups are cut in zone, migrated as `keel migrate
+// --tz zone` would: the shared database for UTC, otherwise one of its own
+// per zone, made on first use. A test whose reporting timezone is not UTC
+// reads days from it, since a warehouse refuses days of another zone.
+func ClickHouseIn(t testing.TB, zone string) string {
+	t.Helper()
+	s := Get(t)
+	if zone == "" || zone == "UTC" {
+		return s.ClickHouse.URL()
+	}
+	zoneMu.Lock()
+	defer zoneMu.Unlock()
+	if u, ok := zoneURLs[zone]; ok {
+		return u
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db := "zone_" + strings.NewReplacer("/", "_", "-", "_", "+", "_").Replace(strings.ToLower(zone))
+	opts, err := clickhouse.ParseDSN(s.ClickHouse.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("clickhouse: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		t.Fatalf("create database %s: %v", db, err)
+	}
+	u := "clickhouse://" + s.ClickHouse.Addr() + "/" + db
+	if opts, err = clickhouse.ParseDSN(u); err != nil {
+		t.Fatal(err)
+	}
+	zconn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatalf("clickhouse %s: %v", db, err)
+	}
+	defer zconn.Close()
+	if _, err := migrations.ApplyClickHouse(ctx, zconn, zone); err != nil {
+		t.Fatalf("migrate %s in %s: %v", db, zone, err)
+	}
+	zoneURLs[zone] = u
+	return u
 }
