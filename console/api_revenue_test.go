@@ -91,7 +91,7 @@ func newRevenueEnv(t *testing.T, pipeline bool) *revenueEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	if _, err := migrations.ApplyClickHouse(ctx, wh.Conn()); err != nil {
+	if _, err := migrations.ApplyClickHouse(ctx, wh.Conn(), "UTC"); err != nil {
 		t.Fatal(err)
 	}
 	h, err := console.NewServer(console.Deps{Warehouse: wh, Revenue: wh, Names: db, Store: db, Log: slog.New(slog.DiscardHandler), Calendar: keel.UTC})
