@@ -115,6 +115,7 @@ type Alert struct {
 	AckedAt      *time.Time
 	ResolvedBy   *int64 // nil with ResolvedAt set: Keel resolved it (the condition cleared)
 	ResolvedAt   *time.Time
+	ClosedOn     *time.Time // the reporting day it was resolved
 	Note         string     // the resolution's note
 	SnoozedUntil *time.Time // a day
 	SnoozeReason string
@@ -281,4 +282,29 @@ func (a *Alert) Apply(c AlertChange, now time.Time) {
 	case AlertCleared:
 		a.Cleared = true
 	}
+}
+
+// AlertFilter selects warnings. Empty fields do not filter; Owners and
+// Customers nil do not filter, empty non-nil match nothing.
+type AlertFilter struct {
+	Owner      int64        // owned by this employee
+	Unassigned bool         // owned by no one (Owner is then ignored)
+	Owners     []int64      // owned by one of these (a team)
+	States     []AlertState // in one of these states
+	Rule       AlertRule
+	CustomerID int64
+	Customers  []int64
+	Page
+}
+
+// AlertEvent is one thing that happened to a warning, for the customer's
+// timeline.
+type AlertEvent struct {
+	ID      int64
+	AlertID int64
+	Rule    AlertRule
+	At      time.Time
+	ActorID int64  // 0 = Keel
+	Action  string // raise, ack, resolve, snooze, assign, reopen, clear, cleared
+	Detail  string // the note, the snooze, the new owner
 }

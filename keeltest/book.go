@@ -49,7 +49,11 @@ func (b *Book) id() int64 { b.nextID++; return b.nextID }
 // before, and returns its id.
 func (b *Book) Product(code string, kind keel.ProductKind, prices ...keel.PriceVersion) int64 {
 	b.t.Helper()
-	p := keel.Product{ID: b.id(), Code: code, Name: code, Kind: kind, Unit: "seat", Status: keel.ProductEnabled}
+	unit := "seat" // editions and the add-ons bound to them count seats
+	if kind == keel.KindAddonStandalone {
+		unit = "unit"
+	}
+	p := keel.Product{ID: b.id(), Code: code, Name: code, Kind: kind, Unit: unit, Status: keel.ProductEnabled}
 	var versions []keel.PriceVersion
 	for _, v := range prices {
 		v.ID, v.ProductID = b.id(), p.ID

@@ -12,6 +12,7 @@ import (
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/postgres"
+	"github.com/keelhq/keel/scoring"
 )
 
 // The console's JSON API runs on Keel's Postgres.
@@ -24,6 +25,7 @@ type consoleFlags struct {
 	secureCookies  bool
 	sessionTTL     time.Duration
 	trustedProxies string
+	score          bool
 }
 
 const trustedProxyUsage = "the proxies in front of the console, a comma-separated list of addresses or CIDR ranges (10.0.0.0/8,192.0.2.1): " +
@@ -37,6 +39,7 @@ func (f *consoleFlags) register(args []string, env *Env, stderr io.Writer) error
 	fs.BoolVar(&f.secureCookies, "secure-cookies", env.Get(envSecureCookies, "true") == "true", "send the session cookie over HTTPS only, as when the console is behind a TLS proxy; requests that arrive over TLS always get Secure cookies ($"+envSecureCookies+")")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", console.DefaultSessionTTL, "how long a sign-in lasts")
 	fs.StringVar(&f.trustedProxies, "trusted-proxy", env.Get(envProxies, ""), trustedProxyUsage)
+	fs.BoolVar(&f.score, "score", env.Get(envScore, "true") == "true", "score customers' health every day at the score hour (and at start when yesterday is missing); several consoles share the work, one scores ($"+envScore+")")
 	return fs.Parse(args)
 }
 
@@ -83,6 +86,13 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 		s.log.Info("session cookies are Secure: browsers send them over HTTPS only, so serve the console behind TLS (or pass --secure-cookies=false to use it over plain HTTP)")
 	}
 	s.serve("console", f.addr, h, false, "secure_cookies", f.secureCookies, "trusted_proxies", f.trustedProxies)
+	if f.score {
+		scorer, err := scoring.New(scoring.Config{Calendar: cal}, db, store, s.log)
+		if err != nil {
+			return err
+		}
+		s.add("scoring", scorer.Run)
+	}
 	return nil
 }
 

@@ -164,7 +164,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	cf := collectFlags{common: shared, addr: f.collectAddr, rate: 50000}
 	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000, tz: env.Get(envTimezone, "UTC")}
 	// Plain HTTP on this machine: the session cookie cannot be Secure.
-	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL, trustedProxies: f.proxies}
+	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL, trustedProxies: f.proxies, score: true}
 	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own
 	welcome := func(ctx context.Context, s *service) error {
 		s.add("dev", func(ctx context.Context) error {

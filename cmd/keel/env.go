@@ -90,6 +90,7 @@ const (
 	envLogLevel      = "KEEL_LOG_LEVEL"
 	envLateWindow    = "KEEL_LATE_WINDOW"
 	envTimezone      = "KEEL_TIMEZONE"
+	envScore         = "KEEL_SCORE"
 	envSecureCookies = "KEEL_SECURE_COOKIES"
 	envProxies       = "KEEL_TRUSTED_PROXIES"
 )

@@ -40,6 +40,8 @@ func commands() []command {
 		{"demo", "write the demo data: sales history through the JSON API, product events through the collector", runDemo},
 		{"bench", "the project's benchmarks: " + benchNames(), runBench},
 		{"revenue", "MRR month by month: keel revenue [--from M] [--to M] [--currency C] [--json] | keel revenue rebuild | keel revenue check", runRevenue},
+		{"score", "customers' health scores: keel score [--day D | --from D --to D] (default: yesterday); re-running a day replaces it", runScore},
+		{"backtest", "how early scores and warnings saw churn: keel backtest health [--from D] [--to D] [--json]", runBacktest},
 		{"activity", "a tenant's daily active users and logins: keel activity --tenant T [--from D] [--to D] [--json]", runActivity},
 		{"user", "keel user add --email E --name N --role R | reset-password --email E | grant / revoke --email E --role R | deactivate --email E: add an employee or reset their password (prints a one-time password; --password-stdin sets a chosen one), change their roles, or lock one out", runUser},
 		{"token", "keel token ingest NAME | keel token create --email E: a new ingest key for a product app, or a personal API token", runToken},

@@ -1,0 +1,147 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keelhq/keel"
+)
+
+// Health scores are stored a day at a time (ClickHouse migration 0006_health.sql):
+// a day's rows, then its run marker; queries read each day's latest run.
+
+const (
+	insertHealth    = "INSERT INTO health_scores (day, customer_id, version, score, band, components, comp_values, comp_subs, weights, no_data, mrr, currency, computed_at)"
+	insertHealthRun = "INSERT INTO health_runs (day, version, customers, computed_at)"
+)
+
+// healthLatest keeps only the rows of each day's latest run.
+const healthLatest = `(day, version) IN (SELECT day, max(version) FROM health_runs GROUP BY day)`
+
+// HealthRow is one stored score with what the customer's MRR was that day.
+type HealthRow struct {
+	keel.HealthScore
+	MRR      int64 // minor units, rounded
+	Currency string
+}
+
+// WriteHealthDay stores day's scores as a new run of that day, replacing
+// any earlier run of it for every query. The rows go in one insert (one
+// block: all or nothing), the marker after them.
+func (s *Store) WriteHealthDay(ctx context.Context, day time.Time, rows []HealthRow) error {
+	version := uint64(time.Now().UnixNano())
+	now := time.Now().UTC()
+	n := len(rows)
+	var (
+		days, at          = make([]time.Time, n), make([]time.Time, n)
+		ids, versions     = make([]uint64, n), make([]uint64, n)
+		scores            = make([]uint8, n)
+		bands, currencies = make([]string, n), make([]string, n)
+		comps             = make([][]string, n)
+		values, subs      = make([][]float64, n), make([][]float64, n)
+		weights           = make([][]uint32, n)
+		noData            = make([][]uint8, n)
+		mrr               = make([]int64, n)
+	)
+	for i, r := range rows {
+		days[i], at[i], ids[i], versions[i] = day, now, uint64(r.CustomerID), version
+		scores[i], bands[i], mrr[i], currencies[i] = uint8(r.Score), string(r.Band), r.MRR, r.Currency
+		for _, c := range r.Components {
+			comps[i] = append(comps[i], string(c.Component))
+			values[i] = append(values[i], c.Value)
+			subs[i] = append(subs[i], c.Sub)
+			weights[i] = append(weights[i], uint32(max(c.Weight, 0)))
+			nd := uint8(0)
+			if c.NoData {
+				nd = 1
+			}
+			noData[i] = append(noData[i], nd)
+		}
+	}
+	if n > 0 {
+		if err := s.send(ctx, insertHealth, days, ids, versions, scores, bands, comps, values, subs, weights, noData, mrr, currencies, at); err != nil {
+			return fmt.Errorf("store health of %s: %w", day.Format(time.DateOnly), err)
+		}
+	}
+	if err := s.send(ctx, insertHealthRun, []time.Time{day}, []uint64{version}, []uint32{uint32(n)}, []time.Time{now}); err != nil {
+		return fmt.Errorf("store health run of %s: %w", day.Format(time.DateOnly), err)
+	}
+	return nil
+}
+
+// HealthFilter selects stored scores.
+type HealthFilter struct {
+	From, To  time.Time // days, both included
+	Customers []uint64  // nil: every customer
+	Band      keel.Band // "": any
+}
+
+func healthQuery(f HealthFilter) (string, []any) {
+	where := "day >= toDate(?) AND day <= toDate(?)"
+	args := []any{f.From.Format(time.DateOnly), f.To.Format(time.DateOnly)}
+	if f.Customers != nil {
+		if len(f.Customers) == 0 {
+			where += " AND 0"
+		} else {
+			where += " AND customer_id IN (" + uintList(append([]uint64(nil), f.Customers...)) + ")"
+		}
+	}
+	if f.Band != "" {
+		where += " AND band = ?"
+		args = append(args, string(f.Band))
+	}
+	return `SELECT day, customer_id, score, band, components, comp_values, comp_subs, weights, no_data, mrr, currency
+FROM health_scores
+WHERE ` + where + ` AND ` + healthLatest + `
+ORDER BY customer_id, day`, args
+}
+
+// Health reads stored scores, by customer then day, and calls fn for each.
+func (s *Store) Health(ctx context.Context, f HealthFilter, fn func(HealthRow) error) error {
+	q, args := healthQuery(f)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read health: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r HealthRow
+		var id uint64
+		var score uint8
+		var band string
+		var comps []string
+		var values, subs []float64
+		var weights []uint32
+		var noData []uint8
+		if err := rows.Scan(&r.Day, &id, &score, &band, &comps, &values, &subs, &weights, &noData, &r.MRR, &r.Currency); err != nil {
+			return fmt.Errorf("read health: %w", err)
+		}
+		r.CustomerID, r.Score, r.Band, r.Day = int64(id), int(score), keel.Band(band), keel.Date(r.Day)
+		for i, c := range comps {
+			r.Components = append(r.Components, keel.ComponentScore{Component: keel.HealthComponent(c), Value: values[i],
+				Sub: subs[i], Weight: int(weights[i]), NoData: noData[i] == 1})
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func lastHealthDayQuery() string {
+	return `SELECT max(day), count() FROM health_runs`
+}
+
+// LastHealthDay is the latest day scored; zero when none was.
+func (s *Store) LastHealthDay(ctx context.Context) (time.Time, error) {
+	var d time.Time
+	var n uint64
+	if err := s.conn.QueryRow(ctx, lastHealthDayQuery()).Scan(&d, &n); err != nil {
+		return time.Time{}, fmt.Errorf("read health runs: %w", err)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return keel.Date(d), nil
+}
