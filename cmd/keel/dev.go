@@ -46,7 +46,7 @@ func parseDevFlags(args []string, env *Env, stderr io.Writer) (devFlags, error) 
 	fs.StringVar(&f.collectAddr, "collect-addr", env.Get(envCollect, defaultCollect), "collector address ($"+envCollect+")")
 	fs.StringVar(&f.loadAddr, "load-addr", env.Get(envLoadAddr, defaultLoadAddr), "loader metrics address ($"+envLoadAddr+")")
 	fs.StringVar(&f.logLevel, "log-level", env.Get(envLogLevel, "info"), "log level")
-	fs.IntVar(&f.demoDays, "demo-days", 120, "days of demo history")
+	fs.IntVar(&f.demoDays, "demo-days", demo.WindowDays, "days of demo product events")
 	fs.IntVar(&f.demoTenants, "demo-tenants", 200, "demo tenants")
 	fs.StringVar(&f.proxies, "trusted-proxy", env.Get(envProxies, ""), trustedProxyUsage)
 	if err := fs.Parse(args); err != nil {
