@@ -62,7 +62,7 @@ func runDemo(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 // runSales writes the demo's sales history through the JSON API, as the
 // demo staff: it adds them (with the CLI's rights) when they are missing and
 // gives each a fresh API token for the run. Then finance enters the
-// monthly sales and marketing spend.
+// monthly sales and marketing spend through the same API.
 func (f *demoFlags) runSales(ctx context.Context, stdout, stderr io.Writer) error {
 	db, err := openPostgres(ctx, f.pg)
 	if err != nil {
@@ -85,35 +85,12 @@ func (f *demoFlags) runSales(ctx context.Context, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "demo: %d products, %d customers with %d orders written (%d customers were there already) in %s\n",
 		res.Products, res.Customers, res.Orders, res.Skipped, time.Since(start).Round(time.Millisecond))
-	changed, err := demoSpend(ctx, db, plan.Spend)
+	changed, err := demo.LoadSpend(ctx, demo.API{URL: f.console, HTTP: &http.Client{Timeout: time.Minute}}, tokens, plan.Spend)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	fmt.Fprintf(stdout, "demo: sales and marketing spend for %d months (%d entered now)\n", len(plan.Spend), changed)
 	return nil
-}
-
-// demoSpend enters each month's spend as the demo's finance employee
-// through the store — audited and sent to the warehouse as a fact, as an
-// entry on the console would be; the JSON API has no spend route to write
-// it through. An entry already there with the same amount is left alone.
-// It returns how many entries it made or changed.
-func demoSpend(ctx context.Context, db *postgres.DB, spend []keel.Spend) (int, error) {
-	fin, err := db.EmployeeByEmail(ctx, demo.Staff[demo.StaffFinance].Email)
-	if err != nil {
-		return 0, fmt.Errorf("spend: %w", err)
-	}
-	changed := 0
-	for _, s := range spend {
-		got, err := db.SetSpend(ctx, fin, s)
-		if err != nil {
-			return changed, fmt.Errorf("spend of %s: %w", s.Month, err)
-		}
-		if !got.UpdatedAt.IsZero() {
-			changed++
-		}
-	}
-	return changed, nil
 }
 
 // demoTokens makes sure every demo employee exists and returns a new API
