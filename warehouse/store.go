@@ -228,3 +228,13 @@ func (s *Store) RecentEvents(ctx context.Context, topic string, from map[int]int
 	}
 	return nil
 }
+
+// EventCount returns how many events are stored (duplicates the merges
+// have not removed yet included): enough to tell when a load has settled.
+func (s *Store) EventCount(ctx context.Context) (uint64, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
