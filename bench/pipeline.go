@@ -41,6 +41,7 @@ type ingestRun struct {
 	collectU string
 	loadU    string
 	stderr   io.Writer
+	topics   []string // more topics of the run's own, deleted with it
 }
 
 // startPipeline starts a collector and (unless deferred) a loader as their
@@ -132,7 +133,7 @@ func (r *ingestRun) cleanup() {
 	defer cancel()
 	tr := &kafka.Transport{}
 	defer tr.CloseIdleConnections()
-	(&kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Transport: tr}).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{r.topic, r.topic + ".facts"}})
+	(&kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Transport: tr}).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: append([]string{r.topic, r.topic + ".facts"}, r.topics...)})
 }
 
 // post sends bodies with the configured concurrency, retrying 429/503, and
