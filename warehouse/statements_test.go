@@ -127,8 +127,6 @@ func everyStatement(t *testing.T) []namedSQL {
 	add("recent events", q, a)
 	q, a = rawDaysQuery("t-", "Asia/Kolkata")
 	add("recount raw", q, a)
-	q, a = hourlyDaysQuery("t-")
-	add("recount hourly rollup", q, a)
 	q, a = dailyDaysQuery("t-")
 	add("recount daily rollup", q, a)
 	for _, q := range queries {

@@ -381,7 +381,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 		t.Error(err)
 	}
 	var logins uint64
-	if err := store.Conn().QueryRow(ctx, "SELECT uniqExactMerge(logins) FROM activity_hourly WHERE startsWith(tenant_id, ?)", run+"-").Scan(&logins); err != nil {
+	if err := store.Conn().QueryRow(ctx, "SELECT uniqExactMerge(logins) FROM activity_daily WHERE startsWith(tenant_id, ?)", run+"-").Scan(&logins); err != nil {
 		t.Fatal(err)
 	}
 	if logins != events/5 {
