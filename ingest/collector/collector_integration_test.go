@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/ingest/collector"
@@ -53,7 +54,7 @@ func newPipeline(t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	_, key, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: "test-app"})
+	_, key, err := db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "test-app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func goodID(t *testing.T, body []byte, header map[string]string) string {
 func TestCollectorRevokedKey(t *testing.T) {
 	p := newPipeline(t)
 	ctx := context.Background()
-	k, key, err := p.db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: "to-revoke"})
+	k, key, err := p.db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "to-revoke"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func TestCollectorRevokedKey(t *testing.T) {
 	if status, _, b := p.post(t, body, map[string]string{"Authorization": "Bearer " + key}); status != 202 {
 		t.Fatalf("fresh key: status %d %s, want 202", status, b)
 	}
-	if err := p.db.RevokeIngestKey(ctx, k.ID); err != nil {
+	if _, err := p.db.RevokeIngestKey(ctx, keel.System, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	// The collector reloads keys every few seconds; a revoked key stops
@@ -366,7 +367,7 @@ func TestCollectorRevokedKey(t *testing.T) {
 
 func TestCollectorRateLimit(t *testing.T) {
 	p := newPipeline(t)
-	_, key, err := p.db.CreateIngestKey(context.Background(), postgres.NewIngestKeyParams{Name: "slow-app", Rate: 100})
+	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, postgres.NewIngestKeyParams{Name: "slow-app", Rate: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
