@@ -59,7 +59,7 @@ func (r *ingestRun) startPipeline(ctx context.Context, withLoader bool) error {
 		return err
 	}
 	defer db.Close()
-	if _, r.key, err = db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "bench-" + r.id, Rate: -1}); err != nil {
+	if _, r.key, err = db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "bench-" + r.id, Rate: -1}); err != nil {
 		return err
 	}
 	cp, err := devstack.FreePort()

@@ -185,6 +185,19 @@ func (s *server) routes() http.Handler {
 			r.Get("/spend", s.handleSpendList())
 			r.With(s.require(keel.ActSpendWrite)).Put("/spend/{month}/{currency}", s.handleSpendPut())
 		})
+
+		// One's own tokens need no role; the store judges anyone else's.
+		r.Route("/tokens", func(r chi.Router) {
+			r.Get("/", s.handleTokenList())
+			r.Post("/", s.handleTokenCreate())
+			r.Delete("/{id}", s.handleTokenRevoke())
+		})
+		r.Route("/ingest-keys", func(r chi.Router) {
+			r.Use(s.require(keel.ActIngestKeyAdmin))
+			r.Get("/", s.handleIngestKeyList())
+			r.Post("/", s.handleIngestKeyCreate())
+			r.Delete("/{id}", s.handleIngestKeyRevoke())
+		})
 	})
 
 	// A page that is not there is shown in the console's frame: signed

@@ -15,15 +15,6 @@ import (
 
 var _ collector.KeySource = (*DB)(nil)
 
-// NewIngestKeyParams describes a key to create.
-type NewIngestKeyParams struct {
-	Name      string        // the product app the key is for
-	MaxAge    time.Duration // 0 = the collector's late-arrival window
-	Rate      float64       // events/s; 0 = the collector's default, negative = unlimited
-	ExpiresAt *time.Time    // nil = until revoked
-	Limit     keel.TenantLimit
-}
-
 // ingestKeyRecord is the audit record of an ingest key: never the key, nor
 // its hash. The console's audit pages read it back.
 type ingestKeyRecord struct {
@@ -43,12 +34,13 @@ func auditIngestKey(k keel.IngestKey) ingestKeyRecord {
 		Tenants: k.Limit.Tenants, TenantPrefix: k.Limit.Prefix, MaxAgeSecs: int64(k.MaxAge / time.Second), Rate: k.Rate}
 }
 
-// CreateIngestKey stores a new ingest key, made by by (who needs
-// keel.ActIngestKeyAdmin; keel.System for the CLI), and returns it with
-// the secret, which is shown this once and never stored. It is audited as
-// ingest_key.create. It returns EINVALID naming the field for a bad name,
-// window, expiry or tenant limit.
-func (db *DB) CreateIngestKey(ctx context.Context, by keel.Employee, p NewIngestKeyParams) (keel.IngestKey, string, error) {
+// CreateIngestKey stores a new ingest key described by p's Name, MaxAge,
+// Rate, ExpiresAt and Limit, made by by (who needs keel.ActIngestKeyAdmin;
+// keel.System for the CLI), and returns it with the secret, which is shown
+// this once and never stored. It is audited as ingest_key.create. It
+// returns EINVALID naming the field for a bad name, window, expiry or
+// tenant limit.
+func (db *DB) CreateIngestKey(ctx context.Context, by keel.Employee, p keel.IngestKey) (keel.IngestKey, string, error) {
 	p.Name = strings.TrimSpace(p.Name)
 	if p.Name == "" {
 		return keel.IngestKey{}, "", keel.Invalid("name", "required")

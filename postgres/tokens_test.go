@@ -168,12 +168,12 @@ func TestTokenExpiry(t *testing.T) {
 func TestIngestKeys(t *testing.T) {
 	e := newStoreEnv(t)
 	until := e.now().Add(2 * time.Hour)
-	limited, plain, err := e.db.CreateIngestKey(e.ctx, e.admin, NewIngestKeyParams{Name: "eu-app-" + e.id, ExpiresAt: &until,
+	limited, plain, err := e.db.CreateIngestKey(e.ctx, e.admin, keel.IngestKey{Name: "eu-app-" + e.id, ExpiresAt: &until,
 		Limit: keel.TenantLimit{Tenants: []string{"t-1", "t-2"}, Prefix: "eu-"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	open, _, err := e.db.CreateIngestKey(e.ctx, keel.System, NewIngestKeyParams{Name: "any-app-" + e.id, Rate: -1})
+	open, _, err := e.db.CreateIngestKey(e.ctx, keel.System, keel.IngestKey{Name: "any-app-" + e.id, Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestIngestKeys(t *testing.T) {
 	// Only admin.
 	before := e.counts(t)
 	for _, by := range []keel.Employee{e.sales, e.csm, e.finance, e.leader} {
-		_, _, err := e.db.CreateIngestKey(e.ctx, by, NewIngestKeyParams{Name: "nope"})
+		_, _, err := e.db.CreateIngestKey(e.ctx, by, keel.IngestKey{Name: "nope"})
 		wantCode(t, by.Email+" creates a key", err, keel.EFORBIDDEN)
 		_, _, err = e.db.ListIngestKeys(e.ctx, by, keel.Page{})
 		wantCode(t, by.Email+" lists keys", err, keel.EFORBIDDEN)
@@ -242,16 +242,16 @@ func TestIngestKeys(t *testing.T) {
 		wantCode(t, by.Email+" revokes a key", err, keel.EFORBIDDEN)
 	}
 	for _, bad := range []struct {
-		p     NewIngestKeyParams
+		p     keel.IngestKey
 		field string
 	}{
-		{NewIngestKeyParams{}, "name"},
-		{NewIngestKeyParams{Name: "x\x00"}, "name"},
-		{NewIngestKeyParams{Name: strings.Repeat("x", 101)}, "name"},
-		{NewIngestKeyParams{Name: "x", MaxAge: -time.Second}, "max_age"},
-		{NewIngestKeyParams{Name: "x", ExpiresAt: &t1}, "expires_at"},
-		{NewIngestKeyParams{Name: "x", Limit: keel.TenantLimit{Tenants: []string{"ok", "not ok"}}}, "tenants[1]"},
-		{NewIngestKeyParams{Name: "x", Limit: keel.TenantLimit{Prefix: "a b"}}, "tenant_prefix"},
+		{keel.IngestKey{}, "name"},
+		{keel.IngestKey{Name: "x\x00"}, "name"},
+		{keel.IngestKey{Name: strings.Repeat("x", 101)}, "name"},
+		{keel.IngestKey{Name: "x", MaxAge: -time.Second}, "max_age"},
+		{keel.IngestKey{Name: "x", ExpiresAt: &t1}, "expires_at"},
+		{keel.IngestKey{Name: "x", Limit: keel.TenantLimit{Tenants: []string{"ok", "not ok"}}}, "tenants[1]"},
+		{keel.IngestKey{Name: "x", Limit: keel.TenantLimit{Prefix: "a b"}}, "tenant_prefix"},
 	} {
 		_, _, err := e.db.CreateIngestKey(e.ctx, e.admin, bad.p)
 		if keel.ErrorCode(err) != keel.EINVALID || keel.ErrorField(err) != bad.field {

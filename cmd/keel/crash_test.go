@@ -197,7 +197,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, key, err := db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: run, Rate: -1})
+	_, key, err := db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: run, Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func runToken(ctx context.Context, args []string, env *Env, stdout, stderr io.Wr
 		return errors.New("usage: keel token ingest NAME: NAME (the product app the key is for) is required")
 	}
 	return withPostgres(ctx, c.pg, func(db *postgres.DB) error {
-		k, plain, err := db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: name, MaxAge: *maxAge, Rate: *rate})
+		k, plain, err := db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: name, MaxAge: *maxAge, Rate: *rate})
 		if err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func newPipelineWith(t *testing.T, cfg collector.Config) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	_, key, err := db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "test-app"})
+	_, key, err := db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "test-app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func goodID(t *testing.T, body []byte, header map[string]string) string {
 func TestCollectorRevokedKey(t *testing.T) {
 	p := newPipeline(t)
 	ctx := context.Background()
-	k, key, err := p.db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "to-revoke"})
+	k, key, err := p.db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "to-revoke"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestCollectorRevokedKey(t *testing.T) {
 
 func TestCollectorRateLimit(t *testing.T) {
 	p := newPipeline(t)
-	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, postgres.NewIngestKeyParams{Name: "slow-app", Rate: 100})
+	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, keel.IngestKey{Name: "slow-app", Rate: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,12 +490,12 @@ func TestCollectorKeysAndTenantLimits(t *testing.T) {
 	p := newPipeline(t)
 	ctx := context.Background()
 	run := strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
-	open, openKey, err := p.db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "any-" + run})
+	open, openKey, err := p.db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "any-" + run})
 	if err != nil {
 		t.Fatal(err)
 	}
 	own, eu, other := "lim-"+run, "eu-"+run+"-1", "foreign-"+run
-	limited, limitedKey, err := p.db.CreateIngestKey(ctx, keel.System, postgres.NewIngestKeyParams{Name: "eu-app-" + run,
+	limited, limitedKey, err := p.db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "eu-app-" + run,
 		Limit: keel.TenantLimit{Tenants: []string{own}, Prefix: "eu-" + run}})
 	if err != nil {
 		t.Fatal(err)
@@ -593,7 +593,7 @@ func TestCollectorExpiredKey(t *testing.T) {
 	later := time.Now().Add(2 * time.Hour)
 	p := newPipelineWith(t, collector.Config{Now: func() time.Time { return later }})
 	until := time.Now().Add(time.Hour)
-	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, postgres.NewIngestKeyParams{Name: "expiring", ExpiresAt: &until})
+	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, keel.IngestKey{Name: "expiring", ExpiresAt: &until})
 	if err != nil {
 		t.Fatal(err)
 	}
