@@ -108,6 +108,16 @@ func (s *server) routes() http.Handler {
 			r.Get("/", s.handleSettingsPage())
 			r.Post("/revenue", s.handleRevenueSettingsForm())
 		})
+
+		// One's own tokens need no role; the store judges anyone else's.
+		r.Route("/tokens", func(r chi.Router) {
+			keys := r.With(s.need(keel.ActIngestKeyAdmin))
+			r.Get("/", s.handleTokensPage())
+			r.Post("/", s.handleTokenCreateForm())
+			r.Post("/{id}/revoke", s.handleTokenRevokeForm())
+			keys.Post("/ingest-keys", s.handleIngestKeyCreateForm())
+			keys.Post("/ingest-keys/{id}/revoke", s.handleIngestKeyRevokeForm())
+		})
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {

@@ -123,6 +123,8 @@ var textFields = map[string][]string{
 	"/orders/{id}/delete":       {"confirm"},
 	"/products":                 {},
 	"/employees":                {"locale"},
+	"/tokens/{id}/revoke":       {"confirm"},
+	"/tokens/ingest-keys":       {"expires_at"},
 }
 
 // TestBadBytesInForms sends every form of the console, as a role it is
