@@ -590,9 +590,11 @@ func TestCollectorKeysAndTenantLimits(t *testing.T) {
 // TestCollectorExpiredKey: a key whose expiry passed is refused with 401
 // by the collector's own clock, before the cache reloads it.
 func TestCollectorExpiredKey(t *testing.T) {
-	later := time.Now().Add(2 * time.Hour)
+	// Minutes, not hours: the collector stamps messages with its clock, and
+	// Kafka refuses timestamps more than an hour ahead of its own.
+	later := time.Now().Add(2 * time.Minute)
 	p := newPipelineWith(t, collector.Config{Now: func() time.Time { return later }})
-	until := time.Now().Add(time.Hour)
+	until := time.Now().Add(time.Minute)
 	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, keel.IngestKey{Name: "expiring", ExpiresAt: &until})
 	if err != nil {
 		t.Fatal(err)
