@@ -1,3 +1,0 @@
--- A placeholder for the migration another branch lands as 0005: the
--- migrator applies versions 1, 2, 3, … without gaps. It holds no
--- statement, so replacing it changes nothing this branch relies on.
