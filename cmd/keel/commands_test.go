@@ -145,13 +145,13 @@ func TestEveryClickHouseMigrationRunsAgain(t *testing.T) {
 	}
 	defer store.Close()
 	for _, m := range migrations.ClickHouse() {
-		for i, stmt := range m.Statements() {
+		for i, stmt := range m.StatementsIn("UTC") {
 			if err := store.Conn().Exec(ctx, stmt); err != nil {
 				t.Fatalf("%04d_%s statement %d: %v", m.Version, m.Name, i+1, err)
 			}
 		}
 	}
-	if _, err := migrations.ApplyClickHouse(ctx, store.Conn()); err != nil {
+	if _, err := migrations.ApplyClickHouse(ctx, store.Conn(), "UTC"); err != nil {
 		t.Fatalf("apply after every migration ran once unrecorded: %v", err)
 	}
 	if err := migrations.CheckClickHouse(ctx, store.Conn()); err != nil {
