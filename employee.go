@@ -155,6 +155,8 @@ const (
 	ActAlertWork      Action = "alert.work"      // acknowledge, resolve, snooze churn warnings (one's own; admin and leadership any)
 	ActEmployeeAdmin  Action = "employee.admin"  // add, change and deactivate employees; tokens of others
 	ActAuditRead      Action = "audit.read"      // read the audit log
+	ActTokenAdmin     Action = "token.admin"     // list and revoke every employee's API tokens (one's own need no role)
+	ActIngestKeyAdmin Action = "ingestkey.admin" // create, list and revoke the product apps' ingest keys
 )
 
 // permissions is DESIGN.md's table of who may do what.
@@ -171,6 +173,8 @@ var permissions = map[Action][]Role{
 	ActAlertWork:      {RoleCSM, RoleSales, RoleAdmin, RoleLeadership},
 	ActEmployeeAdmin:  {RoleAdmin},
 	ActAuditRead:      {RoleAdmin},
+	ActTokenAdmin:     {RoleAdmin},
+	ActIngestKeyAdmin: {RoleAdmin},
 }
 
 // Can returns nil when e may do a, an EUNAUTHORIZED error when e has

@@ -140,6 +140,8 @@ func TestEmployeeCanMatrix(t *testing.T) {
 		{keel.ActAlertWork, row{admin: true, sales: true, csm: true, leadership: true}, "csm or sales or admin or leadership"},
 		{keel.ActEmployeeAdmin, row{admin: true}, "admin"},
 		{keel.ActAuditRead, row{admin: true}, "admin"},
+		{keel.ActTokenAdmin, row{admin: true}, "admin"},
+		{keel.ActIngestKeyAdmin, row{admin: true}, "admin"},
 	}
 	for _, m := range matrix {
 		allowed := map[keel.Role]bool{

@@ -212,7 +212,7 @@ func (r *ingestRun) baseline(ctx context.Context, evs []ingest.Event) (res basel
 	for i := range evs {
 		e := &evs[i]
 		props, _ := json.Marshal(e.Props)
-		fmt.Fprintf(w, `{"tenant_id":%q,"event_id":%q,"event_type":%q,"user_id":%q,"event_time":%q,"props":%s,"ingested_at":%q,"kafka_topic":%q,"kafka_partition":0,"kafka_offset":%d}`+"\n",
+		fmt.Fprintf(w, `{"tenant_id":%q,"event_id":%q,"event_type":%q,"user_id":%q,"event_time":%q,"props":%s,"ingested_at":%q,"kafka_topic":%q,"kafka_partition":0,"kafka_offset":%d,"key_id":1}`+"\n",
 			e.Tenant, e.ID, e.Type, e.User, e.Time.Format(time.DateTime), props, now, r.topic, i)
 	}
 	if err := w.Flush(); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/ingest/collector"
@@ -58,7 +59,7 @@ func (r *ingestRun) startPipeline(ctx context.Context, withLoader bool) error {
 		return err
 	}
 	defer db.Close()
-	if _, r.key, err = db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: "bench-" + r.id, Rate: -1}); err != nil {
+	if _, r.key, err = db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "bench-" + r.id, Rate: -1}); err != nil {
 		return err
 	}
 	cp, err := devstack.FreePort()

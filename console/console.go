@@ -94,6 +94,7 @@ type Store interface {
 	SignInStore
 	TokenStore
 	RevenueStore
+	CredentialStore
 }
 
 type server struct {
@@ -115,6 +116,7 @@ type server struct {
 	tokens        TokenStore
 	// revenueRecords are the revenue settings and spend (revenue.go).
 	revenueRecords RevenueStore
+	credentials    CredentialStore
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -145,6 +147,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
 		s.employees, s.audit, s.sessions, s.passwords, s.signIns, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store, d.Store
 		s.revenueRecords = d.Store
+		s.credentials = d.Store
 	}
 	return s.routes(), nil
 }

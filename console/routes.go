@@ -108,6 +108,16 @@ func (s *server) routes() http.Handler {
 			r.Get("/", s.handleSettingsPage())
 			r.Post("/revenue", s.handleRevenueSettingsForm())
 		})
+
+		// One's own tokens need no role; the store judges anyone else's.
+		r.Route("/tokens", func(r chi.Router) {
+			keys := r.With(s.need(keel.ActIngestKeyAdmin))
+			r.Get("/", s.handleTokensPage())
+			r.Post("/", s.handleTokenCreateForm())
+			r.Post("/{id}/revoke", s.handleTokenRevokeForm())
+			keys.Post("/ingest-keys", s.handleIngestKeyCreateForm())
+			keys.Post("/ingest-keys/{id}/revoke", s.handleIngestKeyRevokeForm())
+		})
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -184,6 +194,19 @@ func (s *server) routes() http.Handler {
 			r.With(s.require(keel.ActSettingsWrite)).Put("/settings/revenue", s.handleRevenueSettingsPut())
 			r.Get("/spend", s.handleSpendList())
 			r.With(s.require(keel.ActSpendWrite)).Put("/spend/{month}/{currency}", s.handleSpendPut())
+		})
+
+		// One's own tokens need no role; the store judges anyone else's.
+		r.Route("/tokens", func(r chi.Router) {
+			r.Get("/", s.handleTokenList())
+			r.Post("/", s.handleTokenCreate())
+			r.Delete("/{id}", s.handleTokenRevoke())
+		})
+		r.Route("/ingest-keys", func(r chi.Router) {
+			r.Use(s.require(keel.ActIngestKeyAdmin))
+			r.Get("/", s.handleIngestKeyList())
+			r.Post("/", s.handleIngestKeyCreate())
+			r.Delete("/{id}", s.handleIngestKeyRevoke())
 		})
 	})
 

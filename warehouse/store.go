@@ -65,7 +65,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 }
 
 const (
-	insertEvents   = "INSERT INTO events (tenant_id, event_id, event_type, user_id, event_time, props, ingested_at, kafka_topic, kafka_partition, kafka_offset)"
+	insertEvents   = "INSERT INTO events (tenant_id, event_id, event_type, user_id, event_time, props, ingested_at, kafka_topic, kafka_partition, kafka_offset, key_id)"
 	insertRejected = "INSERT INTO rejected_events (received_at, kafka_topic, kafka_partition, kafka_offset, tenant_id, reason, raw)"
 )
 
@@ -77,7 +77,7 @@ const (
 func (s *Store) Insert(ctx context.Context, b *Batch) error {
 	e := &b.Events
 	if err := s.sendRows(ctx, len(e.ID), "events", insertEvents,
-		e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset); err != nil {
+		e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset, e.Key); err != nil {
 		return err
 	}
 	return s.parkRejected(ctx, b.Topic, &b.Rejected)

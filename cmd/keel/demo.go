@@ -140,7 +140,7 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if key == "" {
 		// The history reaches back further than the collector's late-arrival
 		// window, so the demo's key gets a window of its own.
-		_, key, err = db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{
+		_, key, err = db.CreateIngestKey(ctx, keel.System, keel.IngestKey{
 			Name: "demo", MaxAge: time.Duration(f.days+2) * 24 * time.Hour, Rate: -1,
 		})
 		if err != nil {
