@@ -156,6 +156,8 @@ const (
 	ActHealthRead     Action = "health.read"     // read health scores and churn warnings (those who work customers, and who manage them)
 	ActEmployeeAdmin  Action = "employee.admin"  // add, change and deactivate employees; tokens of others
 	ActAuditRead      Action = "audit.read"      // read the audit log
+	ActTokenAdmin     Action = "token.admin"     // list and revoke every employee's API tokens (one's own need no role)
+	ActIngestKeyAdmin Action = "ingestkey.admin" // create, list and revoke the product apps' ingest keys
 )
 
 // permissions is DESIGN.md's table of who may do what.
@@ -173,6 +175,8 @@ var permissions = map[Action][]Role{
 	ActHealthRead:     {RoleCSM, RoleSales, RoleLeadership, RoleAdmin},
 	ActEmployeeAdmin:  {RoleAdmin},
 	ActAuditRead:      {RoleAdmin},
+	ActTokenAdmin:     {RoleAdmin},
+	ActIngestKeyAdmin: {RoleAdmin},
 }
 
 // Can returns nil when e may do a, an EUNAUTHORIZED error when e has

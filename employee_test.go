@@ -141,6 +141,8 @@ func TestEmployeeCanMatrix(t *testing.T) {
 		{keel.ActHealthRead, row{admin: true, sales: true, csm: true, leadership: true}, "csm or sales or leadership or admin"},
 		{keel.ActEmployeeAdmin, row{admin: true}, "admin"},
 		{keel.ActAuditRead, row{admin: true}, "admin"},
+		{keel.ActTokenAdmin, row{admin: true}, "admin"},
+		{keel.ActIngestKeyAdmin, row{admin: true}, "admin"},
 	}
 	for _, m := range matrix {
 		allowed := map[keel.Role]bool{

@@ -49,6 +49,9 @@ type IngestConfig struct {
 	ClickHouseClient string
 	// Pprof makes the measured collector and loader serve /debug/pprof/.
 	Pprof bool
+	// NoPeer skips the peer: ClickHouse's own Kafka engine reading the same
+	// events from a topic (peer.go).
+	NoPeer bool
 }
 
 // Validate reports the first setting that cannot work, by its flag.
@@ -108,10 +111,15 @@ func Ingest(ctx context.Context, cfg IngestConfig, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	res := ingestResult{Baseline: base.rate, BaselineCPU: base.cpu, Batch: cfg.Batch, Concurrency: cfg.Concurrency}
+	if !cfg.Backlog && !cfg.NoPeer {
+		if res.Peer, err = r.kafkaEnginePeer(ctx, evs); err != nil {
+			return err
+		}
+	}
 	if err := r.startPipeline(ctx, !cfg.Backlog); err != nil {
 		return err
 	}
-	res := ingestResult{Baseline: base, Batch: cfg.Batch, Concurrency: cfg.Concurrency}
 	if cfg.Backlog {
 		if err := r.backlogRun(ctx, evs, &res); err != nil {
 			return err
@@ -187,27 +195,33 @@ func encodeBodies(evs []ingest.Event, per int) [][]byte {
 // baseline times clickhouse-client inserting the same events, as
 // JSONEachRow from a file, into a table shaped like events (same columns,
 // engine, partitioning and order; no rollup view), on the same server.
-func (r *ingestRun) baseline(ctx context.Context, evs []ingest.Event) (rate float64, err error) {
+// baselineResult is the baseline's rate and the CPU it took per process.
+type baselineResult struct {
+	rate float64
+	cpu  map[string]time.Duration // "clickhouse-client" and "clickhouse" (the server, when found)
+}
+
+func (r *ingestRun) baseline(ctx context.Context, evs []ingest.Event) (res baselineResult, err error) {
 	path := filepath.Join(r.dir, "events.jsonl")
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	now := time.Now().UTC().Format(time.DateTime)
 	for i := range evs {
 		e := &evs[i]
 		props, _ := json.Marshal(e.Props)
-		fmt.Fprintf(w, `{"tenant_id":%q,"event_id":%q,"event_type":%q,"user_id":%q,"event_time":%q,"props":%s,"ingested_at":%q,"kafka_topic":%q,"kafka_partition":0,"kafka_offset":%d}`+"\n",
+		fmt.Fprintf(w, `{"tenant_id":%q,"event_id":%q,"event_type":%q,"user_id":%q,"event_time":%q,"props":%s,"ingested_at":%q,"kafka_topic":%q,"kafka_partition":0,"kafka_offset":%d,"key_id":1}`+"\n",
 			e.Tenant, e.ID, e.Type, e.User, e.Time.Format(time.DateTime), props, now, r.topic, i)
 	}
 	if err := w.Flush(); err != nil {
-		return 0, err
+		return res, err
 	}
 	f.Close()
 	u, err := url.Parse(r.box.ClickHouse)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	host, port, _ := net.SplitHostPort(u.Host)
 	db := strings.TrimPrefix(u.Path, "/")
@@ -216,12 +230,12 @@ func (r *ingestRun) baseline(ctx context.Context, evs []ingest.Event) (rate floa
 	}
 	table := "bench_baseline_" + r.id
 	if err := r.store.Conn().Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s AS %s.events", db, table, db)); err != nil {
-		return 0, fmt.Errorf("baseline table: %w", err)
+		return res, fmt.Errorf("baseline table: %w", err)
 	}
 	defer r.store.Conn().Exec(context.WithoutCancel(ctx), fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, table))
 	in, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	defer in.Close()
 	cmd := exec.CommandContext(ctx, r.cfg.ClickHouseClient, "--host", host, "--port", port, "--database", db,
@@ -230,21 +244,29 @@ func (r *ingestRun) baseline(ctx context.Context, evs []ingest.Event) (rate floa
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	fmt.Fprintf(r.stderr, "bench: baseline — clickhouse-client INSERT … FORMAT JSONEachRow of %d events …\n", len(evs))
+	meter := newCPUMeter(map[string]int{"clickhouse": listenerPID(net.JoinHostPort(host, port))})
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("clickhouse-client: %v: %s", err, errb.String())
+		return res, fmt.Errorf("clickhouse-client: %v: %s", err, errb.String())
 	}
 	el := time.Since(start)
+	meter.stop()
+	res.cpu = meter.Spent
+	res.cpu["clickhouse-client"] = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	var n uint64
 	if err := r.store.Conn().QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s", db, table)).Scan(&n); err != nil || n != uint64(len(evs)) {
-		return 0, fmt.Errorf("baseline stored %d rows, want %d (%v)", n, len(evs), err)
+		return res, fmt.Errorf("baseline stored %d rows, want %d (%v)", n, len(evs), err)
 	}
-	return float64(len(evs)) / el.Seconds(), nil
+	res.rate = float64(len(evs)) / el.Seconds()
+	return res, nil
 }
 
 // ingestResult is what one run measured.
 type ingestResult struct {
 	Baseline           float64 // events/s, clickhouse-client JSONEachRow
+	BaselineCPU        map[string]time.Duration
+	Peer               peerResult
+	PipelineCPU        map[string]time.Duration // collector, loader, broker, clickhouse over the throughput run
 	Batch, Concurrency int
 	Events             int
 	SendSeconds        float64
@@ -269,6 +291,8 @@ func (r *ingestRun) throughputRun(ctx context.Context, evs []ingest.Event, res *
 		return err
 	}
 	fmt.Fprintf(r.stderr, "bench: sending %d events through collector → Kafka → loader → ClickHouse …\n", len(evs))
+	meter := newCPUMeter(map[string]int{"collector": r.collect.Process.Pid, "loader": r.load.Process.Pid,
+		"broker": listenerPID(r.cfg.Brokers[0]), "clickhouse": listenerPID(r.clickhouseAddr())})
 	start := time.Now()
 	accepted, err := r.post(ctx, bodies, 0)
 	if err != nil {
@@ -279,6 +303,8 @@ func (r *ingestRun) throughputRun(ctx context.Context, evs []ingest.Event, res *
 	if err != nil {
 		return err
 	}
+	meter.stop()
+	res.PipelineCPU = meter.Spent
 	after, err := r.scrapeLoader()
 	if err != nil {
 		return err
@@ -372,11 +398,19 @@ func (res *ingestResult) print(w io.Writer) {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "keel bench ingest\t%d events, %d per POST, %d POSTs in flight\n", res.Events, res.Batch, res.Concurrency)
 	fmt.Fprintf(tw, "baseline: clickhouse-client JSONEachRow\t%.0f events/s\n", res.Baseline)
+	if res.Peer.Rate > 0 {
+		fmt.Fprintf(tw, "peer: ClickHouse's Kafka engine + view\t%.0f events/s (%.2f× baseline; %d stored, %d distinct: at least once)\n",
+			res.Peer.Rate, res.Peer.Rate/res.Baseline, res.Peer.Stored, res.Peer.Distinct)
+	}
 	if res.Backlog {
 		fmt.Fprintf(tw, "backlog filled (collector → Kafka)\t%.1f s\n", res.SendSeconds)
 		fmt.Fprintf(tw, "loader drained the backlog\t%.1f s = %.0f events/s (%.2f× baseline)\n", res.DrainSeconds, res.EndToEnd, res.EndToEnd/res.Baseline)
 	} else {
-		fmt.Fprintf(tw, "pipeline: accepted → queryable\t%.0f events/s (%.2f× baseline); collector took them in %.1f s\n", res.EndToEnd, res.EndToEnd/res.Baseline, res.SendSeconds)
+		fmt.Fprintf(tw, "pipeline: accepted → queryable\t%.0f events/s (%.2f× baseline", res.EndToEnd, res.EndToEnd/res.Baseline)
+		if res.Peer.Rate > 0 {
+			fmt.Fprintf(tw, ", %.2f× peer", res.EndToEnd/res.Peer.Rate)
+		}
+		fmt.Fprintf(tw, "); collector took them in %.1f s\n", res.SendSeconds)
 		fmt.Fprintf(tw, "freshness at full speed\tp50 %.2f s, p99 %.2f s\n", res.P50, res.P99)
 		if res.FreshRate > 0 {
 			fmt.Fprintf(tw, "freshness at %.0f events/s\tp50 %.3f s, p99 %.3f s (%.0f events)\n", res.FreshRate, res.FreshP50, res.FreshP99, res.FreshEvents)
@@ -385,5 +419,27 @@ func (res *ingestResult) print(w io.Writer) {
 	fmt.Fprintf(tw, "loader peak RSS\t%s (CPU %.1f s)\n", megabytes(res.LoaderRSS), res.LoaderCPU.Seconds())
 	fmt.Fprintf(tw, "collector peak RSS\t%s (CPU %.1f s)\n", megabytes(res.CollectorRSS), res.CollectorCPU.Seconds())
 	fmt.Fprintf(tw, "stored in ClickHouse\t%d rows (= accepted)\n", res.Stored)
+	perEvent := func(d time.Duration, n int) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/float64(max(n, 1))) }
+	if res.Events > 0 && res.PipelineCPU != nil {
+		var parts []string
+		for _, p := range []string{"collector", "loader", "broker", "clickhouse"} {
+			if d, ok := res.PipelineCPU[p]; ok {
+				parts = append(parts, p+" "+perEvent(d, res.Events))
+			} else {
+				parts = append(parts, p+" not measured (not a process of this machine)")
+			}
+		}
+		fmt.Fprintf(tw, "CPU-µs per event, pipeline\t%s\n", strings.Join(parts, ", "))
+	}
+	if res.Events > 0 && res.BaselineCPU != nil {
+		parts := []string{"clickhouse-client " + perEvent(res.BaselineCPU["clickhouse-client"], res.Events)}
+		if d, ok := res.BaselineCPU["clickhouse"]; ok {
+			parts = append(parts, "clickhouse "+perEvent(d, res.Events))
+		}
+		fmt.Fprintf(tw, "CPU-µs per event, baseline\t%s\n", strings.Join(parts, ", "))
+	}
+	if res.Peer.ServerSeen {
+		fmt.Fprintf(tw, "CPU-µs per event, peer\tclickhouse %s (the producer is the bench's own)\n", perEvent(res.Peer.ServerCPU, res.Events))
+	}
 	tw.Flush()
 }

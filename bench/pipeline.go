@@ -19,6 +19,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/ingest/collector"
@@ -41,6 +42,7 @@ type ingestRun struct {
 	collectU string
 	loadU    string
 	stderr   io.Writer
+	topics   []string // more topics of the run's own, deleted with it
 }
 
 // startPipeline starts a collector and (unless deferred) a loader as their
@@ -57,7 +59,7 @@ func (r *ingestRun) startPipeline(ctx context.Context, withLoader bool) error {
 		return err
 	}
 	defer db.Close()
-	if _, r.key, err = db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: "bench-" + r.id, Rate: -1}); err != nil {
+	if _, r.key, err = db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "bench-" + r.id, Rate: -1}); err != nil {
 		return err
 	}
 	cp, err := devstack.FreePort()
@@ -132,7 +134,7 @@ func (r *ingestRun) cleanup() {
 	defer cancel()
 	tr := &kafka.Transport{}
 	defer tr.CloseIdleConnections()
-	(&kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Transport: tr}).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{r.topic, r.topic + ".facts"}})
+	(&kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Transport: tr}).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: append([]string{r.topic, r.topic + ".facts"}, r.topics...)})
 }
 
 // post sends bodies with the configured concurrency, retrying 429/503, and

@@ -431,6 +431,27 @@ func TestRoleMatrix(t *testing.T) {
 			return "POST", fmt.Sprintf("/api/v1/employees/%d/deactivate", emp.ID), func(string) any { return nil },
 				func() string { x, _ := e.db.Employee(context.Background(), emp.ID); return fmt.Sprint(x) }
 		}, map[string]int{"admin": 0}, 200},
+		{"create token", func() (string, string, func(string) any, func() string) {
+			return "POST", "/api/v1/tokens", func(c string) any { return map[string]any{"name": "made by " + c} }, total("/api/v1/tokens?employee_id=all&limit=1")
+		}, map[string]int{"admin": 0, "sales": 0, "csm": 0, "finance": 0, "leadership": 0}, 201}, // one's own: everyone
+		{"revoke token", func() (string, string, func(string) any, func() string) {
+			emp, _ := e.employee("target", keel.RoleSales)
+			_, tok, err := e.db.CreateTokenUntil(context.Background(), keel.System, emp.ID, "to revoke", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "DELETE", fmt.Sprintf("/api/v1/tokens/%d", tok.ID), func(string) any { return nil }, get(fmt.Sprintf("/api/v1/tokens?employee_id=%d", emp.ID))
+		}, map[string]int{"admin": 0}, 200}, // another's: admin only (one's own: TestTokensAPI)
+		{"create ingest key", func() (string, string, func(string) any, func() string) {
+			return "POST", "/api/v1/ingest-keys", func(c string) any { return map[string]any{"name": "app of " + c, "tenants": []string{"t-1"}} }, total("/api/v1/ingest-keys?limit=1")
+		}, map[string]int{"admin": 0}, 201},
+		{"revoke ingest key", func() (string, string, func(string) any, func() string) {
+			k, _, err := e.db.CreateIngestKey(context.Background(), keel.System, keel.IngestKey{Name: "to revoke"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "DELETE", fmt.Sprintf("/api/v1/ingest-keys/%d", k.ID), func(string) any { return nil }, get("/api/v1/ingest-keys?limit=500")
+		}, map[string]int{"admin": 0}, 200},
 	}
 	for _, rt := range routes {
 		t.Run(rt.name, func(t *testing.T) {

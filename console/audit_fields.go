@@ -92,6 +92,8 @@ func (v auditView) record(entity string, raw json.RawMessage) (fields []auditFie
 		fields, ok = read(raw, v.employee)
 	case "api_token":
 		fields, ok = read(raw, v.token)
+	case "ingest_key":
+		fields, ok = read(raw, v.ingestKey)
 	}
 	if ok {
 		return fields, link
@@ -123,13 +125,36 @@ type orderRecord struct {
 
 // tokenRecord is an API token as the audit log keeps it.
 type tokenRecord struct {
-	EmployeeID int64     `json:"employee_id"`
-	Name       string    `json:"name"`
-	CreatedAt  time.Time `json:"created_at"`
+	EmployeeID int64      `json:"employee_id"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
 func (v auditView) token(t tokenRecord) []auditField {
-	return []auditField{{v.l.T("Employee"), v.employee0(t.EmployeeID)}, {v.l.T("Name"), t.Name}, {v.l.T("Created at"), v.datetime(t.CreatedAt)}}
+	l := v.l
+	return []auditField{{l.T("Employee"), v.employee0(t.EmployeeID)}, {l.T("Name"), t.Name}, {l.T("Created at"), v.datetime(t.CreatedAt)},
+		{l.T("Expires at"), v.datetimePtr(t.ExpiresAt)}, {l.T("Revoked at"), v.datetimePtr(t.RevokedAt)}}
+}
+
+// ingestKeyRecord is an ingest key as the audit log keeps it.
+type ingestKeyRecord struct {
+	Name         string     `json:"name"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	Tenants      []string   `json:"tenants"`
+	TenantPrefix string     `json:"tenant_prefix"`
+	MaxAgeSecs   int64      `json:"max_age_seconds"`
+	Rate         float64    `json:"rate_per_second"`
+}
+
+func (v auditView) ingestKey(k ingestKeyRecord) []auditField {
+	l := v.l
+	return []auditField{{l.T("Name"), k.Name}, {l.T("Tenants"), tenantLimitLabel(l, keel.TenantLimit{Tenants: k.Tenants, Prefix: k.TenantPrefix})},
+		{l.T("Late-arrival window"), lateWindowLabel(l, time.Duration(k.MaxAgeSecs)*time.Second)}, {l.T("Events per second"), rateLabel(l, k.Rate)},
+		{l.T("Created at"), v.datetime(k.CreatedAt)}, {l.T("Expires at"), v.datetimePtr(k.ExpiresAt)}, {l.T("Revoked at"), v.datetimePtr(k.RevokedAt)}}
 }
 
 func (v auditView) customer(c keel.Customer) []auditField {

@@ -12,7 +12,7 @@ import (
 
 // auditEntities are the records the audit log names (postgres writes
 // them), in the order the filter offers them.
-var auditEntities = []string{"customer", "follow_up", "order", "product", "price_version", "employee", "api_token"}
+var auditEntities = []string{"customer", "follow_up", "order", "product", "price_version", "employee", "api_token", "ingest_key"}
 
 // auditRow is an audit entry as the pages show one.
 type auditRow struct {

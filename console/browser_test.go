@@ -332,6 +332,9 @@ func TestBrowserDailyWork(t *testing.T) {
 	c.screenshot("orders")
 	c.open("/products")
 	c.screenshot("products")
+	c.open("/tokens")
+	c.wantText("tokens", "My API tokens")
+	c.screenshot("tokens")
 
 	// The same customer in Chinese, as the employee chooses.
 	c.run("switch to Chinese", chromedp.Click(`form[action="/me/locale"] button`, chromedp.ByQuery), chromedp.WaitVisible(`.flash`, chromedp.ByQuery))

@@ -98,6 +98,7 @@ type Store interface {
 	TokenStore
 	RevenueStore
 	HealthStore
+	CredentialStore
 }
 
 type server struct {
@@ -121,6 +122,7 @@ type server struct {
 	revenueRecords RevenueStore
 	// healthRecords are the churn warnings and health settings (health.go).
 	healthRecords HealthStore
+	credentials   CredentialStore
 }
 
 // NewServer returns the console's handler. Templates are parsed once, here.
@@ -151,6 +153,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store
 		s.employees, s.audit, s.sessions, s.passwords, s.signIns, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store, d.Store
 		s.revenueRecords, s.healthRecords = d.Store, d.Store
+		s.credentials = d.Store
 	}
 	return s.routes(), nil
 }

@@ -182,6 +182,19 @@ func entityLabel(l lang, entity string) string {
 		return l.T("Employee")
 	case "api_token":
 		return l.T("API token")
+	case "ingest_key":
+		return l.T("Ingest key")
 	}
 	return entity
+}
+
+// credentialStateLabel names a token's or key's state.
+func credentialStateLabel(l lang, st keel.CredentialState) string {
+	switch st {
+	case keel.CredentialExpired:
+		return l.T("Expired")
+	case keel.CredentialRevoked:
+		return l.T("Revoked")
+	}
+	return l.T("Active")
 }

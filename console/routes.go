@@ -120,6 +120,16 @@ func (s *server) routes() http.Handler {
 				r.Post("/"+action, s.handleAlertForm(action))
 			}
 		})
+
+		// One's own tokens need no role; the store judges anyone else's.
+		r.Route("/tokens", func(r chi.Router) {
+			keys := r.With(s.need(keel.ActIngestKeyAdmin))
+			r.Get("/", s.handleTokensPage())
+			r.Post("/", s.handleTokenCreateForm())
+			r.Post("/{id}/revoke", s.handleTokenRevokeForm())
+			keys.Post("/ingest-keys", s.handleIngestKeyCreateForm())
+			keys.Post("/ingest-keys/{id}/revoke", s.handleIngestKeyRevokeForm())
+		})
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -215,6 +225,19 @@ func (s *server) routes() http.Handler {
 			r.Post("/resolve", s.handleAlertResolve())
 			r.Post("/snooze", s.handleAlertSnooze())
 			r.Post("/assign", s.handleAlertAssign())
+		})
+
+		// One's own tokens need no role; the store judges anyone else's.
+		r.Route("/tokens", func(r chi.Router) {
+			r.Get("/", s.handleTokenList())
+			r.Post("/", s.handleTokenCreate())
+			r.Delete("/{id}", s.handleTokenRevoke())
+		})
+		r.Route("/ingest-keys", func(r chi.Router) {
+			r.Use(s.require(keel.ActIngestKeyAdmin))
+			r.Get("/", s.handleIngestKeyList())
+			r.Post("/", s.handleIngestKeyCreate())
+			r.Delete("/{id}", s.handleIngestKeyRevoke())
 		})
 	})
 

@@ -127,6 +127,8 @@ var textFields = map[string][]string{
 	"/alerts/{id}/resolve":      {"next"},
 	"/alerts/{id}/snooze":       {"next"},
 	"/alerts/{id}/assign":       {"next"},
+	"/tokens/{id}/revoke":       {"confirm"},
+	"/tokens/ingest-keys":       {"expires_at"},
 }
 
 // TestBadBytesInForms sends every form of the console, as a role it is
@@ -282,6 +284,12 @@ func TestBadBytesInJSON(t *testing.T) {
 		{"/api/v1/settings/revenue", "PUT", "admin", "/api/v1/settings/revenue", func() map[string]any {
 			return map[string]any{"mrr_day": "last", "churn_timing": "period_end", "main_currency": "CNY"}
 		}, []string{"mrr_day", "churn_timing", "main_currency"}},
+		{"/api/v1/tokens", "POST", "csm", "/api/v1/tokens", func() map[string]any {
+			return map[string]any{"name": "laptop", "expires_at": "2099-01-01"}
+		}, []string{"name", "expires_at"}},
+		{"/api/v1/ingest-keys", "POST", "admin", "/api/v1/ingest-keys", func() map[string]any {
+			return map[string]any{"name": "app", "expires_at": "2099-01-01", "tenants": []any{"t-1"}, "tenant_prefix": "eu-"}
+		}, []string{"name", "expires_at", "tenants[0]", "tenant_prefix"}},
 	}
 	// Routes without a body, or without text in it, are tried in the query
 	// (TestBadBytesInQueryParameters covers every route's query too).
@@ -290,7 +298,8 @@ func TestBadBytesInJSON(t *testing.T) {
 		"PUT /api/v1/spend/{month}/{currency}": true, "POST /api/v1/alerts/{id}/ack": true, "POST /api/v1/alerts/{id}/assign": true,
 		// Its only strings are the weights' names, checked as "weights"
 		// (TestHealthSettingsAPI sends a NUL in one).
-		"PUT /api/v1/settings/health": true}
+		"PUT /api/v1/settings/health": true,
+		"DELETE /api/v1/tokens/{id}":  true, "DELETE /api/v1/ingest-keys/{id}": true}
 	listed := map[string]bool{}
 	for _, rt := range routes {
 		listed[rt.method+" "+rt.pattern] = true

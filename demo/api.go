@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/keelhq/keel"
 )
 
 // API is a small client of Keel's JSON API, enough to write the demo's
@@ -258,4 +260,46 @@ func loadCustomer(ctx context.Context, api API, c CustomerPlan, staff []int64, t
 		}
 	}
 	return orders, false, nil
+}
+
+// LoadSpend enters each month's sales and marketing spend through the JSON
+// API as finance (audited and sent to the warehouse as a fact, as an entry
+// on the console is). A month already entered with the same amount is left
+// alone. It returns how many entries it made or changed.
+func LoadSpend(ctx context.Context, api API, tokens map[string]string, spend []keel.Spend) (int, error) {
+	if len(spend) == 0 {
+		return 0, nil
+	}
+	token := tokens[Staff[StaffFinance].Email]
+	if token == "" {
+		return 0, fmt.Errorf("demo: no API token for %s", Staff[StaffFinance].Email)
+	}
+	from, to := spend[0].Month, spend[0].Month
+	for _, s := range spend {
+		from, to = min(from, s.Month), max(to, s.Month)
+	}
+	var have struct {
+		Items []struct {
+			Month, Currency string
+			Amount          int64
+		} `json:"items"`
+	}
+	if err := api.do(ctx, token, "GET", "/api/v1/spend?from="+from.String()+"&to="+to.String(), nil, &have); err != nil {
+		return 0, err
+	}
+	entered := map[string]int64{}
+	for _, h := range have.Items {
+		entered[h.Month+" "+h.Currency] = h.Amount
+	}
+	changed := 0
+	for _, s := range spend {
+		if amount, ok := entered[s.Month.String()+" "+s.Currency]; ok && amount == s.Amount {
+			continue
+		}
+		if err := api.do(ctx, token, "PUT", "/api/v1/spend/"+s.Month.String()+"/"+s.Currency, map[string]any{"amount": s.Amount}, nil); err != nil {
+			return changed, err
+		}
+		changed++
+	}
+	return changed, nil
 }

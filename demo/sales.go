@@ -3,16 +3,16 @@ package demo
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/keelhq/keel"
 )
 
-// The demo's sales side: a catalogue, the staff who sell and approve, and
-// two to three years of orders for every demo tenant's customer — trials,
-// first purchases, renewals, upgrades, add-ons, some customers who churn
-// and a few who come back. Like the events, it is derived from the seed.
+// The demo's sales side: a catalogue, the staff who sell and approve, the
+// orders of every demo tenant's life (life.go) and the company's sales and
+// marketing spend. Like the events, it is derived from the seed.
 
 // StaffPlan is a demo employee.
 type StaffPlan struct {
@@ -105,6 +105,8 @@ type CustomerPlan struct {
 type SalesPlan struct {
 	Products  []ProductPlan
 	Customers []CustomerPlan
+	// Spend is the sales and marketing spend of each month, for CAC.
+	Spend []keel.Spend
 }
 
 var (
@@ -114,7 +116,10 @@ var (
 	lastNames  = []string{"Li", "Meyer", "Okafor", "Rossi", "Silva", "Tanaka", "Wang", "Novak", "Haddad", "Berg"}
 )
 
-// Sales returns the demo's sales plan for the tenants of cfg.
+// Sales returns the demo's sales plan for the tenants of cfg: the
+// catalogue, each tenant's customer with the orders of its life (see
+// Tenants), and the company's sales and marketing spend for every month
+// of the history.
 func Sales(cfg Config) SalesPlan {
 	cfg = cfg.withDefaults()
 	today := keel.Date(cfg.Now)
@@ -126,21 +131,34 @@ func Sales(cfg Config) SalesPlan {
 			{2500, "USD", keel.PeriodMonth, ago(48)}, {2900, "USD", keel.PeriodMonth, ago(14)}}},
 		{"enterprise", "Keel Enterprise", keel.KindEdition, "seat", false, []PricePlan{
 			{48000, "USD", keel.PeriodYear, ago(48)}, {54000, "USD", keel.PeriodYear, ago(8)}}},
+		{"seats", "Additional seats", keel.KindAddonTerm, "seat", false, []PricePlan{
+			{2000, "USD", keel.PeriodMonth, ago(48)}}},
 		{"storage", "Extra storage", keel.KindAddonTerm, "100 GB", false, []PricePlan{
 			{2000, "USD", keel.PeriodMonth, ago(48)}}},
 		{"sso", "Single sign-on", keel.KindAddonTerm, "instance", false, []PricePlan{
 			{9900, "USD", keel.PeriodMonth, ago(48)}}},
 		{"onboarding", "Onboarding package", keel.KindAddonStandalone, "package", false, []PricePlan{
 			{150000, "USD", keel.PeriodOnce, ago(48)}}},
+		{"training", "Training day", keel.KindAddonStandalone, "day", false, []PricePlan{
+			{90000, "USD", keel.PeriodOnce, ago(48)}}},
 		{"support-plus", "Premium support", keel.KindAddonStandalone, "plan", false, []PricePlan{
 			{30000, "USD", keel.PeriodMonth, ago(48)}}},
 		{"starter", "Keel Starter (retired)", keel.KindEdition, "seat", true, []PricePlan{
 			{900, "USD", keel.PeriodMonth, ago(48)}}},
 	}}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5a1e5))
+	backdated := false
 	for i, t := range Tenants(cfg) {
-		plan.Customers = append(plan.Customers, customerPlan(rng, i, t, today))
+		c := customerPlan(rng, i, t, today)
+		// One customer's extra seats, approved back-dated to a start
+		// months ago and then voided: the customer never signed for them,
+		// and every month since is restated.
+		if !backdated && t.Profile == Steady {
+			backdated = voidBackdated(&c, t.life, today)
+		}
+		plan.Customers = append(plan.Customers, c)
 	}
+	plan.Spend = spendPlan(rand.New(rand.NewPCG(cfg.Seed, 0x5be4d)), today)
 	return plan
 }
 
@@ -152,6 +170,9 @@ func customerPlan(rng *rand.Rand, i int, t Tenant, today time.Time) CustomerPlan
 		Sales:    1 + i%2,
 		CSM:      3 + (i/2)%2,
 	}
+	if t.Profile == Seasonal {
+		c.Industry = "Education"
+	}
 	domain := strings.ToLower(strings.Fields(t.Name)[0]) + ".example"
 	for n := 1 + rng.IntN(3); n > 0; n-- {
 		first, last := firstNames[rng.IntN(len(firstNames))], lastNames[rng.IntN(len(lastNames))]
@@ -160,106 +181,75 @@ func customerPlan(rng *rand.Rand, i int, t Tenant, today time.Time) CustomerPlan
 			Title: []string{"CTO", "Head of Operations", "IT Manager", "CFO", "Team Lead"}[rng.IntN(5)],
 		})
 	}
-
-	edition := []string{"basic", "basic", "pro", "pro", "enterprise"}[rng.IntN(5)]
-	seats := int64(t.Seats)
-	if t.Profile == Growing && rng.Float64() < 0.3 {
-		// Still trying the product: a trial that started days ago.
-		c.Orders = []OrderPlan{{Kind: keel.OrderTrial, Outcome: OutcomeApprove,
-			Lines: []LinePlan{{edition, min(seats, 10), 1, today.AddDate(0, 0, -3-rng.IntN(20))}}}}
-		return c
+	if t.life != nil {
+		c.Orders = slices.Clone(t.life.orders)
 	}
-	// The first purchase lies 4 to 36 months back; older customers renew.
-	start := today.AddDate(0, -(4 + rng.IntN(33)), -rng.IntN(28))
-	// Customers who stopped using the product mostly let their last term
-	// lapse a little after they stopped: they churned.
-	churns := t.Profile == Stopped && rng.Float64() < 0.7
-	lapse := today.AddDate(0, 0, -t.StoppedDaysAgo+10+rng.IntN(15))
-	if churns {
-		start = lapse.AddDate(0, -12*(1+rng.IntN(3)), 0)
+	// Finance is still waiting for part of a few recent payments.
+	for k := range c.Orders {
+		o := &c.Orders[k]
+		if o.Outcome == OutcomeApprove && o.Kind != keel.OrderTrial && today.Sub(o.PaidAt) < 45*24*time.Hour && rng.Float64() < 0.15 {
+			o.PaidPart = 0.5
+		}
 	}
-	if rng.Float64() < 0.7 {
-		trial := start.AddDate(0, -1, 0)
-		c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderTrial, Outcome: OutcomeApprove,
-			Lines: []LinePlan{{edition, min(seats, 10), 1, trial}}})
-	}
-	first := OrderPlan{Kind: keel.OrderNew, Outcome: OutcomeApprove, PaidPart: 1, PaidAt: start,
-		Lines: []LinePlan{{edition, seats, 12, start}}}
-	if rng.Float64() < 0.15 {
-		first.Lines = append(first.Lines, LinePlan{"onboarding", 1, 1, start})
-	}
-	c.Orders = append(c.Orders, first)
-
-	reactivates := !churns && rng.Float64() < 0.04
-	end := start.AddDate(0, 12, 0)
-	upgraded, addon := false, false
-	for term := 1; ; term++ {
-		// A mid-term upgrade for growing customers on a lower edition.
-		if !upgraded && t.Profile == Growing && edition != "enterprise" && term == 1 {
-			at := end.AddDate(0, -6, 0)
-			if at.Before(today) {
-				next := map[string]string{"basic": "pro", "pro": "enterprise"}[edition]
-				edition, upgraded = next, true
-				c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderUpgrade, Outcome: OutcomeApprove, PaidPart: 1, PaidAt: at,
-					Lines: []LinePlan{{edition, seats, 12, at}}})
-				end = at.AddDate(0, 12, 0)
-			}
-		}
-		// Extra storage for a third of the customers, for the rest of the term.
-		if !addon && rng.Float64() < 0.33 {
-			at := end.AddDate(0, -3-rng.IntN(6), 0)
-			if at.Before(today) {
-				addon = true
-				c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderAddon, Outcome: OutcomeApprove, PaidPart: 1, PaidAt: at,
-					Lines: []LinePlan{{"storage", 1 + int64(rng.IntN(5)), 6, at}}})
-			}
-		}
-		if churns && !end.Before(lapse) {
-			break // the last term lapsed: no renewal
-		}
-		if !end.Before(today.AddDate(0, 1, 0)) {
-			break // the current term runs on; renewal is not due yet
-		}
-		if reactivates && term == 1 && end.Before(today.AddDate(0, -6, 0)) {
-			// Gone for three months, then back.
-			back := end.AddDate(0, 3, 0)
-			c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderNew, Outcome: OutcomeApprove, PaidPart: 1, PaidAt: back,
-				Lines: []LinePlan{{edition, seats, 12, back}}})
-			end = back.AddDate(0, 12, 0)
-			continue
-		}
-		if t.Profile == Growing {
-			seats += seats / 4
-		}
-		renewal := OrderPlan{Kind: keel.OrderRenewal, Outcome: OutcomeApprove, PaidPart: 1, PaidAt: end.AddDate(0, 0, -7),
-			Lines: []LinePlan{{edition, seats, 12, end}}, SoldBy: 1}
-		if renewal.PaidAt.After(today) {
-			// Due soon: sent to finance, not paid yet.
-			renewal.Outcome, renewal.PaidAt = OutcomePending, time.Time{}
-		} else if rng.Float64() < 0.1 {
-			renewal.PaidPart = 0.5 // paid in part: the rest is outstanding
-		}
-		c.Orders = append(c.Orders, renewal)
-		if renewal.Outcome == OutcomePending {
-			break
-		}
-		end = end.AddDate(0, 12, 0)
-	}
-
-	// A little of everything else finance sees.
+	in, _ := t.life.inService(today)
+	// A little of everything else finance sees, for customers in service.
 	switch r := rng.Float64(); {
+	case !in || t.life.seatsOn(today) == 0:
 	case r < 0.03:
 		c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderAddon, Outcome: OutcomeReject,
 			Lines: []LinePlan{{"support-plus", 1, 12, today}}})
 	case r < 0.05:
 		c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderAddon, Outcome: OutcomeDraft,
 			Lines: []LinePlan{{"support-plus", 1, 6, today}}})
-	case r < 0.07 && !churns:
+	case r < 0.07 && t.life.editionOn(today.AddDate(0, 0, -20)) != "":
 		at := today.AddDate(0, 0, -20)
 		c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderAddon, Outcome: OutcomeVoid, PaidPart: 1, PaidAt: at,
 			Lines: []LinePlan{{"support-plus", 1, 12, at}}})
 	}
 	return c
+}
+
+// voidBackdated adds to c an order of extra seats starting five months ago,
+// approved with a payment of that day, then voided, when the customer's
+// paid service has run since then; it reports whether it did.
+func voidBackdated(c *CustomerPlan, l *life, today time.Time) bool {
+	at := startDay(keel.AddMonths(today, -5))
+	ed := l.editionOn(at)
+	if ed == "" || l.editionOn(today) != ed {
+		return false
+	}
+	// Seats bound to the edition's term, paid for every month of it.
+	months, end := 1, l.editionEnd(ed)
+	for keel.AddMonths(at, months).Before(end) {
+		months++
+	}
+	c.Orders = append(c.Orders, OrderPlan{Kind: keel.OrderAddon, Outcome: OutcomeVoid, PaidPart: 1, PaidAt: at,
+		Lines: []LinePlan{{"seats", 10, months, at}}})
+	return true
+}
+
+// spendPlan is the sales and marketing spend of every month of the
+// history, this month's included: it grows with the company, higher in
+// the autumn's trade-show season, with a campaign that did not pay off.
+func spendPlan(rng *rand.Rand, today time.Time) []keel.Spend {
+	first, last := keel.MonthOf(today)-HistoryMonths, keel.MonthOf(today)
+	var out []keel.Spend
+	for m := first; m <= last; m++ {
+		grown := float64(m-first) / float64(last-first)
+		amount := 900000 + 3600000*grown // 9,000.00 growing to 45,000.00
+		switch m.Mon() {
+		case time.September, time.October:
+			amount *= 1.25
+		case time.December, time.August:
+			amount *= 0.8
+		}
+		if m == last-7 {
+			amount *= 1.6 // the campaign
+		}
+		amount *= 0.9 + 0.2*rng.Float64()
+		out = append(out, keel.Spend{Month: m, Currency: "USD", Amount: int64(amount/1000) * 1000})
+	}
+	return out
 }
 
 // Summary counts a plan's orders by kind and outcome, for the demo's report.
@@ -274,7 +264,7 @@ func (p SalesPlan) Summary() string {
 			n++
 		}
 	}
-	return fmt.Sprintf("%d customers, %d orders (%d trial, %d new, %d renewal, %d upgrade, %d addon; %d pending, %d rejected, %d void)",
+	return fmt.Sprintf("%d customers, %d orders (%d trial, %d new, %d renewal, %d upgrade, %d addon; %d pending, %d rejected, %d void), spend for %d months",
 		len(p.Customers), n, kinds[keel.OrderTrial], kinds[keel.OrderNew], kinds[keel.OrderRenewal], kinds[keel.OrderUpgrade],
-		kinds[keel.OrderAddon], outcomes[OutcomePending], outcomes[OutcomeReject], outcomes[OutcomeVoid])
+		kinds[keel.OrderAddon], outcomes[OutcomePending], outcomes[OutcomeReject], outcomes[OutcomeVoid], len(p.Spend))
 }

@@ -17,6 +17,10 @@
 // (zone.go): its days are fixed when its materialized views are made, so
 // the migrator makes them for the zone it is given and makes them again,
 // from events, when the zone changes.
+//
+// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so an ALTER TABLE …
+// ADD COLUMN is written without it and the migrator takes "the column
+// already exists" for done (columnAdded).
 package migrations
 
 import (
@@ -31,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -256,7 +261,7 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migr
 			}
 		case m.Version > have:
 			for i, stmt := range m.Statements() {
-				if err := conn.Exec(ctx, stmt); err != nil {
+				if err := conn.Exec(ctx, stmt); err != nil && !columnAdded(stmt, err) {
 					return applied, fmt.Errorf("migrate clickhouse %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 				}
 			}
@@ -291,6 +296,20 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migr
 		}
 	}
 	return applied, nil
+}
+
+// columnAdded reports whether err is ClickHouse refusing stmt, an ALTER
+// TABLE … ADD COLUMN, because the column is there already: what running
+// it again after an interrupted migration meets. 18.16 says so with code
+// 44 (ILLEGAL_COLUMN), current releases with 15 (DUPLICATE_COLUMN); both
+// say "already exists". Any other failure of the statement stays one.
+func columnAdded(stmt string, err error) bool {
+	s := strings.ToUpper(strings.Join(strings.Fields(stmt), " "))
+	if !strings.HasPrefix(s, "ALTER TABLE ") || !strings.Contains(s, " ADD COLUMN ") {
+		return false
+	}
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && (ex.Code == 15 || ex.Code == 44) && strings.Contains(ex.Message, "already exists")
 }
 
 const (

@@ -25,6 +25,7 @@ type EventColumns struct {
 	Ingested               []time.Time
 	Partition              []uint32
 	Offset                 []uint64
+	Key                    []uint64 // the ingest key that sent the event; 0 = none
 }
 
 // RejectedColumns are the columns of the rejected_events table.
@@ -46,8 +47,15 @@ type Position struct {
 // Len returns the number of rows in the batch.
 func (b *Batch) Len() int { return len(b.Events.ID) + len(b.Rejected.Reason) }
 
-// AddEvent appends an event read at pos, ingested (received by Kafka) at t.
+// AddEvent appends an event read at pos, ingested (received by Kafka) at t,
+// that names no ingest key.
 func (b *Batch) AddEvent(ev *ingest.Event, pos Position, t time.Time) {
+	b.AddEventByKey(ev, pos, t, 0)
+}
+
+// AddEventByKey appends an event read at pos, ingested (received by Kafka)
+// at t, sent with ingest key key.
+func (b *Batch) AddEventByKey(ev *ingest.Event, pos Position, t time.Time, key uint64) {
 	e := &b.Events
 	e.Tenant = append(e.Tenant, ev.Tenant)
 	e.ID = append(e.ID, ev.ID)
@@ -58,6 +66,7 @@ func (b *Batch) AddEvent(ev *ingest.Event, pos Position, t time.Time) {
 	e.Ingested = append(e.Ingested, t.UTC())
 	e.Partition = append(e.Partition, uint32(pos.Partition))
 	e.Offset = append(e.Offset, uint64(pos.Offset))
+	e.Key = append(e.Key, key)
 }
 
 // AddRejected appends a message that could not be stored as an event.
@@ -100,7 +109,7 @@ func (b *Batch) Reset() {
 	e := &b.Events
 	e.Tenant, e.ID, e.Type, e.User = e.Tenant[:0], e.ID[:0], e.Type[:0], e.User[:0]
 	e.Time, e.Props, e.Ingested = e.Time[:0], e.Props[:0], e.Ingested[:0]
-	e.Partition, e.Offset = e.Partition[:0], e.Offset[:0]
+	e.Partition, e.Offset, e.Key = e.Partition[:0], e.Offset[:0], e.Key[:0]
 	b.Rejected.reset()
 }
 
@@ -143,12 +152,12 @@ func (b *Batch) Drop(stored map[int]*offsetSet) int {
 		}
 		e.Tenant[keep], e.ID[keep], e.Type[keep], e.User[keep] = e.Tenant[i], e.ID[i], e.Type[i], e.User[i]
 		e.Time[keep], e.Props[keep], e.Ingested[keep] = e.Time[i], e.Props[i], e.Ingested[i]
-		e.Partition[keep], e.Offset[keep] = e.Partition[i], e.Offset[i]
+		e.Partition[keep], e.Offset[keep], e.Key[keep] = e.Partition[i], e.Offset[i], e.Key[i]
 		keep++
 	}
 	e.Tenant, e.ID, e.Type, e.User = e.Tenant[:keep], e.ID[:keep], e.Type[:keep], e.User[:keep]
 	e.Time, e.Props, e.Ingested = e.Time[:keep], e.Props[:keep], e.Ingested[:keep]
-	e.Partition, e.Offset = e.Partition[:keep], e.Offset[:keep]
+	e.Partition, e.Offset, e.Key = e.Partition[:keep], e.Offset[:keep], e.Key[:keep]
 	return n + b.Rejected.drop(stored)
 }
 

@@ -10,8 +10,8 @@ import (
 // dayCounts is what the rollups hold of a tenant's day.
 type dayCounts struct {
 	users, logins, loginUsers, features uint64
-	seats                               uint64 // daily rollup only
-	lastLogin                           int64  // unix seconds; daily rollup only
+	seats                               uint64
+	lastLogin                           int64 // unix seconds
 }
 
 func (c dayCounts) String() string {
@@ -20,9 +20,7 @@ func (c dayCounts) String() string {
 }
 
 // rawDaysQuery recounts, per tenant and day of zone, from raw events, what
-// the rollups hold; hourlyDaysQuery reads the same from the hourly rollup
-// (UTC days, without seats and last login) and dailyDaysQuery from the
-// daily one.
+// the daily rollup holds; dailyDaysQuery reads the same from the rollup.
 func rawDaysQuery(prefix, zone string) (string, []any) {
 	return `SELECT tenant_id, toString(toDate(event_time, ?)) AS d,
     uniqExactIf(user_id, user_id != '') AS users,
@@ -34,13 +32,6 @@ func rawDaysQuery(prefix, zone string) (string, []any) {
 FROM events WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any{zone, prefix}
 }
 
-func hourlyDaysQuery(prefix string) (string, []any) {
-	return `SELECT tenant_id, toString(toDate(hour)) AS d,
-    uniqExactMerge(users) AS u, uniqExactMerge(logins) AS l, uniqExactMerge(login_users) AS lu, uniqExactMerge(features) AS f,
-    toUInt64(0) AS seats, toInt64(0) AS last_login
-FROM activity_hourly WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any{prefix}
-}
-
 func dailyDaysQuery(prefix string) (string, []any) {
 	return `SELECT tenant_id, toString(day) AS d,
     uniqExactMerge(users) AS u, uniqExactMerge(logins) AS l, uniqExactMerge(login_users) AS lu, uniqExactMerge(features) AS f,
@@ -50,8 +41,8 @@ FROM activity_daily WHERE startsWith(tenant_id, ?) GROUP BY tenant_id, d`, []any
 
 // RollupsMatchRaw recounts every tenant-day of the tenants whose id starts
 // with prefix ("" for all) from raw events and returns an error listing the
-// days where a rollup disagrees: the hourly rollup on UTC days, the daily
-// one on days of the timezone it is cut in. It reads every raw event twice:
+// days where the daily rollup disagrees, on days of the timezone it is cut
+// in. It reads every raw event twice:
 // an operator's and a test's check, not something for a page.
 func RollupsMatchRaw(ctx context.Context, s *Store, prefix string) error {
 	read := func(sql string, args []any) (map[string]dayCounts, error) {
@@ -75,40 +66,25 @@ func RollupsMatchRaw(ctx context.Context, s *Store, prefix string) error {
 	if err != nil {
 		return err
 	}
+	raw, err := read(rawDaysQuery(prefix, zone))
+	if err != nil {
+		return fmt.Errorf("recount raw events: %w", err)
+	}
+	rolled, err := read(dailyDaysQuery(prefix))
+	if err != nil {
+		return fmt.Errorf("read the daily rollup: %w", err)
+	}
 	var diffs []string
-	compare := func(rollup string, raw, rolled map[string]dayCounts, hourly bool) {
-		for k, r := range raw {
-			if hourly {
-				r.seats, r.lastLogin = 0, 0
-			}
-			if got := rolled[k]; got != r {
-				diffs = append(diffs, fmt.Sprintf("%s %s: raw %s; rollup %s", rollup, k, r, got))
-			}
-		}
-		for k, got := range rolled {
-			if _, ok := raw[k]; !ok && got != (dayCounts{}) {
-				diffs = append(diffs, fmt.Sprintf("%s %s: no raw events; rollup %s", rollup, k, got))
-			}
+	name := "daily (" + zone + ")"
+	for k, r := range raw {
+		if got := rolled[k]; got != r {
+			diffs = append(diffs, fmt.Sprintf("%s %s: raw %s; rollup %s", name, k, r, got))
 		}
 	}
-	for _, c := range []struct {
-		name        string
-		zone        string
-		hourly      bool
-		rollupQuery func(string) (string, []any)
-	}{
-		{name: "hourly", zone: "UTC", hourly: true, rollupQuery: hourlyDaysQuery},
-		{name: "daily (" + zone + ")", zone: zone, rollupQuery: dailyDaysQuery},
-	} {
-		raw, err := read(rawDaysQuery(prefix, c.zone))
-		if err != nil {
-			return fmt.Errorf("recount raw events: %w", err)
+	for k, got := range rolled {
+		if _, ok := raw[k]; !ok && got != (dayCounts{}) {
+			diffs = append(diffs, fmt.Sprintf("%s %s: no raw events; rollup %s", name, k, got))
 		}
-		rolled, err := read(c.rollupQuery(prefix))
-		if err != nil {
-			return fmt.Errorf("read the %s rollup: %w", c.name, err)
-		}
-		compare(c.name, raw, rolled, c.hourly)
 	}
 	if len(diffs) > 0 {
 		sort.Strings(diffs)

@@ -286,7 +286,7 @@ func (b *eventBatcher) add(m *kafka.Message) (int, string) {
 	if b.recent[m.Partition].add(l.keyer.key(ev.Tenant, ev.ID)) {
 		return 0, outcomeDuplicate
 	}
-	b.batch.AddEvent(&ev, Position{Partition: m.Partition, Offset: m.Offset}, received)
+	b.batch.AddEventByKey(&ev, Position{Partition: m.Partition, Offset: m.Offset}, received, collector.KeyFromHeaders(m.Headers))
 	return len(m.Value), ""
 }
 

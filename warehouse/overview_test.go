@@ -12,7 +12,6 @@ import (
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/ingest"
-	"github.com/keelhq/keel/migrations"
 )
 
 // DailyTotals and TenantTrends read every tenant, so each of their tests
@@ -624,93 +623,6 @@ func TestTenantTrendsQueryReadsEveryWindow(t *testing.T) {
 				t.Errorf("arguments:\n got %v\nwant %v", args, want)
 			}
 		})
-	}
-}
-
-// TestActivityTotalsBackfillMatchesView runs migration 0003's backfill into
-// a scratch copy of activity_totals_hourly and checks that, hour by hour,
-// it holds what the materialized view rolled up as the fixtures were
-// inserted: a warehouse migrated with events already stored answers exactly
-// like one that had the view from the start.
-func TestActivityTotalsBackfillMatchesView(t *testing.T) {
-	_, s := testStack(t)
-	for _, b := range dailyTotalsFixture() {
-		storeEvents(t, s, b)
-	}
-	storeEvents(t, s, overviewRandomEvents())
-	var create, backfill string
-	for _, m := range migrations.ClickHouse() {
-		if m.Name != "activity_totals" {
-			continue
-		}
-		for _, st := range m.Statements() {
-			switch {
-			case strings.HasPrefix(st, "CREATE TABLE IF NOT EXISTS activity_totals_hourly "):
-				create = st
-			case strings.HasPrefix(st, "INSERT INTO activity_totals_hourly "):
-				backfill = st
-			}
-		}
-	}
-	if create == "" || backfill == "" {
-		t.Fatal("migration activity_totals: no CREATE TABLE or backfill INSERT for activity_totals_hourly")
-	}
-	ctx := context.Background()
-	const scratch = "activity_totals_backfill_test"
-	exec := func(sql string) {
-		t.Helper()
-		if err := s.Conn().Exec(ctx, sql); err != nil {
-			t.Fatalf("%v\n%s", err, sql)
-		}
-	}
-	exec("DROP TABLE IF EXISTS " + scratch)
-	t.Cleanup(func() { s.Conn().Exec(context.Background(), "DROP TABLE IF EXISTS "+scratch) })
-	exec(strings.Replace(create, "activity_totals_hourly", scratch, 1))
-	exec(strings.Replace(backfill, "activity_totals_hourly", scratch, 1))
-
-	hours := func(table string) []string {
-		t.Helper()
-		rows, err := s.Conn().Query(ctx, `SELECT toString(hour),
-    uniqExactMerge(login_users), uniqExactMerge(logins), uniqExactMerge(login_tenants)
-FROM `+table+`
-WHERE hour >= toDateTime('2017-01-01 00:00:00', 'UTC') AND hour < toDateTime('2020-01-01 00:00:00', 'UTC')
-GROUP BY hour
-ORDER BY hour`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var h string
-			var lu, l, lt uint64
-			if err := rows.Scan(&h, &lu, &l, &lt); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, fmt.Sprintf("%s login users %d, logins %d, login tenants %d", h, lu, l, lt))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	view, filled := hours("activity_totals_hourly"), hours(scratch)
-	if len(view) == 0 {
-		t.Fatal("the view rolled up no hour of the fixtures")
-	}
-	if !slices.Equal(view, filled) {
-		for i := 0; i < max(len(view), len(filled)); i++ {
-			var v, f string
-			if i < len(view) {
-				v = view[i]
-			}
-			if i < len(filled) {
-				f = filled[i]
-			}
-			if v != f {
-				t.Errorf("view:     %s\nbackfill: %s", v, f)
-			}
-		}
 	}
 }
 

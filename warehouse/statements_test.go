@@ -75,7 +75,7 @@ func everyStatement(t *testing.T) []namedSQL {
 		out = append(out, namedSQL{fmt.Sprintf("migrator #%d", i+1), s})
 	}
 	out = append(out,
-		namedSQL{"insert events", insertEvents + " VALUES ('t-1', 'e-1', 'login', 'u-1', toDateTime('2026-11-20 08:00:00', 'UTC'), '{\"feature\":\"export\"}', toDateTime('2026-11-20 08:00:01', 'UTC'), 'keel.events', 3, 42)"},
+		namedSQL{"insert events", insertEvents + " VALUES ('t-1', 'e-1', 'login', 'u-1', toDateTime('2026-11-20 08:00:00', 'UTC'), '{\"feature\":\"export\"}', toDateTime('2026-11-20 08:00:01', 'UTC'), 'keel.events', 3, 42, 7)"},
 		namedSQL{"insert rejected", insertRejected + " VALUES (toDateTime('2026-11-20 08:00:01', 'UTC'), 'keel.events', 3, 43, 't-1', 'id: required', '{}')"},
 	)
 	sh, err := time.LoadLocation("Asia/Shanghai")
@@ -139,8 +139,6 @@ func everyStatement(t *testing.T) []namedSQL {
 	add("recent events", q, a)
 	q, a = rawDaysQuery("t-", "Asia/Kolkata")
 	add("recount raw", q, a)
-	q, a = hourlyDaysQuery("t-")
-	add("recount hourly rollup", q, a)
 	q, a = dailyDaysQuery("t-")
 	add("recount daily rollup", q, a)
 	for _, q := range queries {

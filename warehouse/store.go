@@ -65,7 +65,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 }
 
 const (
-	insertEvents   = "INSERT INTO events (tenant_id, event_id, event_type, user_id, event_time, props, ingested_at, kafka_topic, kafka_partition, kafka_offset)"
+	insertEvents   = "INSERT INTO events (tenant_id, event_id, event_type, user_id, event_time, props, ingested_at, kafka_topic, kafka_partition, kafka_offset, key_id)"
 	insertRejected = "INSERT INTO rejected_events (received_at, kafka_topic, kafka_partition, kafka_offset, tenant_id, reason, raw)"
 )
 
@@ -77,7 +77,7 @@ const (
 func (s *Store) Insert(ctx context.Context, b *Batch) error {
 	e := &b.Events
 	if err := s.sendRows(ctx, len(e.ID), "events", insertEvents,
-		e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset); err != nil {
+		e.Tenant, e.ID, e.Type, e.User, e.Time, e.Props, e.Ingested, repeat(b.Topic, len(e.ID)), e.Partition, e.Offset, e.Key); err != nil {
 		return err
 	}
 	return s.parkRejected(ctx, b.Topic, &b.Rejected)
@@ -227,4 +227,14 @@ func (s *Store) RecentEvents(ctx context.Context, topic string, from map[int]int
 		return fmt.Errorf("read recent event ids: %w", err)
 	}
 	return nil
+}
+
+// EventCount returns how many events are stored (duplicates the merges
+// have not removed yet included): enough to tell when a load has settled.
+func (s *Store) EventCount(ctx context.Context) (uint64, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
 }

@@ -83,11 +83,12 @@ func TestMigrateTimezone(t *testing.T) {
 	}
 	kolkata, shanghai := mustLocation(t, "Asia/Kolkata"), mustLocation(t, "Asia/Shanghai")
 	// Events stored before the daily rollup exists are backfilled; so
-	// first the schema up to 0004 (the hourly rollups only).
+	// first every migration but the daily rollup's (the events table as
+	// the loader writes it today, key_id included).
 	var early []string
 	for _, m := range migrations.ClickHouse() {
 		if m.Zoned() {
-			break
+			continue
 		}
 		early = append(early, m.Statements()...)
 	}

@@ -23,7 +23,7 @@ type benchmark struct {
 
 func benchmarks() []benchmark {
 	return []benchmark{
-		{"ingest", "[--events N] [--backlog] [--rate R --duration D]", runBenchIngest},
+		{"ingest", "[--events N] [--backlog] [--no-peer] [--rate R --duration D]", runBenchIngest},
 		{"console", "[--console URL] [--requests N] [--per-pattern K] [--concurrency C] [--target D] [--json]", runBenchConsole},
 	}
 }
@@ -64,6 +64,7 @@ func runBenchIngest(ctx context.Context, args []string, env *Env, stdout, stderr
 	fs.Float64Var(&cfg.Rate, "rate", 10000, "events/s of the freshness run (0 skips it)")
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of the freshness run")
 	fs.BoolVar(&cfg.Backlog, "backlog", false, "instead: send all events with the loader stopped, then measure the loader draining the backlog")
+	fs.BoolVar(&cfg.NoPeer, "no-peer", false, "skip the peer: ClickHouse's own Kafka engine reading the same events from a topic through a materialized view")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the bench events in ClickHouse (they are deleted by default)")
 	fs.StringVar(&cfg.ClickHouseClient, "clickhouse-client", "clickhouse-client", "clickhouse-client binary for the baseline")
 	if err := fs.Parse(args); err != nil {

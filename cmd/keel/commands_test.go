@@ -133,6 +133,36 @@ func TestHalfAppliedClickHouseMigrationIsRerun(t *testing.T) {
 	}
 }
 
+// TestEveryClickHouseMigrationRunsAgain: every ClickHouse migration cut
+// off after its last statement (before its version was recorded) runs
+// again — ADD COLUMN too, which 18.16 cannot say IF NOT EXISTS of.
+func TestEveryClickHouseMigrationRunsAgain(t *testing.T) {
+	env := freshDatabases(t)
+	ctx := context.Background()
+	store, err := warehouse.Open(ctx, env[envClickHouse])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, m := range migrations.ClickHouse() {
+		for i, stmt := range m.StatementsIn("UTC") {
+			if err := store.Conn().Exec(ctx, stmt); err != nil {
+				t.Fatalf("%04d_%s statement %d: %v", m.Version, m.Name, i+1, err)
+			}
+		}
+	}
+	if _, err := migrations.ApplyClickHouse(ctx, store.Conn(), "UTC"); err != nil {
+		t.Fatalf("apply after every migration ran once unrecorded: %v", err)
+	}
+	if err := migrations.CheckClickHouse(ctx, store.Conn()); err != nil {
+		t.Errorf("check: %v", err)
+	}
+	var n uint64
+	if err := store.Conn().QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'events' AND name = 'key_id'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("events.key_id: %d columns, %v", n, err)
+	}
+}
+
 func TestTokenIngestAndActivityJSON(t *testing.T) {
 	env := freshDatabases(t)
 	if _, _, err := runKeel(t, env, "migrate"); err != nil {

@@ -26,6 +26,9 @@ type consoleFlags struct {
 	sessionTTL     time.Duration
 	trustedProxies string
 	score          bool
+	// scoreAfter, when set, holds the daily scoring back until it is
+	// closed: keel dev scores the demo's history first (dev.go).
+	scoreAfter <-chan struct{}
 }
 
 const trustedProxyUsage = "the proxies in front of the console, a comma-separated list of addresses or CIDR ranges (10.0.0.0/8,192.0.2.1): " +
@@ -91,7 +94,16 @@ func (f *consoleFlags) build(ctx context.Context, s *service) error {
 		if err != nil {
 			return err
 		}
-		s.add("scoring", scorer.Run)
+		s.add("scoring", func(ctx context.Context) error {
+			if f.scoreAfter != nil {
+				select {
+				case <-f.scoreAfter:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			return scorer.Run(ctx)
+		})
 	}
 	return nil
 }

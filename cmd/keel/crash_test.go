@@ -21,6 +21,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
@@ -196,7 +197,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, key, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: run, Rate: -1})
+	_, key, err := db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: run, Rate: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +382,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 		t.Error(err)
 	}
 	var logins uint64
-	if err := store.Conn().QueryRow(ctx, "SELECT uniqExactMerge(logins) FROM activity_hourly WHERE startsWith(tenant_id, ?)", run+"-").Scan(&logins); err != nil {
+	if err := store.Conn().QueryRow(ctx, "SELECT uniqExactMerge(logins) FROM activity_daily WHERE startsWith(tenant_id, ?)", run+"-").Scan(&logins); err != nil {
 		t.Fatal(err)
 	}
 	if logins != events/5 {

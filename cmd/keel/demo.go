@@ -37,7 +37,7 @@ func (f *demoFlags) register(args []string, env *Env, stderr io.Writer) error {
 	fs.BoolVar(&f.sales, "sales", true, "write the catalogue, customers and order history through the JSON API")
 	fs.StringVar(&f.key, "key", "", "ingest key to send with (default: create one named demo that may import the whole history)")
 	fs.IntVar(&f.tenants, "tenants", 200, "demo customer tenants")
-	fs.IntVar(&f.days, "days", 120, "days of history up to today")
+	fs.IntVar(&f.days, "days", demo.WindowDays, "days of events up to today")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed: the same seed sends the same events, which Keel stores once")
 	fs.Float64Var(&f.scale, "scale", 1, "multiplies seats and so events")
 	return fs.Parse(args)
@@ -61,7 +61,8 @@ func runDemo(ctx context.Context, args []string, env *Env, stdout, stderr io.Wri
 
 // runSales writes the demo's sales history through the JSON API, as the
 // demo staff: it adds them (with the CLI's rights) when they are missing and
-// gives each a fresh API token for the run.
+// gives each a fresh API token for the run. Then finance enters the
+// monthly sales and marketing spend through the same API.
 func (f *demoFlags) runSales(ctx context.Context, stdout, stderr io.Writer) error {
 	db, err := openPostgres(ctx, f.pg)
 	if err != nil {
@@ -84,6 +85,11 @@ func (f *demoFlags) runSales(ctx context.Context, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "demo: %d products, %d customers with %d orders written (%d customers were there already) in %s\n",
 		res.Products, res.Customers, res.Orders, res.Skipped, time.Since(start).Round(time.Millisecond))
+	changed, err := demo.LoadSpend(ctx, demo.API{URL: f.console, HTTP: &http.Client{Timeout: time.Minute}}, tokens, plan.Spend)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo: sales and marketing spend for %d months (%d entered now)\n", len(plan.Spend), changed)
 	return nil
 }
 
@@ -134,7 +140,7 @@ func (f *demoFlags) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if key == "" {
 		// The history reaches back further than the collector's late-arrival
 		// window, so the demo's key gets a window of its own.
-		_, key, err = db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{
+		_, key, err = db.CreateIngestKey(ctx, keel.System, keel.IngestKey{
 			Name: "demo", MaxAge: time.Duration(f.days+2) * 24 * time.Hour, Rate: -1,
 		})
 		if err != nil {

@@ -11,9 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/demo"
 	"github.com/keelhq/keel/devstack"
+	"github.com/keelhq/keel/postgres"
+	"github.com/keelhq/keel/scoring"
+	"github.com/keelhq/keel/warehouse"
 )
 
 type devFlags struct {
@@ -46,7 +50,7 @@ func parseDevFlags(args []string, env *Env, stderr io.Writer) (devFlags, error) 
 	fs.StringVar(&f.collectAddr, "collect-addr", env.Get(envCollect, defaultCollect), "collector address ($"+envCollect+")")
 	fs.StringVar(&f.loadAddr, "load-addr", env.Get(envLoadAddr, defaultLoadAddr), "loader metrics address ($"+envLoadAddr+")")
 	fs.StringVar(&f.logLevel, "log-level", env.Get(envLogLevel, "info"), "log level")
-	fs.IntVar(&f.demoDays, "demo-days", 120, "days of demo history")
+	fs.IntVar(&f.demoDays, "demo-days", demo.WindowDays, "days of demo product events")
 	fs.IntVar(&f.demoTenants, "demo-tenants", 200, "demo tenants")
 	fs.StringVar(&f.proxies, "trusted-proxy", env.Get(envProxies, ""), trustedProxyUsage)
 	if err := fs.Parse(args); err != nil {
@@ -165,6 +169,14 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000, tz: env.Get(envTimezone, "UTC")}
 	// Plain HTTP on this machine: the session cookie cannot be Secure.
 	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL, trustedProxies: f.proxies, score: true}
+	// On a first start the demo's days are scored, warnings and all, once
+	// its events are in (loadDemo); the daily scoring waits for that, so
+	// that it does not score yesterday alone and leave the year unwarned.
+	var demoScored chan struct{}
+	if f.demo && !exists(filepath.Join(dir, demoScoredMarker)) {
+		demoScored = make(chan struct{})
+		vf.scoreAfter = demoScored
+	}
 	rf := relayFlags{common: shared, batch: 500, poll: time.Second} // no metrics address of its own
 	welcome := func(ctx context.Context, s *service) error {
 		s.add("dev", func(ctx context.Context) error {
@@ -173,7 +185,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 			}
 			fmt.Fprintf(stdout, "\nKeel is running.\n  console    %s\n  collector  %s/v1/events\n  loader     %s/metrics\n  settings   %s (read by every keel command run here)\n%s\n\n",
 				consoleURL, collectorURL, loaderURL, filepath.Join(f.dir, "dev.env"), listenNote(f.consoleAddr, f.collectAddr, f.loadAddr))
-			return f.welcome(ctx, dir, shared, collectorURL, consoleURL, stdout, stderr)
+			return f.welcome(ctx, dir, shared, vf.tz, collectorURL, consoleURL, demoScored, stdout, stderr)
 		})
 		return nil
 	}
@@ -186,7 +198,7 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 }
 
 // welcome loads the demo data on first start and says how to sign in.
-func (f *devFlags) welcome(ctx context.Context, dir string, shared common, collectorURL, consoleURL string, stdout, stderr io.Writer) error {
+func (f *devFlags) welcome(ctx context.Context, dir string, shared common, tz, collectorURL, consoleURL string, demoScored chan struct{}, stdout, stderr io.Writer) error {
 	if !f.demo {
 		fmt.Fprintf(stdout, "Ready. Add an employee with ./keel user add --email you@example.com --name You --role admin and sign in at %s.   ·   Ctrl-C stops everything.\n", consoleURL)
 		return nil
@@ -194,11 +206,22 @@ func (f *devFlags) welcome(ctx context.Context, dir string, shared common, colle
 	if err := devstack.WaitHTTP(ctx, consoleURL+"/healthz", time.Minute); err != nil {
 		return err
 	}
+	if demoScored != nil {
+		defer close(demoScored) // the daily scoring runs whatever happens here
+	}
 	if err := f.loadDemo(ctx, dir, shared, collectorURL, consoleURL, stdout, stderr); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
+	}
+	if demoScored != nil {
+		if err := f.scoreDemo(ctx, dir, shared, tz, stdout); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "Ready. Open %s and sign in as %s (or sales1@, csm1@, finance@, ceo@ …) with the password %s.\n  The JSON API takes a token from ./keel token create --email %s   ·   Ctrl-C stops everything.\n",
 		consoleURL, demo.Staff[demo.StaffAdmin].Email, demo.StaffPassword, demo.Staff[demo.StaffAdmin].Email)
@@ -250,4 +273,73 @@ func dialable(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// demoScoredMarker is the file keel dev leaves once the demo's days are
+// scored.
+const demoScoredMarker = "demo-scored"
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
+}
+
+// scoreDemo scores every day of the demo's events, oldest first, once the
+// loader has stored them: a backfill from a day no warning was evaluated
+// before evaluates the warnings too, each day from what was known by its
+// end, so the CSMs' queue opens with the warnings still open today and
+// `keel backtest health` has a year of history to read.
+func (f *devFlags) scoreDemo(ctx context.Context, dir string, shared common, tz string, stdout io.Writer) error {
+	cal, err := keel.LoadCalendar("--tz", tz)
+	if err != nil {
+		return err
+	}
+	return withScorer(ctx, shared, cal, func(s *scoring.Scorer, _ *postgres.DB, store *warehouse.Store) error {
+		fmt.Fprintln(stdout, "First start: waiting for the loader to store the demo's events, then scoring the demo's days (health and churn warnings).")
+		if err := waitLoaded(ctx, store); err != nil {
+			return err
+		}
+		last := s.Yesterday()
+		first := last.AddDate(0, 0, 1-f.demoDays)
+		start := time.Now()
+		rs, err := s.Score(ctx, first, last)
+		if err != nil {
+			return fmt.Errorf("score the demo: %w", err)
+		}
+		raised, open := 0, 0
+		for _, r := range rs {
+			raised += r.Alerts.Raised + r.Alerts.Reopened
+		}
+		if n := len(rs); n > 0 {
+			open = rs[n-1].Scored
+		}
+		fmt.Fprintf(stdout, "demo: %d days scored (%d customers on the last), %d churn warnings raised over them, in %s\n",
+			len(rs), open, raised, time.Since(start).Round(time.Millisecond))
+		return os.WriteFile(filepath.Join(dir, demoScoredMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+	})
+}
+
+// waitLoaded returns once the events table has stopped growing for three
+// seconds (the loader flushes every 200 ms while there is anything to
+// store), or when ctx ends.
+func waitLoaded(ctx context.Context, store *warehouse.Store) error {
+	var last uint64
+	stable := 0
+	for stable < 3 {
+		n, err := store.EventCount(ctx)
+		if err != nil {
+			return err
+		}
+		if n == last && n > 0 {
+			stable++
+		} else {
+			stable, last = 0, n
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
 }

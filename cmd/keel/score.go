@@ -138,11 +138,17 @@ func runBacktest(ctx context.Context, args []string, env *Env, stdout, stderr io
 		if err != nil {
 			return err
 		}
-		return printBacktest(stdout, r, *asJSON)
+		names := map[int64]string{}
+		for id := range r.WarningsPerCSMWeek {
+			if e, err := db.Employee(ctx, id); err == nil {
+				names[id] = e.Email
+			}
+		}
+		return printBacktest(stdout, r, names, *asJSON)
 	})
 }
 
-func printBacktest(w io.Writer, r keel.Backtest, asJSON bool) error {
+func printBacktest(w io.Writer, r keel.Backtest, names map[int64]string, asJSON bool) error {
 	owners := make([]int64, 0, len(r.WarningsPerCSMWeek))
 	for o := range r.WarningsPerCSMWeek {
 		owners = append(owners, o)
@@ -199,6 +205,9 @@ func printBacktest(w io.Writer, r keel.Backtest, asJSON bool) error {
 	}
 	for _, o := range owners {
 		who := fmt.Sprintf("employee %d", o)
+		if names[o] != "" {
+			who = names[o]
+		}
 		if o == 0 {
 			who = "unassigned"
 		}

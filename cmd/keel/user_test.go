@@ -91,8 +91,8 @@ func TestUserAndTokenCommands(t *testing.T) {
 		}
 		actions = append(actions, a.Action)
 	}
-	if got := strings.Join(actions, " "); got != "employee.deactivate employee.add token.create employee.add" {
-		t.Errorf("audit log %q, want the add, the token, the second admin and the deactivation", got)
+	if got := strings.Join(actions, " "); got != "employee.deactivate employee.add ingest_key.create token.create employee.add" {
+		t.Errorf("audit log %q, want the add, the token, the ingest key, the second admin and the deactivation", got)
 	}
 }
 

@@ -32,6 +32,8 @@ func (k testKeys) IngestKey(_ context.Context, hash [32]byte) (collector.Key, bo
 	return collector.Key{}, false, nil
 }
 
+func (k testKeys) RecordIngestKeyUses(context.Context, map[int64]time.Time) error { return nil }
+
 type testPublisher struct {
 	mu   sync.Mutex
 	msgs []kafka.Message

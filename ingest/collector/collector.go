@@ -15,7 +15,10 @@
 //     is not published again and not rejected, and accepted counts distinct
 //     events, so accepted + len(rejected) falls short of the events sent by
 //     the repeats. The first valid copy is the one kept, as the loader keeps
-//     the first copy of an event sent twice.
+//     the first copy of an event sent twice. A key limited to some tenants
+//     (keel.TenantLimit) gets each event of another tenant rejected
+//     ("tenant: ingest key … may not send events of tenant …"), like an
+//     invalid one.
 //   - 400, nothing accepted, for a body that cannot be split into events:
 //     an empty body, an array that is not valid JSON, or a body that is not
 //     an array and in which no line is a JSON object — plain text, a bare
@@ -23,7 +26,7 @@
 //     over several lines (ingest.UnparsableError). A line that is a JSON
 //     object is an event however wrong it is, so a body of one object that
 //     is not an event gets a 202 rejecting it with the field named.
-//   - 401 for a missing or unknown key, 413 for more than
+//   - 401 for a missing, unknown or expired key, 413 for more than
 //     ingest.MaxBatchEvents events or ingest.MaxBatchBytes, 429 with
 //     Retry-After over the key's rate, 503 with Retry-After when Kafka
 //     cannot take the events or the collector is at capacity: nothing is
@@ -173,9 +176,11 @@ func (c *Collector) handleEvents() http.Handler {
 
 func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 	key, ok := c.authenticate(r)
-	if !ok {
-		return writeError(w, http.StatusUnauthorized, keel.EUNAUTHORIZED, "missing or unknown ingest key; send Authorization: Bearer <ingest key>")
+	at := c.cfg.Now()
+	if !ok || key.expired(at) {
+		return writeError(w, http.StatusUnauthorized, keel.EUNAUTHORIZED, "missing, unknown or expired ingest key; send Authorization: Bearer <ingest key>")
 	}
+	c.keys.noteUse(key.ID, at)
 
 	// Bound the work in progress before reading the body, so that a flood of
 	// requests costs waiting goroutines, not buffered megabytes.
@@ -218,6 +223,7 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 	if key.MaxAge > 0 {
 		headers = append(headers, maxAgeHeader(key.MaxAge))
 	}
+	limited := key.limited()
 	resp := ingest.Response{Rejected: []ingest.Rejection{}}
 	msgs := make([]kafka.Message, 0, len(items))
 	seen := seenPool.Get().(map[eventKey]struct{})
@@ -226,6 +232,9 @@ func (c *Collector) serveEvents(w http.ResponseWriter, r *http.Request) int {
 		it := &items[i]
 		if it.Err == nil {
 			it.Err = rules.Check(&it.Event, now)
+		}
+		if it.Err == nil && limited && !key.allows(it.Event.Tenant) {
+			it.Err = &ingest.FieldError{Field: "tenant", Problem: fmt.Sprintf("ingest key %q may not send events of tenant %q", key.Name, it.Event.Tenant)}
 		}
 		if it.Err != nil {
 			resp.Rejected = append(resp.Rejected, ingest.Rejection{Index: i, ID: truncate(it.Event.ID, ingest.MaxIDLen), Error: it.Err.Error()})

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
 	"github.com/keelhq/keel/ingest/collector"
@@ -36,9 +39,16 @@ type pipeline struct {
 	db    *postgres.DB
 	store *warehouse.Store
 	topic string
+	keys  *collector.Keys
 }
 
 func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	return newPipelineWith(t, collector.Config{})
+}
+
+// newPipelineWith is newPipeline with the collector configured by cfg.
+func newPipelineWith(t *testing.T, cfg collector.Config) *pipeline {
 	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
@@ -53,7 +63,7 @@ func newPipeline(t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	_, key, err := db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: "test-app"})
+	_, key, err := db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "test-app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +76,7 @@ func newPipeline(t *testing.T) *pipeline {
 	kctx, stopKeys := context.WithCancel(ctx)
 	t.Cleanup(stopKeys)
 	go keys.Run(kctx, time.Second)
-	c, err := collector.New(collector.Config{}, keys, pub, log)
+	c, err := collector.New(cfg, keys, pub, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +96,7 @@ func newPipeline(t *testing.T) *pipeline {
 	done := make(chan struct{})
 	go func() { l.Run(lctx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
-	return &pipeline{url: srv.URL, key: key, db: db, store: store, topic: topic}
+	return &pipeline{url: srv.URL, key: key, db: db, store: store, topic: topic, keys: keys}
 }
 
 func (p *pipeline) post(t *testing.T, body []byte, header map[string]string) (int, http.Header, []byte) {
@@ -338,7 +348,7 @@ func goodID(t *testing.T, body []byte, header map[string]string) string {
 func TestCollectorRevokedKey(t *testing.T) {
 	p := newPipeline(t)
 	ctx := context.Background()
-	k, key, err := p.db.CreateIngestKey(ctx, postgres.NewIngestKeyParams{Name: "to-revoke"})
+	k, key, err := p.db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "to-revoke"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +356,7 @@ func TestCollectorRevokedKey(t *testing.T) {
 	if status, _, b := p.post(t, body, map[string]string{"Authorization": "Bearer " + key}); status != 202 {
 		t.Fatalf("fresh key: status %d %s, want 202", status, b)
 	}
-	if err := p.db.RevokeIngestKey(ctx, k.ID); err != nil {
+	if _, err := p.db.RevokeIngestKey(ctx, keel.System, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	// The collector reloads keys every few seconds; a revoked key stops
@@ -366,7 +376,7 @@ func TestCollectorRevokedKey(t *testing.T) {
 
 func TestCollectorRateLimit(t *testing.T) {
 	p := newPipeline(t)
-	_, key, err := p.db.CreateIngestKey(context.Background(), postgres.NewIngestKeyParams{Name: "slow-app", Rate: 100})
+	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, keel.IngestKey{Name: "slow-app", Rate: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,5 +478,151 @@ func TestCollectorHealthAndMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/events: %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestCollectorKeysAndTenantLimits: events from two keys are stored with
+// the id of the key that sent them; a key limited to some tenants gets
+// each event of another tenant rejected naming the tenant, the rest of its
+// batch stored; the keys' last uses reach Postgres when the cache records
+// them.
+func TestCollectorKeysAndTenantLimits(t *testing.T) {
+	p := newPipeline(t)
+	ctx := context.Background()
+	run := strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
+	open, openKey, err := p.db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "any-" + run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, eu, other := "lim-"+run, "eu-"+run+"-1", "foreign-"+run
+	limited, limitedKey, err := p.db.CreateIngestKey(ctx, keel.System, keel.IngestKey{Name: "eu-app-" + run,
+		Limit: keel.TenantLimit{Tenants: []string{own}, Prefix: "eu-" + run}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	post := func(key string, evs ...string) ingest.Response {
+		t.Helper()
+		status, _, b := p.post(t, []byte("["+strings.Join(evs, ",")+"]"), map[string]string{"Authorization": "Bearer " + key})
+		if status != http.StatusAccepted {
+			t.Fatalf("status %d %s, want 202", status, b)
+		}
+		var r ingest.Response
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := post(openKey, ev("a1", "login", other, "u1", now, ""), ev("a2", "login", own, "u1", now, ""))
+	if r.Accepted != 2 || len(r.Rejected) != 0 {
+		t.Fatalf("the open key: %+v, want both accepted", r)
+	}
+	r = post(limitedKey,
+		ev("b1", "login", own, "u1", now, ""),
+		ev("b2", "login", other, "u1", now, ""),
+		ev("b3", "feature_used", eu, "u2", now, `,"props":{"feature":"export"}`),
+		ev("b4", "login", "eu-"+run[:1], "u3", now, ""), // shorter than the prefix
+	)
+	if r.Accepted != 2 || len(r.Rejected) != 2 || r.Rejected[0].Index != 1 || r.Rejected[1].Index != 3 {
+		t.Fatalf("the limited key: %+v, want b1 and b3 accepted, b2 and b4 rejected", r)
+	}
+	want := fmt.Sprintf("tenant: ingest key %q may not send events of tenant %q", "eu-app-"+run, other)
+	if r.Rejected[0].Error != want || r.Rejected[0].ID != "b2" {
+		t.Errorf("rejection %+v, want %q", r.Rejected[0], want)
+	}
+
+	// Stored with the key that sent each; the refused events are not.
+	wantKeys := map[string]uint64{other + "/a1": uint64(open.ID), own + "/a2": uint64(open.ID), own + "/b1": uint64(limited.ID), eu + "/b3": uint64(limited.ID)}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := map[string]uint64{}
+		rows, err := p.store.Conn().Query(ctx, "SELECT tenant_id, event_id, key_id FROM events WHERE tenant_id IN (?, ?, ?)", own, eu, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var tenant, id string
+			var key uint64
+			if err := rows.Scan(&tenant, &id, &key); err != nil {
+				t.Fatal(err)
+			}
+			got[tenant+"/"+id] = key
+		}
+		rows.Close()
+		if len(got) >= len(wantKeys) {
+			if !maps.Equal(got, wantKeys) {
+				t.Errorf("stored %v, want %v", got, wantKeys)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %v, want %v", got, wantKeys)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Last uses: in the cache until it records them, then in Postgres.
+	lastUsed := func() map[int64]*time.Time {
+		t.Helper()
+		list, _, err := p.db.ListIngestKeys(ctx, keel.System, keel.Page{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int64]*time.Time{}
+		for _, k := range list {
+			out[k.ID] = k.LastUsedAt
+		}
+		return out
+	}
+	if got := lastUsed(); got[open.ID] != nil || got[limited.ID] != nil {
+		t.Errorf("last uses written before the cache recorded them: %v", got)
+	}
+	if err := p.keys.RecordUses(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{open.ID, limited.ID} {
+		if at := lastUsed()[id]; at == nil || at.Before(now.Add(-time.Second)) || at.After(time.Now()) {
+			t.Errorf("key %d last used %v, want about %v", id, at, now)
+		}
+	}
+}
+
+// TestCollectorExpiredKey: a key whose expiry passed is refused with 401
+// by the collector's own clock, before the cache reloads it.
+func TestCollectorExpiredKey(t *testing.T) {
+	// Minutes, not hours: the collector stamps messages with its clock, and
+	// Kafka refuses timestamps more than an hour ahead of its own.
+	later := time.Now().Add(2 * time.Minute)
+	p := newPipelineWith(t, collector.Config{Now: func() time.Time { return later }})
+	until := time.Now().Add(time.Minute)
+	_, key, err := p.db.CreateIngestKey(context.Background(), keel.System, keel.IngestKey{Name: "expiring", ExpiresAt: &until})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, b := p.post(t, []byte(`[`+ev("x1", "login", "expired-key", "u", time.Now(), "")+`]`), map[string]string{"Authorization": "Bearer " + key})
+	if status != http.StatusUnauthorized || !strings.Contains(string(b), "expired") {
+		t.Errorf("an expired key: %d %s, want 401", status, b)
+	}
+	if status, _, b := p.post(t, []byte(`[`+ev("x2", "login", "expired-key", "u", time.Now(), "")+`]`), nil); status != http.StatusAccepted {
+		t.Errorf("a key without an expiry: %d %s, want 202", status, b)
+	}
+}
+
+func TestKeyFromHeaders(t *testing.T) {
+	tests := []struct {
+		value string
+		want  uint64
+	}{
+		{"42", 42}, {"0", 0}, {"18446744073709551615", 0}, {"9223372036854775807", 9223372036854775807},
+		{"", 0}, {"-1", 0}, {"4x", 0}, {" 4", 0},
+	}
+	for _, tt := range tests {
+		hs := []kafka.Header{{Key: collector.HeaderMaxAge, Value: []byte("60")}, {Key: collector.HeaderKey, Value: []byte(tt.value)}}
+		if got := collector.KeyFromHeaders(hs); got != tt.want {
+			t.Errorf("%q: %d, want %d", tt.value, got, tt.want)
+		}
+	}
+	if got := collector.KeyFromHeaders(nil); got != 0 {
+		t.Errorf("no headers: %d, want 0", got)
 	}
 }

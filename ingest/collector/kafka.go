@@ -215,3 +215,27 @@ func MaxAgeFromHeaders(hs []kafka.Header) time.Duration {
 	}
 	return 0
 }
+
+// KeyFromHeaders returns the id of the ingest key a message says sent it,
+// or 0 when it names none (a producer writing straight to Kafka). It is
+// on the loader's path for every message, so it parses the digits itself
+// rather than make a string of them.
+func KeyFromHeaders(hs []kafka.Header) uint64 {
+	for _, h := range hs {
+		if h.Key != HeaderKey {
+			continue
+		}
+		if len(h.Value) == 0 || len(h.Value) > 19 {
+			return 0
+		}
+		var n uint64
+		for _, c := range h.Value {
+			if c < '0' || c > '9' {
+				return 0
+			}
+			n = n*10 + uint64(c-'0')
+		}
+		return n
+	}
+	return 0
+}

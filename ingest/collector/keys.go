@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/keelhq/keel"
 )
 
 // keyPrefix starts every ingest key, so a leaked key is recognisable by
@@ -31,7 +33,45 @@ type Key struct {
 	// Rate overrides the events-per-second limit for this key (0 = the
 	// collector's; negative = unlimited).
 	Rate float64
+	// ExpiresAt is when the key stops working (zero = never). The source
+	// lists only keys that work; the collector checks the time on every
+	// request too, because a key can expire between two reloads.
+	ExpiresAt time.Time
+	// Limit is the tenants the key may write events of (the zero limit:
+	// any); an event of another tenant is rejected, the rest of its batch
+	// accepted.
+	Limit keel.TenantLimit
+
+	// tenants is Limit.Tenants as a set, built by Keys when it caches the
+	// key, so the check per event is one map lookup.
+	tenants map[string]struct{}
 }
+
+// prepared returns k ready for the hot path: its allow-list as a set.
+func (k Key) prepared() Key {
+	if len(k.Limit.Tenants) > 0 {
+		k.tenants = make(map[string]struct{}, len(k.Limit.Tenants))
+		for _, t := range k.Limit.Tenants {
+			k.tenants[t] = struct{}{}
+		}
+	}
+	return k
+}
+
+// limited reports whether the key may write only some tenants.
+func (k *Key) limited() bool { return k.tenants != nil || k.Limit.Prefix != "" }
+
+// allows reports whether the key may write events of tenant: what
+// keel.TenantLimit.Allows says, with a set and a prefix compare.
+func (k *Key) allows(tenant string) bool {
+	if _, ok := k.tenants[tenant]; ok {
+		return true
+	}
+	return k.Limit.Prefix != "" && strings.HasPrefix(tenant, k.Limit.Prefix)
+}
+
+// expired reports whether the key no longer works at now.
+func (k *Key) expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
 
 // NewKey returns a fresh random ingest key and its hash.
 func NewKey() (plain string, hash [32]byte, err error) {
@@ -50,10 +90,13 @@ func HashKey(plain string) [32]byte {
 
 // KeySource is where ingest keys are kept.
 type KeySource interface {
-	// IngestKeys lists every active (not revoked) key.
+	// IngestKeys lists every key that works (not revoked, not expired).
 	IngestKeys(ctx context.Context) ([]Key, error)
-	// IngestKey finds one active key by hash.
+	// IngestKey finds one working key by hash.
 	IngestKey(ctx context.Context, hash [32]byte) (Key, bool, error)
+	// RecordIngestKeyUses stores when keys were last used (key id → the
+	// last request the collector accepted it on).
+	RecordIngestKeyUses(ctx context.Context, uses map[int64]time.Time) error
 }
 
 // Keys is the collector's in-memory view of the ingest keys. It reloads
@@ -63,6 +106,10 @@ type KeySource interface {
 // second and each unknown key at most every missTTL, so a flood of bad keys
 // cannot flood Postgres; and an outage of Postgres never stops ingestion
 // with the keys already known.
+//
+// It also remembers when each key was last used and writes that to the
+// source once every UseEvery, all keys in one statement: a key sending
+// thousands of batches a second costs Postgres one write a minute.
 type Keys struct {
 	src     KeySource
 	log     *slog.Logger
@@ -72,7 +119,13 @@ type Keys struct {
 	byHash map[[32]byte]Key
 	misses map[[32]byte]time.Time // unknown keys, until when not to ask again
 	loaded bool
+
+	usedMu sync.Mutex
+	used   map[int64]time.Time // key id → last use not yet recorded
 }
+
+// UseEvery is how often Keys.Run records the keys' last uses.
+const UseEvery = time.Minute
 
 // missTTL is how long an unknown key is not looked up again; maxMisses
 // bounds the memory of unknown keys.
@@ -84,7 +137,36 @@ const (
 // NewKeys returns a key cache over src.
 func NewKeys(src KeySource, log *slog.Logger) *Keys {
 	return &Keys{src: src, log: log, lookups: rate.NewLimiter(20, 20),
-		byHash: map[[32]byte]Key{}, misses: map[[32]byte]time.Time{}}
+		byHash: map[[32]byte]Key{}, misses: map[[32]byte]time.Time{}, used: map[int64]time.Time{}}
+}
+
+// noteUse notes that key id was used at t, for RecordUses.
+func (k *Keys) noteUse(id int64, t time.Time) {
+	k.usedMu.Lock()
+	if t.After(k.used[id]) {
+		k.used[id] = t
+	}
+	k.usedMu.Unlock()
+}
+
+// RecordUses writes the last uses noted since the last call to the
+// source. Uses it could not write are kept for the next call, unless a
+// later use replaced them.
+func (k *Keys) RecordUses(ctx context.Context) error {
+	k.usedMu.Lock()
+	uses := k.used
+	k.used = map[int64]time.Time{}
+	k.usedMu.Unlock()
+	if len(uses) == 0 {
+		return nil
+	}
+	err := k.src.RecordIngestKeyUses(ctx, uses)
+	if err != nil {
+		for id, t := range uses {
+			k.noteUse(id, t)
+		}
+	}
+	return err
 }
 
 // Lookup returns the key for a presented secret.
@@ -110,6 +192,7 @@ func (k *Keys) Lookup(ctx context.Context, plain string) (Key, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if ok {
+		key = key.prepared()
 		k.byHash[h] = key
 		return key, true
 	}
@@ -127,18 +210,36 @@ func (k *Keys) Loaded() bool {
 	return k.loaded
 }
 
-// Run reloads the keys every interval until ctx ends.
+// Run reloads the keys every interval and records their uses every
+// UseEvery until ctx ends, and then records the last uses once more.
 func (k *Keys) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	uses := time.NewTicker(UseEvery)
+	defer uses.Stop()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := k.RecordUses(ctx); err != nil {
+			k.log.Warn("record ingest key uses", "err", err)
+		}
+	}()
+	reload := true
 	for {
-		if err := k.reload(ctx); err != nil && ctx.Err() == nil {
-			k.log.Warn("reload ingest keys", "err", err)
+		if reload {
+			if err := k.reload(ctx); err != nil && ctx.Err() == nil {
+				k.log.Warn("reload ingest keys", "err", err)
+			}
+		} else if err := k.RecordUses(ctx); err != nil && ctx.Err() == nil {
+			k.log.Warn("record ingest key uses", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			reload = true
+		case <-uses.C:
+			reload = false
 		}
 	}
 }
@@ -150,7 +251,7 @@ func (k *Keys) reload(ctx context.Context) error {
 	}
 	m := make(map[[32]byte]Key, len(keys))
 	for _, key := range keys {
-		m[key.Hash] = key
+		m[key.Hash] = key.prepared()
 	}
 	k.mu.Lock()
 	k.byHash, k.loaded = m, true
