@@ -419,7 +419,9 @@ func (res *ingestResult) print(w io.Writer) {
 	fmt.Fprintf(tw, "loader peak RSS\t%s (CPU %.1f s)\n", megabytes(res.LoaderRSS), res.LoaderCPU.Seconds())
 	fmt.Fprintf(tw, "collector peak RSS\t%s (CPU %.1f s)\n", megabytes(res.CollectorRSS), res.CollectorCPU.Seconds())
 	fmt.Fprintf(tw, "stored in ClickHouse\t%d rows (= accepted)\n", res.Stored)
-	perEvent := func(d time.Duration, n int) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/float64(max(n, 1))) }
+	perEvent := func(d time.Duration, n int) string {
+		return fmt.Sprintf("%.1f", float64(d.Microseconds())/float64(max(n, 1)))
+	}
 	if res.Events > 0 && res.PipelineCPU != nil {
 		var parts []string
 		for _, p := range []string{"collector", "loader", "broker", "clickhouse"} {
