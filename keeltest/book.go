@@ -6,16 +6,24 @@
 package keeltest
 
 import (
-	"testing"
 	"time"
 
 	"github.com/keelhq/keel"
 )
 
+// TB is what the book needs of its caller to stop on a mistake: a test's
+// testing.TB, or a benchmark's own (bench/revenue.go), so that the same
+// histories serve tests and `keel bench revenue`.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Book is an in-memory company. Its subscriptions and grants are the ones
 // Postgres would hold after the same orders.
 type Book struct {
-	t         testing.TB
+	t         TB
 	Catalogue map[int64]keel.CatalogueEntry
 	codes     map[string]int64
 	customers map[string]*Customer
@@ -36,7 +44,7 @@ type Customer struct {
 }
 
 // NewBook returns an empty book; ids start at 1.
-func NewBook(t testing.TB) *Book {
+func NewBook(t TB) *Book {
 	t.Helper()
 	return &Book{t: t, Catalogue: map[int64]keel.CatalogueEntry{}, codes: map[string]int64{}, customers: map[string]*Customer{},
 		Sales:   keel.Employee{ID: 1, Email: "sales@book", Roles: []keel.Role{keel.RoleSales}, Status: keel.EmployeeActive},
@@ -220,7 +228,7 @@ func (b *Book) Renewals(s keel.RevenueSettings) []keel.Renewal {
 }
 
 // Day parses YYYY-MM-DD, failing the test on anything else.
-func Day(t testing.TB, s string) time.Time {
+func Day(t TB, s string) time.Time {
 	t.Helper()
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
@@ -230,7 +238,7 @@ func Day(t testing.TB, s string) time.Time {
 }
 
 // Month parses YYYY-MM, failing the test on anything else.
-func Month(t testing.TB, s string) keel.Month {
+func Month(t TB, s string) keel.Month {
 	t.Helper()
 	m, err := keel.ParseMonth("month", s)
 	if err != nil {

@@ -3,7 +3,6 @@ package keeltest
 import (
 	_ "embed"
 	"encoding/json"
-	"testing"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -72,7 +71,7 @@ type MonthWant struct {
 }
 
 // LoadRevenueCases parses the worked books.
-func LoadRevenueCases(t testing.TB) RevenueCases {
+func LoadRevenueCases(t TB) RevenueCases {
 	t.Helper()
 	var rc RevenueCases
 	if err := json.Unmarshal(revenueCasesJSON, &rc); err != nil {
@@ -87,7 +86,7 @@ func LoadRevenueCases(t testing.TB) RevenueCases {
 // Replay makes c's catalogue and orders in a new book, as the domain's
 // rules would: orders approved on their approve_on day, those marked void
 // voided an hour later.
-func (rc RevenueCases) Replay(t testing.TB, c RevenueCase) *Book {
+func (rc RevenueCases) Replay(t TB, c RevenueCase) *Book {
 	t.Helper()
 	b := NewBook(t)
 	for _, p := range rc.Products {

@@ -25,6 +25,7 @@ func benchmarks() []benchmark {
 	return []benchmark{
 		{"ingest", "[--events N] [--backlog] [--no-peer] [--rate R --duration D]", runBenchIngest},
 		{"console", "[--console URL] [--requests N] [--per-pattern K] [--concurrency C] [--target D] [--json]", runBenchConsole},
+		{"revenue", "[--customers N] [--months M] [--requests N] [--concurrency C] [--changes K]", runBenchRevenue},
 	}
 }
 
@@ -113,4 +114,23 @@ func runBenchConsole(ctx context.Context, args []string, env *Env, stdout, stder
 		bar.finish()
 	}
 	return err
+}
+
+func runBenchRevenue(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var c common
+	var cfg bench.RevenueConfig
+	fs := newFlagSet("bench revenue", stderr)
+	c.register(fs, env)
+	fs.IntVar(&cfg.Customers, "customers", 10_000, "customers of the generated history")
+	fs.IntVar(&cfg.Months, "months", 36, "months of history, up to this month")
+	fs.IntVar(&cfg.Requests, "requests", 100, "timed requests of each measured route")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight for the API and the dashboard")
+	fs.IntVar(&cfg.Changes, "changes", 20, "back-dated changes whose restatement is timed")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated history")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases (keel_bench_<run>) for a look afterwards")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.PG, cfg.ClickHouse, cfg.Brokers = c.pg, c.clickhouse, c.brokerList()
+	return bench.Revenue(ctx, cfg, stdout, stderr)
 }
