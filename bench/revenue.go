@@ -177,8 +177,16 @@ func Revenue(ctx context.Context, cfg RevenueConfig, stdout, stderr io.Writer) e
 			msgs[i] = kafka.Message{Key: []byte(strconv.FormatInt(f.CustomerID, 10)), Value: v}
 		}
 		for i := 0; i < len(msgs); i += 5000 {
-			if err := w.WriteMessages(ctx, msgs[i:min(i+5000, len(msgs))]...); err != nil {
-				return fmt.Errorf("bench: produce facts: %w", err)
+			// A topic just made may not be known to every broker yet.
+			for try := 0; ; try++ {
+				err := w.WriteMessages(ctx, msgs[i:min(i+5000, len(msgs))]...)
+				if err == nil {
+					break
+				}
+				if try == 50 || ctx.Err() != nil {
+					return fmt.Errorf("bench: produce facts: %w", err)
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 		}
 		return nil
