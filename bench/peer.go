@@ -56,7 +56,7 @@ func (r *ingestRun) kafkaEnginePeer(ctx context.Context, evs []ingest.Event) (pe
 ENGINE = Kafka SETTINGS kafka_broker_list = '%s', kafka_topic_list = '%s', kafka_group_name = '%s', kafka_format = 'JSONEachRow'`,
 			db, strings.Join(r.cfg.Brokers, ","), topic, "keel-bench-"+r.id+"-peer"),
 		fmt.Sprintf(`CREATE MATERIALIZED VIEW %s.peer_view TO %s.peer_events AS
-SELECT tenant_id, event_id, event_type, user_id, event_time, props, now() AS ingested_at, '%s' AS kafka_topic, toUInt32(0) AS kafka_partition, toUInt64(0) AS kafka_offset
+SELECT tenant_id, event_id, event_type, user_id, event_time, props, now() AS ingested_at, '%s' AS kafka_topic, toUInt32(0) AS kafka_partition, toUInt64(0) AS kafka_offset, toUInt64(0) AS key_id
 FROM %s.peer_queue`, db, db, topic, db),
 	}
 	for _, s := range stmts {
@@ -81,7 +81,7 @@ FROM %s.peer_queue`, db, db, topic, db),
 	// starts.
 	fmt.Fprintf(r.stderr, "bench: peer — ClickHouse's Kafka engine: waiting for it to join the topic …\n")
 	probe := ingest.Event{ID: "bench-" + r.id + "-probe", Type: ingest.TypeLogin, Tenant: "bench-" + r.id + "-probe", User: "u", Time: time.Now().UTC().Truncate(time.Second), Props: "{}"}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		// A topic just made may not be known to every broker yet: the
 		// probe is sent again until it is.
@@ -98,7 +98,7 @@ FROM %s.peer_queue`, db, db, topic, db),
 			break
 		}
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("ClickHouse's Kafka engine stored nothing of topic %s in 30 s (ClickHouse 18.16's librdkafka cannot read from Apache Kafka 4, which dropped the old protocol versions; keel dev's in-process broker serves it)", topic)
+			return res, fmt.Errorf("ClickHouse's Kafka engine stored nothing of topic %s in a minute (the ClickHouse server's log says why; ClickHouse 18.16's librdkafka cannot read Apache Kafka 4 brokers, which dropped the protocol versions it speaks)", topic)
 		}
 	}
 	base, _, err := count()
