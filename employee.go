@@ -153,7 +153,7 @@ const (
 	ActSpendWrite     Action = "spend.write"     // enter sales and marketing spend (for CAC)
 	ActSettingsWrite  Action = "settings.write"  // change the company's settings (revenue, health)
 	ActAlertWork      Action = "alert.work"      // acknowledge, resolve, snooze churn warnings (one's own; admin and leadership any)
-	ActHealthRead     Action = "health.read"     // read health scores and churn warnings (those who work customers, and who manage them)
+	ActHealthRead     Action = "health.read"     // read health scores and churn warnings (every role, as DESIGN.md's API table says)
 	ActEmployeeAdmin  Action = "employee.admin"  // add, change and deactivate employees; tokens of others
 	ActAuditRead      Action = "audit.read"      // read the audit log
 	ActTokenAdmin     Action = "token.admin"     // list and revoke every employee's API tokens (one's own need no role)
@@ -172,7 +172,7 @@ var permissions = map[Action][]Role{
 	ActSpendWrite:     {RoleFinance, RoleAdmin},
 	ActSettingsWrite:  {RoleAdmin},
 	ActAlertWork:      {RoleCSM, RoleSales, RoleAdmin, RoleLeadership},
-	ActHealthRead:     {RoleCSM, RoleSales, RoleLeadership, RoleAdmin},
+	ActHealthRead:     {RoleCSM, RoleSales, RoleLeadership, RoleAdmin, RoleFinance},
 	ActEmployeeAdmin:  {RoleAdmin},
 	ActAuditRead:      {RoleAdmin},
 	ActTokenAdmin:     {RoleAdmin},

@@ -138,7 +138,7 @@ func TestEmployeeCanMatrix(t *testing.T) {
 		{keel.ActSpendWrite, row{admin: true, finance: true}, "finance or admin"},
 		{keel.ActSettingsWrite, row{admin: true}, "admin"},
 		{keel.ActAlertWork, row{admin: true, sales: true, csm: true, leadership: true}, "csm or sales or admin or leadership"},
-		{keel.ActHealthRead, row{admin: true, sales: true, csm: true, leadership: true}, "csm or sales or leadership or admin"},
+		{keel.ActHealthRead, row{admin: true, sales: true, csm: true, leadership: true, finance: true}, "csm or sales or leadership or admin or finance"},
 		{keel.ActEmployeeAdmin, row{admin: true}, "admin"},
 		{keel.ActAuditRead, row{admin: true}, "admin"},
 		{keel.ActTokenAdmin, row{admin: true}, "admin"},
