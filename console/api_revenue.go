@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/keelhq/keel"
 )
 
@@ -125,6 +123,17 @@ type revenueRequest struct {
 	currency string
 }
 
+// readRevenueRange is readRevenueRequest for the routes of a month range
+// (from, to, currency); the currency is resolved for to.
+func (s *server) readRevenueRange(r *http.Request) (req revenueRequest, from, to keel.Month, err error) {
+	req, err = s.readRevenueRequest(r, []string{"from", "to", "currency"}, func(q url.Values) (keel.Month, error) {
+		var err error
+		from, to, err = monthRangeQuery(q, s.thisMonth())
+		return to, err
+	})
+	return req, from, to, err
+}
+
 // readRevenueRequest parses the query (refusing other parameters) and
 // resolves the currency for month m (m from parse, which reads the route's
 // own parameters first).
@@ -159,12 +168,7 @@ func (s *server) readRevenueRequest(r *http.Request, names []string, parse func(
 // handleMRRMetrics is GET /metrics/mrr: the month table.
 func (s *server) handleMRRMetrics() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		var from, to keel.Month
-		req, err := s.readRevenueRequest(r, []string{"from", "to", "currency"}, func(q url.Values) (keel.Month, error) {
-			var err error
-			from, to, err = monthRangeQuery(q, s.thisMonth())
-			return to, err
-		})
+		req, from, to, err := s.readRevenueRange(r)
 		if err != nil {
 			return err
 		}
@@ -348,12 +352,7 @@ type cohortCellJSON struct {
 // each followed through to.
 func (s *server) handleCohortMetrics() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		var from, to keel.Month
-		req, err := s.readRevenueRequest(r, []string{"from", "to", "currency"}, func(q url.Values) (keel.Month, error) {
-			var err error
-			from, to, err = monthRangeQuery(q, s.thisMonth())
-			return to, err
-		})
+		req, from, to, err := s.readRevenueRange(r)
 		if err != nil {
 			return err
 		}
@@ -431,28 +430,11 @@ func (s *server) handleRenewalMetrics() http.HandlerFunc {
 			return err
 		}
 		ctx := r.Context()
-		var rs []keel.Renewal
-		var prods products
-		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) {
-			rs, err = s.Revenue.Renewals(gctx, req.currency, m, m, 0)
-			return err
-		})
-		g.Go(func() (err error) {
-			prods, err = s.productNames(gctx)
-			return err
-		})
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		ids := make([]int64, len(rs))
-		for i, x := range rs {
-			ids[i] = x.CustomerID
-		}
-		names, err := s.customers.CustomerNames(ctx, ids)
+		mr, err := s.readMonthRenewals(ctx, req.currency, m)
 		if err != nil {
 			return err
 		}
+		rs, prods, names := mr.renewals, mr.products, mr.names
 		sum := keel.SummarizeRenewals(rs, m, req.currency)
 		out := renewalSummaryJSON{Currency: req.currency, Month: m.String(), Due: sum.Due, Renewed: sum.Renewed, DueMRR: sum.DueMRR.Round(),
 			RenewedMRR: sum.RenewedMRR.Round(), CountRate: sum.CountRate, AmountRate: sum.AmountRate, Renewals: make([]renewalJSON, len(rs))}

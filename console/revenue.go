@@ -238,11 +238,46 @@ func orderRefsOf(ids []int64) []orderRef {
 
 // customerIDs are the distinct customers of rows, for their names.
 func customerIDs(rows []keel.CustomerMonth) []int64 {
+	seen := make(map[int64]bool, len(rows))
 	var ids []int64
 	for _, r := range rows {
-		if !slices.Contains(ids, r.CustomerID) {
+		if !seen[r.CustomerID] {
+			seen[r.CustomerID] = true
 			ids = append(ids, r.CustomerID)
 		}
 	}
 	return ids
+}
+
+// monthRenewals are a month's renewals in a currency with what the API
+// and the page show beside them: the products' and customers' names.
+type monthRenewals struct {
+	renewals []keel.Renewal
+	products products
+	names    map[int64]string
+}
+
+// readMonthRenewals reads the terms due to end in month m and whether they
+// were renewed, with the names to show them by.
+func (s *server) readMonthRenewals(ctx context.Context, cur string, m keel.Month) (monthRenewals, error) {
+	var out monthRenewals
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		out.renewals, err = s.Revenue.Renewals(gctx, cur, m, m, 0)
+		return err
+	})
+	g.Go(func() (err error) {
+		out.products, err = s.productNames(gctx)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return out, err
+	}
+	ids := make([]int64, len(out.renewals))
+	for i, x := range out.renewals {
+		ids[i] = x.CustomerID
+	}
+	var err error
+	out.names, err = s.customers.CustomerNames(ctx, ids)
+	return out, err
 }

@@ -217,28 +217,11 @@ func (s *server) handleRevenueRenewals() http.HandlerFunc {
 		if err := keel.OneOf("renewed", filter, []string{"", "yes", "no"}); err != nil {
 			return err
 		}
-		var rs []keel.Renewal
-		var prods products
-		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) {
-			rs, err = s.Revenue.Renewals(gctx, cur, m, m, 0)
-			return err
-		})
-		g.Go(func() (err error) {
-			prods, err = s.productNames(gctx)
-			return err
-		})
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		ids := make([]int64, len(rs))
-		for i, x := range rs {
-			ids[i] = x.CustomerID
-		}
-		names, err := s.customers.CustomerNames(ctx, ids)
+		mr, err := s.readMonthRenewals(ctx, cur, m)
 		if err != nil {
 			return err
 		}
+		rs, prods, names := mr.renewals, mr.products, mr.names
 		sum := keel.SummarizeRenewals(rs, m, cur)
 		link := revenueLink("/revenue/renewals", cur, m)
 		d := revRenewalsData{Currency: cur, Month: m.String(), Filter: filter, DashLink: "/dashboard?" + url.Values{"currency": {cur}, "month": {m.String()}}.Encode(),
