@@ -18,6 +18,29 @@ type MonthTotal struct {
 	NewCustomers, ChurnedCustomers, ReactivatedCustomers int64
 }
 
+// MonthRow is a month of the month table as people and tools read it:
+// minor units rounded once, half up. Its JSON is the contract of
+// GET /api/v1/metrics/mrr and `keel revenue --json` (DESIGN.md); net_new
+// is an addition.
+type MonthRow struct {
+	Month        string `json:"month"`
+	MRR          int64  `json:"mrr"`
+	ARR          int64  `json:"arr"`
+	New          int64  `json:"new"`
+	Expansion    int64  `json:"expansion"`
+	Contraction  int64  `json:"contraction"`
+	Churn        int64  `json:"churn"`
+	Reactivation int64  `json:"reactivation"`
+	NetNew       int64  `json:"net_new"`
+	Customers    int64  `json:"customers"` // paying at month end (on the MRR day)
+}
+
+// Row rounds t for showing.
+func (t MonthTotal) Row() MonthRow {
+	return MonthRow{Month: t.Month.String(), MRR: t.MRR.Round(), ARR: t.ARR().Round(), New: t.New.Round(), Expansion: t.Expansion.Round(),
+		Contraction: t.Contraction.Round(), Churn: t.Churn.Round(), Reactivation: t.Reactivation.Round(), NetNew: t.NetNew().Round(), Customers: t.Customers}
+}
+
 // Of is the month's amount of movement m.
 func (t MonthTotal) Of(m Movement) Exact {
 	switch m {

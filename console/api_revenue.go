@@ -18,26 +18,6 @@ import (
 // null when undefined ("n/a"). Every route also answers CSV, with a header
 // row and the same names and units, to a request that accepts text/csv.
 
-// monthJSON is one month of GET /metrics/mrr: the names are a contract
-// other tools rely on (DESIGN.md); net_new is an addition.
-type monthJSON struct {
-	Month        string `json:"month"`
-	MRR          int64  `json:"mrr"`
-	ARR          int64  `json:"arr"`
-	New          int64  `json:"new"`
-	Expansion    int64  `json:"expansion"`
-	Contraction  int64  `json:"contraction"`
-	Churn        int64  `json:"churn"`
-	Reactivation int64  `json:"reactivation"`
-	NetNew       int64  `json:"net_new"`
-	Customers    int64  `json:"customers"` // paying at month end (on the MRR day)
-}
-
-func toMonthJSON(t keel.MonthTotal) monthJSON {
-	return monthJSON{Month: t.Month.String(), MRR: t.MRR.Round(), ARR: t.ARR().Round(), New: t.New.Round(), Expansion: t.Expansion.Round(),
-		Contraction: t.Contraction.Round(), Churn: t.Churn.Round(), Reactivation: t.Reactivation.Round(), NetNew: t.NetNew().Round(), Customers: t.Customers}
-}
-
 // wantsCSV reports whether the request asks for CSV (Accept: text/csv).
 func wantsCSV(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
@@ -176,9 +156,9 @@ func (s *server) handleMRRMetrics() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		months := make([]monthJSON, len(totals))
+		months := make([]keel.MonthRow, len(totals))
 		for i, t := range totals {
-			months[i] = toMonthJSON(t)
+			months[i] = t.Row()
 		}
 		if wantsCSV(r) {
 			rows := make([][]string, len(months))

@@ -72,24 +72,12 @@ func runRevenue(ctx context.Context, args []string, env *Env, stdout, stderr io.
 		return err
 	}
 	if *asJSON {
-		type month struct {
-			Month        string `json:"month"`
-			MRR          int64  `json:"mrr"`
-			ARR          int64  `json:"arr"`
-			New          int64  `json:"new"`
-			Expansion    int64  `json:"expansion"`
-			Contraction  int64  `json:"contraction"`
-			Churn        int64  `json:"churn"`
-			Reactivation int64  `json:"reactivation"`
-			Customers    int64  `json:"customers"`
-		}
 		out := struct {
-			Currency string  `json:"currency"`
-			Months   []month `json:"months"`
-		}{Currency: cur, Months: []month{}}
+			Currency string          `json:"currency"`
+			Months   []keel.MonthRow `json:"months"`
+		}{Currency: cur, Months: []keel.MonthRow{}}
 		for _, m := range months {
-			out.Months = append(out.Months, month{m.Month.String(), m.MRR.Round(), m.ARR().Round(), m.New.Round(), m.Expansion.Round(),
-				m.Contraction.Round(), m.Churn.Round(), m.Reactivation.Round(), m.Customers})
+			out.Months = append(out.Months, m.Row())
 		}
 		return json.NewEncoder(stdout).Encode(out)
 	}
