@@ -292,34 +292,6 @@ func optID(id int64) *int64 {
 	return &id
 }
 
-// healthSettingsJSON is the health settings as the API shows and takes
-// them (METRICS.md names each; keel.HealthSettings says what each does).
-type healthSettingsJSON struct {
-	Weights              map[string]int `json:"weights"`
-	RedMax               int            `json:"red_max"`
-	YellowMax            int            `json:"yellow_max"`
-	TrendUp              int            `json:"trend_up"`
-	TrendFlat            int            `json:"trend_flat"`
-	TrendDown            int            `json:"trend_down"`
-	SeatsFullPct         int            `json:"seats_full_pct"`
-	LoginFreshDays       int            `json:"login_fresh_days"`
-	LoginStaleDays       int            `json:"login_stale_days"`
-	RenewalSafeDays      int            `json:"renewal_safe_days"`
-	RenewalFloor         int            `json:"renewal_floor"`
-	PaymentOverdueDays   int            `json:"payment_overdue_days"`
-	TicketOverdueDays    int            `json:"ticket_overdue_days"`
-	TicketOpenPenalty    int            `json:"ticket_open_penalty"`
-	TicketOverduePenalty int            `json:"ticket_overdue_penalty"`
-	NoLoginDays          int            `json:"no_login_days"`
-	LoginDropPct         int            `json:"login_drop_pct"`
-	BaselineWeeks        int            `json:"baseline_weeks"`
-	LowSeatsPct          int            `json:"low_seats_pct"`
-	RenewalRiskDays      int            `json:"renewal_risk_days"`
-	ScoredEndedDays      int            `json:"scored_ended_days"`
-	ScoreHour            int            `json:"score_hour"`
-	DigestMaxWarnings    int            `json:"digest_max_warnings"`
-}
-
 // healthSettingFields are the settings' integer fields by their names,
 // for reading a request or a form onto settings.
 func healthSettingFields(s *keel.HealthSettings) []struct {
@@ -341,17 +313,16 @@ func healthSettingFields(s *keel.HealthSettings) []struct {
 	}
 }
 
-func toHealthSettingsJSON(s keel.HealthSettings) healthSettingsJSON {
-	out := healthSettingsJSON{Weights: map[string]int{}, RedMax: s.RedMax, YellowMax: s.YellowMax, TrendUp: s.TrendUp, TrendFlat: s.TrendFlat,
-		TrendDown: s.TrendDown, SeatsFullPct: s.SeatsFullPct, LoginFreshDays: s.LoginFreshDays, LoginStaleDays: s.LoginStaleDays,
-		RenewalSafeDays: s.RenewalSafeDays, RenewalFloor: s.RenewalFloor, PaymentOverdueDays: s.PaymentOverdueDays,
-		TicketOverdueDays: s.TicketOverdueDays, TicketOpenPenalty: s.TicketOpenPenalty, TicketOverduePenalty: s.TicketOverduePenalty,
-		NoLoginDays: s.NoLoginDays, LoginDropPct: s.LoginDropPct, BaselineWeeks: s.BaselineWeeks, LowSeatsPct: s.LowSeatsPct,
-		RenewalRiskDays: s.RenewalRiskDays, ScoredEndedDays: s.ScoredEndedDays, ScoreHour: s.ScoreHour, DigestMaxWarnings: s.DigestMaxWarnings}
+// healthSettingsOut is the settings as the API shows them: the domain's
+// own JSON (keel.HealthSettings names each field as METRICS.md does), with
+// every component's weight listed, 0 for one left out.
+func healthSettingsOut(st keel.HealthSettings) keel.HealthSettings {
+	w := make(map[keel.HealthComponent]int, len(keel.HealthComponents))
 	for _, c := range keel.HealthComponents {
-		out.Weights[string(c)] = s.Weights[c]
+		w[c] = st.Weights[c]
 	}
-	return out
+	st.Weights = w
+	return st
 }
 
 // handleHealthSettingsGet is GET /settings/health.
@@ -367,7 +338,7 @@ func (s *server) handleHealthSettingsGet() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, toHealthSettingsJSON(st))
+		writeJSON(w, http.StatusOK, healthSettingsOut(st))
 		return nil
 	})
 }
@@ -458,7 +429,7 @@ func (s *server) handleHealthSettingsPut() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, toHealthSettingsJSON(saved))
+		writeJSON(w, http.StatusOK, healthSettingsOut(saved))
 		return nil
 	})
 }
