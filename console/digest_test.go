@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,6 +199,7 @@ func TestDigestWebhookAndDeliveries(t *testing.T) {
 	if r := c.call("admin", "PUT", "/api/v1/settings/digest", map[string]any{"url": "https://hooks.example.com/x"}); r.status != 400 || *r.apiError(t).Field != "secret" {
 		t.Errorf("a first URL without a secret: %d %s, want 400 naming secret", r.status, r.body)
 	}
+	var mu sync.Mutex
 	var got []keel.Digest
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -207,7 +209,9 @@ func TestDigestWebhookAndDeliveries(t *testing.T) {
 		}
 		var d keel.Digest
 		json.Unmarshal(body, &d)
+		mu.Lock()
 		got = append(got, d)
+		mu.Unlock()
 	}))
 	defer rc.Close()
 	set := c.must(200, "admin", "PUT", "/api/v1/settings/digest", map[string]any{"url": rc.URL + "/digest", "secret": secret})
@@ -234,9 +238,11 @@ func TestDigestWebhookAndDeliveries(t *testing.T) {
 	if n, err := w.DeliverDue(ctx); err != nil || n != 1 {
 		t.Fatalf("deliver: %d %v, want one delivery", n, err)
 	}
+	mu.Lock()
 	if len(got) != 1 || got[0].Day != "2029-06-12" || len(got[0].New) != 1 {
 		t.Fatalf("received %+v, want the 12 June digest", got)
 	}
+	mu.Unlock()
 	log := c.must(200, "admin", "GET", "/api/v1/digest/deliveries", nil)
 	items, _ := log["items"].([]any)
 	if log["total"] != float64(1) || len(items) != 1 {

@@ -237,6 +237,13 @@ type receiver struct {
 	srv    *httptest.Server
 }
 
+// seen is how many times delivery id was called and received.
+func (rc *receiver) seen(id string) (calls, received int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.calls[id], len(rc.got[id])
+}
+
 func newReceiver(t *testing.T, secret string, fail func(int) int) *receiver {
 	rc := &receiver{t: t, secret: secret, got: map[string][]keel.Digest{}, calls: map[string]int{}, fail: fail}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
@@ -382,9 +389,11 @@ func TestDelivery(t *testing.T) {
 	if got.State != keel.DigestDelivered || got.Attempts != 1 || got.DeliveredAt == nil {
 		t.Errorf("digest %+v, want delivered on the first attempt", got)
 	}
+	ok.mu.Lock()
 	if bodies := ok.got[got.Digest.ID]; len(bodies) != 1 || bodies[0].Employee != sent.Employee || len(bodies[0].New) != 1 || bodies[0].New[0].Customer != "Acme" {
 		t.Errorf("received %+v, want the digest once", ok.got)
 	}
+	ok.mu.Unlock()
 
 	// Fails twice, then answers 204.
 	flaky := newReceiver(t, secret, func(n int) int {
@@ -397,8 +406,8 @@ func TestDelivery(t *testing.T) {
 	day2 := date("2029-04-02")
 	f := c.pending(day2, 1)[0]
 	r := c.await(day2, []int64{f.EmployeeID})[f.EmployeeID]
-	if r.State != keel.DigestDelivered || r.Attempts != 3 || flaky.calls[r.Digest.ID] != 3 || len(flaky.got[r.Digest.ID]) != 1 {
-		t.Errorf("flaky receiver: %+v after %d calls, want delivered on the third attempt", r, flaky.calls[r.Digest.ID])
+	if calls, received := flaky.seen(r.Digest.ID); r.State != keel.DigestDelivered || r.Attempts != 3 || calls != 3 || received != 1 {
+		t.Errorf("flaky receiver: %+v after %d calls, want delivered on the third attempt", r, calls)
 	}
 	log, total, err := c.pg.DigestDeliveries(c.ctx, keel.DigestDeliveryFilter{DigestID: r.ID})
 	if err != nil || total != 3 || len(log) != 3 {
@@ -417,8 +426,8 @@ func TestDelivery(t *testing.T) {
 	day3 := date("2029-04-03")
 	x := c.pending(day3, 1)[0]
 	r = c.await(day3, []int64{x.EmployeeID})[x.EmployeeID]
-	if r.State != keel.DigestFailed || r.Attempts != 4 || r.NextAttempt != nil || down.calls[r.Digest.ID] != 4 {
-		t.Errorf("failing receiver: %+v after %d calls, want failed after 4 attempts", r, down.calls[r.Digest.ID])
+	if calls, _ := down.seen(r.Digest.ID); r.State != keel.DigestFailed || r.Attempts != 4 || r.NextAttempt != nil || calls != 4 {
+		t.Errorf("failing receiver: %+v after %d calls, want failed after 4 attempts", r, calls)
 	}
 	if n := counter(t, reg, "keel_digest_deliveries_failed_total"); n != 1 {
 		t.Errorf("keel_digest_deliveries_failed_total = %v, want 1", n)
