@@ -452,6 +452,10 @@ func TestRoleMatrix(t *testing.T) {
 			}
 			return "DELETE", fmt.Sprintf("/api/v1/ingest-keys/%d", k.ID), func(string) any { return nil }, get("/api/v1/ingest-keys?limit=500")
 		}, map[string]int{"admin": 0}, 200},
+		{"set digest webhook", func() (string, string, func(string) any, func() string) {
+			// Turned off, as the shared database always has it.
+			return "PUT", "/api/v1/settings/digest", func(string) any { return map[string]any{"url": ""} }, get("/api/v1/settings/digest")
+		}, map[string]int{"admin": 0}, 200},
 	}
 	for _, rt := range routes {
 		t.Run(rt.name, func(t *testing.T) {

@@ -93,6 +93,7 @@ type Store interface {
 	EmployeeStore
 	AuditStore
 	SessionStore
+	DigestStore
 	PasswordStore
 	SignInStore
 	TokenStore
@@ -115,6 +116,7 @@ type server struct {
 	employees     EmployeeStore
 	audit         AuditStore
 	sessions      SessionStore
+	digests       DigestStore // the morning digest (api_digest.go)
 	passwords     PasswordStore
 	signIns       SignInStore
 	tokens        TokenStore
@@ -154,6 +156,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		s.employees, s.audit, s.sessions, s.passwords, s.signIns, s.tokens = d.Store, d.Store, d.Store, d.Store, d.Store, d.Store
 		s.revenueRecords, s.healthRecords = d.Store, d.Store
 		s.credentials = d.Store
+		s.digests = d.Store
 	}
 	return s.routes(), nil
 }

@@ -195,7 +195,7 @@ var coreFormRoutes = []formRoute{
 // allFormRoutes are the form routes of every area of the console.
 func allFormRoutes() []formRoute {
 	var all []formRoute
-	for _, rs := range [][]formRoute{coreFormRoutes, customerFormRoutes, orderFormRoutes, activityFormRoutes, adminFormRoutes, revenueFormRoutes, healthFormRoutes, tokenFormRoutes} {
+	for _, rs := range [][]formRoute{coreFormRoutes, customerFormRoutes, orderFormRoutes, activityFormRoutes, adminFormRoutes, revenueFormRoutes, healthFormRoutes, tokenFormRoutes, digestFormRoutes} {
 		all = append(all, rs...)
 	}
 	return all

@@ -130,6 +130,11 @@ func (s *server) routes() http.Handler {
 			keys.Post("/ingest-keys", s.handleIngestKeyCreateForm())
 			keys.Post("/ingest-keys/{id}/revoke", s.handleIngestKeyRevokeForm())
 		})
+
+		// The morning digest: one's own (admin: anyone's, and the webhook
+		// it is sent to).
+		r.With(s.need(keel.ActHealthRead)).Get("/digest", s.handleDigestPage())
+		r.With(s.need(keel.ActSettingsWrite)).Post("/digest/webhook", s.handleDigestWebhookForm())
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -238,6 +243,16 @@ func (s *server) routes() http.Handler {
 			r.Get("/", s.handleIngestKeyList())
 			r.Post("/", s.handleIngestKeyCreate())
 			r.Delete("/{id}", s.handleIngestKeyRevoke())
+		})
+
+		// The morning digest: one's own (admin: anyone's); the delivery
+		// log and the webhook (admin).
+		r.With(s.require(keel.ActHealthRead)).Get("/digest", s.handleDigestGet())
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(keel.ActSettingsWrite))
+			r.Get("/digest/deliveries", s.handleDigestDeliveries())
+			r.Get("/settings/digest", s.handleDigestWebhookGet())
+			r.Put("/settings/digest", s.handleDigestWebhookPut())
 		})
 	})
 

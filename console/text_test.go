@@ -129,6 +129,7 @@ var textFields = map[string][]string{
 	"/alerts/{id}/assign":       {"next"},
 	"/tokens/{id}/revoke":       {"confirm"},
 	"/tokens/ingest-keys":       {"expires_at"},
+	"/digest/webhook":           {"secret"},
 }
 
 // TestBadBytesInForms sends every form of the console, as a role it is
@@ -290,6 +291,9 @@ func TestBadBytesInJSON(t *testing.T) {
 		{"/api/v1/ingest-keys", "POST", "admin", "/api/v1/ingest-keys", func() map[string]any {
 			return map[string]any{"name": "app", "expires_at": "2099-01-01", "tenants": []any{"t-1"}, "tenant_prefix": "eu-"}
 		}, []string{"name", "expires_at", "tenants[0]", "tenant_prefix"}},
+		{"/api/v1/settings/digest", "PUT", "admin", "/api/v1/settings/digest", func() map[string]any {
+			return map[string]any{"url": "https://hooks.example.com/keel", "secret": "a-secret-of-sixteen"}
+		}, []string{"url", "secret"}},
 	}
 	// Routes without a body, or without text in it, are tried in the query
 	// (TestBadBytesInQueryParameters covers every route's query too).

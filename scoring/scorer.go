@@ -58,8 +58,12 @@ type Config struct {
 	Now      func() time.Time // default time.Now
 	// Registerer receives the scorer's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
-	// OnScheduled, when set, runs after the scheduled scoring of a day
-	// (not after backfills): the morning digest.
+	// OnScheduled, when set, runs once the scheduled day (yesterday) is
+	// scored — after scoring it, and on every tick after that while it is
+	// the day due, so that what follows the scoring (the morning digest)
+	// is done even when another scorer scored the day or this one stopped
+	// before it: it must do its work once and cost little after that. r
+	// holds only Day when the day was scored before.
 	OnScheduled func(ctx context.Context, r DayResult) error
 }
 
@@ -87,7 +91,7 @@ func New(cfg Config, pg Records, ch Warehouse, log *slog.Logger) (*Scorer, error
 	s := &Scorer{cfg: cfg, pg: pg, ch: ch, log: log, m: metrics{
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "keel_scoring_duration_seconds",
 			Help: "Time to score every customer for one day.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)}),
-		scored: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keel_scoring_customers",
+		scored: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keel_scoring_customers_scored",
 			Help: "Customers scored in the last day scored."}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "keel_alerts_open",
 			Help: "Churn warnings open, acknowledged or snoozed, by rule."}, []string{"rule"}),
@@ -181,12 +185,21 @@ func (s *Scorer) score(ctx context.Context, from, to time.Time) ([]DayResult, er
 		s.log.Info("scoring: day scored", "day", day.Format(time.DateOnly), "customers", r.Scored, "took", r.Duration.Round(time.Millisecond),
 			"raised", r.Alerts.Raised, "cleared", r.Alerts.Cleared, "warnings_evaluated", r.AlertsEvaluated)
 	}
-	if counts, err := s.pg.LiveAlertCounts(ctx); err == nil {
-		for _, rule := range keel.AlertRules {
-			s.m.open.WithLabelValues(string(rule)).Set(float64(counts[rule]))
-		}
-	}
+	s.countAlerts(ctx)
 	return out, nil
+}
+
+// countAlerts sets keel_alerts_open from Postgres: after scoring, and on
+// each tick of Run, so people's work on the warnings shows within a
+// minute in every scoring process, the one that lost the lock too.
+func (s *Scorer) countAlerts(ctx context.Context) {
+	counts, err := s.pg.LiveAlertCounts(ctx)
+	if err != nil {
+		return
+	}
+	for _, rule := range keel.AlertRules {
+		s.m.open.WithLabelValues(string(rule)).Set(float64(counts[rule]))
+	}
 }
 
 func outcome(err error) string {
@@ -283,6 +296,7 @@ func (s *Scorer) Run(ctx context.Context) error {
 		} else if err == nil {
 			atStart = false
 		}
+		s.countAlerts(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -291,8 +305,9 @@ func (s *Scorer) Run(ctx context.Context) error {
 	}
 }
 
-// runDue scores yesterday when it is due and not scored yet: at start
-// whatever the hour, else from the score hour on.
+// runDue scores yesterday when it is due and not scored yet — at start
+// whatever the hour, else from the score hour on — and then runs
+// OnScheduled (also when the day was scored already).
 func (s *Scorer) runDue(ctx context.Context, atStart bool) error {
 	settings, err := s.pg.HealthSettings(ctx)
 	if err != nil {
@@ -303,8 +318,14 @@ func (s *Scorer) runDue(ctx context.Context, atStart bool) error {
 		return nil
 	}
 	done, err := s.pg.ScoredDays(ctx, y, y)
-	if err != nil || done[y] {
+	if err != nil {
 		return err
+	}
+	if done[y] {
+		if s.cfg.OnScheduled != nil {
+			return s.cfg.OnScheduled(ctx, DayResult{Day: y})
+		}
+		return nil
 	}
 	rs, err := s.Score(ctx, y, y)
 	if err != nil {

@@ -38,9 +38,15 @@ var seq int
 
 func newWorld(t *testing.T, now time.Time) *world {
 	t.Helper()
+	return newWorldOn(t, now, teststack.Get(t).Postgres.URL())
+}
+
+// newWorldOn is newWorld on the Postgres database at pgURL.
+func newWorldOn(t *testing.T, now time.Time, pgURL string) *world {
+	t.Helper()
 	st := teststack.Get(t)
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, st.Postgres.URL())
+	pg, err := postgres.Open(ctx, pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/console"
 	"github.com/keelhq/keel/demo"
@@ -169,6 +171,10 @@ func (f *devFlags) run(ctx context.Context, env *Env, stdout, stderr io.Writer) 
 	lf := loadFlags{common: shared, addr: f.loadAddr, group: "keel-loader", batchRows: 25000, flush: 200 * time.Millisecond, dedupWindow: 100000, tz: env.Get(envTimezone, "UTC")}
 	// Plain HTTP on this machine: the session cookie cannot be Secure.
 	vf := consoleFlags{common: shared, addr: f.consoleAddr, tz: env.Get(envTimezone, "UTC"), sessionTTL: console.DefaultSessionTTL, trustedProxies: f.proxies, score: true}
+	// One process, one metrics listener: the console's scoring and digest
+	// metrics are served on the loader's.
+	consoleMetrics := prometheus.NewRegistry()
+	vf.metrics, lf.extraMetrics = consoleMetrics, []prometheus.Gatherer{consoleMetrics}
 	// On a first start the demo's days are scored, warnings and all, once
 	// its events are in (loadDemo); the daily scoring waits for that, so
 	// that it does not score yesterday alone and leave the year unwarned.

@@ -108,6 +108,19 @@ func TestDevServesLoopbackOnly(t *testing.T) {
 		t.Fatalf("console on loopback: %v", err)
 	}
 	resp.Body.Close()
+	// The console's scoring and digest metrics are on the loader's
+	// metrics listener, the one keel dev serves.
+	resp, err = http.Get("http://127.0.0.1:" + ports[2] + "/metrics")
+	if err != nil {
+		t.Fatalf("loader metrics: %v", err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"keel_digest_deliveries_failed_total", "keel_scoring_duration_seconds"} {
+		if !strings.Contains(string(metrics), name) {
+			t.Errorf("keel dev's metrics lack %s", name)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:

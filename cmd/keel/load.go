@@ -26,6 +26,9 @@ type loadFlags struct {
 	factsTopic  string
 	factsGroup  string
 	tz          string
+	// extraMetrics are served on the loader's /metrics beside its own
+	// (keel dev: the console's scoring and digest metrics).
+	extraMetrics []prometheus.Gatherer
 }
 
 func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
@@ -114,6 +117,6 @@ func (f *loadFlags) build(ctx context.Context, s *service) error {
 		s.log.Info("facts loader running", "topic", factsTopic, "group", factsGroup)
 		return facts.Run(ctx)
 	})
-	s.serve("loader", f.addr, l.Handler(factsMetrics), f.pprof)
+	s.serve("loader", f.addr, l.Handler(append([]prometheus.Gatherer{factsMetrics}, f.extraMetrics...)...), f.pprof)
 	return nil
 }
