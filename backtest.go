@@ -44,6 +44,9 @@ type DayScore struct {
 	Day        time.Time
 	Score      int
 	Band       Band
+	// Paying is whether the customer had MRR that day: a customer scored
+	// in the 90 days after its service ended is not.
+	Paying bool
 }
 
 // BacktestInput is the history a backtest reads.
@@ -67,6 +70,11 @@ type Backtest struct {
 	Precision Ratio
 	AUC       Ratio // of 100 − score as a predictor of churn within the horizon, over the customer-days scored
 	Days      int   // customer-days scored in the range
+	// PayingAUC is AUC over the customer-days with MRR only: the days a
+	// churn is still ahead to be predicted. METRICS.md's AUC counts the
+	// days after a churn too, where the score is low and no churn follows.
+	PayingAUC  Ratio
+	PayingDays int
 	// WarningsPerCSMWeek is the warnings raised in the range per owner
 	// (0 = unassigned) per week of the range.
 	WarningsPerCSMWeek map[int64]float64
@@ -157,27 +165,49 @@ func RunBacktest(in BacktestInput) Backtest {
 
 	// AUC over customer-days: the chance a churning customer-day scores
 	// lower than a staying one (ties count half) — Mann–Whitney.
-	var pos, neg [101]float64
+	var all, paying auc
 	for _, s := range in.Scores {
 		if !inRange(s.Day) {
 			continue
 		}
-		out.Days++
-		v := min(max(s.Score, 0), 100)
-		if churnedAfter(s.CustomerID, s.Day) {
-			pos[v]++
-		} else {
-			neg[v]++
+		churns := churnedAfter(s.CustomerID, s.Day)
+		all.add(s.Score, churns)
+		if s.Paying {
+			paying.add(s.Score, churns)
 		}
 	}
+	out.AUC, out.Days = all.value(), all.days
+	out.PayingAUC, out.PayingDays = paying.value(), paying.days
+	return out
+}
+
+// auc counts scored days by score, apart for days a churn followed (pos)
+// and days none did (neg).
+type auc struct {
+	pos, neg [101]float64
+	days     int
+}
+
+func (a *auc) add(score int, churns bool) {
+	a.days++
+	v := min(max(score, 0), 100)
+	if churns {
+		a.pos[v]++
+	} else {
+		a.neg[v]++
+	}
+}
+
+// value is the Mann–Whitney statistic of 100 − score: nil with no day of
+// either kind.
+func (a *auc) value() Ratio {
 	var p, n, wins float64
 	var negBelow float64        // staying days with a lower risk (a higher score) than the current
 	for v := 100; v >= 0; v-- { // risk 100 − v rising
-		wins += pos[v] * (negBelow + neg[v]/2)
-		negBelow += neg[v]
-		p += pos[v]
-		n += neg[v]
+		wins += a.pos[v] * (negBelow + a.neg[v]/2)
+		negBelow += a.neg[v]
+		p += a.pos[v]
+		n += a.neg[v]
 	}
-	out.AUC = ratio(wins, p*n)
-	return out
+	return ratio(wins, p*n)
 }

@@ -80,3 +80,34 @@ func TestRunBacktest(t *testing.T) {
 		t.Errorf("AUC of constant scores %v, want 0.5", r.AUC)
 	}
 }
+
+// After a churn a customer is scored for 90 more days, low and with no
+// churn ahead: those days pull the AUC of every customer-day down, and
+// the paying-days AUC leaves them out.
+func TestBacktestPayingAUC(t *testing.T) {
+	d := func(s string) time.Time { v, _ := time.Parse(time.DateOnly, s); return v }
+	from, to := d("2026-01-01"), d("2026-06-30")
+	churn := d("2026-03-01")
+	in := keel.BacktestInput{From: from, To: to, Churns: map[int64][]time.Time{1: {churn}}}
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		// 1 declines before its churn and scores 10 after it, unpaid; 2
+		// stays, paying, at 60.
+		s1, paying := 40, true
+		if !day.Before(churn) {
+			s1, paying = 10, false
+		}
+		in.Scores = append(in.Scores,
+			keel.DayScore{CustomerID: 1, Day: day, Score: s1, Paying: paying},
+			keel.DayScore{CustomerID: 2, Day: day, Score: 60, Paying: true})
+	}
+	r := keel.RunBacktest(in)
+	if r.PayingAUC == nil || *r.PayingAUC != 1 {
+		t.Errorf("paying AUC %v, want 1: every day before 1's churn scores under 2's", r.PayingAUC)
+	}
+	if r.AUC == nil || *r.AUC >= 0.9 {
+		t.Errorf("AUC %v, want it pulled down by 1's unpaid days at 10", r.AUC)
+	}
+	if want := r.Days - 122; r.PayingDays != want {
+		t.Errorf("paying days %d, want %d (1's days from its churn left out)", r.PayingDays, want)
+	}
+}

@@ -15,7 +15,7 @@ import (
 func Backtest(ctx context.Context, db *postgres.DB, store *warehouse.Store, from, to time.Time) (keel.Backtest, error) {
 	in := keel.BacktestInput{From: from, To: to, Churns: map[int64][]time.Time{}}
 	if err := store.Health(ctx, warehouse.HealthFilter{From: from.AddDate(0, 0, -90), To: to}, func(r warehouse.HealthRow) error {
-		in.Scores = append(in.Scores, keel.DayScore{CustomerID: r.CustomerID, Day: r.Day, Score: r.Score, Band: r.Band})
+		in.Scores = append(in.Scores, keel.DayScore{CustomerID: r.CustomerID, Day: r.Day, Score: r.Score, Band: r.Band, Paying: r.MRR > 0})
 		return nil
 	}); err != nil {
 		return keel.Backtest{}, err

@@ -168,9 +168,12 @@ func printBacktest(w io.Writer, r keel.Backtest, names map[int64]string, asJSON 
 			Precision *float64           `json:"precision"`
 			AUC       *float64           `json:"auc"`
 			Days      int                `json:"customer_days"`
+			PayingAUC *float64           `json:"paying_auc"`
+			Paying    int                `json:"paying_customer_days"`
 			Owners    []owner            `json:"warnings_per_owner"`
 		}{From: r.From.Format(time.DateOnly), To: r.To.Format(time.DateOnly), Churned: r.Churned, Recall: map[string]float64{},
-			Warned: r.Warned, Precision: r.Precision, AUC: r.AUC, Days: r.Days}
+			Warned: r.Warned, Precision: r.Precision, AUC: r.AUC, Days: r.Days,
+			PayingAUC: r.PayingAUC, Paying: r.PayingDays}
 		for lead, v := range r.Recall {
 			out.Recall[fmt.Sprintf("%dd", lead)] = v
 		}
@@ -202,6 +205,9 @@ func printBacktest(w io.Writer, r keel.Backtest, names map[int64]string, asJSON 
 		fmt.Fprintf(tw, "AUC\t%.3f\t(100 − score predicting churn within 90 days)\n", *r.AUC)
 	} else {
 		fmt.Fprintf(tw, "AUC\tn/a\t\n")
+	}
+	if r.PayingAUC != nil {
+		fmt.Fprintf(tw, "AUC, paying days only\t%.3f\t(%d customer-days with MRR: those a churn can still follow)\n", *r.PayingAUC, r.PayingDays)
 	}
 	for _, o := range owners {
 		who := fmt.Sprintf("employee %d", o)
