@@ -214,7 +214,8 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 			return err
 		}
 
-		// The customers, the lowest score first.
+		// The customers, the lowest score first, paying ones before those
+		// scored without MRR (warehouse.HealthList).
 		f := warehouse.HealthListFilter{Day: last, Band: band, Limit: p.Limit, Offset: p.Offset}
 		if owner != 0 {
 			f.Customers = []uint64{}

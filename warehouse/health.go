@@ -170,12 +170,15 @@ func healthDayWhere(day time.Time, band keel.Band, customers []uint64) (string, 
 }
 
 // healthListQuery is a page of a day's scores, the worst first: the list
-// is for finding who needs attention. Paged here, so a page reads only
+// is for finding who needs attention, so customers paying that day come
+// before those scored without MRR (in the 90 days after their service
+// ended, or on a trial), whose low scores would otherwise fill the top of
+// the list with customers already lost. Paged here, so a page reads only
 // its own rows.
 func healthListQuery(f HealthListFilter) (string, []any) {
 	where, args := healthDayWhere(f.Day, f.Band, f.Customers)
 	return "SELECT " + healthColumns + "\nFROM health_scores\nWHERE " + where +
-		"\nORDER BY score, customer_id\nLIMIT " + strconv.Itoa(max(f.Limit, 1)) + " OFFSET " + strconv.Itoa(max(f.Offset, 0)), args
+		"\nORDER BY mrr = 0, score, customer_id\nLIMIT " + strconv.Itoa(max(f.Limit, 1)) + " OFFSET " + strconv.Itoa(max(f.Offset, 0)), args
 }
 
 func healthCountQuery(f HealthListFilter) (string, []any) {
@@ -183,8 +186,9 @@ func healthCountQuery(f HealthListFilter) (string, []any) {
 	return "SELECT count() FROM health_scores WHERE " + where, args
 }
 
-// HealthList reads one page of day's scores, the lowest first (then by
-// customer), and how many there are in all.
+// HealthList reads one page of day's scores, the paying customers first,
+// each part the lowest score first (then by customer), and how many there
+// are in all.
 func (s *Store) HealthList(ctx context.Context, f HealthListFilter) ([]HealthRow, int, error) {
 	q, args := healthCountQuery(f)
 	var n uint64

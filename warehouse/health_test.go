@@ -12,7 +12,7 @@ func TestHealthListQuery(t *testing.T) {
 	day := time.Date(2026, 6, 29, 0, 0, 0, 0, time.UTC)
 	q, args := healthListQuery(HealthListFilter{Day: day, Band: keel.BandRed, Customers: []uint64{9, 3}, Limit: 50, Offset: 100})
 	want := "SELECT " + healthColumns + "\nFROM health_scores\nWHERE day = toDate(?) AND customer_id IN (3, 9) AND band = ? AND " + healthLatest +
-		"\nORDER BY score, customer_id\nLIMIT 50 OFFSET 100"
+		"\nORDER BY mrr = 0, score, customer_id\nLIMIT 50 OFFSET 100"
 	if q != want {
 		t.Errorf("query\n%s\nwant\n%s", q, want)
 	}
@@ -25,7 +25,7 @@ func TestHealthListQuery(t *testing.T) {
 }
 
 // TestHealthListAndBriefs: a day's list is its latest run only, the
-// lowest score first, filtered by band and customers and paged; the
+// paying customers first, each part the lowest score first, filtered by band and customers and paged; the
 // briefs are the same rows without components.
 func TestHealthListAndBriefs(t *testing.T) {
 	_, s := testStack(t)
@@ -41,24 +41,28 @@ func TestHealthListAndBriefs(t *testing.T) {
 	if err := s.WriteHealthDay(ctx, day, []HealthRow{row(a, 90, keel.BandGreen), row(b, 40, keel.BandRed), row(c, 60, keel.BandYellow)}); err != nil {
 		t.Fatal(err)
 	}
-	// Scored again: c is no longer scored that day, b is better.
-	if err := s.WriteHealthDay(ctx, day, []HealthRow{row(a, 90, keel.BandGreen), row(b, 55, keel.BandYellow)}); err != nil {
+	// Scored again: c is no longer scored that day, b is better, and e,
+	// whose service ended, is scored lowest of all without MRR.
+	e := base + 5
+	ended := row(e, 10, keel.BandRed)
+	ended.MRR = 0
+	if err := s.WriteHealthDay(ctx, day, []HealthRow{row(a, 90, keel.BandGreen), row(b, 55, keel.BandYellow), ended}); err != nil {
 		t.Fatal(err)
 	}
-	ids := []uint64{uint64(a), uint64(b), uint64(c)}
+	ids := []uint64{uint64(a), uint64(b), uint64(c), uint64(e)}
 	rows, n, err := s.HealthList(ctx, HealthListFilter{Day: day, Customers: ids, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 || len(rows) != 2 || rows[0].CustomerID != b || rows[0].Score != 55 || rows[1].CustomerID != a {
-		t.Fatalf("list %+v (%d), want b (55) then a", rows, n)
+	if n != 3 || len(rows) != 3 || rows[0].CustomerID != b || rows[0].Score != 55 || rows[1].CustomerID != a || rows[2].CustomerID != e {
+		t.Fatalf("list %+v (%d), want b (55), a, then e (no MRR) last", rows, n)
 	}
 	if cs := rows[1].Components; len(cs) != 2 || cs[0].Unit != "trend" || !cs[1].NoData || cs[1].Unit != "tickets" {
 		t.Errorf("components %+v", cs)
 	}
 	rows, n, err = s.HealthList(ctx, HealthListFilter{Day: day, Customers: ids, Limit: 1, Offset: 1})
-	if err != nil || n != 2 || len(rows) != 1 || rows[0].CustomerID != a {
-		t.Errorf("second page %+v (%d), %v; want a of 2", rows, n, err)
+	if err != nil || n != 3 || len(rows) != 1 || rows[0].CustomerID != a {
+		t.Errorf("second page %+v (%d), %v; want a of 3", rows, n, err)
 	}
 	rows, n, err = s.HealthList(ctx, HealthListFilter{Day: day, Customers: ids, Band: keel.BandGreen, Limit: 10})
 	if err != nil || n != 1 || len(rows) != 1 || rows[0].CustomerID != a {
