@@ -1,6 +1,9 @@
 package console
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"time"
@@ -343,65 +346,38 @@ func (s *server) handleHealthSettingsGet() http.HandlerFunc {
 	})
 }
 
-// healthSettingsRequest is the body of PUT /settings/health: a field left
-// out keeps its value, and so does a component left out of weights.
-type healthSettingsRequest struct {
-	Weights              map[string]*int `json:"weights"`
-	RedMax               *int            `json:"red_max"`
-	YellowMax            *int            `json:"yellow_max"`
-	TrendUp              *int            `json:"trend_up"`
-	TrendFlat            *int            `json:"trend_flat"`
-	TrendDown            *int            `json:"trend_down"`
-	SeatsFullPct         *int            `json:"seats_full_pct"`
-	LoginFreshDays       *int            `json:"login_fresh_days"`
-	LoginStaleDays       *int            `json:"login_stale_days"`
-	RenewalSafeDays      *int            `json:"renewal_safe_days"`
-	RenewalFloor         *int            `json:"renewal_floor"`
-	PaymentOverdueDays   *int            `json:"payment_overdue_days"`
-	TicketOverdueDays    *int            `json:"ticket_overdue_days"`
-	TicketOpenPenalty    *int            `json:"ticket_open_penalty"`
-	TicketOverduePenalty *int            `json:"ticket_overdue_penalty"`
-	NoLoginDays          *int            `json:"no_login_days"`
-	LoginDropPct         *int            `json:"login_drop_pct"`
-	BaselineWeeks        *int            `json:"baseline_weeks"`
-	LowSeatsPct          *int            `json:"low_seats_pct"`
-	RenewalRiskDays      *int            `json:"renewal_risk_days"`
-	ScoredEndedDays      *int            `json:"scored_ended_days"`
-	ScoreHour            *int            `json:"score_hour"`
-	DigestMaxWarnings    *int            `json:"digest_max_warnings"`
-}
-
-// apply sets what the request names on cur; a weight sent as null is
-// refused naming it.
-func (req healthSettingsRequest) apply(cur keel.HealthSettings) (keel.HealthSettings, error) {
-	weights := map[keel.HealthComponent]int{}
-	for c, w := range cur.Weights {
-		weights[c] = w
+// decodeHealthSettings reads the body of PUT /settings/health onto cur: a
+// field left out (or sent as null) keeps its value, and so does a
+// component left out of weights. The weights are read first as sent, so
+// that a component the settings do not have, or a weight sent as null, is
+// refused naming it rather than stored as 0.
+func decodeHealthSettings(w http.ResponseWriter, r *http.Request, cur keel.HealthSettings) (keel.HealthSettings, error) {
+	var raw json.RawMessage
+	if err := decodeBody(w, r, maxBodyBytes, false, &raw); err != nil {
+		return cur, err
 	}
-	for c, w := range req.Weights {
+	var sent struct {
+		Weights map[string]*int `json:"weights"`
+	}
+	if err := json.Unmarshal(raw, &sent); err != nil {
+		return cur, jsonError("", err, maxBodyBytes)
+	}
+	for c, w := range sent.Weights {
 		if err := keel.OneOf("weights", keel.HealthComponent(c), keel.HealthComponents); err != nil {
 			return cur, err
 		}
 		if w == nil {
 			return cur, keel.Invalid("weights."+c, "want an integer")
 		}
-		weights[keel.HealthComponent(c)] = *w
 	}
-	cur.Weights = weights
-	given := map[string]*int{"red_max": req.RedMax, "yellow_max": req.YellowMax, "trend_up": req.TrendUp, "trend_flat": req.TrendFlat,
-		"trend_down": req.TrendDown, "seats_full_pct": req.SeatsFullPct, "login_fresh_days": req.LoginFreshDays,
-		"login_stale_days": req.LoginStaleDays, "renewal_safe_days": req.RenewalSafeDays, "renewal_floor": req.RenewalFloor,
-		"payment_overdue_days": req.PaymentOverdueDays, "ticket_overdue_days": req.TicketOverdueDays,
-		"ticket_open_penalty": req.TicketOpenPenalty, "ticket_overdue_penalty": req.TicketOverduePenalty,
-		"no_login_days": req.NoLoginDays, "login_drop_pct": req.LoginDropPct, "baseline_weeks": req.BaselineWeeks,
-		"low_seats_pct": req.LowSeatsPct, "renewal_risk_days": req.RenewalRiskDays, "scored_ended_days": req.ScoredEndedDays,
-		"score_hour": req.ScoreHour, "digest_max_warnings": req.DigestMaxWarnings}
-	for _, f := range healthSettingFields(&cur) {
-		if v := given[f.name]; v != nil {
-			*f.to = *v
-		}
+	next := cur
+	next.Weights = maps.Clone(cur.Weights) // decoding merges into the map: not into cur's
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&next); err != nil {
+		return cur, jsonError("", err, maxBodyBytes)
 	}
-	return cur, nil
+	return next, nil
 }
 
 // handleHealthSettingsPut changes the health settings (admin); the store
@@ -413,15 +389,11 @@ func (s *server) handleHealthSettingsPut() http.HandlerFunc {
 		if err := s.healthReady(); err != nil {
 			return err
 		}
-		var req healthSettingsRequest
-		if err := decodeBody(w, r, maxBodyBytes, false, &req); err != nil {
-			return err
-		}
 		cur, err := s.healthRecords.HealthSettings(r.Context())
 		if err != nil {
 			return err
 		}
-		next, err := req.apply(cur)
+		next, err := decodeHealthSettings(w, r, cur)
 		if err != nil {
 			return err
 		}
