@@ -354,26 +354,30 @@ func revenuePages(ctx context.Context, cfg RevenueConfig, box *sandbox, store *w
 	}
 	api := fmt.Sprintf("%s/api/v1/metrics/mrr?from=%s&to=%s&currency=USD", srv.URL, from, to)
 	fmt.Fprintf(stderr, "bench: GET /api/v1/metrics/mrr and /dashboard, %d each, %d in flight …\n", cfg.Requests, cfg.Concurrency)
-	if res.MRRAPI, err = timeRequests(ctx, http.DefaultClient, api, "Bearer "+token, cfg); err != nil {
+	if res.MRRAPI, err = timeRequests(ctx, http.DefaultClient, fixedURL(api), "Bearer "+token, cfg.Requests, cfg.Concurrency); err != nil {
 		return err
 	}
-	res.Dashboard, err = timeRequests(ctx, browser, srv.URL+"/dashboard?months="+strconv.Itoa(min(cfg.Months, 36)), "", cfg)
+	res.Dashboard, err = timeRequests(ctx, browser, fixedURL(srv.URL+"/dashboard?months="+strconv.Itoa(min(cfg.Months, 36))), "", cfg.Requests, cfg.Concurrency)
 	return err
 }
 
-// timeRequests sends cfg.Requests GETs of u, cfg.Concurrency in flight,
+// fixedURL is the URL of a route timed at one address.
+func fixedURL(u string) func(int) string { return func(int) string { return u } }
+
+// timeRequests sends n GETs, the i-th of urlOf(i), inFlight at a time,
 // and fails on any answer but 200.
-func timeRequests(ctx context.Context, c *http.Client, u, auth string, cfg RevenueConfig) (latency, error) {
+func timeRequests(ctx context.Context, c *http.Client, urlOf func(i int) string, auth string, n, inFlight int) (latency, error) {
 	var mu sync.Mutex
 	var ds []time.Duration
 	var first error
-	jobs := make(chan struct{})
+	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for i := 0; i < cfg.Concurrency; i++ {
+	for range inFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range jobs {
+			for i := range jobs {
+				u := urlOf(i)
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 				if auth != "" {
 					req.Header.Set("Authorization", auth)
@@ -397,8 +401,8 @@ func timeRequests(ctx context.Context, c *http.Client, u, auth string, cfg Reven
 			}
 		}()
 	}
-	for i := 0; i < cfg.Requests; i++ {
-		jobs <- struct{}{}
+	for i := range n {
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()

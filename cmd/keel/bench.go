@@ -26,6 +26,7 @@ func benchmarks() []benchmark {
 		{"ingest", "[--events N] [--backlog] [--no-peer] [--rate R --duration D]", runBenchIngest},
 		{"console", "[--console URL] [--requests N] [--per-pattern K] [--concurrency C] [--target D] [--json]", runBenchConsole},
 		{"revenue", "[--customers N] [--months M] [--requests N] [--concurrency C] [--changes K]", runBenchRevenue},
+		{"health", "[--customers N] [--days D] [--backfill B] [--declining S] [--requests N] [--concurrency C]", runBenchHealth},
 	}
 }
 
@@ -133,4 +134,29 @@ func runBenchRevenue(ctx context.Context, args []string, env *Env, stdout, stder
 	}
 	cfg.PG, cfg.ClickHouse, cfg.Brokers = c.pg, c.clickhouse, c.brokerList()
 	return bench.Revenue(ctx, cfg, stdout, stderr)
+}
+
+func runBenchHealth(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
+	var c common
+	var cfg bench.HealthConfig
+	fs := newFlagSet("bench health", stderr)
+	c.register(fs, env)
+	fs.IntVar(&cfg.Customers, "customers", 10_000, "customers, each with a seat subscription")
+	fs.IntVar(&cfg.Days, "days", 400, "days of their activity, up to yesterday")
+	fs.IntVar(&cfg.Backfill, "backfill", 90, "days scored as a backfill before the daily run (yesterday) is timed")
+	fs.Float64Var(&cfg.Declining, "declining", 0.085, "share of customers whose usage falls away in the last weeks")
+	fs.IntVar(&cfg.CSMs, "csms", 20, "CSMs owning the customers in turn")
+	fs.IntVar(&cfg.Requests, "requests", 100, "timed requests of each page")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated customers and activity")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases (keel_bench_<run>) for a look afterwards")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: the keel binary to run the console from: %w", err)
+	}
+	cfg.Keel, cfg.PG, cfg.ClickHouse = exe, c.pg, c.clickhouse
+	return bench.Health(ctx, cfg, stdout, stderr)
 }
