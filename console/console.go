@@ -150,6 +150,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Revenue != nil {
+		d.Revenue = newRevenueCache(d.Revenue)
+	}
 	s := &server{Deps: d, pages: pages, catalog: c}
 	if d.Store != nil {
 		s.customers, s.followUps, s.catalogue, s.orders, s.subscriptions = d.Store, d.Store, d.Store, d.Store, d.Store

@@ -28,6 +28,9 @@ type RevenueReader interface {
 	Renewals(ctx context.Context, currency string, from, to keel.Month, customer int64) ([]keel.Renewal, error)
 	Currencies(ctx context.Context, m keel.Month) ([]warehouse.CurrencyMRR, error)
 	Spend(ctx context.Context, currency string, from, to keel.Month) (map[keel.Month]int64, error)
+	// RevenueStamp names what the reads above (all but Spend) answer, for
+	// the console's cache (revenue_cache.go).
+	RevenueStamp(ctx context.Context) (warehouse.RevenueStamp, error)
 }
 
 var _ RevenueReader = (*warehouse.Store)(nil)

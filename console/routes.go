@@ -18,6 +18,7 @@ func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
+	r.Use(oneRevenueStamp)
 	static, _ := fs.Sub(staticFS, "static")
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })

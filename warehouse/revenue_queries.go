@@ -15,6 +15,37 @@ import (
 const revenueLatest = `(customer_id, version) IN (SELECT customer_id, max(version) FROM revenue
     WHERE currency = '' AND month = toDate('1970-01-01') AND row_kind = 'version' GROUP BY customer_id)`
 
+// revenueStampQuery sums each customer's latest version (see
+// RevenueStamp).
+func revenueStampQuery() string {
+	return `SELECT count(), sum(v), max(v) FROM (SELECT customer_id, max(version) AS v FROM revenue
+    WHERE currency = '' AND month = toDate('1970-01-01') AND row_kind = 'version' GROUP BY customer_id)`
+}
+
+// RevenueStamp names what the revenue reads answer: every read takes each
+// customer's rows of its latest version (revenueLatest), and a version's
+// rows never change once inserted, so the reads are a function of the
+// latest version of every customer. The stamp sums them. A customer's
+// latest version only grows (a later computation replaces it, a merge
+// keeps it), so any new computation — a restatement, a rebuild, a new
+// customer — changes Sum or Customers, whatever order two writers finish
+// in; max(version) alone would miss a writer finishing after a newer one.
+// Merges change nothing it counts. (Sum is modulo 2^64: it repeats only if
+// the versions of all computations since grew by an exact multiple of it.)
+type RevenueStamp struct {
+	Customers, Sum, Latest uint64
+}
+
+// RevenueStamp reads the revenue table's stamp: one pass over the version
+// markers, which sort first in the table.
+func (s *Store) RevenueStamp(ctx context.Context) (RevenueStamp, error) {
+	var st RevenueStamp
+	if err := s.conn.QueryRow(ctx, revenueStampQuery()).Scan(&st.Customers, &st.Sum, &st.Latest); err != nil {
+		return RevenueStamp{}, fmt.Errorf("revenue stamp: %w", err)
+	}
+	return st, nil
+}
+
 func monthArg(m keel.Month) string { return m.First().Format(time.DateOnly) }
 
 func monthTableQuery(currency string, from, to keel.Month) (string, []any) {

@@ -287,3 +287,69 @@ func TestRevenueRestatement(t *testing.T) {
 		t.Errorf("renewals = %+v, want the basic term ending 2026-01-05 only", rs)
 	}
 }
+
+// TestRevenueStamp: the stamp changes with every computation that reads
+// could see — a new customer, a restatement, one finished after a newer
+// one of another customer (max(version) alone stays put there) — and not
+// with a merge, which changes nothing a read answers.
+func TestRevenueStamp(t *testing.T) {
+	s := isolatedStore(t)
+	ctx := context.Background()
+	stamp := func() RevenueStamp {
+		t.Helper()
+		st, err := s.RevenueStamp(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if got := stamp(); got != (RevenueStamp{}) {
+		t.Errorf("stamp of an empty table = %+v, want zero", got)
+	}
+	b := keeltest.NewBook(t)
+	b.Products("EUR")
+	b.Order("a", keel.OrderNew, "2025-01-05", keeltest.L("basic", 1, 12, ""))
+	b.Order("b", keel.OrderNew, "2025-02-05", keeltest.L("basic", 1, 1, ""))
+	storeFacts(t, s, b.Facts)
+	a, c := uint64(b.Customer("a").Customer.ID), uint64(b.Customer("b").Customer.ID)
+	if err := s.RecomputeRevenue(ctx, []uint64{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	one := stamp()
+	if err := s.RecomputeRevenue(ctx, []uint64{c}, nil); err != nil {
+		t.Fatal(err)
+	}
+	two := stamp()
+	if two.Customers != 2 || two == one {
+		t.Errorf("stamp after a second customer = %+v (before %+v), want 2 customers and a new stamp", two, one)
+	}
+	if err := s.RecomputeRevenue(ctx, []uint64{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	three := stamp()
+	if three == two || three.Customers != 2 {
+		t.Errorf("stamp after a's recomputation = %+v, want a new one of 2 customers (before %+v)", three, two)
+	}
+
+	// A writer that read a before b's newest computation finishes after
+	// it: a's version grows but stays below the latest.
+	if err := s.RecomputeRevenue(ctx, []uint64{c}, nil); err != nil {
+		t.Fatal(err)
+	}
+	latest := stamp()
+	var rows revenueRows
+	rows.addVersion(a, latest.Latest-1, time.Now().UTC())
+	if err := s.send(ctx, insertRevenue, rows.columns()...); err != nil {
+		t.Fatal(err)
+	}
+	four := stamp()
+	if four == latest || four.Latest != latest.Latest {
+		t.Errorf("stamp after an older writer = %+v, want a new one with the same latest version (before %+v)", four, latest)
+	}
+	if err := s.conn.Exec(ctx, "OPTIMIZE TABLE revenue FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	if got := stamp(); got != four {
+		t.Errorf("stamp after a merge = %+v, want %+v", got, four)
+	}
+}

@@ -273,5 +273,6 @@ func revenueStatements(t *testing.T) []namedSQL {
 	sql, args = spendQuery("USD", from, to)
 	add("revenue spend", sql, args)
 	add("revenue check", checkRevenueQuery(), nil)
+	add("revenue stamp", revenueStampQuery(), nil)
 	return out
 }
