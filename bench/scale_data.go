@@ -128,7 +128,7 @@ func fillScale(ctx context.Context, box *sandbox, sc ScaleConfig, n int, topic, 
 
 	start = time.Now()
 	today := now.Truncate(24 * time.Hour)
-	from, to := today.AddDate(0, 0, -(sc.Days - 1)), today.AddDate(0, 0, -1)
+	from, to := today.AddDate(0, 0, -(sc.Days-1)), today.AddDate(0, 0, -1)
 	if !to.Before(from) {
 		logPath := filepath.Join(dir, fmt.Sprintf("score-%d.log", n))
 		c, err := spawnKeel(sc.Keel, logPath, "score", "--pg", box.PG, "--clickhouse", box.ClickHouse, "--brokers", sc.Brokers[0],
@@ -345,7 +345,7 @@ func relayFacts(ctx context.Context, db *postgres.DB, box *sandbox, brokers []st
 // loadEvents generates the demo's days of events, two days at a time, and
 // inserts them in batches; it returns how many it inserted.
 func loadEvents(ctx context.Context, store *warehouse.Store, cfg demo.Config, tenants []demo.Tenant, topic string, stderr io.Writer) (int64, error) {
-	var total atomic.Int64
+	var total, made atomic.Int64
 	days := make(chan int)
 	g, gctx := errgroup.WithContext(ctx)
 	const workers = 2
@@ -379,6 +379,7 @@ func loadEvents(ctx context.Context, store *warehouse.Store, cfg demo.Config, te
 					// positions are as unique as Kafka's.
 					b.AddEvent(&ev, warehouse.Position{Partition: w, Offset: offset}, ingested)
 					offset++
+					made.Add(1)
 					if b.Len() >= eventBatch {
 						return flush()
 					}
@@ -400,7 +401,7 @@ func loadEvents(ctx context.Context, store *warehouse.Store, cfg demo.Config, te
 				return gctx.Err()
 			}
 			if day%5 == 4 {
-				fmt.Fprintf(stderr, "bench: events: day %d of %d, %d inserted\n", day+1, cfg.Days, total.Load())
+				fmt.Fprintf(stderr, "bench: events: day %d of %d under way, %d made, %d inserted\n", day+1, cfg.Days, made.Load(), total.Load())
 			}
 		}
 		return nil
