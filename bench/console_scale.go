@@ -167,12 +167,14 @@ func measureScale(ctx context.Context, cfg ConsoleConfig, sc ScaleConfig, run st
 	if err != nil {
 		return scaleReport{}, err
 	}
-	defer box.close(context.WithoutCancel(ctx), sc.Keep || sc.Reuse != "")
+	keep := sc.Keep || sc.Reuse != ""
+	defer func() { box.close(context.WithoutCancel(ctx), keep) }()
 	rep := scaleReport{Customers: n}
 	topic := "keel.bench." + id
 	if sc.Reuse == "" {
 		fmt.Fprintf(stderr, "bench: %d customers: filling %s with the demo's data …\n", n, box.name)
 		if rep.Data, err = fillScale(ctx, box, sc, n, topic, dir, stderr); err != nil {
+			keep = false // half filled: nothing to measure again
 			return rep, fmt.Errorf("bench console: fill %d customers: %w", n, err)
 		}
 	} else if rep.Data, err = countScale(ctx, box); err != nil {

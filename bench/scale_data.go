@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel"
@@ -306,7 +307,16 @@ func relayFacts(ctx context.Context, db *postgres.DB, box *sandbox, brokers []st
 	wg.Add(2)
 	go func() { defer wg.Done(); relay.Run(rctx) }()
 	go func() { defer wg.Done(); loader.Run(rctx) }()
-	stop = func() { cancel(); wg.Wait() }
+	stop = func() {
+		cancel()
+		wg.Wait()
+		// The facts are in the sandbox: the topic has done its work.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		(&kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}).DeleteTopics(c, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
+	}
 	wait = func() error {
 		deadline := time.Now().Add(30 * time.Minute)
 		var last, stable uint64
