@@ -93,6 +93,26 @@ func Console(ctx context.Context, cfg ConsoleConfig, stdout, stderr io.Writer) e
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	rep, err := measureConsole(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		if err := writeJSON(stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		rep.print(stdout)
+	}
+	if rep.BadStatus > 0 {
+		return fmt.Errorf("bench console: %d of %d pages answered with an unexpected status", rep.BadStatus, len(rep.Pages))
+	}
+	return nil
+}
+
+// measureConsole crawls and times the console at cfg.URL (Console's work
+// without the printing, which the scale run does once for every scale).
+func measureConsole(ctx context.Context, cfg ConsoleConfig, stderr io.Writer) (consoleReport, error) {
 	base, _ := consoleURL(cfg.URL)
 	staff, _ := demoStaff(cfg.Roles)
 	r := &consoleRun{cfg: cfg, base: base,
@@ -106,12 +126,12 @@ func Console(ctx context.Context, cfg ConsoleConfig, stdout, stderr io.Writer) e
 		role := strings.SplitN(s.Email, "@", 2)[0]
 		c := newClient(r.transport)
 		if err := signIn(ctx, c, base, s.Email, demo.StaffPassword); err != nil {
-			return fmt.Errorf("bench console: sign in as %s (is keel dev running at %s, with its demo data?): %w", s.Email, base, err)
+			return consoleReport{}, fmt.Errorf("bench console: sign in as %s (is keel dev running at %s, with its demo data?): %w", s.Email, base, err)
 		}
 		start := time.Now()
 		groups, order, pages, err := crawl(ctx, c, base, cfg.PerPattern, cfg.MaxPages)
 		if err != nil {
-			return fmt.Errorf("bench console: crawl as %s: %w", s.Email, err)
+			return consoleReport{}, fmt.Errorf("bench console: crawl as %s: %w", s.Email, err)
 		}
 		fmt.Fprintf(stderr, "bench: %s: crawled %d pages in %s, %d patterns\n", s.Email, pages, time.Since(start).Round(time.Millisecond), len(order))
 		for _, p := range order {
@@ -130,7 +150,7 @@ func Console(ctx context.Context, cfg ConsoleConfig, stdout, stderr io.Writer) e
 	for i, t := range targets {
 		res, err := r.measure(ctx, t)
 		if err != nil {
-			return fmt.Errorf("bench console: %s as %s: %w", t.Pattern, t.Role, err)
+			return consoleReport{}, fmt.Errorf("bench console: %s as %s: %w", t.Pattern, t.Role, err)
 		}
 		rep.Pages = append(rep.Pages, res)
 		if cfg.Progress != nil {
@@ -138,17 +158,7 @@ func Console(ctx context.Context, cfg ConsoleConfig, stdout, stderr io.Writer) e
 		}
 	}
 	rep.summarize(cfg.Target)
-	if cfg.JSON {
-		if err := writeJSON(stdout, rep); err != nil {
-			return err
-		}
-	} else {
-		rep.print(stdout)
-	}
-	if rep.BadStatus > 0 {
-		return fmt.Errorf("bench console: %d of %d pages answered with an unexpected status", rep.BadStatus, len(rep.Pages))
-	}
-	return nil
+	return rep, nil
 }
 
 // consoleRun is one run's settings and the connections its clients share.

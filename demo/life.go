@@ -493,12 +493,22 @@ func planLife(rng *rand.Rand, t *Tenant, today time.Time) *life {
 		trialFirst(s)
 		l.curves = append(l.curves, declineCurve(rng, leave, ""))
 		p.segment(s, true, leave, true)
-		back := startDay(keel.AddMonths(leave, 2+rng.IntN(6)).AddDate(0, 0, rng.IntN(20)))
+		// It comes back after its service ended: at leave, or later when
+		// an upgrade mid-term moved the term's end past it (a new order
+		// before then would overlap the service still running, which the
+		// product refuses).
+		left := leave
+		if p.end.After(left) {
+			left = p.end
+		}
+		back := startDay(keel.AddMonths(left, 2+rng.IntN(6)).AddDate(0, 0, rng.IntN(20)))
 		if back.After(today.AddDate(0, 0, -20)) {
 			back = startDay(today.AddDate(0, 0, -20))
 		}
 		p.seats = max(1, seats*3/4)
-		p.segment(back, false, time.Time{}, false)
+		if back.After(left) {
+			p.segment(back, false, time.Time{}, false)
+		}
 
 	case Seasonal:
 		// A school: month to month, paused over each summer.

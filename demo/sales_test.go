@@ -388,3 +388,38 @@ func TestSalesPlanIsDeterministic(t *testing.T) {
 		t.Errorf("another seed gave the same plan: %s", c)
 	}
 }
+
+// A customer that comes back buys anew only after its earlier service
+// ended: the product refuses a new order of a product still in service
+// (at 10,000 customers, one whose upgrade had moved its term's end past
+// the day it left came back before then, and the load stopped there).
+func TestSalesNewOrdersDoNotOverlapService(t *testing.T) {
+	for _, now := range []time.Time{time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC), time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)} {
+		plan := Sales(Config{Tenants: 10000, Seed: 1, Now: now})
+		checked := 0
+		for _, c := range plan.Customers {
+			until := map[string]time.Time{} // product → end of its service so far
+			for _, o := range c.Orders {
+				if o.Outcome != OutcomeApprove {
+					continue
+				}
+				for _, l := range o.Lines {
+					end := keel.AddMonths(l.Start, l.Months)
+					if o.Kind == keel.OrderNew {
+						checked++
+						if l.Start.Before(until[l.Product]) {
+							t.Fatalf("now %s: customer %s: new order of %s starting %s, in service until %s",
+								now.Format(time.DateOnly), c.Tenant.ID, l.Product, l.Start.Format(time.DateOnly), until[l.Product].Format(time.DateOnly))
+						}
+					}
+					if end.After(until[l.Product]) {
+						until[l.Product] = end
+					}
+				}
+			}
+		}
+		if checked < 1000 {
+			t.Fatalf("only %d new orders checked", checked)
+		}
+	}
+}

@@ -24,7 +24,7 @@ type benchmark struct {
 func benchmarks() []benchmark {
 	return []benchmark{
 		{"ingest", "[--events N] [--backlog] [--no-peer] [--rate R --duration D]", runBenchIngest},
-		{"console", "[--console URL] [--requests N] [--per-pattern K] [--concurrency C] [--target D] [--json]", runBenchConsole},
+		{"console", "[--console URL | --scale N,M… [--days D] [--keep | --reuse RUN]] [--requests N] [--per-pattern K] [--concurrency C] [--target D] [--json]", runBenchConsole},
 		{"revenue", "[--customers N] [--months M] [--requests N] [--concurrency C] [--changes K]", runBenchRevenue},
 		{"health", "[--customers N] [--days D] [--backfill B] [--declining S] [--requests N] [--concurrency C]", runBenchHealth},
 	}
@@ -93,10 +93,30 @@ func runBenchConsole(ctx context.Context, args []string, env *Env, stdout, stder
 	fs.DurationVar(&cfg.Target, "target", 300*time.Millisecond, "p95 every page must stay under")
 	fs.BoolVar(&cfg.EveryRole, "every-role", false, "measure each pattern as every role that reaches it, not only the first")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the results as JSON")
+	var c common
+	var sc bench.ScaleConfig
+	var scales string
+	c.register(fs, env)
+	fs.StringVar(&scales, "scale", "", "instead of --console: numbers of demo customers, e.g. 200,10000; for each, a sandbox of its own on keel dev's servers is filled with the demo's data and a keel console started on it")
+	fs.IntVar(&sc.Days, "days", 30, "with --scale: days of demo product events up to today")
+	fs.BoolVar(&sc.Keep, "keep", false, "with --scale: keep each scale's databases (keel_bench_<run>_<N>) to measure again with --reuse")
+	fs.StringVar(&sc.Reuse, "reuse", "", "with --scale: measure the databases an earlier --keep run left (its run name, as it printed) instead of filling new ones")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg.Roles = strings.Split(roles, ",")
+	if scales != "" {
+		var err error
+		if sc.Scales, err = bench.ParseScales(scales); err != nil {
+			return err
+		}
+		if sc.Keel, err = os.Executable(); err != nil {
+			return fmt.Errorf("bench: the keel binary to run the console from: %w", err)
+		}
+		sc.PG, sc.ClickHouse, sc.Brokers = c.pg, c.clickhouse, c.brokerList()
+	} else if sc.Reuse != "" || sc.Keep {
+		return errors.New("bench console: --keep and --reuse go with --scale")
+	}
 	// The bar ends its line when the last pattern is measured, before the
 	// report is printed, or when the run fails half-way.
 	var bar *progress
@@ -110,7 +130,12 @@ func runBenchConsole(ctx context.Context, args []string, env *Env, stdout, stder
 			bar = nil
 		}
 	}
-	err := bench.Console(ctx, cfg, stdout, stderr)
+	var err error
+	if sc.Scales != nil {
+		err = bench.ConsoleScales(ctx, cfg, sc, stdout, stderr)
+	} else {
+		err = bench.Console(ctx, cfg, stdout, stderr)
+	}
 	if bar != nil {
 		bar.finish()
 	}
