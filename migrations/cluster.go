@@ -351,12 +351,13 @@ func columnsQuery(database, table string) string {
 }
 
 // frontDDL is the Distributed table in front of table.
-func frontDDL(local, cluster, table string) string {
+func frontDDL(main, cluster, table string) string {
+	local := LocalDatabase(main)
 	args := cluster + ", " + local + ", " + table
 	if k := shardKeys[table].Expr(); k != "" {
 		args += ", " + k
 	}
-	return "CREATE TABLE IF NOT EXISTS " + table + " AS " + local + "." + table + " ENGINE = Distributed(" + args + ")"
+	return "CREATE TABLE IF NOT EXISTS " + main + "." + table + " AS " + local + "." + table + " ENGINE = Distributed(" + args + ")"
 }
 
 // front makes the Distributed table in front of table, or makes it again
@@ -373,11 +374,11 @@ func (n *clusterNode) front(ctx context.Context, main, local, cluster, table str
 		return fmt.Errorf("migrate clickhouse cluster: %s: %w", n, err)
 	}
 	if len(have) > 0 && !slices.Equal(have, want) {
-		if err := n.main.Exec(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+		if err := n.main.Exec(ctx, "DROP TABLE IF EXISTS "+main+"."+table); err != nil {
 			return fmt.Errorf("migrate clickhouse cluster: %s: drop the old front of %s: %w", n, table, err)
 		}
 	}
-	if err := n.main.Exec(ctx, frontDDL(local, cluster, table)); err != nil {
+	if err := n.main.Exec(ctx, frontDDL(main, cluster, table)); err != nil {
 		return fmt.Errorf("migrate clickhouse cluster: %s: Distributed table %s: %w", n, table, err)
 	}
 	return nil
@@ -443,7 +444,8 @@ func (n *clusterNode) record(ctx context.Context, zone string) error {
 // ClusterStatements returns the statements ApplyClickHouseCluster runs
 // itself, for a sample cluster and database, so they can be checked on
 // other ClickHouse releases too (the migrations and the bookkeeping tables
-// are the single-server ones).
+// are the single-server ones). The fronts need the local tables: a check
+// makes them first.
 func ClusterStatements(cluster, main string) []string {
 	local := LocalDatabase(main)
 	out := []string{
@@ -454,7 +456,7 @@ func ClusterStatements(cluster, main string) []string {
 		enginesQuery(main),
 	}
 	for _, t := range Tables() {
-		out = append(out, columnsQuery(local, t), frontDDL(local, cluster, t))
+		out = append(out, columnsQuery(local, t), frontDDL(main, cluster, t))
 	}
 	return out
 }

@@ -33,11 +33,11 @@ func TestEveryTableHasAShardKey(t *testing.T) {
 
 func TestFrontDDL(t *testing.T) {
 	for _, c := range []struct{ table, want string }{
-		{"events", "CREATE TABLE IF NOT EXISTS events AS keel_local.events ENGINE = Distributed(two, keel_local, events, cityHash64(tenant_id))"},
-		{"facts", "CREATE TABLE IF NOT EXISTS facts AS keel_local.facts ENGINE = Distributed(two, keel_local, facts, customer_id)"},
-		{"activity_daily", "CREATE TABLE IF NOT EXISTS activity_daily AS keel_local.activity_daily ENGINE = Distributed(two, keel_local, activity_daily)"},
+		{"events", "CREATE TABLE IF NOT EXISTS keel.events AS keel_local.events ENGINE = Distributed(two, keel_local, events, cityHash64(tenant_id))"},
+		{"facts", "CREATE TABLE IF NOT EXISTS keel.facts AS keel_local.facts ENGINE = Distributed(two, keel_local, facts, customer_id)"},
+		{"activity_daily", "CREATE TABLE IF NOT EXISTS keel.activity_daily AS keel_local.activity_daily ENGINE = Distributed(two, keel_local, activity_daily)"},
 	} {
-		if got := frontDDL(LocalDatabase("keel"), "two", c.table); got != c.want {
+		if got := frontDDL("keel", "two", c.table); got != c.want {
 			t.Errorf("frontDDL(%s):\n got %s\nwant %s", c.table, got, c.want)
 		}
 	}
