@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/devstack"
+	"github.com/keelhq/keel/warehouse"
 )
 
 // TestMigrateCluster: keel migrate --clickhouse-cluster makes the schema
@@ -36,6 +37,21 @@ func TestMigrateCluster(t *testing.T) {
 	if err != nil || strings.Contains(out, "applied") {
 		t.Errorf("second migrate printed %q (%v), want nothing applied", out, err)
 	}
+	// Another zone: every node's rollups are made again, and both record it.
+	if _, _, err := runKeel(t, env, "migrate", "--clickhouse-cluster", "pair", "--tz", "Asia/Kolkata"); err != nil {
+		t.Fatalf("migrate in another zone: %v", err)
+	}
+	for _, n := range c.Nodes {
+		s, err := warehouse.Open(t.Context(), n.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		zone, err := s.RollupZone(t.Context())
+		s.Close()
+		if err != nil || zone != "Asia/Kolkata" {
+			t.Errorf("%s: rollups in %q (%v), want Asia/Kolkata", n.Addr(), zone, err)
+		}
+	}
 	if _, _, err := runKeel(t, env, "migrate", "--clickhouse-cluster", "trio"); err == nil || !strings.Contains(err.Error(), "trio is not in system.clusters") {
 		t.Errorf("migrate to an undeclared cluster: %v", err)
 	}
@@ -52,7 +68,7 @@ func TestMigrateCluster(t *testing.T) {
 	}
 
 	env[envClickHouse] = c.Nodes[1].URL()
-	if out, _, err := runKeel(t, env, "activity", "--tenant", "t-1", "--json"); err != nil || !strings.Contains(out, `"t-1"`) {
+	if out, _, err := runKeel(t, env, "activity", "--tenant", "t-1", "--json", "--tz", "Asia/Kolkata"); err != nil || !strings.Contains(out, `"t-1"`) {
 		t.Errorf("keel activity from the second node: %q, %v", out, err)
 	}
 }
