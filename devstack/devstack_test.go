@@ -712,7 +712,9 @@ func TestClickHouseCluster(t *testing.T) {
 			}
 		}
 	}
-	if err := conns[0].Exec(ctx, "INSERT INTO d SELECT number FROM system.numbers LIMIT 10", clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1})); err != nil {
+	// Synchronous: the insert returns once both shards have their rows.
+	syncCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	if err := conns[0].Exec(syncCtx, "INSERT INTO d SELECT number FROM system.numbers LIMIT 10"); err != nil {
 		t.Fatal(err)
 	}
 	for i, conn := range conns {

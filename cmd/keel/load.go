@@ -72,7 +72,8 @@ func (f *loadFlags) build(ctx context.Context, s *service) error {
 	if err != nil {
 		return cliError("load", err)
 	}
-	insert := warehouse.InsertMode(f.insert)
+	// keel dev builds these flags without parsing them: unset is the default.
+	insert := cmp.Or(warehouse.InsertMode(f.insert), warehouse.InsertDistributed)
 	if err := keel.OneOf("--clickhouse-insert", insert, warehouse.InsertModes); err != nil {
 		return cliError("load", err)
 	}
