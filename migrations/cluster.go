@@ -53,7 +53,9 @@ package migrations
 // single-node schema, and when the zone changes clear D's recorded zone on
 // every node, so services refuse days while the rollups are made again;
 // (1) migrate D_local; (2) make the fronts, again when a table's columns
-// changed; (3) record in D the versions and zone of D_local.
+// changed (an ALTER added a column: 0008's events.key_id), and drop those
+// of tables a migration dropped (0007's hourly rollups); (3) record in D
+// the versions and zone of D_local.
 
 import (
 	"context"
@@ -89,22 +91,30 @@ func (k ShardKey) Expr() string {
 	return k.Column
 }
 
-// shardKeys holds every table the migrations create (a test checks it).
+// shardKeys holds every table the migrations leave (a test checks it, and
+// that each keyed table's ORDER BY holds its key, so that the copies of a
+// row, which ReplacingMergeTree folds, are always on one shard).
 var shardKeys = map[string]ShardKey{
-	"events":                 {Column: "tenant_id", Hash: true},
-	"rejected_events":        {Column: "tenant_id", Hash: true},
-	"activity_hourly":        {},
-	"activity_totals_hourly": {},
-	"facts":                  {Column: "customer_id"},
-	"tenant_links":           {Column: "tenant", Hash: true},
+	// A tenant's events are one shard's: its rollups (filled by that
+	// shard's views), its dedup and its per-tenant reads stay there.
+	"events":          {Column: "tenant_id", Hash: true},
+	"rejected_events": {Column: "tenant_id", Hash: true},
+	"tenant_links":    {Column: "tenant", Hash: true},
+	"facts":           {Column: "customer_id"},
 	// A customer's computation is one block (0004_revenue.sql): keyed by
 	// customer, it stays one block on one shard, so it stays atomic.
 	"revenue": {Column: "customer_id"},
 	// A month's spend folds by (currency, month): one currency, one shard.
-	"revenue_spend":         {Column: "currency", Hash: true},
+	"revenue_spend": {Column: "currency", Hash: true},
+	// Filled by each shard's views from its own events: sets, whose union
+	// across shards is the day's (uniqExactMerge over the front).
 	"activity_daily":        {},
 	"activity_totals_daily": {},
-	"health_scores":         {Column: "customer_id"},
+	// A customer's days of scores on one shard, a run's rows inserted twice
+	// folding there; a day's run spans shards, but its marker is written
+	// once every shard has its rows (synchronous inserts), and queries read
+	// only runs with a marker.
+	"health_scores": {Column: "customer_id"},
 	// A run's marker repeated folds by its version.
 	"health_runs": {Column: "version"},
 }
@@ -116,20 +126,47 @@ func ShardKeyOf(table string) (ShardKey, bool) {
 	return k, ok
 }
 
-var createdTable = regexp.MustCompile(`(?is)^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)`)
+var (
+	createdTable = regexp.MustCompile(`(?is)^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)`)
+	droppedTable = regexp.MustCompile(`(?is)^\s*DROP\s+TABLE\s+IF\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s*$`)
+)
 
-// Tables returns the tables (not views) the ClickHouse migrations create,
-// in the order they are made.
+// Tables returns the tables (not views) the ClickHouse migrations leave,
+// in the order they are made: every table a CREATE TABLE makes, except
+// those a later migration drops (0007 dropped the hourly rollups).
 func Tables() []string {
-	var out []string
+	live, _ := tables()
+	return live
+}
+
+// DroppedTables returns the tables a migration made and a later one
+// dropped: a cluster made before the drop still has their fronts, which
+// keel migrate --clickhouse-cluster drops.
+func DroppedTables() []string {
+	_, dropped := tables()
+	return dropped
+}
+
+// tables reads the migrations in order: a table is live from its CREATE
+// TABLE on, dropped from a DROP TABLE of it on (and live again if made
+// again). A DROP of a view (its name never created as a table) is not a
+// table's.
+func tables() (live, dropped []string) {
 	for _, m := range ClickHouse() {
 		for _, s := range m.Statements() {
-			if g := createdTable.FindStringSubmatch(s); g != nil && !slices.Contains(out, g[1]) {
-				out = append(out, g[1])
+			if g := createdTable.FindStringSubmatch(s); g != nil {
+				dropped = slices.DeleteFunc(dropped, func(t string) bool { return t == g[1] })
+				if !slices.Contains(live, g[1]) {
+					live = append(live, g[1])
+				}
+			}
+			if g := droppedTable.FindStringSubmatch(s); g != nil && slices.Contains(live, g[1]) {
+				live = slices.DeleteFunc(live, func(t string) bool { return t == g[1] })
+				dropped = append(dropped, g[1])
 			}
 		}
 	}
-	return out
+	return live, dropped
 }
 
 // LocalDatabase is the database of a cluster node that holds the tables
@@ -265,6 +302,11 @@ func ApplyClickHouseCluster(ctx context.Context, conn driver.Conn, dial Dial, cl
 		}
 	}
 	for _, n := range open {
+		for _, table := range DroppedTables() {
+			if err := n.dropFront(ctx, main, table); err != nil {
+				return out, err
+			}
+		}
 		for _, table := range Tables() {
 			if err := n.front(ctx, main, local, cluster, table); err != nil {
 				return out, err
@@ -384,6 +426,27 @@ func (n *clusterNode) front(ctx context.Context, main, local, cluster, table str
 	return nil
 }
 
+func engineQuery(database, table string) string {
+	return "SELECT any(engine) FROM system.tables WHERE database = " + quote(database) + " AND name = " + quote(table)
+}
+
+// dropFront drops the front of a table a migration dropped from D_local:
+// left, it would name a table no shard has, and fail every query of it. Only
+// a Distributed table is dropped, never a table of rows.
+func (n *clusterNode) dropFront(ctx context.Context, main, table string) error {
+	var engine string
+	if err := n.main.QueryRow(ctx, engineQuery(main, table)).Scan(&engine); err != nil {
+		return fmt.Errorf("migrate clickhouse cluster: %s: the front of %s: %w", n, table, err)
+	}
+	if engine != "Distributed" {
+		return nil
+	}
+	if err := n.main.Exec(ctx, "DROP TABLE IF EXISTS "+main+"."+table); err != nil {
+		return fmt.Errorf("migrate clickhouse cluster: %s: drop the front of %s, which a migration dropped: %w", n, table, err)
+	}
+	return nil
+}
+
 // columns lists a table's columns as "name type", in order.
 func columns(ctx context.Context, conn driver.Conn, database, table string) ([]string, error) {
 	rows, err := conn.Query(ctx, columnsQuery(database, table))
@@ -454,6 +517,9 @@ func ClusterStatements(cluster, main string) []string {
 		"CREATE DATABASE IF NOT EXISTS " + main,
 		"CREATE DATABASE IF NOT EXISTS " + local,
 		enginesQuery(main),
+	}
+	for _, t := range DroppedTables() {
+		out = append(out, engineQuery(main, t), "DROP TABLE IF EXISTS "+main+"."+t)
 	}
 	for _, t := range Tables() {
 		out = append(out, columnsQuery(local, t), frontDDL(main, cluster, t))
