@@ -18,6 +18,7 @@ import (
 	"github.com/keelhq/keel/devstack"
 	"github.com/keelhq/keel/devstack/teststack"
 	"github.com/keelhq/keel/ingest"
+	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/keeltest"
 	"github.com/keelhq/keel/migrations"
 )
@@ -88,8 +89,37 @@ func startCluster(t *testing.T) (*devstack.ClickHouseCluster, []*Store) {
 	if applied[1].Node.Addr() != c.Nodes[1].Addr() {
 		t.Errorf("shard 2 is %s, want %s", applied[1].Node.Addr(), c.Nodes[1].Addr())
 	}
+	// The fronts of a cluster made before 0007 and 0008: the hourly
+	// rollups' (whose tables 0007 dropped), and events' without key_id.
+	for i, s := range stores {
+		for _, ddl := range []string{
+			"DROP TABLE default.events",
+			"CREATE TABLE default.events (tenant_id String, event_id String, event_type String, user_id String, event_time DateTime('UTC'), props String, ingested_at DateTime('UTC'), kafka_topic String, kafka_partition UInt32, kafka_offset UInt64) ENGINE = Distributed(" + testCluster + ", default_local, events, cityHash64(tenant_id))",
+			"CREATE TABLE default.activity_hourly (tenant_id String, hour DateTime('UTC')) ENGINE = Distributed(" + testCluster + ", default_local, activity_hourly)",
+			"CREATE TABLE default.activity_totals_hourly (hour DateTime('UTC')) ENGINE = Distributed(" + testCluster + ", default_local, activity_totals_hourly)",
+		} {
+			if err := s.Conn().Exec(ctx, ddl); err != nil {
+				t.Fatalf("node %d: %s: %v", i+1, ddl, err)
+			}
+		}
+	}
 	if again, err := migrations.ApplyClickHouseCluster(ctx, stores[1].Conn(), stores[1].Dial, testCluster, "UTC"); err != nil || len(again) != 0 {
 		t.Fatalf("second run from the other node applied %+v (%v), want nothing", again, err)
+	}
+	for i, s := range stores {
+		var stale uint64
+		if err := s.Conn().QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'default' AND name IN ('activity_hourly', 'activity_totals_hourly')").Scan(&stale); err != nil || stale != 0 {
+			t.Errorf("node %d: %d fronts of the dropped hourly rollups (%v), want none", i+1, stale, err)
+		}
+		for _, table := range migrations.Tables() {
+			front, back := frontColumns(t, s, "default", table), frontColumns(t, s, "default_local", table)
+			if !slices.Equal(front, back) || len(front) == 0 {
+				t.Errorf("node %d: the front of %s has %v, its table %v", i+1, table, front, back)
+			}
+		}
+		if cols := frontColumns(t, s, "default", "events"); !slices.Contains(cols, "key_id UInt64") {
+			t.Errorf("node %d: the events front has %v, want key_id (0008)", i+1, cols)
+		}
 	}
 	for i, s := range stores {
 		if err := s.CheckSchema(ctx); err != nil {
@@ -125,9 +155,29 @@ func startCluster(t *testing.T) (*devstack.ClickHouseCluster, []*Store) {
 	return c, stores
 }
 
+// frontColumns lists a table's columns as "name type", in order.
+func frontColumns(t *testing.T, s *Store, database, table string) []string {
+	t.Helper()
+	rows, err := s.Conn().Query(t.Context(), "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", database, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, name+" "+typ)
+	}
+	return out
+}
+
 // clusterEvents returns n events of tenants prefix-0 … prefix-(tenants-1)
-// over the last days, of every kind the rollups count, then a copy of
-// about one in ten of them re-sent (same tenant and id, a later offset).
+// over the last days, of every kind the rollups count, most sent with one
+// of three ingest keys (the collector's header), then a copy of about one
+// in ten of them re-sent (same tenant and id, a later offset).
 func clusterEvents(prefix string, seed uint64, n, tenants int, now time.Time) (msgs []kafka.Message, distinct int) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	for i := range n {
@@ -143,7 +193,11 @@ func clusterEvents(prefix string, seed uint64, n, tenants int, now time.Time) (m
 		case 3:
 			typ, props = ingest.TypeSeatSnapshot, fmt.Sprintf(`{"seats":%d}`, 5+r.IntN(20))
 		}
-		msgs = append(msgs, eventWithProps(tenant, fmt.Sprintf("%s-e%d", prefix, i), typ, user, at, props))
+		m := eventWithProps(tenant, fmt.Sprintf("%s-e%d", prefix, i), typ, user, at, props)
+		if k := r.IntN(4); k > 0 {
+			m.Headers = []kafka.Header{{Key: collector.HeaderKey, Value: []byte(strconv.Itoa(k))}}
+		}
+		msgs = append(msgs, m)
 	}
 	for i := range n {
 		if r.IntN(10) == 0 {
@@ -159,6 +213,26 @@ func eventWithProps(tenant, id, typ, user string, at time.Time, props string) ka
 		m.Value = append(m.Value[:len(m.Value)-1], []byte(`,"props":`+props+`}`)...)
 	}
 	return m
+}
+
+// eventsByKey counts the distinct events of tenants with the prefix by
+// the ingest key that sent them (events.key_id, 0008).
+func eventsByKey(t *testing.T, s *Store, prefix string) map[uint64]uint64 {
+	t.Helper()
+	rows, err := s.Conn().Query(t.Context(), "SELECT key_id, uniqExact(tenant_id, event_id) FROM events WHERE startsWith(tenant_id, ?) GROUP BY key_id", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[uint64]uint64{}
+	for rows.Next() {
+		var key, n uint64
+		if err := rows.Scan(&key, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[key] = n
+	}
+	return out
 }
 
 // localTenants returns the tenants whose events are stored on the node,
@@ -273,6 +347,13 @@ func TestClusterCountsAsOneServer(t *testing.T) {
 	if err := RollupsMatchRaw(ctx, local, prefix); err != nil {
 		t.Error(err)
 	}
+	keys := map[*Store]map[uint64]uint64{}
+	for _, s := range []*Store{ref, dist, local} {
+		keys[s] = eventsByKey(t, s, prefix)
+	}
+	if len(keys[ref]) != 4 || !reflect.DeepEqual(keys[dist], keys[ref]) || !reflect.DeepEqual(keys[local], keys[ref]) {
+		t.Errorf("events by ingest key: %v and %v on the cluster's nodes, %v on one server; want the same, keys 0 to 3", keys[dist], keys[local], keys[ref])
+	}
 
 	from, to := DayOf(now, time.UTC).AddDays(-7), DayOf(now, time.UTC)
 	var tenants []string
@@ -321,6 +402,10 @@ func TestClusterCountsAsOneServer(t *testing.T) {
 		err := s.ScoreInputs(ctx, from, to, ActivitySettings{}, keel.HealthSettings{}, func(x ScoreInput) error { out = append(out, x); return nil })
 		return out, err
 	})
+
+	same("trends of some tenants", func(s *Store) (any, error) { return s.TenantTrendsOf(ctx, to, ActivitySettings{}, tenants[:5]) })
+
+	clusterHealth(t, ref, nodes)
 
 	// Facts: a book of customers, and a link of each of three tenants.
 	b := keeltest.NewBook(t)
@@ -376,6 +461,10 @@ func TestClusterCountsAsOneServer(t *testing.T) {
 			}
 		}
 	}
+	same("cohorts", func(s *Store) (any, error) { return s.Cohorts(ctx, "USD", fromM, toM) })
+	same("renewals", func(s *Store) (any, error) { return s.Renewals(ctx, "USD", fromM, toM, 0) })
+	same("currencies", func(s *Store) (any, error) { return s.Currencies(ctx, keel.MonthOf(start)+20) })
+	same("saas", func(s *Store) (any, error) { return s.SaaS(ctx, "USD", keel.MonthOf(start)+20) })
 	someone := b.Customer(b.Keys()[1]).Customer.ID
 	same("a customer's revenue", func(s *Store) (any, error) { return s.CustomerMonths(ctx, RevenueFilter{Customer: someone}) })
 	same("churned customers", func(s *Store) (any, error) {
@@ -386,5 +475,123 @@ func TestClusterCountsAsOneServer(t *testing.T) {
 		same(fmt.Sprintf("events of customer %d", c), func(s *Store) (any, error) {
 			return s.CustomerEventCounts(ctx, c, now.AddDate(0, 0, -10), now.Add(time.Hour))
 		})
+	}
+}
+
+// clusterHealth: two days of scores of 60 customers written to the
+// cluster, the first day from one node through the Distributed tables, the
+// second from the other straight to the shards, then the first scored
+// again from there (one customer in six no longer scored); the single
+// server gets the same runs. Each customer's scores are on one shard, and
+// every health read answers as on the single server: the latest run of
+// each day only, whichever node wrote it.
+func clusterHealth(t *testing.T, ref *Store, nodes []*Store) {
+	t.Helper()
+	ctx := t.Context()
+	d1 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	d2 := d1.AddDate(0, 0, 1)
+	scores := func(day time.Time, seed uint64, skip int64) []HealthRow {
+		r := rand.New(rand.NewPCG(seed, 11))
+		var out []HealthRow
+		for id := int64(1); id <= 60; id++ {
+			if skip > 0 && id%skip == 0 {
+				continue
+			}
+			score, band := r.IntN(101), keel.BandGreen
+			switch {
+			case score < 40:
+				band = keel.BandRed
+			case score < 70:
+				band = keel.BandYellow
+			}
+			out = append(out, HealthRow{HealthScore: keel.HealthScore{CustomerID: id, Day: day, Score: score, Band: band, Components: []keel.ComponentScore{
+				{Component: keel.CompLoginTrend, Value: float64(r.IntN(3) - 1), Sub: float64(r.IntN(101)), Weight: 20},
+				{Component: keel.CompTickets, NoData: r.IntN(2) == 0, Weight: 10}}},
+				MRR: int64(r.IntN(3)) * 5000, Currency: "USD"})
+		}
+		return out
+	}
+	for _, w := range []struct {
+		day  time.Time
+		seed uint64
+		skip int64
+		node int
+	}{{d1, 1, 0, 0}, {d2, 2, 0, 1}, {d1, 3, 6, 1}} {
+		rows := scores(w.day, w.seed, w.skip)
+		for _, s := range []*Store{ref, nodes[w.node]} {
+			if err := s.WriteHealthDay(ctx, w.day, rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var shards []map[uint64]bool
+	for i, s := range nodes {
+		rows, err := s.Conn().Query(ctx, "SELECT DISTINCT customer_id FROM default_local.health_scores")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[uint64]bool{}
+		for rows.Next() {
+			var id uint64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids[id] = true
+		}
+		rows.Close()
+		if len(ids) == 0 {
+			t.Errorf("node %d holds no scores", i+1)
+		}
+		shards = append(shards, ids)
+	}
+	for id := range shards[0] {
+		if shards[1][id] {
+			t.Errorf("customer %d has scores on both shards", id)
+		}
+	}
+	type page struct {
+		Rows []HealthRow
+		N    int
+	}
+	same := func(what string, get func(*Store) (any, error)) {
+		t.Helper()
+		w, err := get(ref)
+		if err != nil {
+			t.Fatalf("%s on one server: %v", what, err)
+		}
+		for i, s := range nodes {
+			g, err := get(s)
+			if err != nil {
+				t.Fatalf("%s on node %d: %v", what, i+1, err)
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("%s on node %d:\n got %+v\nwant %+v", what, i+1, g, w)
+			}
+		}
+	}
+	health := func(f HealthFilter) func(*Store) (any, error) {
+		return func(s *Store) (any, error) {
+			var out []HealthRow
+			err := s.Health(ctx, f, func(r HealthRow) error { out = append(out, r); return nil })
+			return out, err
+		}
+	}
+	list := func(f HealthListFilter) func(*Store) (any, error) {
+		return func(s *Store) (any, error) {
+			rows, n, err := s.HealthList(ctx, f)
+			return page{rows, n}, err
+		}
+	}
+	same("health", health(HealthFilter{From: d1, To: d2}))
+	same("health of some customers", health(HealthFilter{From: d1, To: d2, Customers: []uint64{3, 6, 7, 12, 59}}))
+	same("red health", health(HealthFilter{From: d1, To: d2, Band: keel.BandRed}))
+	same("a page of the first day", list(HealthListFilter{Day: d1, Limit: 10, Offset: 5}))
+	same("yellow of some on the second day", list(HealthListFilter{Day: d2, Band: keel.BandYellow, Customers: []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, Limit: 50}))
+	same("briefs", func(s *Store) (any, error) { return s.HealthBriefs(ctx, d1) })
+	same("last day scored", func(s *Store) (any, error) { return s.LastHealthDay(ctx) })
+	for i, s := range nodes {
+		if _, n, err := s.HealthList(ctx, HealthListFilter{Day: d1, Limit: 1}); err != nil || n != 50 {
+			t.Errorf("node %d: the first day has %d scores (%v), want the 50 of its second run", i+1, n, err)
+		}
 	}
 }
