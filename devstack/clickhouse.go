@@ -28,6 +28,18 @@ type ClickHouseConfig struct {
 	HTTPPort int
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
+	// Cluster, when set, declares a cluster in the server's
+	// <remote_servers>, so that the server is one node of it
+	// (StartClickHouseCluster).
+	Cluster *ClusterDecl
+}
+
+// ClusterDecl is a cluster as a server's config declares it: a name and
+// its shards, each one server (one replica) given by its native-protocol
+// address on loopback.
+type ClusterDecl struct {
+	Name   string
+	Shards []string // "127.0.0.1:PORT"
 }
 
 // ClickHouse is a running (or stopped) throwaway ClickHouse server. Its
@@ -38,6 +50,7 @@ type ClickHouse struct {
 	httpPort   int
 	serverPath string
 	configPath string
+	cluster    *ClusterDecl
 	log        *slog.Logger
 
 	mu   sync.Mutex
@@ -86,6 +99,7 @@ func StartClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, er
 		httpPort:   httpPort,
 		serverPath: serverPath,
 		configPath: filepath.Join(dir, "config.xml"),
+		cluster:    cfg.Cluster,
 		log:        orDiscard(cfg.Logger).With("component", "clickhouse"),
 	}
 	// Check before rewriting config.xml: a running server owns it.
@@ -138,8 +152,25 @@ func (c *ClickHouse) config() []byte {
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>536870912</mark_cache_size>
-</yandex>
-`, esc(c.serverLog()), esc(c.errLog()), c.tcpPort, c.httpPort, d("data"), d("tmp"), d("user_files"), d("format_schemas"), esc(c.usersPath()))
+%s</yandex>
+`, esc(c.serverLog()), esc(c.errLog()), c.tcpPort, c.httpPort, d("data"), d("tmp"), d("user_files"), d("format_schemas"), esc(c.usersPath()), c.remoteServers(esc))
+}
+
+// remoteServers renders the <remote_servers> section of a cluster node's
+// config: one shard per address, each a single replica; empty for a
+// server of its own.
+func (c *ClickHouse) remoteServers(esc func(string) string) string {
+	if c.cluster == nil {
+		return ""
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "  <remote_servers>\n    <%s>\n", esc(c.cluster.Name))
+	for _, addr := range c.cluster.Shards {
+		host, port, _ := strings.Cut(addr, ":")
+		fmt.Fprintf(&sb, "      <shard><replica><host>%s</host><port>%s</port></replica></shard>\n", esc(host), esc(port))
+	}
+	fmt.Fprintf(&sb, "    </%s>\n  </remote_servers>\n", esc(c.cluster.Name))
+	return sb.String()
 }
 
 // chUsersXML is the users config: Debian's /etc/clickhouse-server/users.xml

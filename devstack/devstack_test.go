@@ -659,3 +659,71 @@ func TestStackFailureStopsOthers(t *testing.T) {
 	}
 	lock.Close()
 }
+
+// TestClickHouseCluster starts two servers as the shards of one cluster
+// and checks that each lists both in system.clusters and that a
+// Distributed table spreads rows over them.
+func TestClickHouseCluster(t *testing.T) {
+	ctx := testCtx(t, 3*time.Minute)
+	c, err := StartClickHouseCluster(ctx, ClickHouseClusterConfig{Dir: t.TempDir(), Name: "pair", Shards: 2, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	conns := make([]clickhouse.Conn, len(c.Nodes))
+	for i, n := range c.Nodes {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{n.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns[i] = conn
+	}
+	for i, conn := range conns {
+		rows, err := conn.Query(ctx, "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = 'pair' ORDER BY shard_num")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var shard uint32
+			var host string
+			var port uint16
+			if err := rows.Scan(&shard, &host, &port); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d %s:%d", shard, host, port))
+		}
+		rows.Close()
+		want := []string{"1 " + c.Nodes[0].Addr(), "2 " + c.Nodes[1].Addr()}
+		if strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("node %d: system.clusters = %v, want %v", i+1, got, want)
+		}
+		for _, sql := range []string{
+			"CREATE TABLE n (x UInt64) ENGINE = MergeTree() ORDER BY x",
+			"CREATE TABLE d AS n ENGINE = Distributed(pair, default, n, x)",
+		} {
+			if err := conn.Exec(ctx, sql); err != nil {
+				t.Fatalf("node %d: %s: %v", i+1, sql, err)
+			}
+		}
+	}
+	// Synchronous: the insert returns once both shards have their rows.
+	syncCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	if err := conns[0].Exec(syncCtx, "INSERT INTO d SELECT number FROM system.numbers LIMIT 10"); err != nil {
+		t.Fatal(err)
+	}
+	for i, conn := range conns {
+		var local, all uint64
+		if err := conn.QueryRow(ctx, "SELECT (SELECT count() FROM n), (SELECT count() FROM d)").Scan(&local, &all); err != nil {
+			t.Fatal(err)
+		}
+		if local != 5 || all != 10 {
+			t.Errorf("node %d holds %d rows and reads %d through the Distributed table; want 5 and 10", i+1, local, all)
+		}
+	}
+}

@@ -46,13 +46,15 @@ type CustomerEvents struct {
 // whose latest link is to the customer — also events from before the link:
 // events of unknown tenants are kept precisely so they count once linked.
 // The events table is ordered by tenant, so only those tenants' ranges are
-// read.
+// read. GLOBAL: on a cluster the links are read once, across the shards,
+// on the node asked (migrations/cluster.go); on one server it is a plain
+// IN.
 func customerEventsQuery(customerID uint64, from, to time.Time) (string, []any) {
 	return `SELECT uniqExact(tenant_id, event_id) AS events,
     uniqExactIf(tenant_id, user_id, user_id != '') AS users,
     uniqExactIf(tenant_id, event_id, event_type = 'login') AS logins
 FROM events
-WHERE tenant_id IN (
+WHERE tenant_id GLOBAL IN (
     SELECT tenant FROM (
         SELECT tenant, argMax(customer_id, fact_id) AS owner FROM tenant_links GROUP BY tenant
     ) WHERE owner = ?

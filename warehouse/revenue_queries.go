@@ -11,8 +11,10 @@ import (
 
 // revenueLatest keeps only the rows of each customer's latest computation
 // (see 0004_revenue.sql): the version markers sort first in the table, so
-// the lookup reads a small range.
-const revenueLatest = `(customer_id, version) IN (SELECT customer_id, max(version) FROM revenue
+// the lookup reads a small range. GLOBAL: on a cluster the latest versions
+// are found once, across the shards, on the node asked
+// (migrations/cluster.go); on one server it is a plain IN.
+const revenueLatest = `(customer_id, version) GLOBAL IN (SELECT customer_id, max(version) FROM revenue
     WHERE currency = '' AND month = toDate('1970-01-01') AND row_kind = 'version' GROUP BY customer_id)`
 
 // revenueStampQuery sums each customer's latest version (see

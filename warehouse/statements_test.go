@@ -146,6 +146,23 @@ func everyStatement(t *testing.T) []namedSQL {
 	}
 	out = append(out, factStatements(t)...)
 	out = append(out, revenueStatements(t)...)
+	out = append(out, clusterStatements()...)
+	return out
+}
+
+// clusterStatements are what `keel migrate --clickhouse-cluster` runs
+// beside the migrations, on a cluster keel_check (testdata/chdb_check.py
+// declares one) over the tables of the check's database keel, copied
+// first into the local database of keel_c. On 18.16 the cluster test runs
+// them on two real shards.
+func clusterStatements() []namedSQL {
+	out := []namedSQL{{"cluster setup: local database", "CREATE DATABASE IF NOT EXISTS " + migrations.LocalDatabase("keel_c")}}
+	for _, table := range migrations.Tables() {
+		out = append(out, namedSQL{"cluster setup: local " + table, "CREATE TABLE IF NOT EXISTS " + migrations.LocalDatabase("keel_c") + "." + table + " AS keel." + table})
+	}
+	for i, s := range migrations.ClusterStatements("keel_check", "keel_c") {
+		out = append(out, namedSQL{fmt.Sprintf("cluster #%d", i+1), s})
+	}
 	return out
 }
 
@@ -189,8 +206,8 @@ func TestStatementsRunOnCurrentClickHouse(t *testing.T) {
 func TestStatementsRunOn1816(t *testing.T) {
 	_, s := testStack(t)
 	for _, st := range everyStatement(t) {
-		if strings.HasPrefix(st.Name, "migration") || strings.HasPrefix(st.Name, "insert") {
-			continue // applied by testStack; inserts go through the native batch path
+		if strings.HasPrefix(st.Name, "migration") || strings.HasPrefix(st.Name, "insert") || strings.HasPrefix(st.Name, "cluster") {
+			continue // applied by testStack; inserts go through the native batch path; the cluster test runs the cluster's
 		}
 		if !strings.HasPrefix(st.SQL, "SELECT") {
 			if err := s.Conn().Exec(t.Context(), st.SQL); err != nil {

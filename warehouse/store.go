@@ -17,8 +17,10 @@ import (
 // Store is Keel's ClickHouse: it stores what the loader reads from Kafka and
 // answers the metric queries.
 type Store struct {
-	conn driver.Conn
-	zone zoneCache
+	conn   driver.Conn
+	opts   *clickhouse.Options // how conn was opened, for Dial
+	zone   zoneCache
+	router *shardRouter // with InsertLocal on a cluster: where each row goes (cluster.go)
 }
 
 // Open connects to ClickHouse at url (clickhouse://host:9000/database) over
@@ -39,24 +41,62 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		opts.ReadTimeout = 60 * time.Second
 	}
 	opts.MaxOpenConns = max(opts.MaxOpenConns, 8)
+	// On a cluster (migrations/cluster.go) an insert through a
+	// Distributed table must return only once every shard has its rows:
+	// the loaders check what is stored before they commit offsets. On a
+	// single server, which has no Distributed table, it changes nothing.
+	// A URL's own setting wins.
+	if opts.Settings == nil {
+		opts.Settings = clickhouse.Settings{}
+	}
+	if _, ok := opts.Settings["insert_distributed_sync"]; !ok {
+		opts.Settings["insert_distributed_sync"] = 1
+	}
+	conn, err := connect(ctx, opts, url)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{conn: conn, opts: opts}, nil
+}
+
+// connect opens a connection pool and checks that the server answers;
+// where names the server in errors.
+func connect(ctx context.Context, opts *clickhouse.Options, where string) (driver.Conn, error) {
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("open clickhouse %s: %w", url, err)
+		return nil, fmt.Errorf("open clickhouse %s: %w", where, err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := conn.Ping(pingCtx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("connect to clickhouse %s: %w", url, err)
+		return nil, fmt.Errorf("connect to clickhouse %s: %w", where, err)
 	}
-	return &Store{conn: conn}, nil
+	return conn, nil
+}
+
+// Dial opens a connection to database ("" for the server's default) on
+// the server at addr (host:port, native protocol), with the store's
+// credentials and settings: how `keel migrate --clickhouse-cluster`
+// reaches every node of a cluster (migrations.Dial), and the loaders
+// every shard.
+func (s *Store) Dial(ctx context.Context, addr, database string) (driver.Conn, error) {
+	opts := *s.opts
+	opts.Addr = []string{addr}
+	opts.Auth.Database = database
+	return connect(ctx, &opts, addr+"/"+database)
 }
 
 // Conn returns the underlying connection (for migrations and tests).
 func (s *Store) Conn() driver.Conn { return s.conn }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.conn.Close() }
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	if s.router != nil {
+		s.router.close()
+	}
+	return s.conn.Close()
+}
 
 // CheckSchema returns an error when the ClickHouse schema is not the one this
 // binary was built for.
@@ -109,9 +149,19 @@ func repeat(s string, n int) []string {
 	return out
 }
 
-// send inserts whole columns, the cheapest way through clickhouse-go.
+// send inserts whole columns, the cheapest way through clickhouse-go:
+// through the store's connection, or on a cluster with InsertLocal
+// straight to each row's shard.
 func (s *Store) send(ctx context.Context, insert string, cols ...any) error {
-	batch, err := s.conn.PrepareBatch(ctx, insert)
+	if s.router != nil {
+		return s.router.send(ctx, insert, cols)
+	}
+	return sendTo(ctx, s.conn, insert, cols...)
+}
+
+// sendTo inserts whole columns through conn.
+func sendTo(ctx context.Context, conn driver.Conn, insert string, cols ...any) error {
+	batch, err := conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return err
 	}

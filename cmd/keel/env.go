@@ -78,21 +78,23 @@ func writeDevEnv(dir string, vars [][2]string) error {
 
 // Settings shared by several commands, with their environment variables.
 const (
-	envPG            = "KEEL_PG_URL"
-	envClickHouse    = "KEEL_CLICKHOUSE_URL"
-	envBrokers       = "KEEL_KAFKA_BROKERS"
-	envHTTPAddr      = "KEEL_HTTP_ADDR"
-	envCollect       = "KEEL_COLLECT_ADDR"
-	envLoadAddr      = "KEEL_LOAD_ADDR"
-	envCollector     = "KEEL_COLLECTOR_URL"
-	envConsoleURL    = "KEEL_CONSOLE_URL"
-	envTopic         = "KEEL_EVENTS_TOPIC"
-	envLogLevel      = "KEEL_LOG_LEVEL"
-	envLateWindow    = "KEEL_LATE_WINDOW"
-	envTimezone      = "KEEL_TIMEZONE"
-	envScore         = "KEEL_SCORE"
-	envSecureCookies = "KEEL_SECURE_COOKIES"
-	envProxies       = "KEEL_TRUSTED_PROXIES"
+	envPG                = "KEEL_PG_URL"
+	envClickHouse        = "KEEL_CLICKHOUSE_URL"
+	envClickHouseCluster = "KEEL_CLICKHOUSE_CLUSTER"
+	envClickHouseInsert  = "KEEL_CLICKHOUSE_INSERT"
+	envBrokers           = "KEEL_KAFKA_BROKERS"
+	envHTTPAddr          = "KEEL_HTTP_ADDR"
+	envCollect           = "KEEL_COLLECT_ADDR"
+	envLoadAddr          = "KEEL_LOAD_ADDR"
+	envCollector         = "KEEL_COLLECTOR_URL"
+	envConsoleURL        = "KEEL_CONSOLE_URL"
+	envTopic             = "KEEL_EVENTS_TOPIC"
+	envLogLevel          = "KEEL_LOG_LEVEL"
+	envLateWindow        = "KEEL_LATE_WINDOW"
+	envTimezone          = "KEEL_TIMEZONE"
+	envScore             = "KEEL_SCORE"
+	envSecureCookies     = "KEEL_SECURE_COOKIES"
+	envProxies           = "KEEL_TRUSTED_PROXIES"
 )
 
 // Defaults for the settings above.

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
@@ -26,6 +27,8 @@ type loadFlags struct {
 	factsTopic  string
 	factsGroup  string
 	tz          string
+	cluster     string
+	insert      string
 	// extraMetrics are served on the loader's /metrics beside its own
 	// (keel dev: the console's scoring and digest metrics).
 	extraMetrics []prometheus.Gatherer
@@ -42,6 +45,8 @@ func (f *loadFlags) register(args []string, env *Env, stderr io.Writer) error {
 	fs.StringVar(&f.factsTopic, "facts-topic", env.Get(envFactsTopic, defaultFactsTopic), "Kafka topic of Postgres facts, loaded beside the events ($"+envFactsTopic+")")
 	fs.StringVar(&f.factsGroup, "facts-group", env.Get(envFactsGroup, defaultFactsGroup), "Kafka consumer group of the facts loader ($"+envFactsGroup+")")
 	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone, in which revenue cuts a void's day ($"+envTimezone+")")
+	fs.StringVar(&f.cluster, "clickhouse-cluster", env.Get(envClickHouseCluster, ""), "ClickHouse cluster keel migrate --clickhouse-cluster made the schema on; empty for one server ($"+envClickHouseCluster+")")
+	fs.StringVar(&f.insert, "clickhouse-insert", env.Get(envClickHouseInsert, string(warehouse.InsertDistributed)), "on a cluster, where rows go: distributed (through the Distributed tables) or local (straight to each row's shard, by the same key) ($"+envClickHouseInsert+")")
 	fs.Int64Var(&f.memoryLimit, "memory-limit", 192<<20, "soft memory limit in bytes for the Go heap of a standalone loader (GOMEMLIMIT overrides it)")
 	return fs.Parse(args)
 }
@@ -67,9 +72,22 @@ func (f *loadFlags) build(ctx context.Context, s *service) error {
 	if err != nil {
 		return cliError("load", err)
 	}
+	// keel dev builds these flags without parsing them: unset is the default.
+	insert := cmp.Or(warehouse.InsertMode(f.insert), warehouse.InsertDistributed)
+	if err := keel.OneOf("--clickhouse-insert", insert, warehouse.InsertModes); err != nil {
+		return cliError("load", err)
+	}
+	if f.cluster == "" && insert != warehouse.InsertDistributed {
+		return fmt.Errorf("load: --clickhouse-insert %s needs --clickhouse-cluster", insert)
+	}
 	store, err := s.clickhouse(ctx, f.clickhouse)
 	if err != nil {
 		return err
+	}
+	if f.cluster != "" {
+		if err := store.UseCluster(ctx, f.cluster, insert); err != nil {
+			return cliError("load", err)
+		}
 	}
 	// The loader reads no day of activity (the views cut them), but a
 	// --tz other than the rollups' would cut revenue's days in another

@@ -17,6 +17,7 @@ type migrateFlags struct {
 	partitions int
 	factsTopic string
 	tz         string
+	cluster    string
 }
 
 func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.Writer) error {
@@ -26,6 +27,7 @@ func runMigrate(ctx context.Context, args []string, env *Env, stdout, stderr io.
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of new Kafka topics (the most loaders that can share the work)")
 	fs.StringVar(&f.factsTopic, "facts-topic", env.Get(envFactsTopic, defaultFactsTopic), "Kafka topic of Postgres facts ($"+envFactsTopic+")")
 	fs.StringVar(&f.tz, "tz", env.Get(envTimezone, "UTC"), "reporting timezone the daily rollups are cut in; another than before rebuilds them from events ($"+envTimezone+")")
+	fs.StringVar(&f.cluster, "clickhouse-cluster", env.Get(envClickHouseCluster, ""), "ClickHouse cluster (in the servers' <remote_servers>) to make the schema on: its tables on every node, Distributed tables in front; empty for one server ($"+envClickHouseCluster+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,11 +67,7 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	applied, err = migrations.ApplyClickHouse(ctx, store.Conn(), cmp.Or(f.tz, "UTC"))
-	for _, m := range applied {
-		fmt.Fprintf(stdout, "clickhouse: applied %04d_%s\n", m.Version, m.Name)
-	}
-	if err != nil {
+	if err := f.migrateClickHouse(ctx, store, stdout); err != nil {
 		return err
 	}
 	if err := collector.EnsureTopic(ctx, f.brokerList(), f.topic, f.partitions); err != nil {
@@ -83,4 +81,25 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "schema up to date (postgres %d, clickhouse %d); kafka topics %s and %s ready\n",
 		len(migrations.Postgres()), len(migrations.ClickHouse()), f.topic, factsTopic)
 	return nil
+}
+
+// migrateClickHouse applies the ClickHouse migrations: to the one server,
+// or with --clickhouse-cluster to every node of the cluster
+// (migrations/cluster.go).
+func (f *migrateFlags) migrateClickHouse(ctx context.Context, store *warehouse.Store, stdout io.Writer) error {
+	zone := cmp.Or(f.tz, "UTC")
+	if f.cluster == "" {
+		applied, err := migrations.ApplyClickHouse(ctx, store.Conn(), zone)
+		for _, m := range applied {
+			fmt.Fprintf(stdout, "clickhouse: applied %04d_%s\n", m.Version, m.Name)
+		}
+		return err
+	}
+	nodes, err := migrations.ApplyClickHouseCluster(ctx, store.Conn(), store.Dial, f.cluster, zone)
+	for _, n := range nodes {
+		for _, m := range n.Applied {
+			fmt.Fprintf(stdout, "clickhouse %s (shard %d): applied %04d_%s\n", n.Node.Addr(), n.Node.Shard, m.Version, m.Name)
+		}
+	}
+	return err
 }
