@@ -129,7 +129,7 @@ func TestCanReadDigest(t *testing.T) {
 	}{
 		{csm, 1, ""}, {csm, 5, EFORBIDDEN}, {csm, 0, EFORBIDDEN},
 		{admin, 1, ""}, {admin, 0, ""}, {admin, 2, ""},
-		{finance, 3, EFORBIDDEN}, {lead, 1, EFORBIDDEN}, {lead, 4, ""},
+		{finance, 3, ""}, {finance, 1, EFORBIDDEN}, {lead, 1, EFORBIDDEN}, {lead, 4, ""},
 	}
 	for _, tt := range tests {
 		if got := ErrorCode(CanReadDigest(tt.by, tt.employee)); got != tt.want {
