@@ -55,8 +55,12 @@ type BacktestInput struct {
 	Scores   []DayScore            // every stored score of the range (and up to 90 days before, for the leads)
 	Alerts   []Alert               // every warning raised up to To
 	Churns   map[int64][]time.Time // each customer's churn days (ChurnDays)
-	Leads    []int                 // the leads of recall, in days; default 30, 60, 90
-	Horizon  int                   // "churned within": default 90 days
+	// Known is the last day of known history (yesterday when run): a
+	// churn day after it has not happened — the term due to end then may
+	// yet be renewed — so it is not counted. Zero means To.
+	Known   time.Time
+	Leads   []int // the leads of recall, in days; default 30, 60, 90
+	Horizon int   // "churned within": default 90 days
 }
 
 // Backtest is what the backtest found.
@@ -88,6 +92,18 @@ func RunBacktest(in BacktestInput) Backtest {
 	if in.Horizon == 0 {
 		in.Horizon = 90
 	}
+	if in.Known.IsZero() {
+		in.Known = in.To
+	}
+	churns := make(map[int64][]time.Time, len(in.Churns))
+	for c, days := range in.Churns {
+		for _, d := range days {
+			if !d.After(in.Known) {
+				churns[c] = append(churns[c], d)
+			}
+		}
+	}
+	in.Churns = churns
 	out := Backtest{From: in.From, To: in.To, Recall: map[int]float64{}, WarningsPerCSMWeek: map[int64]float64{}}
 	type key struct {
 		c int64

@@ -2,6 +2,7 @@ package keel_test
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -110,4 +111,51 @@ func TestBacktestPayingAUC(t *testing.T) {
 	if want := r.Days - 122; r.PayingDays != want {
 		t.Errorf("paying days %d, want %d (1's days from its churn left out)", r.PayingDays, want)
 	}
+}
+
+// A churn day after the last day known is a term still in service, due
+// to end then and perhaps to be renewed: it is not a churn yet, neither
+// for precision nor for the AUC.
+func TestBacktestChurnAfterKnown(t *testing.T) {
+	d := func(s string) time.Time { v, _ := time.Parse(time.DateOnly, s); return v }
+	from, to := d("2026-04-01"), d("2026-06-30")
+	owner := int64(9)
+	in := keel.BacktestInput{From: from, To: to, Known: to,
+		Churns: map[int64][]time.Time{1: {d("2026-07-15")}},
+		Alerts: []keel.Alert{{ID: 1, CustomerID: 1, Rule: keel.RuleNoLogin, RaisedOn: d("2026-06-01"), Owner: &owner}}}
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		s1 := 85 // 1 falls to 30 in the 90 days before 15 July
+		if !day.Before(d("2026-04-16")) {
+			s1 = 30
+		}
+		in.Scores = append(in.Scores,
+			keel.DayScore{CustomerID: 1, Day: day, Score: s1, Paying: true},
+			keel.DayScore{CustomerID: 2, Day: day, Score: 80, Paying: true})
+	}
+	r := keel.RunBacktest(in)
+	if r.Warned != 1 || r.Precision == nil || *r.Precision != 0 {
+		t.Errorf("known to %s: warned %d, precision %s; want 1 warned, none churned yet", to.Format(time.DateOnly), r.Warned, ratioText(r.Precision))
+	}
+	if r.AUC != nil {
+		t.Errorf("known to %s: AUC %v, want none (no churn known)", to.Format(time.DateOnly), *r.AUC)
+	}
+
+	in.Known = d("2026-07-31") // the term ended and was not renewed
+	r = keel.RunBacktest(in)
+	if r.Precision == nil || *r.Precision != 1 {
+		t.Errorf("known to 31 July: precision %v, want 1", ratioText(r.Precision))
+	}
+	if r.AUC == nil || *r.AUC != 1 {
+		t.Errorf("known to 31 July: AUC %v, want 1 (1's days within 90 days of its churn score under every other)", ratioText(r.AUC))
+	}
+	if r.Churned != 0 {
+		t.Errorf("churned %d in the range, want 0: the churn is after it", r.Churned)
+	}
+}
+
+func ratioText(r keel.Ratio) string {
+	if r == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*r, 'f', 3, 64)
 }

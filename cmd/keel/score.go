@@ -134,7 +134,7 @@ func runBacktest(ctx context.Context, args []string, env *Env, stdout, stderr io
 		if last.Before(first) {
 			return fmt.Errorf("backtest: --from %s is after --to %s", first.Format(time.DateOnly), last.Format(time.DateOnly))
 		}
-		r, err := scoring.Backtest(ctx, db, store, first, last)
+		r, err := scoring.Backtest(ctx, db, store, first, last, s.Yesterday())
 		if err != nil {
 			return err
 		}
