@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -433,4 +434,46 @@ func (db *DB) CustomerNames(ctx context.Context, ids []int64) (map[int64]string,
 		out[id] = name
 	}
 	return out, rows.Err()
+}
+
+// MaxCustomerChoices is the most customers CustomerChoices returns.
+const MaxCustomerChoices = 100
+
+// CustomerChoices returns at most limit customers (1 to
+// MaxCustomerChoices) for a picker, by name: those whose name or tenant id
+// contains query (any case; "" = every customer), and first the customer
+// whose id query is, when it is a number. It is one query that stops at
+// limit rows, so a form does not list every customer. It returns EINVALID
+// for a bad query ("q") or limit ("limit").
+func (db *DB) CustomerChoices(ctx context.Context, query string, limit int) ([]keel.CustomerChoice, error) {
+	query = strings.TrimSpace(query)
+	if err := (keel.CustomerFilter{Query: query}).Validate(); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > MaxCustomerChoices {
+		return nil, keel.Invalid("limit", "must be %d to %d", 1, MaxCustomerChoices)
+	}
+	var id int64
+	if n, err := strconv.ParseInt(query, 10, 64); err == nil && n > 0 {
+		id = n
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, name, coalesce(tenant_id, '') FROM customers
+WHERE $1 = '' OR id = $2 OR name ILIKE $3 OR tenant_id ILIKE $3
+ORDER BY id = $2 DESC, lower(name), id LIMIT $4`, query, id, "%"+likeEscape(query)+"%", limit)
+	if err != nil {
+		return nil, fmt.Errorf("customer choices: %w", err)
+	}
+	defer rows.Close()
+	out := []keel.CustomerChoice{}
+	for rows.Next() {
+		var c keel.CustomerChoice
+		if err := rows.Scan(&c.ID, &c.Name, &c.TenantID); err != nil {
+			return nil, fmt.Errorf("customer choices: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("customer choices: %w", err)
+	}
+	return out, nil
 }
