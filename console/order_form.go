@@ -362,7 +362,7 @@ func (s *server) handleOrderCustomerChoices() http.HandlerFunc {
 		if v := q.Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > orderFormChoices {
-				return keel.Invalid("limit", "must be a number from %d to %d", 1, orderFormChoices)
+				return keel.Invalid("limit", "must be %d to %d", 1, orderFormChoices)
 			}
 			limit = n
 		}
