@@ -61,8 +61,8 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		if f.Page, err = pageOf(r); err != nil {
 			return err
 		}
-		// Every tenant's trend of the day, read at most once a minute
-		// (trendCache): the trend filter needs all of them, and reading
+		// Every tenant's trend of the day, read again at most once a
+		// minute (trendCache): the trend filter needs all of them, and reading
 		// only the page's tenants costs ClickHouse nearly as much — their
 		// rows are spread over every granule of the daily rollup.
 		all, trendErr := s.trends.get(ctx, s.Warehouse, s.today(), s.Settings)
@@ -137,11 +137,11 @@ func (s *server) tenantsTrending(r *http.Request, trend keel.Trend, ts []warehou
 	return out, nil
 }
 
-// trendTTL is how long the customer list uses one reading of every
-// tenant's trend. The list shows the trend and the logins of the last
-// complete trend window, which late events change rarely and a little; a
-// minute old is fresh enough for a list, and one read a minute is what
-// keeps it fast at 10,000 customers.
+// trendTTL is how old a reading of every tenant's trend may get before
+// the customer list reads it again. The list shows the trend and the
+// logins of the last complete trend window, which late events change
+// rarely and a little; a minute old is fresh enough for a list, and one
+// read a minute is what keeps it fast at 10,000 customers.
 const trendTTL = time.Minute
 
 // trendCache keeps one reading of every tenant's login trend for the
@@ -160,17 +160,26 @@ type tenantTrends struct {
 	byTenant map[string]warehouse.TenantTrend
 }
 
-// get returns every tenant's trend as of day: the reading kept, when it
-// is of that day and less than trendTTL old, else a new one. Callers must
-// not change what it returns.
+// get returns every tenant's trend as of day. A reading of that day is
+// returned at once; one older than trendTTL is read again in the
+// background meanwhile, so only the first request of a day waits for
+// ClickHouse. Callers must not change what it returns.
 func (c *trendCache) get(ctx context.Context, w Warehouse, day warehouse.Day, set warehouse.ActivitySettings) (tenantTrends, error) {
 	c.mu.Lock()
-	if c.day == day && time.Since(c.at) < trendTTL {
-		got := c.got
-		c.mu.Unlock()
+	have, got, stale := c.day == day, c.got, time.Since(c.at) >= trendTTL
+	c.mu.Unlock()
+	if have {
+		if stale {
+			go c.read(context.WithoutCancel(ctx), w, day, set)
+		}
 		return got, nil
 	}
-	c.mu.Unlock()
+	return c.read(ctx, w, day, set)
+}
+
+// read reads every tenant's trend and keeps it; reads of one day in
+// flight at once are read once.
+func (c *trendCache) read(ctx context.Context, w Warehouse, day warehouse.Day, set warehouse.ActivitySettings) (tenantTrends, error) {
 	v, err, _ := c.flight.Do(day.String(), func() (any, error) {
 		// Shared by every request waiting: not cut short by the one that
 		// started it going away.
@@ -186,7 +195,9 @@ func (c *trendCache) get(ctx context.Context, w Warehouse, day warehouse.Day, se
 			got.byTenant[t.Tenant] = t
 		}
 		c.mu.Lock()
-		c.day, c.at, c.got = day, at, got
+		if c.day != day || !at.Before(c.at) {
+			c.day, c.at, c.got = day, at, got
+		}
 		c.mu.Unlock()
 		return got, nil
 	})
