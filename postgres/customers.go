@@ -379,11 +379,23 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	// A status filter derives every customer's status to find the
+	// matching ones, so the page counts them in the same query (a window
+	// count) rather than deriving them all again for a count; without it
+	// the count is cheap and the page stops at its rows (the name index).
+	where, args := c.sql(), c.args
+	counted := f.Status != ""
 	var total int
-	if err := tx.QueryRow(ctx, `SELECT count(*)`+from+c.sql(), c.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count customers: %w", err)
+	if !counted {
+		if err := tx.QueryRow(ctx, `SELECT count(*)`+from+where, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count customers: %w", err)
+		}
 	}
-	sql := `SELECT ` + customerColumns + from + c.sql() + ` ORDER BY lower(c.name), c.id` + c.page(p)
+	cols := customerColumns
+	if counted {
+		cols += `, count(*) OVER ()`
+	}
+	sql := `SELECT ` + cols + from + where + ` ORDER BY lower(c.name), c.id` + c.page(p)
 	rows, err := tx.Query(ctx, sql, c.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list customers: %w", err)
@@ -391,7 +403,11 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 	defer rows.Close()
 	var cs []keel.Customer
 	for rows.Next() {
-		cu, err := scanCustomer(rows)
+		var row pgx.Row = rows
+		if counted {
+			row = withTotal{rows, &total}
+		}
+		cu, err := scanCustomer(row)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list customers: %w", err)
 		}
@@ -401,12 +417,27 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	rows.Close()
+	if counted && len(cs) == 0 && p.Offset > 0 {
+		// A page past the end has no row to carry the count.
+		if err := tx.QueryRow(ctx, `SELECT count(*)`+from+where, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count customers: %w", err)
+		}
+	}
 	views, err := customerViews(ctx, tx, cs, today)
 	if err != nil {
 		return nil, 0, err
 	}
 	return views, total, nil
 }
+
+// withTotal scans a row of customerColumns followed by a window count
+// into the customer and total.
+type withTotal struct {
+	pgx.Row
+	total *int
+}
+
+func (r withTotal) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.total)...) }
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
