@@ -61,3 +61,12 @@ type CustomerRef struct {
 func (c CustomerRef) OwnedBy(id int64) bool {
 	return id != 0 && (c.SalesOwner == id || c.CSMOwner == id)
 }
+
+// CustomerChoice is a customer as a picker offers it: its id, name and
+// tenant, nothing derived, so a form can list a few matches cheaply
+// whatever the number of customers.
+type CustomerChoice struct {
+	ID       int64
+	Name     string
+	TenantID string // "" = not linked to a tenant yet
+}

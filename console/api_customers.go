@@ -19,6 +19,7 @@ type CustomerStore interface {
 	Customer(ctx context.Context, id int64) (keel.CustomerView, error)
 	Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.CustomerView, int, error)
 	CustomerNames(ctx context.Context, ids []int64) (map[int64]string, error)
+	CustomerChoices(ctx context.Context, query string, limit int) ([]keel.CustomerChoice, error)
 }
 
 // customerJSON is a customer as the API shows it, with everything derived.

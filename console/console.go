@@ -109,6 +109,7 @@ type server struct {
 
 	// The handler groups' stores: Deps.Store, each as its group sees it.
 	customers     CustomerStore
+	trends        trendCache // every tenant's login trend, for the customer list (customers_page.go)
 	followUps     FollowUpStore
 	catalogue     ProductStore
 	orders        OrderStore

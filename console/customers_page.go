@@ -1,10 +1,14 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/warehouse"
@@ -57,19 +61,16 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		if f.Page, err = pageOf(r); err != nil {
 			return err
 		}
-		today := s.today()
-		trends := map[string]warehouse.TenantTrend{}
-		var ts []warehouse.TenantTrend
-		var trendErr error
+		// Every tenant's trend of the day, read again at most once a
+		// minute (trendCache): the trend filter needs all of them, and reading
+		// only the page's tenants costs ClickHouse nearly as much — their
+		// rows are spread over every granule of the daily rollup.
+		all, trendErr := s.trends.get(ctx, s.Warehouse, s.today(), s.Settings)
 		if trend != "" {
-			// Filtering by trend needs every tenant's trend …
-			if ts, err = s.Warehouse.TenantTrends(ctx, today, s.Settings); err != nil {
-				return err
+			if trendErr != nil {
+				return trendErr
 			}
-			for _, t := range ts {
-				trends[t.Tenant] = t
-			}
-			if f.Tenants, err = s.tenantsTrending(r, trend, ts, trends); err != nil {
+			if f.Tenants, err = s.tenantsTrending(r, trend, all.list, all.byTenant); err != nil {
 				return err
 			}
 		}
@@ -77,23 +78,12 @@ func (s *server) handleCustomersPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if trend == "" {
-			// … showing it needs only the page's.
-			tenants := []string{}
-			for _, v := range rows {
-				if v.TenantID != "" {
-					tenants = append(tenants, v.TenantID)
-				}
-			}
-			if ts, trendErr = s.Warehouse.TenantTrendsOf(ctx, today, s.Settings, tenants); trendErr != nil {
-				// The list is records from Postgres; without ClickHouse it
-				// still shows them, only without the trend column.
-				s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer list trends: %w", trendErr))
-			}
-			for _, t := range ts {
-				trends[t.Tenant] = t
-			}
+		if trendErr != nil {
+			// The list is records from Postgres; without ClickHouse it
+			// still shows them, only without the trend column.
+			s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer list trends: %w", trendErr))
 		}
+		trends := all.byTenant
 		emps, err := s.employees.Employees(ctx)
 		if err != nil {
 			return err
@@ -145,4 +135,74 @@ func (s *server) tenantsTrending(r *http.Request, trend keel.Trend, ts []warehou
 		}
 	}
 	return out, nil
+}
+
+// trendTTL is how old a reading of every tenant's trend may get before
+// the customer list reads it again. The list shows the trend and the
+// logins of the last complete trend window, which late events change
+// rarely and a little; a minute old is fresh enough for a list, and one
+// read a minute is what keeps it fast at 10,000 customers.
+const trendTTL = time.Minute
+
+// trendCache keeps one reading of every tenant's login trend for the
+// day; reads of it in flight at once are read once.
+type trendCache struct {
+	mu     sync.Mutex
+	day    warehouse.Day
+	at     time.Time
+	got    tenantTrends
+	flight singleflight.Group
+}
+
+// tenantTrends is every tenant's trend, as a list and by tenant.
+type tenantTrends struct {
+	list     []warehouse.TenantTrend
+	byTenant map[string]warehouse.TenantTrend
+}
+
+// get returns every tenant's trend as of day. A reading of that day is
+// returned at once; one older than trendTTL is read again in the
+// background meanwhile, so only the first request of a day waits for
+// ClickHouse. Callers must not change what it returns.
+func (c *trendCache) get(ctx context.Context, w Warehouse, day warehouse.Day, set warehouse.ActivitySettings) (tenantTrends, error) {
+	c.mu.Lock()
+	have, got, stale := c.day == day, c.got, time.Since(c.at) >= trendTTL
+	c.mu.Unlock()
+	if have {
+		if stale {
+			go c.read(context.WithoutCancel(ctx), w, day, set)
+		}
+		return got, nil
+	}
+	return c.read(ctx, w, day, set)
+}
+
+// read reads every tenant's trend and keeps it; reads of one day in
+// flight at once are read once.
+func (c *trendCache) read(ctx context.Context, w Warehouse, day warehouse.Day, set warehouse.ActivitySettings) (tenantTrends, error) {
+	v, err, _ := c.flight.Do(day.String(), func() (any, error) {
+		// Shared by every request waiting: not cut short by the one that
+		// started it going away.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		at := time.Now()
+		ts, err := w.TenantTrends(rctx, day, set)
+		if err != nil {
+			return tenantTrends{}, err
+		}
+		got := tenantTrends{list: ts, byTenant: make(map[string]warehouse.TenantTrend, len(ts))}
+		for _, t := range ts {
+			got.byTenant[t.Tenant] = t
+		}
+		c.mu.Lock()
+		if c.day != day || !at.Before(c.at) {
+			c.day, c.at, c.got = day, at, got
+		}
+		c.mu.Unlock()
+		return got, nil
+	})
+	if err != nil {
+		return tenantTrends{}, err
+	}
+	return v.(tenantTrends), nil
 }

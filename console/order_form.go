@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,11 @@ import (
 
 // orderFormRows is how many line rows the new-order form offers.
 const orderFormRows = 5
+
+// orderFormChoices is how many customers the new-order form's picker
+// lists: the matches of its search, never every customer (at 10,000 a
+// <select> of all of them is slow to make and useless to scroll).
+const orderFormChoices = 50
 
 // lineForm is one line row of the new-order form, as typed.
 type lineForm struct {
@@ -31,7 +37,9 @@ type orderForm struct {
 	Customer      string
 	CustomerFixed bool
 	CustomerName  string
-	Customers     []option
+	CustomerQuery string   // the customer search as typed ("" = the first by name)
+	Customers     []option // at most orderFormChoices matches of CustomerQuery
+	MoreCustomers bool     // there are more matches than shown
 	Kind          string
 	Kinds         []option
 	Lines         []lineForm
@@ -40,7 +48,7 @@ type orderForm struct {
 
 func (s *server) handleOrderNewPage() http.HandlerFunc {
 	return s.page(func(w http.ResponseWriter, r *http.Request) error {
-		f := orderForm{Kind: string(keel.OrderNew)}
+		f := orderForm{Kind: string(keel.OrderNew), CustomerQuery: strings.TrimSpace(r.URL.Query().Get("customer_q"))}
 		id, err := queryID(r.URL.Query(), "customer")
 		if err != nil {
 			return err
@@ -70,16 +78,8 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 		if f.CustomerName = names[id]; f.CustomerName == "" {
 			return keel.CustomerNotFound(id)
 		}
-	} else {
-		// Every customer, by name: one light query, not a page of views.
-		refs, err := s.Names.CustomerRefs(ctx)
-		if err != nil {
-			return err
-		}
-		for _, c := range refs {
-			v := strconv.FormatInt(c.ID, 10)
-			f.Customers = append(f.Customers, option{v, c.Name, v == f.Customer})
-		}
+	} else if err := s.customerChoices(ctx, &f); err != nil {
+		return err
 	}
 	f.Kinds = options(l, keel.OrderKinds, orderKindLabel, f.Kind)
 	entries, err := s.catalogue.Products(ctx)
@@ -116,11 +116,43 @@ func (s *server) renderOrderForm(w http.ResponseWriter, r *http.Request, status 
 	return nil
 }
 
+// customerChoices fills the picker of form f: the first orderFormChoices
+// customers matching its search, and the customer it names (one posted
+// and refused) at the top if the search does not find it.
+func (s *server) customerChoices(ctx context.Context, f *orderForm) error {
+	if len(f.CustomerQuery) > 200 {
+		return keel.Invalid("customer_q", "at most %d characters", 200)
+	}
+	cs, err := s.customers.CustomerChoices(ctx, f.CustomerQuery, orderFormChoices+1)
+	if err != nil {
+		return err
+	}
+	if f.MoreCustomers = len(cs) > orderFormChoices; f.MoreCustomers {
+		cs = cs[:orderFormChoices]
+	}
+	found := false
+	for _, c := range cs {
+		v := strconv.FormatInt(c.ID, 10)
+		found = found || v == f.Customer
+		f.Customers = append(f.Customers, option{v, c.Name, v == f.Customer})
+	}
+	if id, err := strconv.ParseInt(f.Customer, 10, 64); !found && err == nil && id > 0 {
+		names, err := s.customers.CustomerNames(ctx, []int64{id})
+		if err != nil {
+			return err
+		}
+		if n := names[id]; n != "" {
+			f.Customers = append([]option{{f.Customer, n, true}}, f.Customers...)
+		}
+	}
+	return nil
+}
+
 // orderFormOf reads the posted order form: its rows are as many as the
 // form sent, at least orderFormRows.
 func orderFormOf(r *http.Request) orderForm {
 	f := orderForm{Customer: strings.TrimSpace(r.PostFormValue("customer_id")), CustomerFixed: r.PostFormValue("customer_fixed") == "1",
-		Kind: r.PostFormValue("kind")}
+		CustomerQuery: strings.TrimSpace(r.PostFormValue("customer_q")), Kind: r.PostFormValue("kind")}
 	rows := orderFormRows
 	for i := rows; i < keel.MaxLines; i++ {
 		if _, ok := r.PostForm[fmt.Sprintf("lines[%d].product_id", i)]; ok {
@@ -310,6 +342,51 @@ func (s *server) handleOrderSaveForm() http.HandlerFunc {
 			return err
 		}
 		s.redirect(w, r, fmt.Sprintf("/orders/%d", o.ID), l.T("Draft saved."))
+		return nil
+	})
+}
+
+// handleOrderCustomerChoices is GET /orders/new/customers?q=&limit=: the
+// customers the new-order form's picker offers as the employee types, as
+// JSON {"customers": [{"id", "name", "tenant_id"}], "more"} — at most
+// limit (default and most orderFormChoices) matches of q (a name, tenant
+// or id). It needs the right to create orders, like the form; a bad q or
+// limit is 400 naming it.
+func (s *server) handleOrderCustomerChoices() http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		if err := employeeFrom(r.Context()).Can(keel.ActOrderCreate); err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		limit := orderFormChoices
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > orderFormChoices {
+				return keel.Invalid("limit", "must be %d to %d", 1, orderFormChoices)
+			}
+			limit = n
+		}
+		query := strings.TrimSpace(q.Get("q"))
+		if len(query) > 200 {
+			return keel.Invalid("q", "at most %d characters", 200)
+		}
+		cs, err := s.customers.CustomerChoices(r.Context(), query, limit+1)
+		if err != nil {
+			return err
+		}
+		type choice struct {
+			ID       int64  `json:"id"`
+			Name     string `json:"name"`
+			TenantID string `json:"tenant_id"`
+		}
+		out := struct {
+			Customers []choice `json:"customers"`
+			More      bool     `json:"more"`
+		}{Customers: []choice{}, More: len(cs) > limit}
+		for _, c := range cs[:min(len(cs), limit)] {
+			out.Customers = append(out.Customers, choice(c))
+		}
+		writeJSON(w, http.StatusOK, out)
 		return nil
 	})
 }

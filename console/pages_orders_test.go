@@ -220,6 +220,23 @@ func TestSalesOrderCreate(t *testing.T) {
 		cust.Name, `name="customer_fixed" value="1"`, `name="lines[0].product_id"`, `name="lines[4].start"`, fmt.Sprintf(`<option value="%d">`, pid))
 	wantPage(t, "new order form, any customer", sales.get("/orders/new"), 200, fmt.Sprintf(`<option value="%d">`, cid))
 	wantPage(t, "new order as finance", e.signIn("finance").get("/orders/new"), 403)
+	// The picker lists matches of a search, never every customer: the
+	// search works without script (its own GET form) and as JSON.
+	wantPage(t, "new order form, customer searched", sales.get("/orders/new?customer_q="+url.QueryEscape(cust.Name)), 200,
+		fmt.Sprintf(`<option value="%d">%s</option>`, cid, cust.Name), `form="customer-search"`, `id="customer-search"`, `/static/choices.js`)
+	if r := sales.get("/orders/new?customer_q=" + url.QueryEscape(cust.Name+" no such")); strings.Contains(r.body, fmt.Sprintf(`<option value="%d">%s</option>`, cid, cust.Name)) {
+		t.Errorf("a search that does not match the customer still lists it")
+	}
+	wantPage(t, "new order form, search too long", sales.get("/orders/new?customer_q="+strings.Repeat("x", 201)), 400, "customer_q")
+	wantPage(t, "customer choices", sales.get("/orders/new/customers?q="+url.QueryEscape(cust.Name)), 200,
+		fmt.Sprintf(`{"customers":[{"id":%d,"name":%q,"tenant_id":""}],"more":false}`, cid, cust.Name))
+	wantPage(t, "customer choices by id", sales.get(fmt.Sprintf("/orders/new/customers?q=%d&limit=1", cid)), 200, fmt.Sprintf(`[{"id":%d,`, cid))
+	e.customer() // a second one: more than one matches
+	wantPage(t, "customer choices, one of many", sales.get("/orders/new/customers?limit=1"), 200, `"more":true`)
+	wantPage(t, "customer choices as finance", e.signIn("finance").get("/orders/new/customers?q=x"), 403, `"code":"forbidden"`)
+	for _, bad := range []struct{ query, field string }{{"limit=0", "limit"}, {"limit=51", "limit"}, {"limit=x", "limit"}, {"q=" + strings.Repeat("x", 201), "q"}} {
+		wantPage(t, "customer choices, "+bad.query[:min(len(bad.query), 8)], sales.get("/orders/new/customers?"+bad.query), 400, `"field":"`+bad.field+`"`)
+	}
 
 	// Only row 1 is filled: the empty rows around it are ignored.
 	form := url.Values{"customer_id": {fmt.Sprint(cid)}, "kind": {"new"},

@@ -61,6 +61,7 @@ func (s *server) routes() http.Handler {
 			create, decide := r.With(s.need(keel.ActOrderCreate)), r.With(s.need(keel.ActOrderDecide))
 			r.Get("/", s.handleOrdersPage())
 			create.Get("/new", s.handleOrderNewPage())
+			r.Get("/new/customers", s.handleOrderCustomerChoices()) // JSON; checks the role itself
 			create.Post("/", s.handleOrderCreateForm())
 			r.Get("/{id}", s.handleOrderPage())
 			create.Get("/{id}/edit", s.handleOrderEditPage())

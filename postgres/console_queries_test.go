@@ -228,6 +228,13 @@ func TestCustomerTenantsFilter(t *testing.T) {
 		{"with a status", keel.CustomerFilter{Status: keel.CustomerProspect, Tenants: []string{tenant(1), tenant(2)}}, []int64{ids[1], ids[2]}, 2},
 		{"with another status", keel.CustomerFilter{Status: keel.CustomerActive, Tenants: []string{tenant(1), tenant(2)}}, []int64{}, 0},
 		{"a page", keel.CustomerFilter{Tenants: []string{tenant(0), tenant(1), tenant(2)}, Page: keel.Page{Limit: 1, Offset: 1}}, []int64{ids[1]}, 3},
+		// A status filter counts in the page's own query: the same rows
+		// and total on every page, and past the end.
+		{"a status, first page", keel.CustomerFilter{Query: prefix, Status: keel.CustomerProspect, Page: keel.Page{Limit: 3}}, ids[:3], 4},
+		{"a status, last page", keel.CustomerFilter{Query: prefix, Status: keel.CustomerProspect, Page: keel.Page{Limit: 3, Offset: 3}}, ids[3:], 4},
+		{"a status, past the end", keel.CustomerFilter{Query: prefix, Status: keel.CustomerProspect, Page: keel.Page{Limit: 3, Offset: 4}}, []int64{}, 4},
+		{"a status, far past the end", keel.CustomerFilter{Query: prefix, Status: keel.CustomerProspect, Page: keel.Page{Limit: 3, Offset: 300}}, []int64{}, 4},
+		{"a status matching none, past the end", keel.CustomerFilter{Query: prefix, Status: keel.CustomerActive, Page: keel.Page{Limit: 3, Offset: 3}}, []int64{}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

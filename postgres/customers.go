@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -378,11 +379,23 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	// A status filter derives every customer's status to find the
+	// matching ones, so the page counts them in the same query (a window
+	// count) rather than deriving them all again for a count; without it
+	// the count is cheap and the page stops at its rows (the name index).
+	where, args := c.sql(), c.args
+	counted := f.Status != ""
 	var total int
-	if err := tx.QueryRow(ctx, `SELECT count(*)`+from+c.sql(), c.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count customers: %w", err)
+	if !counted {
+		if err := tx.QueryRow(ctx, `SELECT count(*)`+from+where, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count customers: %w", err)
+		}
 	}
-	sql := `SELECT ` + customerColumns + from + c.sql() + ` ORDER BY lower(c.name), c.id` + c.page(p)
+	cols := customerColumns
+	if counted {
+		cols += `, count(*) OVER ()`
+	}
+	sql := `SELECT ` + cols + from + where + ` ORDER BY lower(c.name), c.id` + c.page(p)
 	rows, err := tx.Query(ctx, sql, c.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list customers: %w", err)
@@ -390,7 +403,11 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 	defer rows.Close()
 	var cs []keel.Customer
 	for rows.Next() {
-		cu, err := scanCustomer(rows)
+		var row pgx.Row = rows
+		if counted {
+			row = withTotal{rows, &total}
+		}
+		cu, err := scanCustomer(row)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list customers: %w", err)
 		}
@@ -400,12 +417,27 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	rows.Close()
+	if counted && len(cs) == 0 && p.Offset > 0 {
+		// A page past the end has no row to carry the count.
+		if err := tx.QueryRow(ctx, `SELECT count(*)`+from+where, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count customers: %w", err)
+		}
+	}
 	views, err := customerViews(ctx, tx, cs, today)
 	if err != nil {
 		return nil, 0, err
 	}
 	return views, total, nil
 }
+
+// withTotal scans a row of customerColumns followed by a window count
+// into the customer and total.
+type withTotal struct {
+	pgx.Row
+	total *int
+}
+
+func (r withTotal) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.total)...) }
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
@@ -433,4 +465,46 @@ func (db *DB) CustomerNames(ctx context.Context, ids []int64) (map[int64]string,
 		out[id] = name
 	}
 	return out, rows.Err()
+}
+
+// MaxCustomerChoices is the most customers CustomerChoices returns.
+const MaxCustomerChoices = 100
+
+// CustomerChoices returns at most limit customers (1 to
+// MaxCustomerChoices) for a picker, by name: those whose name or tenant id
+// contains query (any case; "" = every customer), and first the customer
+// whose id query is, when it is a number. It is one query that stops at
+// limit rows, so a form does not list every customer. It returns EINVALID
+// for a bad query ("q") or limit ("limit").
+func (db *DB) CustomerChoices(ctx context.Context, query string, limit int) ([]keel.CustomerChoice, error) {
+	query = strings.TrimSpace(query)
+	if err := (keel.CustomerFilter{Query: query}).Validate(); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > MaxCustomerChoices {
+		return nil, keel.Invalid("limit", "must be %d to %d", 1, MaxCustomerChoices)
+	}
+	var id int64
+	if n, err := strconv.ParseInt(query, 10, 64); err == nil && n > 0 {
+		id = n
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, name, coalesce(tenant_id, '') FROM customers
+WHERE $1 = '' OR id = $2 OR name ILIKE $3 OR tenant_id ILIKE $3
+ORDER BY id = $2 DESC, lower(name), id LIMIT $4`, query, id, "%"+likeEscape(query)+"%", limit)
+	if err != nil {
+		return nil, fmt.Errorf("customer choices: %w", err)
+	}
+	defer rows.Close()
+	out := []keel.CustomerChoice{}
+	for rows.Next() {
+		var c keel.CustomerChoice
+		if err := rows.Scan(&c.ID, &c.Name, &c.TenantID); err != nil {
+			return nil, fmt.Errorf("customer choices: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("customer choices: %w", err)
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/keelhq/keel"
@@ -56,5 +57,75 @@ func TestCustomerRefs(t *testing.T) {
 	}
 	if !want[1].OwnedBy(e.sales.ID) || !want[1].OwnedBy(e.csm.ID) || want[0].OwnedBy(e.sales.ID) || want[2].OwnedBy(0) {
 		t.Errorf("OwnedBy disagrees with the owners")
+	}
+}
+
+func TestCustomerChoices(t *testing.T) {
+	e := newStoreEnv(t)
+	prefix := "Choices " + e.id
+	add := func(name, tenant string) int64 {
+		t.Helper()
+		v, err := e.db.CreateCustomer(e.ctx, e.sales, keel.Customer{Name: name, TenantID: tenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	// Created out of name order; one name has a LIKE wildcard in it.
+	c := add(prefix+" c 100%", "")
+	a := add(prefix+" A", "choices-"+e.id+"-a")
+	b := add(prefix+" b", "choices-"+e.id+"-b")
+	choice := func(id int64) keel.CustomerChoice {
+		refs, err := e.db.CustomerRefs(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range refs {
+			if r.ID == id {
+				return keel.CustomerChoice{ID: r.ID, Name: r.Name, TenantID: r.TenantID}
+			}
+		}
+		t.Fatalf("customer %d is not among the refs", id)
+		return keel.CustomerChoice{}
+	}
+	ca, cb, cc := choice(a), choice(b), choice(c)
+	for _, tc := range []struct {
+		query string
+		limit int
+		want  []keel.CustomerChoice
+	}{
+		{prefix, 100, []keel.CustomerChoice{ca, cb, cc}}, // by name, any case: the refs' rows and order
+		{strings.ToLower(prefix), 3, []keel.CustomerChoice{ca, cb, cc}},
+		{prefix, 2, []keel.CustomerChoice{ca, cb}}, // stops at the limit
+		{prefix, 1, []keel.CustomerChoice{ca}},
+		{"choices-" + e.id + "-B", 10, []keel.CustomerChoice{cb}}, // the tenant id
+		{prefix + " c 100%", 10, []keel.CustomerChoice{cc}},       // % is a character, not a wildcard
+		{prefix + " c 1000", 10, []keel.CustomerChoice{}},
+		{fmt.Sprint(b), 1, []keel.CustomerChoice{cb}}, // an id comes first
+	} {
+		got, err := e.db.CustomerChoices(e.ctx, tc.query, tc.limit)
+		if err != nil {
+			t.Fatalf("%q limit %d: %v", tc.query, tc.limit, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%q limit %d:\n got %+v\nwant %+v", tc.query, tc.limit, got, tc.want)
+		}
+	}
+	all, err := e.db.CustomerChoices(e.ctx, "", MaxCustomerChoices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 || len(all) > MaxCustomerChoices {
+		t.Errorf("no query: %d customers, want 1 to %d", len(all), MaxCustomerChoices)
+	}
+	for _, tc := range []struct {
+		query string
+		limit int
+		field string
+	}{{prefix, 0, "limit"}, {prefix, MaxCustomerChoices + 1, "limit"}, {strings.Repeat("x", 201), 10, "q"}} {
+		_, err := e.db.CustomerChoices(e.ctx, tc.query, tc.limit)
+		if keel.ErrorCode(err) != keel.EINVALID || keel.ErrorField(err) != tc.field {
+			t.Errorf("%.10q limit %d: %v, want EINVALID about %s", tc.query, tc.limit, err, tc.field)
+		}
 	}
 }
