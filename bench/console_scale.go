@@ -270,11 +270,11 @@ func openSandbox(ctx context.Context, pgURL, chURL, runID string) (*sandbox, err
 	}
 	conn, err := pgx.Connect(ctx, s.PG)
 	if err != nil {
-		return nil, fmt.Errorf("bench console: --reuse: no kept sandbox %s (make one with --keep): %w", s.name, err)
+		return nil, fmt.Errorf("bench: --reuse: no kept sandbox %s (make one with --keep): %w", s.name, err)
 	}
 	conn.Close(ctx)
 	if s.store, err = warehouse.Open(ctx, s.ClickHouse); err != nil {
-		return nil, fmt.Errorf("bench console: --reuse: sandbox %s in ClickHouse: %w", s.name, err)
+		return nil, fmt.Errorf("bench: --reuse: sandbox %s in ClickHouse: %w", s.name, err)
 	}
 	return s, nil
 }

@@ -47,8 +47,12 @@ type HealthConfig struct {
 	CSMs int
 	// Requests per timed page, Concurrency of them in flight.
 	Requests, Concurrency int
-	Keep                  bool
-	Seed                  int64
+	// Keep keeps the run's sandbox (keel_bench_<run>); Reuse names such a
+	// run to time its pages again, on its data as scored, without
+	// rebuilding or rescoring it (to compare two builds of the console).
+	Keep  bool
+	Reuse string
+	Seed  int64
 }
 
 // Validate reports the first setting that cannot work, by its flag.
@@ -70,6 +74,8 @@ func (c HealthConfig) Validate() error {
 		return errors.New("bench: --pg and --clickhouse are required")
 	case c.Keel == "":
 		return errors.New("bench: HealthConfig.Keel: the keel binary is required")
+	case c.Reuse != "" && !sandboxRun.MatchString(c.Reuse):
+		return fmt.Errorf("bench: --reuse %q is not a run name (letters, digits and _, as --keep printed it)", c.Reuse)
 	}
 	return nil
 }
@@ -354,6 +360,10 @@ type healthResult struct {
 	Warned, WarnedHealthy      int // customers with an open warning; of them, not planned to decline
 	Bands                      map[string]int
 	Pages                      []pageTiming
+	// Reused is the sandbox whose pages were timed again (--reuse), Day
+	// its last day scored; nothing was built or scored then.
+	Reused string
+	Day    time.Time
 }
 
 type pageTiming struct {
@@ -369,7 +379,11 @@ type pageTiming struct {
 // of its own, Concurrency requests in flight. The warnings are the rules'
 // own, raised by the scoring over the generated activity.
 func Health(ctx context.Context, cfg HealthConfig, stdout, stderr io.Writer) error {
-	res, err := runHealth(ctx, cfg, stderr, func(*sandbox, []healthPlan, healthWorld) error { return nil })
+	run := runHealth
+	if cfg.Reuse != "" {
+		run = rerunHealth
+	}
+	res, err := run(ctx, cfg, stderr, func(*sandbox, []healthPlan, healthWorld) error { return nil })
 	if err != nil {
 		return err
 	}
@@ -393,7 +407,7 @@ func runHealth(ctx context.Context, cfg HealthConfig, stderr io.Writer, inspect 
 	}
 	defer box.close(context.WithoutCancel(ctx), cfg.Keep)
 	if cfg.Keep {
-		fmt.Fprintf(stderr, "bench: the run's databases are %s (kept)\n", box.name)
+		fmt.Fprintf(stderr, "bench: the run's databases are %s (kept; time its pages again with --reuse %s)\n", box.name, id)
 	}
 	today := keel.Date(time.Now().UTC())
 	plans := makePlans(cfg, today)
@@ -462,8 +476,54 @@ func runHealth(ctx context.Context, cfg HealthConfig, stderr io.Writer, inspect 
 	return res, inspect(box, plans, world)
 }
 
+// rerunHealth times the pages of a sandbox kept by an earlier run
+// (cfg.Reuse) as it stands: its staff found by their emails, its warnings
+// and bands counted on its last day scored. Nothing is written.
+func rerunHealth(ctx context.Context, cfg HealthConfig, stderr io.Writer, inspect func(*sandbox, []healthPlan, healthWorld) error) (healthResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return healthResult{}, err
+	}
+	box, err := openSandbox(ctx, cfg.PG, cfg.ClickHouse, cfg.Reuse)
+	if err != nil {
+		return healthResult{}, err
+	}
+	defer box.close(context.WithoutCancel(ctx), true)
+	db, err := postgres.Open(ctx, box.PG)
+	if err != nil {
+		return healthResult{}, err
+	}
+	defer db.Close()
+	res := healthResult{Reused: box.name, OpenByRule: map[string]int{}, Bands: map[string]int{}}
+	var w healthWorld
+	if w.admin, err = db.EmployeeByEmail(ctx, "admin@bench.example"); err != nil {
+		return res, fmt.Errorf("bench: --reuse: %s is not a health run's sandbox: %w", box.name, err)
+	}
+	if w.csm, err = db.EmployeeByEmail(ctx, "csm1@bench.example"); err != nil {
+		return res, fmt.Errorf("bench: --reuse: %s is not a health run's sandbox: %w", box.name, err)
+	}
+	last, err := box.store.LastHealthDay(ctx)
+	if err != nil {
+		return res, err
+	}
+	if last.IsZero() {
+		return res, fmt.Errorf("bench: --reuse: %s has no day scored", box.name)
+	}
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM customers`).Scan(&res.Customers); err != nil {
+		return res, err
+	}
+	res.Day = last
+	if err := countHealth(ctx, db, box.store, nil, w, last, &res); err != nil {
+		return res, err
+	}
+	if err := healthPages(ctx, cfg, box, db, w, &res, stderr); err != nil {
+		return res, err
+	}
+	return res, inspect(box, nil, w)
+}
+
 // countHealth counts the open warnings, the customers they are on (and
-// those of them the plan did not make decline), and yesterday's bands.
+// those of them the plan did not make decline, when the plans are known),
+// and day's bands.
 func countHealth(ctx context.Context, db *postgres.DB, store *warehouse.Store, plans []healthPlan, w healthWorld, day time.Time, res *healthResult) error {
 	index := map[int64]int{}
 	for i, id := range w.customers {
@@ -485,7 +545,7 @@ func countHealth(ctx context.Context, db *postgres.DB, store *warehouse.Store, p
 		res.OpenByRule[rule]++
 		if !warned[c] {
 			warned[c] = true
-			if !plans[index[c]].declining {
+			if i, ok := index[c]; ok && !plans[i].declining {
 				res.WarnedHealthy++
 			}
 		}
@@ -641,6 +701,13 @@ func verdict(ok bool) string {
 
 func (res healthResult) print(w io.Writer, cfg HealthConfig) {
 	tw := newTable(w)
+	if res.Reused != "" {
+		fmt.Fprintf(tw, "keel bench health --reuse\t%s as kept: %d customers, last day scored %s\t\t\n", res.Reused, res.Customers, res.Day.Format(time.DateOnly))
+		fmt.Fprintf(tw, "open warnings\t%d on %d customers: %s\t\t\n", res.Open, res.Warned, countSummary(res.OpenByRule))
+		res.printPages(tw, cfg)
+		tw.Flush()
+		return
+	}
 	fmt.Fprintf(tw, "keel bench health\t%d customers × %d days of activity, %d events; %d declining\t\t\n", res.Customers, res.Days, res.Events, res.Declining)
 	fmt.Fprintf(tw, "setup\trecords %.1f s (customers, orders approved), events %.1f s\t\t\n", res.Records.Seconds(), res.Activity.Seconds())
 	// The target is for 90 days; another backfill is held to its share.
@@ -650,10 +717,15 @@ func (res healthResult) print(w io.Writer, cfg HealthConfig) {
 		res.Backfill.Seconds()/float64(cfg.Backfill), res.SlowestDay.Seconds(), limit.Round(time.Second), verdict(res.Backfill < limit))
 	fmt.Fprintf(tw, "scoring one day (yesterday, warnings evaluated)\t%.1f s, %d customers scored\ttarget < 10 s\t%s\n", res.Daily.Seconds(), res.Scored, verdict(res.Daily < 10*time.Second))
 	fmt.Fprintf(tw, "open warnings\t%d on %d customers (%d of them not declining): %s\t\t\n", res.Open, res.Warned, res.WarnedHealthy, countSummary(res.OpenByRule))
-	fmt.Fprintf(tw, "bands yesterday\t%s\t\t\n", countSummary(res.Bands))
+	res.printPages(tw, cfg)
+	tw.Flush()
+}
+
+// printPages writes the bands and the pages' timings.
+func (res healthResult) printPages(tw io.Writer, cfg HealthConfig) {
+	fmt.Fprintf(tw, "bands on the day scored last\t%s\t\t\n", countSummary(res.Bands))
 	for _, p := range res.Pages {
 		fmt.Fprintf(tw, "%s, %d in flight\tp50 %.1f ms, p95 %.1f ms, max %.1f ms\ttarget p95 < 300 ms\t%s\n", p.Name, cfg.Concurrency,
 			ms(p.L.P50), ms(p.L.P95), ms(p.L.Max), verdict(p.L.P95 < 300*time.Millisecond))
 	}
-	tw.Flush()
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,7 @@ func TestHealthConfigValidate(t *testing.T) {
 		"--concurrency": func(c *HealthConfig) { c.Concurrency = -1 },
 		"--clickhouse":  func(c *HealthConfig) { c.ClickHouse = "" },
 		"binary":        func(c *HealthConfig) { c.Keel = "" },
+		"--reuse":       func(c *HealthConfig) { c.Reuse = "x; DROP DATABASE keel" },
 	} {
 		c := ok
 		bad(&c)
@@ -135,5 +137,86 @@ func TestHealthBench(t *testing.T) {
 	}
 	if left != 0 {
 		t.Errorf("the run's database %s was left behind", box)
+	}
+}
+
+// TestHealthBenchReuse keeps a tiny run's sandbox and times its pages
+// again with --reuse: the same warnings and bands counted on its last day
+// scored, every page timed, nothing scored again, the sandbox left as it
+// was.
+func TestHealthBenchReuse(t *testing.T) {
+	st := teststack.Get(t)
+	ctx := context.Background()
+	bin := filepath.Join(t.TempDir(), "keel")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/keel").CombinedOutput(); err != nil {
+		t.Fatalf("build keel: %v\n%s", err, out)
+	}
+	cfg := HealthConfig{Keel: bin, PG: st.Postgres.URL(), ClickHouse: st.ClickHouse.URL(), Customers: 12, Days: 40, Backfill: 5,
+		Declining: 0.5, CSMs: 1, Requests: 2, Concurrency: 2, Seed: 7, Keep: true}
+	var box *sandbox
+	first, err := runHealth(ctx, cfg, &bytes.Buffer{}, func(b *sandbox, _ []healthPlan, _ healthWorld) error {
+		box = b
+		return nil
+	})
+	if box != nil {
+		t.Cleanup(func() {
+			b, err := openSandbox(context.Background(), cfg.PG, cfg.ClickHouse, strings.TrimPrefix(box.name, "keel_bench_"))
+			if err == nil {
+				b.close(context.Background(), false)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatalf("bench health --keep: %v", err)
+	}
+	runs := func() uint64 {
+		t.Helper()
+		b, err := openSandbox(ctx, cfg.PG, cfg.ClickHouse, strings.TrimPrefix(box.name, "keel_bench_"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.close(ctx, true)
+		var n uint64
+		if err := b.store.Conn().QueryRow(ctx, "SELECT count() FROM health_runs").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := runs()
+
+	again := cfg
+	again.Keep, again.Reuse = false, strings.TrimPrefix(box.name, "keel_bench_")
+	var out bytes.Buffer
+	if err := Health(ctx, again, &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("bench health --reuse: %v", err)
+	}
+	second, err := rerunHealth(ctx, again, &bytes.Buffer{}, func(*sandbox, []healthPlan, healthWorld) error { return nil })
+	if err != nil {
+		t.Fatalf("bench health --reuse: %v", err)
+	}
+	if second.Open != first.Open || second.Warned != first.Warned || fmt.Sprint(second.Bands) != fmt.Sprint(first.Bands) {
+		t.Errorf("reused: %d warnings on %d customers, bands %v; the run had %d on %d, bands %v",
+			second.Open, second.Warned, second.Bands, first.Open, first.Warned, first.Bands)
+	}
+	if second.Customers != cfg.Customers || len(second.Pages) != 5 {
+		t.Errorf("reused: %d customers, %d pages timed; want %d and 5", second.Customers, len(second.Pages), cfg.Customers)
+	}
+	if after := runs(); after != before {
+		t.Errorf("reusing scored again: %d runs before, %d after", before, after)
+	}
+	for _, row := range []string{"--reuse", box.name, "open warnings", "GET /health (admin)", "GET /customers/{id}"} {
+		if !strings.Contains(out.String(), row) {
+			t.Errorf("report has no %q:\n%s", row, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "backfill") {
+		t.Errorf("a reused run reports a backfill it did not run:\n%s", out.String())
+	}
+
+	// A run that was not kept cannot be reused.
+	gone := cfg
+	gone.Keep, gone.Reuse = false, "19700101"
+	if err := Health(ctx, gone, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--reuse") {
+		t.Errorf("reusing a run never kept: %v, want a refusal naming --reuse", err)
 	}
 }

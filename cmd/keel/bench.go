@@ -26,7 +26,7 @@ func benchmarks() []benchmark {
 		{"ingest", "[--events N] [--backlog] [--no-peer] [--rate R --duration D]", runBenchIngest},
 		{"console", "[--console URL | --scale N,M… [--days D] [--keep | --reuse RUN]] [--requests N] [--per-pattern K] [--concurrency C] [--target D] [--json]", runBenchConsole},
 		{"revenue", "[--customers N] [--months M] [--requests N] [--concurrency C] [--changes K]", runBenchRevenue},
-		{"health", "[--customers N] [--days D] [--backfill B] [--declining S] [--requests N] [--concurrency C]", runBenchHealth},
+		{"health", "[--customers N] [--days D] [--backfill B] [--declining S] [--requests N] [--concurrency C] [--keep | --reuse RUN]", runBenchHealth},
 	}
 }
 
@@ -175,6 +175,7 @@ func runBenchHealth(ctx context.Context, args []string, env *Env, stdout, stderr
 	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated customers and activity")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases (keel_bench_<run>) for a look afterwards")
+	fs.StringVar(&cfg.Reuse, "reuse", "", "time the pages again of a run kept by --keep (its run name), building and scoring nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
