@@ -62,6 +62,22 @@ func (c CustomerRef) OwnedBy(id int64) bool {
 	return id != 0 && (c.SalesOwner == id || c.CSMOwner == id)
 }
 
+// CustomerOwner is a customer's name and owners as stored, nothing
+// derived: what a page putting customers beside their health scores needs
+// of them, one cheap query whatever their number (CustomerRef also
+// derives every customer's status, which such a page does not show).
+type CustomerOwner struct {
+	ID         int64
+	Name       string
+	SalesOwner int64 // employee id; 0 = none
+	CSMOwner   int64 // employee id; 0 = none
+}
+
+// OwnedBy reports whether employee id is the customer's sales or CSM owner.
+func (c CustomerOwner) OwnedBy(id int64) bool {
+	return id != 0 && (c.SalesOwner == id || c.CSMOwner == id)
+}
+
 // CustomerChoice is a customer as a picker offers it: its id, name and
 // tenant, nothing derived, so a form can list a few matches cheaply
 // whatever the number of customers.

@@ -192,15 +192,13 @@ func ownerParam(q url.Values, me keel.Employee) (int64, error) {
 
 // ownedCustomers are the ids of the customers owner sells or looks after.
 func (s *server) ownedCustomers(r *http.Request, owner int64) ([]uint64, error) {
-	refs, err := s.Names.CustomerRefs(r.Context())
+	ids, err := s.Names.CustomersOwnedBy(r.Context(), owner)
 	if err != nil {
 		return nil, err
 	}
-	out := []uint64{}
-	for _, c := range refs {
-		if c.OwnedBy(owner) {
-			out = append(out, uint64(c.ID))
-		}
+	out := make([]uint64, len(ids))
+	for i, id := range ids {
+		out[i] = uint64(id)
 	}
 	return out, nil
 }
@@ -251,7 +249,7 @@ func (s *server) handleHealthList() http.HandlerFunc {
 		for i, x := range rows {
 			ids[i] = x.CustomerID
 		}
-		refs, err := s.customerRefsOf(r, ids)
+		refs, err := s.customerOwnersOf(r, ids)
 		if err != nil {
 			return err
 		}
@@ -265,24 +263,18 @@ func (s *server) handleHealthList() http.HandlerFunc {
 	})
 }
 
-// customerRefsOf are the names and owners of customers ids.
-func (s *server) customerRefsOf(r *http.Request, ids []int64) (map[int64]keel.CustomerRef, error) {
-	out := map[int64]keel.CustomerRef{}
+// customerOwnersOf are the names and owners of customers ids.
+func (s *server) customerOwnersOf(r *http.Request, ids []int64) (map[int64]keel.CustomerOwner, error) {
+	out := map[int64]keel.CustomerOwner{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	refs, err := s.Names.CustomerRefs(r.Context())
+	cs, err := s.Names.CustomerOwners(r.Context(), ids)
 	if err != nil {
 		return nil, err
 	}
-	want := map[int64]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	for _, c := range refs {
-		if want[c.ID] {
-			out[c.ID] = c
-		}
+	for _, c := range cs {
+		out[c.ID] = c
 	}
 	return out, nil
 }

@@ -42,6 +42,10 @@ type Warehouse interface {
 type Names interface {
 	TenantNames(ctx context.Context) (map[string]string, error)
 	CustomerRefs(ctx context.Context) ([]keel.CustomerRef, error)
+	// CustomerOwners are customers ids (nil: all) with their names and
+	// owners, nothing derived: for the health pages, which show no status.
+	CustomerOwners(ctx context.Context, ids []int64) ([]keel.CustomerOwner, error)
+	CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, error)
 }
 
 // Deps are the console's dependencies.

@@ -17,7 +17,8 @@ import (
 // band, this week's biggest drops and what drove them, bands by CSM, MRR
 // by band — and the customers themselves, the lowest score first, by
 // band and owner. Scores come from the warehouse's daily snapshots, names
-// and owners from Postgres.
+// and owners from Postgres (as stored: the page derives no status, which
+// at 10,000 customers was most of its time).
 
 // healthDrops is how many of the week's biggest drops are shown.
 const healthDrops = 10
@@ -107,12 +108,12 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 			return err
 		}
 		var (
-			refs      []keel.CustomerRef
+			refs      []keel.CustomerOwner
 			emps      []keel.Employee
 			now, then []warehouse.HealthBrief
 		)
 		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) { refs, err = s.Names.CustomerRefs(gctx); return err })
+		g.Go(func() (err error) { refs, err = s.Names.CustomerOwners(gctx, nil); return err })
 		g.Go(func() (err error) { emps, err = s.employees.Employees(gctx); return err })
 		if !last.IsZero() {
 			g.Go(func() (err error) { now, err = s.Health.HealthBriefs(gctx, last); return err })
@@ -121,7 +122,7 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-		byID := map[int64]keel.CustomerRef{}
+		byID := map[int64]keel.CustomerOwner{}
 		for _, c := range refs {
 			byID[c.ID] = c
 		}
@@ -251,7 +252,7 @@ func ratio(f float64) keel.Ratio { return &f }
 
 // healthDrops are the customers whose score fell most from a week before
 // last to last, with the components that moved it most.
-func (s *server) healthDrops(r *http.Request, l lang, last time.Time, now, then []warehouse.HealthBrief, refs map[int64]keel.CustomerRef) ([]healthDropRow, error) {
+func (s *server) healthDrops(r *http.Request, l lang, last time.Time, now, then []warehouse.HealthBrief, refs map[int64]keel.CustomerOwner) ([]healthDropRow, error) {
 	before := map[int64]int{}
 	for _, b := range then {
 		before[b.CustomerID] = b.Score

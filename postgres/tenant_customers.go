@@ -38,3 +38,56 @@ ORDER BY lower(c.name), c.id`, db.today())
 	}
 	return out, nil
 }
+
+// CustomerOwners returns customers ids (nil: every customer) by id, each
+// with its name and owners as stored — nothing derived, so it is one plain
+// read of the customers table however many there are. An id that names no
+// customer is left out.
+func (db *DB) CustomerOwners(ctx context.Context, ids []int64) ([]keel.CustomerOwner, error) {
+	if ids != nil && len(ids) == 0 {
+		return []keel.CustomerOwner{}, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, name, coalesce(sales_owner, 0), coalesce(csm_owner, 0) FROM customers
+WHERE $1::bigint[] IS NULL OR id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list customer owners: %w", err)
+	}
+	defer rows.Close()
+	out := []keel.CustomerOwner{}
+	for rows.Next() {
+		var c keel.CustomerOwner
+		if err := rows.Scan(&c.ID, &c.Name, &c.SalesOwner, &c.CSMOwner); err != nil {
+			return nil, fmt.Errorf("list customer owners: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list customer owners: %w", err)
+	}
+	return out, nil
+}
+
+// CustomersOwnedBy returns the ids of the customers employee sells or
+// looks after (its sales or CSM owner), in order; none for 0.
+func (db *DB) CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, error) {
+	out := []int64{}
+	if employee == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id FROM customers WHERE sales_owner = $1 OR csm_owner = $1 ORDER BY id`, employee)
+	if err != nil {
+		return nil, fmt.Errorf("list owned customers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list owned customers: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list owned customers: %w", err)
+	}
+	return out, nil
+}

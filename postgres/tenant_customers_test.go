@@ -60,6 +60,87 @@ func TestCustomerRefs(t *testing.T) {
 	}
 }
 
+func TestCustomerOwners(t *testing.T) {
+	e := newStoreEnv(t)
+	prefix := "Owners " + e.id
+	add := func(c keel.Customer) int64 {
+		t.Helper()
+		v, err := e.db.CreateCustomer(e.ctx, e.sales, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	both := add(keel.Customer{Name: prefix + " both", SalesOwner: &e.sales.ID, CSMOwner: &e.csm.ID})
+	csmOnly := add(keel.Customer{Name: prefix + " csm", CSMOwner: &e.csm.ID})
+	none := add(keel.Customer{Name: prefix + " none"})
+
+	want := []keel.CustomerOwner{
+		{ID: both, Name: prefix + " both", SalesOwner: e.sales.ID, CSMOwner: e.csm.ID},
+		{ID: csmOnly, Name: prefix + " csm", CSMOwner: e.csm.ID},
+		{ID: none, Name: prefix + " none"},
+	}
+	// Some customers, by id whatever the order asked; an unknown id is left out.
+	got, err := e.db.CustomerOwners(e.ctx, []int64{none, both, -1, csmOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("owners of some\n got %+v\nwant %+v", got, want)
+	}
+	// Every customer, these among them, agreeing with CustomerRefs.
+	all, err := e.db.CustomerOwners(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := e.db.CustomerRefs(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(refs) {
+		t.Errorf("every customer: %d owners, %d refs", len(all), len(refs))
+	}
+	byID := map[int64]keel.CustomerRef{}
+	for _, r := range refs {
+		byID[r.ID] = r
+	}
+	for _, c := range all {
+		r := byID[c.ID]
+		if r.Name != c.Name || r.SalesOwner != c.SalesOwner || r.CSMOwner != c.CSMOwner {
+			t.Errorf("customer %d: owners %+v, ref %+v", c.ID, c, r)
+		}
+	}
+	if got, err := e.db.CustomerOwners(e.ctx, []int64{}); err != nil || len(got) != 0 {
+		t.Errorf("no ids: %v, %v; want none", got, err)
+	}
+	if !want[0].OwnedBy(e.sales.ID) || !want[1].OwnedBy(e.csm.ID) || want[1].OwnedBy(e.sales.ID) || want[2].OwnedBy(0) {
+		t.Errorf("OwnedBy disagrees with the owners")
+	}
+
+	// The customers an employee owns, as sales or CSM owner.
+	owned := func(id int64) map[int64]bool {
+		t.Helper()
+		ids, err := e.db.CustomersOwnedBy(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[int64]bool{}
+		for _, x := range ids {
+			m[x] = true
+		}
+		return m
+	}
+	if m := owned(e.sales.ID); !m[both] || m[csmOnly] || m[none] {
+		t.Errorf("sales owns %v; want %d and not %d or %d", m, both, csmOnly, none)
+	}
+	if m := owned(e.csm.ID); !m[both] || !m[csmOnly] || m[none] {
+		t.Errorf("csm owns %v; want %d and %d, not %d", m, both, csmOnly, none)
+	}
+	if m := owned(0); len(m) != 0 {
+		t.Errorf("employee 0 owns %v; want none", m)
+	}
+}
+
 func TestCustomerChoices(t *testing.T) {
 	e := newStoreEnv(t)
 	prefix := "Choices " + e.id
