@@ -24,6 +24,29 @@ func TestHealthListQuery(t *testing.T) {
 	}
 }
 
+// TestHealthQuery: some customers' days are read with their ids as a
+// PREWHERE (the table is ordered by day first, so their rows are spread
+// over the range), none is a PREWHERE that matches nothing, and every
+// customer has no PREWHERE at all.
+func TestHealthQuery(t *testing.T) {
+	from, to := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 29, 0, 0, 0, 0, time.UTC)
+	q, args := healthQuery(HealthFilter{From: from, To: to, Customers: []uint64{9, 3}, Band: keel.BandRed})
+	want := "SELECT " + healthColumns + "\nFROM health_scores\nPREWHERE customer_id IN (3, 9)\nWHERE day >= toDate(?) AND day <= toDate(?) AND band = ? AND " +
+		healthLatest + "\nORDER BY customer_id, day"
+	if q != want {
+		t.Errorf("query\n%s\nwant\n%s", q, want)
+	}
+	if len(args) != 3 || args[0] != "2026-06-01" || args[1] != "2026-06-29" || args[2] != "red" {
+		t.Errorf("args %v", args)
+	}
+	if q, _ := healthQuery(HealthFilter{From: from, To: to, Customers: []uint64{}}); !strings.Contains(q, "\nPREWHERE 0\n") {
+		t.Errorf("no customers: %s, want a PREWHERE that matches nothing", q)
+	}
+	if q, _ := healthQuery(HealthFilter{From: from, To: to}); strings.Contains(q, "PREWHERE") {
+		t.Errorf("every customer: %s, want no PREWHERE", q)
+	}
+}
+
 // TestHealthListAndBriefs: a day's list is its latest run only, the
 // paying customers first, each part the lowest score first, filtered by band and customers and paged; the
 // briefs are the same rows without components.
