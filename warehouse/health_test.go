@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,26 +25,27 @@ func TestHealthListQuery(t *testing.T) {
 	}
 }
 
-// TestHealthQuery: some customers' days are read with their ids as a
-// PREWHERE (the table is ordered by day first, so their rows are spread
-// over the range), none is a PREWHERE that matches nothing, and every
-// customer has no PREWHERE at all.
+// TestHealthQuery: some customers' days are read from the table ordered
+// by customer, each (customer, day) once; none matches nothing; every
+// customer is read from health_scores.
 func TestHealthQuery(t *testing.T) {
 	from, to := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 29, 0, 0, 0, 0, time.UTC)
 	q, args := healthQuery(HealthFilter{From: from, To: to, Customers: []uint64{9, 3}, Band: keel.BandRed})
-	want := "SELECT " + healthColumns + "\nFROM health_scores\nPREWHERE customer_id IN (3, 9)\nWHERE day >= toDate(?) AND day <= toDate(?) AND band = ? AND " +
-		healthLatest + "\nORDER BY customer_id, day"
+	want := "SELECT " + healthColumns + "\nFROM health_by_customer\nWHERE customer_id IN (3, 9) AND day >= toDate(?) AND day <= toDate(?) AND band = ? AND " +
+		healthLatest + "\nORDER BY customer_id, day\nLIMIT 1 BY customer_id, day"
 	if q != want {
 		t.Errorf("query\n%s\nwant\n%s", q, want)
 	}
 	if len(args) != 3 || args[0] != "2026-06-01" || args[1] != "2026-06-29" || args[2] != "red" {
 		t.Errorf("args %v", args)
 	}
-	if q, _ := healthQuery(HealthFilter{From: from, To: to, Customers: []uint64{}}); !strings.Contains(q, "\nPREWHERE 0\n") {
-		t.Errorf("no customers: %s, want a PREWHERE that matches nothing", q)
+	if q, _ := healthQuery(HealthFilter{From: from, To: to, Customers: []uint64{}}); !strings.Contains(q, "WHERE 0 AND ") {
+		t.Errorf("no customers: %s, want a condition that matches nothing", q)
 	}
-	if q, _ := healthQuery(HealthFilter{From: from, To: to}); strings.Contains(q, "PREWHERE") {
-		t.Errorf("every customer: %s, want no PREWHERE", q)
+	q, _ = healthQuery(HealthFilter{From: from, To: to})
+	want = "SELECT " + healthColumns + "\nFROM health_scores\nWHERE day >= toDate(?) AND day <= toDate(?) AND " + healthLatest + "\nORDER BY customer_id, day"
+	if q != want {
+		t.Errorf("every customer: query\n%s\nwant\n%s", q, want)
 	}
 }
 
@@ -104,5 +106,75 @@ func TestHealthListAndBriefs(t *testing.T) {
 	}
 	if _, ok := got[c]; ok {
 		t.Error("the brief holds a customer of the replaced run")
+	}
+}
+
+// TestHealthOfSomeCustomers: some customers' scores, read from the table
+// ordered by customer, are exactly what every customer's read (from
+// health_scores) holds of them — the latest run of each day only, a
+// band filter kept — and a row copied twice there (the backfill beside
+// the view) is read once.
+func TestHealthOfSomeCustomers(t *testing.T) {
+	_, s := testStack(t)
+	ctx := t.Context()
+	d1 := time.Date(2019, 5, 6, 0, 0, 0, 0, time.UTC)
+	d2 := d1.AddDate(0, 0, 1)
+	base := int64(time.Now().UnixNano()%1e9)*10 + 100_000_000_000
+	a, b, c := base+1, base+2, base+3
+	row := func(day time.Time, id int64, score int, band keel.Band) HealthRow {
+		return HealthRow{HealthScore: keel.HealthScore{CustomerID: id, Day: day, Score: score, Band: band, Components: []keel.ComponentScore{
+			{Component: keel.CompLoginTrend, Value: float64(score) / 100, Sub: float64(score), Weight: 20}}}, MRR: 100 * id, Currency: "EUR"}
+	}
+	for _, w := range []struct {
+		day  time.Time
+		rows []HealthRow
+	}{
+		{d1, []HealthRow{row(d1, a, 80, keel.BandGreen), row(d1, b, 30, keel.BandRed), row(d1, c, 60, keel.BandYellow)}},
+		{d2, []HealthRow{row(d2, a, 75, keel.BandGreen), row(d2, b, 35, keel.BandRed)}},
+		// d2 scored again: a is yellow now, c scored, b no longer.
+		{d2, []HealthRow{row(d2, a, 65, keel.BandYellow), row(d2, c, 62, keel.BandYellow)}},
+	} {
+		if err := s.WriteHealthDay(ctx, w.day, w.rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The backfill's copy of a row the view also copied.
+	if err := s.Conn().Exec(ctx, `INSERT INTO health_by_customer SELECT * FROM health_scores WHERE customer_id = ? AND day = toDate(?)`,
+		uint64(a), d1.Format(time.DateOnly)); err != nil {
+		t.Fatal(err)
+	}
+	read := func(f HealthFilter) []string {
+		t.Helper()
+		var out []string
+		if err := s.Health(ctx, f, func(r HealthRow) error {
+			if r.CustomerID >= a && r.CustomerID <= c {
+				out = append(out, fmt.Sprintf("%s %d %d %s %v %d", r.Day.Format(time.DateOnly), r.CustomerID-base, r.Score, r.Band, r.Components, r.MRR))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ids := []uint64{uint64(a), uint64(b), uint64(c)}
+	for _, band := range []keel.Band{"", keel.BandYellow} {
+		all := read(HealthFilter{From: d1, To: d2, Band: band})
+		some := read(HealthFilter{From: d1, To: d2, Band: band, Customers: ids})
+		if fmt.Sprint(some) != fmt.Sprint(all) {
+			t.Errorf("band %q: some customers\n%s\nevery customer's rows of them\n%s", band, strings.Join(some, "\n"), strings.Join(all, "\n"))
+		}
+	}
+	got := read(HealthFilter{From: d1, To: d2, Customers: ids})
+	want := []string{"2019-05-06 1 80 green", "2019-05-07 1 65 yellow", "2019-05-06 2 30 red", "2019-05-06 3 60 yellow", "2019-05-07 3 62 yellow"}
+	if len(got) != len(want) {
+		t.Fatalf("some customers' days\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]+" ") {
+			t.Errorf("row %d: %s, want %s …", i, got[i], want[i])
+		}
+	}
+	if got := read(HealthFilter{From: d1, To: d2, Customers: []uint64{}}); len(got) != 0 {
+		t.Errorf("no customers: %v", got)
 	}
 }
