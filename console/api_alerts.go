@@ -171,13 +171,13 @@ func (s *server) alertFilter(ctx context.Context, me keel.Employee, q alertQuery
 		f.States = []keel.AlertState{keel.AlertState(q.state)}
 	}
 	if q.band != "" {
-		last, err := s.lastHealthDay(ctx)
+		stamp, err := s.Health.HealthStamp(ctx)
 		if err != nil {
 			return f, err
 		}
 		f.Customers = []int64{}
-		if !last.IsZero() {
-			briefs, err := s.Health.HealthBriefs(ctx, last)
+		if last := stamp.Last; !last.IsZero() {
+			briefs, err := s.briefs.get(ctx, s.Health, stamp, last)
 			if err != nil {
 				return f, err
 			}

@@ -114,6 +114,7 @@ type server struct {
 	// The handler groups' stores: Deps.Store, each as its group sees it.
 	customers     CustomerStore
 	trends        trendCache // every tenant's login trend, for the customer list (customers_page.go)
+	briefs        briefCache // days' health score briefs, for the health overview (health_briefs.go)
 	followUps     FollowUpStore
 	catalogue     ProductStore
 	orders        OrderStore

@@ -23,6 +23,7 @@ type HealthReader interface {
 	HealthList(ctx context.Context, f warehouse.HealthListFilter) ([]warehouse.HealthRow, int, error)
 	HealthBriefs(ctx context.Context, day time.Time) ([]warehouse.HealthBrief, error)
 	LastHealthDay(ctx context.Context) (time.Time, error)
+	HealthStamp(ctx context.Context) (warehouse.HealthStamp, error)
 }
 
 var _ HealthReader = (*warehouse.Store)(nil)

@@ -103,10 +103,11 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		last, err := s.lastHealthDay(ctx)
+		stamp, err := s.Health.HealthStamp(ctx)
 		if err != nil {
 			return err
 		}
+		last := stamp.Last
 		var (
 			refs      []keel.CustomerOwner
 			emps      []keel.Employee
@@ -116,8 +117,12 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		g.Go(func() (err error) { refs, err = s.Names.CustomerOwners(gctx, nil); return err })
 		g.Go(func() (err error) { emps, err = s.employees.Employees(gctx); return err })
 		if !last.IsZero() {
-			g.Go(func() (err error) { now, err = s.Health.HealthBriefs(gctx, last); return err })
-			g.Go(func() (err error) { then, err = s.Health.HealthBriefs(gctx, last.AddDate(0, 0, -7)); return err })
+			// Kept until the next scoring (briefCache).
+			g.Go(func() (err error) { now, err = s.briefs.get(gctx, s.Health, stamp, last); return err })
+			g.Go(func() (err error) {
+				then, err = s.briefs.get(gctx, s.Health, stamp, last.AddDate(0, 0, -7))
+				return err
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
