@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -80,8 +82,25 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	}
 	names := employeeNames(emps)
 	now := s.Now()
-	today, loc := s.today(), s.location()
+	loc := s.location()
 	d := customer360Data{C: v, StatusLabel: customerStatusLabel(l, v.Status), Sales: names.ofPtr(v.SalesOwner), CSM: names.ofPtr(v.CSMOwner)}
+
+	// The panels from ClickHouse (activity, revenue, health) are read while
+	// the records are, each showing itself unavailable rather than failing
+	// the page: the records are Postgres's and are shown without ClickHouse.
+	var (
+		wg      sync.WaitGroup
+		act     *custActivityPanel
+		actDown bool
+		rev     *custRevenuePanel
+		health  *custHealthPanel
+	)
+	defer wg.Wait()
+	if v.TenantID != "" {
+		wg.Go(func() { act, actDown = s.customerActivity(ctx, r, l, v) })
+	}
+	wg.Go(func() { rev = s.customerRevenue(ctx, r, id) })
+	wg.Go(func() { health = s.customerHealthPanel(ctx, r, id) })
 
 	if len(v.Subscriptions) > 0 {
 		products, err := s.productNames(ctx)
@@ -121,27 +140,29 @@ func (s *server) render360(w http.ResponseWriter, r *http.Request, id int64, sta
 	ff.Zone = loc.String()
 	d.Form = *ff
 
-	if v.TenantID != "" {
-		from := today.AddDays(-89)
-		a, err := s.Warehouse.Activity(ctx, v.TenantID, from, today, s.Settings)
-		if err != nil {
-			// The records are Postgres's; they are shown without ClickHouse.
-			s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer %d activity: %w", id, err))
-			d.ActivityUnavailable = true
-		} else {
-			ap := &custActivityPanel{Trend: a.Trend, TrendLabel: trendLabel(l, a.Trend), Chart: activityChart(l, a), From: from.String(), To: today.String()}
-			if n := len(a.Days); n > 0 {
-				last := a.Days[n-1]
-				ap.Today, ap.WAU, ap.MAU = last.ActiveUsers, last.WAU, last.MAU
-			}
-			for _, day := range a.Days {
-				ap.Logins90 += day.Logins
-			}
-			d.Activity = ap
-		}
-	}
-	d.Revenue = s.customerRevenue(ctx, r, id)
-	d.Health = s.customerHealthPanel(ctx, r, id)
+	wg.Wait()
+	d.Activity, d.ActivityUnavailable, d.Revenue, d.Health = act, actDown, rev, health
 	s.render(w, r, status, "customer", page{Title: v.Name, Nav: "customers", Data: d})
 	return nil
+}
+
+// customerActivity is the customer's activity panel: its tenant's last 90
+// days and login trend; unavailable (true) when ClickHouse could not say.
+func (s *server) customerActivity(ctx context.Context, r *http.Request, l lang, v keel.CustomerView) (*custActivityPanel, bool) {
+	today := s.today()
+	from := today.AddDays(-89)
+	a, err := s.Warehouse.Activity(ctx, v.TenantID, from, today, s.Settings)
+	if err != nil {
+		s.Log.Error("console", "path", r.URL.Path, "err", fmt.Errorf("customer %d activity: %w", v.ID, err))
+		return nil, true
+	}
+	ap := &custActivityPanel{Trend: a.Trend, TrendLabel: trendLabel(l, a.Trend), Chart: activityChart(l, a), From: from.String(), To: today.String()}
+	if n := len(a.Days); n > 0 {
+		last := a.Days[n-1]
+		ap.Today, ap.WAU, ap.MAU = last.ActiveUsers, last.WAU, last.MAU
+	}
+	for _, day := range a.Days {
+		ap.Logins90 += day.Logins
+	}
+	return ap, false
 }
