@@ -16,8 +16,10 @@ import (
 
 // The activity area: who uses the product and who is slipping. Every number
 // comes from the warehouse's rollups (warehouse.DailyTotals, TenantTrends,
-// Activity), one query each across all tenants, never from raw events; the
-// customers beside them come from one Postgres query (Names.CustomerRefs).
+// Activity), one query each across all tenants, never from raw events —
+// every tenant's trend is the reading the customer list keeps, read again
+// at most once a minute (trendCache); the customers beside them come from
+// one Postgres query (Names.CustomerRefs).
 
 // Dashboard rules. They are the page's, not METRICS.md's: how long a
 // silence must be to be listed, how many logins a customer must have had
@@ -98,8 +100,10 @@ func (s *server) handleActivity() http.HandlerFunc {
 			totals, err = s.Warehouse.DailyTotals(gctx, today.AddDays(1-actDays), today, s.Settings)
 			return err
 		})
-		g.Go(func() (err error) {
-			trends, err = s.Warehouse.TenantTrends(gctx, today, s.Settings)
+		g.Go(func() error {
+			// The customer list's reading, kept a minute (trendCache).
+			all, err := s.trends.get(gctx, s.Warehouse, today, s.Settings)
+			trends = all.list
 			return err
 		})
 		g.Go(func() (err error) {
