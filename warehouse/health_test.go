@@ -25,8 +25,9 @@ func TestHealthListQuery(t *testing.T) {
 	}
 }
 
-// TestHealthQuery: some customers' days are read from the table ordered
-// by customer, each (customer, day) once; none matches nothing; every
+// TestHealthQuery: some customers over several days are read from the
+// table ordered by customer, each (customer, day) once; on one day from
+// health_scores with their ids as a PREWHERE; none matches nothing; every
 // customer is read from health_scores.
 func TestHealthQuery(t *testing.T) {
 	from, to := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 29, 0, 0, 0, 0, time.UTC)
@@ -41,6 +42,15 @@ func TestHealthQuery(t *testing.T) {
 	}
 	if q, _ := healthQuery(HealthFilter{From: from, To: to, Customers: []uint64{}}); !strings.Contains(q, "WHERE 0 AND ") {
 		t.Errorf("no customers: %s, want a condition that matches nothing", q)
+	}
+	q, args = healthQuery(HealthFilter{From: to, To: to, Customers: []uint64{9, 3}})
+	want = "SELECT " + healthColumns + "\nFROM health_scores\nPREWHERE customer_id IN (3, 9)\nWHERE day >= toDate(?) AND day <= toDate(?) AND " +
+		healthLatest + "\nORDER BY customer_id, day"
+	if q != want || len(args) != 2 || args[0] != "2026-06-29" {
+		t.Errorf("one day: query\n%s\nwant\n%s (args %v)", q, want, args)
+	}
+	if q, _ := healthQuery(HealthFilter{From: to, To: to, Customers: []uint64{}}); !strings.Contains(q, "\nPREWHERE 0\n") {
+		t.Errorf("no customers on one day: %s, want a PREWHERE that matches nothing", q)
 	}
 	q, _ = healthQuery(HealthFilter{From: from, To: to})
 	want = "SELECT " + healthColumns + "\nFROM health_scores\nWHERE day >= toDate(?) AND day <= toDate(?) AND " + healthLatest + "\nORDER BY customer_id, day"
@@ -109,8 +119,8 @@ func TestHealthListAndBriefs(t *testing.T) {
 	}
 }
 
-// TestHealthOfSomeCustomers: some customers' scores, read from the table
-// ordered by customer, are exactly what every customer's read (from
+// TestHealthOfSomeCustomers: some customers' scores, over days read from
+// the table ordered by customer, on one day from the day's, are exactly what every customer's read (from
 // health_scores) holds of them — the latest run of each day only, a
 // band filter kept — and a row copied twice there (the backfill beside
 // the view) is read once.
@@ -158,10 +168,14 @@ func TestHealthOfSomeCustomers(t *testing.T) {
 	}
 	ids := []uint64{uint64(a), uint64(b), uint64(c)}
 	for _, band := range []keel.Band{"", keel.BandYellow} {
-		all := read(HealthFilter{From: d1, To: d2, Band: band})
-		some := read(HealthFilter{From: d1, To: d2, Band: band, Customers: ids})
-		if fmt.Sprint(some) != fmt.Sprint(all) {
-			t.Errorf("band %q: some customers\n%s\nevery customer's rows of them\n%s", band, strings.Join(some, "\n"), strings.Join(all, "\n"))
+		// Two days (by customer), and each day alone (the day's table).
+		for _, r := range [][2]time.Time{{d1, d2}, {d1, d1}, {d2, d2}} {
+			all := read(HealthFilter{From: r[0], To: r[1], Band: band})
+			some := read(HealthFilter{From: r[0], To: r[1], Band: band, Customers: ids})
+			if len(all) == 0 || fmt.Sprint(some) != fmt.Sprint(all) {
+				t.Errorf("band %q, %s to %s: some customers\n%s\nevery customer's rows of them\n%s", band, r[0].Format(time.DateOnly), r[1].Format(time.DateOnly),
+					strings.Join(some, "\n"), strings.Join(all, "\n"))
+			}
 		}
 	}
 	got := read(HealthFilter{From: d1, To: d2, Customers: ids})
