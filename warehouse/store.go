@@ -27,6 +27,18 @@ type Store struct {
 // the native protocol — the only one ClickHouse 18.16 speaks to
 // clickhouse-go — and checks that the server answers.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, 60*time.Second)
+}
+
+// OpenForMigrations is Open for `keel migrate`: a statement may wait up
+// to an hour for the server's answer (a migration's backfill rebuilds a
+// rollup from every event, minutes at tens of millions), unless the URL
+// sets read_timeout.
+func OpenForMigrations(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, time.Hour)
+}
+
+func open(ctx context.Context, url string, readTimeout time.Duration) (*Store, error) {
 	opts, err := clickhouse.ParseDSN(url)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse url %q: %w", url, err)
@@ -38,7 +50,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// clickhouse-go waits five minutes by default; a server that hangs
 		// (starting up, or overloaded) should fail a request much sooner so
 		// that callers retry or report it.
-		opts.ReadTimeout = 60 * time.Second
+		opts.ReadTimeout = readTimeout
 	}
 	opts.MaxOpenConns = max(opts.MaxOpenConns, 8)
 	// On a cluster (migrations/cluster.go) an insert through a

@@ -62,7 +62,9 @@ func (f *migrateFlags) migrate(ctx context.Context, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "postgres: %d subscriptions sent to the warehouse again, for revenue\n", n)
 		}
 	}
-	store, err := warehouse.Open(ctx, f.clickhouse)
+	// A backfill may rebuild a rollup from every event: minutes, not the
+	// minute a page's query may take.
+	store, err := warehouse.OpenForMigrations(ctx, f.clickhouse)
 	if err != nil {
 		return err
 	}
