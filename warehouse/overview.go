@@ -10,7 +10,7 @@ import (
 
 // The cross-tenant views of activity: the console's activity dashboard, the
 // customer list's filters and the weekly review. Like Activity, they read
-// only the daily rollups (migration 0005), never raw events or hours, and
+// only the daily rollups (migrations 0005 and 0010), never raw events or hours, and
 // answer in one query each whatever the number of tenants.
 
 // DailyTotal is one day across all tenants.

@@ -30,24 +30,9 @@
 --                the tenant sent none, which 0 seats alone could not say
 --   last_login   the time of the day's last login; zero when none
 --
--- PARTITION BY month of the day: a late event updates its own month, and a
--- read of a range of days touches only the months it spans.
--- ORDER BY (tenant_id, day): a tenant's days are one read (its pages, a
--- page of customers); reads across tenants take whole days of a month's
--- partition, which at one row per tenant and day is what they need anyway.
-CREATE TABLE IF NOT EXISTS activity_daily (
-    tenant_id   String,
-    day         Date,
-    users       AggregateFunction(uniqExact, String),
-    login_users AggregateFunction(uniqExact, String),
-    logins      AggregateFunction(uniqExact, String),
-    features    AggregateFunction(uniqExact, String),
-    seats       AggregateFunction(argMax, UInt64, Tuple(DateTime('UTC'), String)),
-    seats_at    AggregateFunction(max, DateTime('UTC')),
-    last_login  AggregateFunction(max, DateTime('UTC'))
-) ENGINE = AggregatingMergeTree()
-PARTITION BY toYYYYMM(day)
-ORDER BY (tenant_id, day);
+-- The per-tenant rollup activity_daily described above is made by
+-- 0010_activity_daily_granules.sql (it was made here until Dec 2026, in
+-- granules of 8,192 rows; 0010 remakes it in granules of 256).
 
 -- Daily activity across all tenants, for the dashboard (its chart of 90
 -- days) and for "features seen across all customers" in health scores:
@@ -71,20 +56,6 @@ SETTINGS index_granularity = 1;
 
 -- The filters are activity_hourly_mv's, so every rollup counts the same
 -- events.
-CREATE MATERIALIZED VIEW IF NOT EXISTS activity_daily_mv TO activity_daily AS
-SELECT
-    tenant_id,
-    toDate(event_time, '{timezone}') AS day,
-    uniqExactStateIf(user_id, user_id != '') AS users,
-    uniqExactStateIf(user_id, event_type = 'login' AND user_id != '') AS login_users,
-    uniqExactStateIf(event_id, event_type = 'login') AS logins,
-    uniqExactStateIf(visitParamExtractString(props, 'feature'), event_type = 'feature_used' AND visitParamExtractString(props, 'feature') != '') AS features,
-    argMaxStateIf(visitParamExtractUInt(props, 'seats'), tuple(event_time, event_id), event_type = 'seat_snapshot') AS seats,
-    maxStateIf(event_time, event_type = 'seat_snapshot') AS seats_at,
-    maxStateIf(event_time, event_type = 'login') AS last_login
-FROM events
-GROUP BY tenant_id, day;
-
 CREATE MATERIALIZED VIEW IF NOT EXISTS activity_totals_daily_mv TO activity_totals_daily AS
 SELECT
     toDate(event_time, '{timezone}') AS day,
@@ -95,26 +66,12 @@ SELECT
 FROM events
 GROUP BY day;
 
--- Backfill: the events stored before the views existed. The views are
+-- Backfill: the events stored before the view existed. The view is
 -- created first, so an event is either already in the table this reads or
 -- inserted after its view began to roll it up; one inserted while this
 -- runs may be in both, and running it again after an interruption adds
 -- everything again, but every column is a set or a maximum, so nothing is
 -- counted twice.
-INSERT INTO activity_daily (tenant_id, day, users, login_users, logins, features, seats, seats_at, last_login)
-SELECT
-    tenant_id,
-    toDate(event_time, '{timezone}') AS day,
-    uniqExactStateIf(user_id, user_id != '') AS users,
-    uniqExactStateIf(user_id, event_type = 'login' AND user_id != '') AS login_users,
-    uniqExactStateIf(event_id, event_type = 'login') AS logins,
-    uniqExactStateIf(visitParamExtractString(props, 'feature'), event_type = 'feature_used' AND visitParamExtractString(props, 'feature') != '') AS features,
-    argMaxStateIf(visitParamExtractUInt(props, 'seats'), tuple(event_time, event_id), event_type = 'seat_snapshot') AS seats,
-    maxStateIf(event_time, event_type = 'seat_snapshot') AS seats_at,
-    maxStateIf(event_time, event_type = 'login') AS last_login
-FROM events
-GROUP BY tenant_id, day;
-
 INSERT INTO activity_totals_daily (day, login_users, logins, login_tenants, features)
 SELECT
     toDate(event_time, '{timezone}') AS day,
