@@ -177,7 +177,7 @@ func (s *server) alertFilter(ctx context.Context, me keel.Employee, q alertQuery
 		}
 		f.Customers = []int64{}
 		if last := stamp.Last; !last.IsZero() {
-			briefs, err := s.briefs.get(ctx, s.Health, stamp, last)
+			briefs, err := s.healthBriefs(ctx, stamp, last)
 			if err != nil {
 				return f, err
 			}

@@ -46,6 +46,7 @@ type Names interface {
 	// owners, nothing derived: for the health pages, which show no status.
 	CustomerOwners(ctx context.Context, ids []int64) ([]keel.CustomerOwner, error)
 	CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, error)
+	CustomerOwnerIDs(ctx context.Context) ([]keel.CustomerOwner, error)
 }
 
 // Deps are the console's dependencies.
@@ -113,8 +114,9 @@ type server struct {
 
 	// The handler groups' stores: Deps.Store, each as its group sees it.
 	customers     CustomerStore
-	trends        trendCache // every tenant's login trend, for the customer list (customers_page.go)
-	briefs        briefCache // days' health score briefs, for the health overview (health_briefs.go)
+	trends        trendCache                          // every tenant's login trend, for the customer list (customers_page.go)
+	briefs        stampCache[[]warehouse.HealthBrief] // days' health score briefs, for the health overview (health_briefs.go)
+	drops         stampCache[[]healthDrop]            // the week's biggest drops of health (health_page.go)
 	followUps     FollowUpStore
 	catalogue     ProductStore
 	orders        OrderStore

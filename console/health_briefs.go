@@ -11,62 +11,71 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-// briefCache keeps the days' score briefs the health overview and the
-// warning filter by band read (every customer's score of a day), under
-// the stamp of the stored runs: a day's latest run never changes once its
-// marker is written, and any new run changes the stamp, so a kept reading
-// is exactly what ClickHouse would answer until the next scoring. At
-// 10,000 customers a day's briefs are 10,000 rows, which four overviews
-// at once read again and again for nothing.
-type briefCache struct {
+// stampCache keeps what the health pages derive from the stored scores —
+// every customer's brief of a day, the week's biggest drops — under the
+// stamp of the stored runs: a day's latest run never changes once its
+// marker is written, and any new run changes the stamp, so a kept value
+// is exactly what reading ClickHouse again would give until the next
+// scoring. At 10,000 customers a day's briefs are 10,000 rows, which four
+// overviews at once read again and again for nothing.
+type stampCache[T any] struct {
 	mu     sync.Mutex
 	stamp  warehouse.HealthStamp
-	days   map[time.Time][]warehouse.HealthBrief
+	kept   map[string]T
 	flight singleflight.Group
 }
 
-// briefCacheDays bounds the days kept for one stamp (the overview reads
-// two: the last day and a week before it).
-const briefCacheDays = 8
+// stampCacheKeys bounds the values kept for one stamp (the overview keeps
+// three: two days' briefs and the drops).
+const stampCacheKeys = 8
 
-// get returns day's briefs as of stamp; reads of one day in flight at once
-// are read once. Callers must not change what it returns.
-func (c *briefCache) get(ctx context.Context, h HealthReader, stamp warehouse.HealthStamp, day time.Time) ([]warehouse.HealthBrief, error) {
+// get returns the value of key as of stamp, loading it when not kept;
+// loads of one key in flight at once are one. A failed load is not kept.
+// Callers must not change what it returns.
+func (c *stampCache[T]) get(ctx context.Context, stamp warehouse.HealthStamp, key string, load func(context.Context) (T, error)) (T, error) {
 	c.mu.Lock()
 	if c.stamp != stamp {
-		c.stamp, c.days = stamp, nil
+		c.stamp, c.kept = stamp, nil
 	}
-	got, ok := c.days[day]
+	got, ok := c.kept[key]
 	c.mu.Unlock()
 	if ok {
 		return got, nil
 	}
-	key := day.Format(time.DateOnly) + "@" + stampKey(stamp)
-	v, err, _ := c.flight.Do(key, func() (any, error) {
+	v, err, _ := c.flight.Do(key+"@"+stampKey(stamp), func() (any, error) {
 		// Shared by every request waiting: not cut short by the one that
 		// started it going away.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		bs, err := h.HealthBriefs(rctx, day)
+		x, err := load(lctx)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
 		if c.stamp == stamp {
-			if c.days == nil || len(c.days) >= briefCacheDays {
-				c.days = map[time.Time][]warehouse.HealthBrief{}
+			if c.kept == nil || len(c.kept) >= stampCacheKeys {
+				c.kept = map[string]T{}
 			}
-			c.days[day] = bs
+			c.kept[key] = x
 		}
 		c.mu.Unlock()
-		return bs, nil
+		return x, nil
 	})
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return v.([]warehouse.HealthBrief), nil
+	return v.(T), nil
 }
 
 func stampKey(s warehouse.HealthStamp) string {
 	return s.Last.Format(time.DateOnly) + "/" + strconv.FormatUint(s.Runs, 10) + "/" + strconv.FormatUint(s.Version, 10)
+}
+
+// healthBriefs returns every customer's brief of day as of stamp, kept
+// until the next scoring.
+func (s *server) healthBriefs(ctx context.Context, stamp warehouse.HealthStamp, day time.Time) ([]warehouse.HealthBrief, error) {
+	return s.briefs.get(ctx, stamp, day.Format(time.DateOnly), func(ctx context.Context) ([]warehouse.HealthBrief, error) {
+		return s.Health.HealthBriefs(ctx, day)
+	})
 }

@@ -11,15 +11,14 @@ import (
 	"github.com/keelhq/keel/warehouse"
 )
 
-// countingBriefs is a HealthReader whose briefs say which read made them.
+// countingBriefs loads briefs that say which load made them.
 type countingBriefs struct {
-	HealthReader
 	reads atomic.Int64
 	fail  atomic.Bool
-	gate  chan struct{} // when set, each read waits for it
+	gate  chan struct{} // when set, each load waits for it
 }
 
-func (c *countingBriefs) HealthBriefs(ctx context.Context, day time.Time) ([]warehouse.HealthBrief, error) {
+func (c *countingBriefs) load(day time.Time) ([]warehouse.HealthBrief, error) {
 	n := c.reads.Add(1)
 	if c.gate != nil {
 		<-c.gate
@@ -30,19 +29,22 @@ func (c *countingBriefs) HealthBriefs(ctx context.Context, day time.Time) ([]war
 	return []warehouse.HealthBrief{{CustomerID: n, Score: day.Day()}}, nil
 }
 
-// TestBriefCache: a day's briefs are read once per stamp of the runs —
+// TestStampCache: a day's briefs are read once per stamp of the runs —
 // again when a run is added (the stamp changes) — reads in flight at once
 // are one, and a failed read is not kept.
-func TestBriefCache(t *testing.T) {
+func TestStampCache(t *testing.T) {
 	ctx := context.Background()
 	h := &countingBriefs{}
-	var c briefCache
+	var c stampCache[[]warehouse.HealthBrief]
+	read := func(ctx context.Context, s warehouse.HealthStamp, day time.Time) ([]warehouse.HealthBrief, error) {
+		return c.get(ctx, s, day.Format(time.DateOnly), func(context.Context) ([]warehouse.HealthBrief, error) { return h.load(day) })
+	}
 	d1 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	d2 := d1.AddDate(0, 0, -7)
 	s1 := warehouse.HealthStamp{Last: d1, Runs: 90, Version: 7}
 	get := func(s warehouse.HealthStamp, day time.Time) int64 {
 		t.Helper()
-		bs, err := c.get(ctx, h, s, day)
+		bs, err := read(ctx, s, day)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +80,7 @@ func TestBriefCache(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bs, err := c.get(ctx, h, s3, d1)
+			bs, err := read(ctx, s3, d1)
 			if err == nil && len(bs) == 1 {
 				got[i] = bs[0].CustomerID
 			}
@@ -98,7 +100,7 @@ func TestBriefCache(t *testing.T) {
 	// A failed read is not kept.
 	s4 := warehouse.HealthStamp{Last: d1, Runs: 93, Version: 13}
 	h.fail.Store(true)
-	if _, err := c.get(ctx, h, s4, d1); err == nil {
+	if _, err := read(ctx, s4, d1); err == nil {
 		t.Fatal("a failed read answered")
 	}
 	h.fail.Store(false)

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -20,8 +22,8 @@ import (
 // and owners from Postgres (as stored: the page derives no status, which
 // at 10,000 customers was most of its time).
 
-// healthDrops is how many of the week's biggest drops are shown.
-const healthDrops = 10
+// healthDropRows is how many of the week's biggest drops are shown.
+const healthDropRows = 10
 
 type healthBandCard struct {
 	Band         keel.Band
@@ -109,27 +111,21 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		}
 		last := stamp.Last
 		var (
-			refs      []keel.CustomerOwner
-			emps      []keel.Employee
-			now, then []warehouse.HealthBrief
+			owners []keel.CustomerOwner // every customer's, without names
+			emps   []keel.Employee
+			now    []warehouse.HealthBrief
+			drops  []healthDrop
 		)
 		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) { refs, err = s.Names.CustomerOwners(gctx, nil); return err })
+		g.Go(func() (err error) { owners, err = s.Names.CustomerOwnerIDs(gctx); return err })
 		g.Go(func() (err error) { emps, err = s.employees.Employees(gctx); return err })
 		if !last.IsZero() {
-			// Kept until the next scoring (briefCache).
-			g.Go(func() (err error) { now, err = s.briefs.get(gctx, s.Health, stamp, last); return err })
-			g.Go(func() (err error) {
-				then, err = s.briefs.get(gctx, s.Health, stamp, last.AddDate(0, 0, -7))
-				return err
-			})
+			// Kept until the next scoring (stampCache).
+			g.Go(func() (err error) { now, err = s.healthBriefs(gctx, stamp, last); return err })
+			g.Go(func() (err error) { drops, err = s.healthDrops(gctx, stamp); return err })
 		}
 		if err := g.Wait(); err != nil {
 			return err
-		}
-		byID := map[int64]keel.CustomerOwner{}
-		for _, c := range refs {
-			byID[c.ID] = c
 		}
 		names := employeeNames(emps)
 		d := healthPageData{ScoreHour: settings.ScoreHour, RedMax: settings.RedMax, YellowMax: settings.YellowMax, Filtered: band != "" || owner != 0}
@@ -146,7 +142,17 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		mrr := map[string]map[keel.Band]int64{}
 		var currencies []string
 		csms := map[int64]*csmBand{}
+		// Both are by customer id: each brief's CSM is found walking the
+		// owners alongside, with no map of 10,000 customers built per view.
+		o := 0
 		for _, b := range now {
+			for o < len(owners) && owners[o].ID < b.CustomerID {
+				o++
+			}
+			var csm int64
+			if o < len(owners) && owners[o].ID == b.CustomerID {
+				csm = owners[o].CSMOwner
+			}
 			counts[b.Band]++
 			if b.Currency != "" {
 				if mrr[b.Currency] == nil {
@@ -155,7 +161,6 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 				}
 				mrr[b.Currency][b.Band] += b.MRR
 			}
-			csm := byID[b.CustomerID].CSMOwner
 			if csms[csm] == nil {
 				name := names.of(csm)
 				if csm == 0 {
@@ -216,16 +221,12 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 			d.MRRChart = mrrBandChart(l, currencies[0], mrr[currencies[0]])
 		}
 
-		if d.Drops, err = s.healthDrops(r, l, last, now, then, byID); err != nil {
-			return err
-		}
-
 		// The customers, the lowest score first, paying ones before those
 		// scored without MRR (warehouse.HealthList).
 		f := warehouse.HealthListFilter{Day: last, Band: band, Limit: p.Limit, Offset: p.Offset}
 		if owner != 0 {
 			f.Customers = []uint64{}
-			for _, c := range refs {
+			for _, c := range owners {
 				if c.OwnedBy(owner) {
 					f.Customers = append(f.Customers, uint64(c.ID))
 				}
@@ -235,6 +236,29 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		// Names of the customers shown only.
+		var shown []int64
+		for _, x := range drops {
+			shown = append(shown, x.ID)
+		}
+		for _, x := range rows {
+			shown = append(shown, x.CustomerID)
+		}
+		named, err := s.customerOwnersOf(r, shown)
+		if err != nil {
+			return err
+		}
+		for _, x := range drops {
+			var parts []string
+			for _, m := range x.Movers {
+				if len(parts) == 3 {
+					break
+				}
+				parts = append(parts, fmt.Sprintf("%s %+.1f", componentLabel(l, m.Component), m.Points))
+			}
+			d.Drops = append(d.Drops, healthDropRow{ID: x.ID, Name: named[x.ID].Name, Now: x.Now, Then: x.Then, Change: x.Now - x.Then,
+				Band: x.Band, BandLabel: bandLabel(l, x.Band), Movers: strings.Join(parts, " · ")})
+		}
 		d.Pager = pagerOf(r, p, total)
 		for _, x := range rows {
 			var nd []string
@@ -243,7 +267,7 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 					nd = append(nd, componentLabel(l, c.Component))
 				}
 			}
-			c := byID[x.CustomerID]
+			c := named[x.CustomerID]
 			d.Rows = append(d.Rows, healthListRow{ID: x.CustomerID, Name: c.Name, Score: x.Score, Band: x.Band, BandLabel: bandLabel(l, x.Band),
 				MRR: keel.FormatAmount(x.MRR, x.Currency), Currency: x.Currency, CSM: names.of(c.CSMOwner), NoData: strings.Join(nd, ", ")})
 		}
@@ -255,56 +279,67 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 // ratio makes a keel.Ratio of f.
 func ratio(f float64) keel.Ratio { return &f }
 
+// healthDrop is one of the week's biggest drops, before names and labels.
+type healthDrop struct {
+	ID        int64
+	Now, Then int
+	Band      keel.Band
+	Movers    []keel.Mover // the components that moved the score most, first
+}
+
 // healthDrops are the customers whose score fell most from a week before
-// last to last, with the components that moved it most.
-func (s *server) healthDrops(r *http.Request, l lang, last time.Time, now, then []warehouse.HealthBrief, refs map[int64]keel.CustomerOwner) ([]healthDropRow, error) {
-	before := map[int64]int{}
-	for _, b := range then {
-		before[b.CustomerID] = b.Score
-	}
-	var out []healthDropRow
-	for _, b := range now {
-		if t, ok := before[b.CustomerID]; ok && t > b.Score {
-			out = append(out, healthDropRow{ID: b.CustomerID, Name: refs[b.CustomerID].Name, Now: b.Score, Then: t, Change: b.Score - t,
-				Band: b.Band, BandLabel: bandLabel(l, b.Band)})
+// the last day scored to it, with the components that moved it most; kept
+// until the next scoring (stampCache).
+func (s *server) healthDrops(ctx context.Context, stamp warehouse.HealthStamp) ([]healthDrop, error) {
+	return s.drops.get(ctx, stamp, "drops", func(ctx context.Context) ([]healthDrop, error) {
+		last, weekAgo := stamp.Last, stamp.Last.AddDate(0, 0, -7)
+		now, err := s.healthBriefs(ctx, stamp, last)
+		if err != nil {
+			return nil, err
 		}
-	}
-	slices.SortFunc(out, func(a, b healthDropRow) int {
-		if a.Change != b.Change {
-			return a.Change - b.Change
+		then, err := s.healthBriefs(ctx, stamp, weekAgo)
+		if err != nil {
+			return nil, err
 		}
-		return int(a.ID - b.ID)
+		before := make(map[int64]int, len(then))
+		for _, b := range then {
+			before[b.CustomerID] = b.Score
+		}
+		out := []healthDrop{}
+		for _, b := range now {
+			if t, ok := before[b.CustomerID]; ok && t > b.Score {
+				out = append(out, healthDrop{ID: b.CustomerID, Now: b.Score, Then: t, Band: b.Band})
+			}
+		}
+		slices.SortFunc(out, func(a, b healthDrop) int {
+			if ca, cb := a.Now-a.Then, b.Now-b.Then; ca != cb {
+				return ca - cb
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		out = out[:min(len(out), healthDropRows)]
+		if len(out) == 0 {
+			return out, nil
+		}
+		ids := make([]uint64, len(out))
+		for i, x := range out {
+			ids[i] = uint64(x.ID)
+		}
+		scores := map[int64]map[time.Time]keel.HealthScore{}
+		if err := s.Health.Health(ctx, warehouse.HealthFilter{From: weekAgo, To: last, Customers: ids}, func(x warehouse.HealthRow) error {
+			if x.Day.Equal(last) || x.Day.Equal(weekAgo) {
+				if scores[x.CustomerID] == nil {
+					scores[x.CustomerID] = map[time.Time]keel.HealthScore{}
+				}
+				scores[x.CustomerID][x.Day] = x.HealthScore
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		for i, x := range out {
+			out[i].Movers = keel.Movers(scores[x.ID][last], scores[x.ID][weekAgo])
+		}
+		return out, nil
 	})
-	out = out[:min(len(out), healthDrops)]
-	if len(out) == 0 {
-		return nil, nil
-	}
-	ids := make([]uint64, len(out))
-	for i, x := range out {
-		ids[i] = uint64(x.ID)
-	}
-	weekAgo := last.AddDate(0, 0, -7)
-	scores := map[int64]map[time.Time]keel.HealthScore{}
-	if err := s.Health.Health(r.Context(), warehouse.HealthFilter{From: weekAgo, To: last, Customers: ids}, func(x warehouse.HealthRow) error {
-		if x.Day.Equal(last) || x.Day.Equal(weekAgo) {
-			if scores[x.CustomerID] == nil {
-				scores[x.CustomerID] = map[time.Time]keel.HealthScore{}
-			}
-			scores[x.CustomerID][x.Day] = x.HealthScore
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	for i, x := range out {
-		var parts []string
-		for _, m := range keel.Movers(scores[x.ID][last], scores[x.ID][weekAgo]) {
-			if len(parts) == 3 {
-				break
-			}
-			parts = append(parts, fmt.Sprintf("%s %+.1f", componentLabel(l, m.Component), m.Points))
-		}
-		out[i].Movers = strings.Join(parts, " · ")
-	}
-	return out, nil
 }

@@ -91,3 +91,26 @@ func (db *DB) CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, er
 	}
 	return out, nil
 }
+
+// CustomerOwnerIDs returns every customer by id with its owners and no
+// name: what counting customers by owner needs, a fraction of the bytes of
+// CustomerOwners at 10,000 customers (pages name only the rows they show).
+func (db *DB) CustomerOwnerIDs(ctx context.Context) ([]keel.CustomerOwner, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, coalesce(sales_owner, 0), coalesce(csm_owner, 0) FROM customers ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list customer owners: %w", err)
+	}
+	defer rows.Close()
+	out := []keel.CustomerOwner{}
+	for rows.Next() {
+		var c keel.CustomerOwner
+		if err := rows.Scan(&c.ID, &c.SalesOwner, &c.CSMOwner); err != nil {
+			return nil, fmt.Errorf("list customer owners: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list customer owners: %w", err)
+	}
+	return out, nil
+}

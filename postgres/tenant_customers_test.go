@@ -110,6 +110,28 @@ func TestCustomerOwners(t *testing.T) {
 			t.Errorf("customer %d: owners %+v, ref %+v", c.ID, c, r)
 		}
 	}
+	// The same without names, by id.
+	ids, err := e.db.CustomerOwnerIDs(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for i, c := range ids {
+		if i > 0 && ids[i-1].ID >= c.ID {
+			t.Fatalf("owner ids out of order: %d then %d", ids[i-1].ID, c.ID)
+		}
+		for _, w := range want {
+			if c.ID == w.ID {
+				found++
+				if named := (keel.CustomerOwner{ID: c.ID, Name: w.Name, SalesOwner: c.SalesOwner, CSMOwner: c.CSMOwner}); c.Name != "" || named != w {
+					t.Errorf("owner ids %+v, want %+v without its name", c, w)
+				}
+			}
+		}
+	}
+	if found != len(want) {
+		t.Errorf("owner ids hold %d of the %d customers", found, len(want))
+	}
 	if got, err := e.db.CustomerOwners(e.ctx, []int64{}); err != nil || len(got) != 0 {
 		t.Errorf("no ids: %v, %v; want none", got, err)
 	}
