@@ -47,6 +47,10 @@ type Names interface {
 	CustomerOwners(ctx context.Context, ids []int64) ([]keel.CustomerOwner, error)
 	CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, error)
 	CustomerOwnerIDs(ctx context.Context) ([]keel.CustomerOwner, error)
+	// ReviewCustomers is a page of the weekly review's customers by name
+	// (owner's, or all for 0; of ids unless nil), statuses derived for the
+	// page only, and their number.
+	ReviewCustomers(ctx context.Context, owner int64, ids []int64, p keel.Page) ([]keel.CustomerRef, int, error)
 }
 
 // Deps are the console's dependencies.

@@ -112,16 +112,11 @@ func (s *server) handleReview() http.HandlerFunc {
 			weekly.Trend.Up, weekly.Trend.Down = keel.DefaultTrendRule.Up, keel.DefaultTrendRule.Down
 		}
 		var (
-			refs          []keel.CustomerRef
 			emps          []keel.Employee
 			trends, weeks []warehouse.TenantTrend
 			weekFollowUps []keel.FollowUp
 		)
 		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() (err error) {
-			refs, err = s.Names.CustomerRefs(gctx)
-			return err
-		})
 		g.Go(func() (err error) {
 			emps, err = s.employees.Employees(gctx)
 			return err
@@ -136,19 +131,23 @@ func (s *server) handleReview() http.HandlerFunc {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-
-		var list []keel.CustomerRef
-		had := map[int64]bool{}
-		for _, f := range weekFollowUps {
-			had[f.CustomerID] = true
-		}
-		for _, c := range refs {
-			if (owner == 0 || c.OwnedBy(owner)) && (!only || had[c.ID]) {
-				list = append(list, c)
+		var had []int64 // nil: every customer
+		if only {
+			seen := map[int64]bool{}
+			had = []int64{}
+			for _, f := range weekFollowUps {
+				if !seen[f.CustomerID] {
+					seen[f.CustomerID] = true
+					had = append(had, f.CustomerID)
+				}
 			}
 		}
-		total := len(list)
-		list = list[min(p.Offset, total):min(p.Offset+p.Limit, total)]
+		// The page of customers, by name, paged in Postgres, their status
+		// derived for the page only.
+		list, total, err := s.Names.ReviewCustomers(ctx, owner, had, p)
+		if err != nil {
+			return err
+		}
 		ids := make([]int64, len(list))
 		for i, c := range list {
 			ids[i] = c.ID

@@ -163,6 +163,78 @@ func TestCustomerOwners(t *testing.T) {
 	}
 }
 
+// TestReviewCustomers: the review's page of customers is by name, of an
+// owner (sales or CSM) or of some ids, paged with the total of all that
+// match (a page past the end too), each with the status CustomerRefs
+// derives for it.
+func TestReviewCustomers(t *testing.T) {
+	e := newStoreEnv(t)
+	s := e.shop(t)
+	prefix := "Review " + e.id
+	add := func(c keel.Customer) int64 {
+		t.Helper()
+		v, err := e.db.CreateCustomer(e.ctx, e.sales, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	// A CSM of this test's own, so that the owner's list is these only.
+	csm, _, err := e.db.AddEmployee(e.ctx, keel.System, keel.Employee{Email: "review-csm-" + e.id + "@example.com", Name: "Review CSM", Roles: []keel.Role{keel.RoleCSM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := add(keel.Customer{Name: prefix + " c", CSMOwner: &csm.ID})
+	a := add(keel.Customer{Name: prefix + " A paying", TenantID: "review-" + e.id + "-a", CSMOwner: &csm.ID})
+	e.approved(t, a, keel.OrderNew, line(s.pro, 1, 12))
+	b := add(keel.Customer{Name: prefix + " b", SalesOwner: &e.sales.ID})
+
+	page := func(owner int64, ids []int64, limit, offset int) ([]int64, int) {
+		t.Helper()
+		rows, total, err := e.db.ReviewCustomers(e.ctx, owner, ids, keel.Page{Limit: limit, Offset: offset})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, err := e.db.CustomerRefs(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[int64]keel.CustomerRef{}
+		for _, r := range refs {
+			byID[r.ID] = r
+		}
+		var got []int64
+		for _, r := range rows {
+			if want := byID[r.ID]; r != want {
+				t.Errorf("review customer %+v, ref %+v", r, want)
+			}
+			got = append(got, r.ID)
+		}
+		return got, total
+	}
+	if got, total := page(csm.ID, nil, 10, 0); fmt.Sprint(got) != fmt.Sprint([]int64{a, c}) || total != 2 {
+		t.Errorf("the CSM's: %v of %d, want [%d %d] of 2 (A before c, any case)", got, total, a, c)
+	}
+	if got, total := page(csm.ID, nil, 1, 1); fmt.Sprint(got) != fmt.Sprint([]int64{c}) || total != 2 {
+		t.Errorf("the CSM's second page of one: %v of %d, want [%d] of 2", got, total, c)
+	}
+	if got, total := page(csm.ID, nil, 10, 10); len(got) != 0 || total != 2 {
+		t.Errorf("past the end: %v of %d, want none of 2", got, total)
+	}
+	if got, total := page(0, []int64{b, c}, 10, 0); fmt.Sprint(got) != fmt.Sprint([]int64{b, c}) || total != 2 {
+		t.Errorf("of ids: %v of %d, want [%d %d]", got, total, b, c)
+	}
+	if got, total := page(csm.ID, []int64{b, c}, 10, 0); fmt.Sprint(got) != fmt.Sprint([]int64{c}) || total != 1 {
+		t.Errorf("the CSM's of ids: %v of %d, want [%d]", got, total, c)
+	}
+	if got, total := page(0, []int64{}, 10, 0); len(got) != 0 || total != 0 {
+		t.Errorf("of no ids: %v of %d", got, total)
+	}
+	if _, _, err := e.db.ReviewCustomers(e.ctx, 0, nil, keel.Page{Limit: -1}); keel.ErrorCode(err) != keel.EINVALID {
+		t.Errorf("a bad limit: %v, want EINVALID", err)
+	}
+}
+
 func TestCustomerChoices(t *testing.T) {
 	e := newStoreEnv(t)
 	prefix := "Choices " + e.id
