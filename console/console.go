@@ -118,9 +118,10 @@ type server struct {
 
 	// The handler groups' stores: Deps.Store, each as its group sees it.
 	customers     CustomerStore
-	trends        trendCache                          // every tenant's login trend, for the customer list (customers_page.go)
-	briefs        stampCache[[]warehouse.HealthBrief] // days' health score briefs, for the health overview (health_briefs.go)
-	drops         stampCache[[]healthDrop]            // the week's biggest drops of health (health_page.go)
+	trends        trendCache                            // every tenant's login trend, for the customer list (customers_page.go)
+	totals        sharedReading[[]warehouse.DailyTotal] // the company's daily activity, for the dashboard (activity_page.go)
+	briefs        stampCache[[]warehouse.HealthBrief]   // days' health score briefs, for the health overview (health_briefs.go)
+	drops         stampCache[[]healthDrop]              // the week's biggest drops of health (health_page.go)
 	followUps     FollowUpStore
 	catalogue     ProductStore
 	orders        OrderStore

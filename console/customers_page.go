@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/keelhq/keel"
 	"github.com/keelhq/keel/warehouse"
@@ -137,22 +134,10 @@ func (s *server) tenantsTrending(r *http.Request, trend keel.Trend, ts []warehou
 	return out, nil
 }
 
-// trendTTL is how old a reading of every tenant's trend may get before
-// the customer list reads it again. The list shows the trend and the
-// logins of the last complete trend window, which late events change
-// rarely and a little; a minute old is fresh enough for a list, and one
-// read a minute is what keeps it fast at 10,000 customers.
-const trendTTL = time.Minute
-
-// trendCache keeps one reading of every tenant's login trend for the
-// day; reads of it in flight at once are read once.
-type trendCache struct {
-	mu     sync.Mutex
-	day    warehouse.Day
-	at     time.Time
-	got    tenantTrends
-	flight singleflight.Group
-}
+// trendCache keeps one reading of every tenant's login trend for the day,
+// shared by the customer list and the activity dashboard (sharedReading:
+// read again when a minute old).
+type trendCache struct{ sharedReading[tenantTrends] }
 
 // tenantTrends is every tenant's trend, as a list and by tenant.
 type tenantTrends struct {
@@ -160,33 +145,11 @@ type tenantTrends struct {
 	byTenant map[string]warehouse.TenantTrend
 }
 
-// get returns every tenant's trend as of day. A reading of that day is
-// returned at once; one older than trendTTL is read again in the
-// background meanwhile, so only the first request of a day waits for
-// ClickHouse. Callers must not change what it returns.
+// get returns every tenant's trend as of day. Callers must not change
+// what it returns.
 func (c *trendCache) get(ctx context.Context, w Warehouse, day warehouse.Day, set warehouse.ActivitySettings) (tenantTrends, error) {
-	c.mu.Lock()
-	have, got, stale := c.day == day, c.got, time.Since(c.at) >= trendTTL
-	c.mu.Unlock()
-	if have {
-		if stale {
-			go c.read(context.WithoutCancel(ctx), w, day, set)
-		}
-		return got, nil
-	}
-	return c.read(ctx, w, day, set)
-}
-
-// read reads every tenant's trend and keeps it; reads of one day in
-// flight at once are read once.
-func (c *trendCache) read(ctx context.Context, w Warehouse, day warehouse.Day, set warehouse.ActivitySettings) (tenantTrends, error) {
-	v, err, _ := c.flight.Do(day.String(), func() (any, error) {
-		// Shared by every request waiting: not cut short by the one that
-		// started it going away.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		at := time.Now()
-		ts, err := w.TenantTrends(rctx, day, set)
+	return c.sharedReading.get(ctx, day.String(), func(ctx context.Context) (tenantTrends, error) {
+		ts, err := w.TenantTrends(ctx, day, set)
 		if err != nil {
 			return tenantTrends{}, err
 		}
@@ -194,15 +157,6 @@ func (c *trendCache) read(ctx context.Context, w Warehouse, day warehouse.Day, s
 		for _, t := range ts {
 			got.byTenant[t.Tenant] = t
 		}
-		c.mu.Lock()
-		if c.day != day || !at.Before(c.at) {
-			c.day, c.at, c.got = day, at, got
-		}
-		c.mu.Unlock()
 		return got, nil
 	})
-	if err != nil {
-		return tenantTrends{}, err
-	}
-	return v.(tenantTrends), nil
 }
