@@ -131,15 +131,11 @@ func (s *server) handleReview() http.HandlerFunc {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-		var had []int64 // nil: every customer
+		var had []int64 // nil: every customer; a customer listed twice counts once
 		if only {
-			seen := map[int64]bool{}
 			had = []int64{}
 			for _, f := range weekFollowUps {
-				if !seen[f.CustomerID] {
-					seen[f.CustomerID] = true
-					had = append(had, f.CustomerID)
-				}
+				had = append(had, f.CustomerID)
 			}
 		}
 		// The page of customers, by name, paged in Postgres, their status

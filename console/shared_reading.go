@@ -58,15 +58,11 @@ func (c *sharedReading[T]) get(ctx context.Context, key string, read func(contex
 
 // read reads key and keeps it, unless a newer reading of key is kept.
 func (c *sharedReading[T]) read(ctx context.Context, key string, read func(context.Context) (T, error)) (T, error) {
-	v, err, _ := c.flight.Do(key, func() (any, error) {
-		// Shared by every request waiting: not cut short by the one that
-		// started it going away.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
+	return sharedLoad(&c.flight, ctx, key, func(ctx context.Context) (T, error) {
 		at := time.Now()
-		got, err := read(rctx)
+		got, err := read(ctx)
 		if err != nil {
-			return nil, err
+			return got, err
 		}
 		c.mu.Lock()
 		if c.key != key || !at.Before(c.at) {
@@ -74,6 +70,18 @@ func (c *sharedReading[T]) read(ctx context.Context, key string, read func(conte
 		}
 		c.mu.Unlock()
 		return got, nil
+	})
+}
+
+// sharedLoad runs load once for every caller of key in flight at once.
+// The load is shared by every request waiting, so it is not cut short by
+// the one that started it going away: it gets a context of its own,
+// bounded to a minute.
+func sharedLoad[T any](g *singleflight.Group, ctx context.Context, key string, load func(context.Context) (T, error)) (T, error) {
+	v, err, _ := g.Do(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return load(lctx)
 	})
 	if err != nil {
 		var zero T

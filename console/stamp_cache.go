@@ -25,8 +25,8 @@ type stampCache[T any] struct {
 	flight singleflight.Group
 }
 
-// stampCacheKeys bounds the values kept for one stamp (the overview keeps
-// three: two days' briefs and the drops).
+// stampCacheKeys bounds the values one cache keeps for one stamp (the
+// overview's briefs are of two days, its drops one value).
 const stampCacheKeys = 8
 
 // get returns the value of key as of stamp, loading it when not kept;
@@ -42,14 +42,10 @@ func (c *stampCache[T]) get(ctx context.Context, stamp warehouse.HealthStamp, ke
 	if ok {
 		return got, nil
 	}
-	v, err, _ := c.flight.Do(key+"@"+stampKey(stamp), func() (any, error) {
-		// Shared by every request waiting: not cut short by the one that
-		// started it going away.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		x, err := load(lctx)
+	return sharedLoad(&c.flight, ctx, key+"@"+stampKey(stamp), func(ctx context.Context) (T, error) {
+		x, err := load(ctx)
 		if err != nil {
-			return nil, err
+			return x, err
 		}
 		c.mu.Lock()
 		if c.stamp == stamp {
@@ -61,11 +57,6 @@ func (c *stampCache[T]) get(ctx context.Context, stamp warehouse.HealthStamp, ke
 		c.mu.Unlock()
 		return x, nil
 	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return v.(T), nil
 }
 
 func stampKey(s warehouse.HealthStamp) string {
