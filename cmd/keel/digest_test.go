@@ -30,9 +30,19 @@ func TestConsoleScoresDigestsAndServesMetrics(t *testing.T) {
 		done <- run(ctx, []string{"keel", "console", "--addr", addr, "--metrics-addr", metrics, "--secure-cookies=false"},
 			func(k string) string { return env[k] }, nil, io.Discard, &stderr)
 	}()
+	conn, err := pgx.Connect(ctx, env[envPG])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// The digest is made after the scoring's metrics are counted: wait for
+	// both, the metrics and yesterday's digest day.
 	want := []string{"keel_scoring_duration_seconds_count 1", "keel_scoring_customers_scored 0", `keel_alerts_open{rule="no_login"} 0`,
 		"keel_digest_deliveries_failed_total 0", `keel_digest_delivery_attempts_total{outcome="failed"} 0`}
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
 	var body string
+	var days int
+	var day time.Time
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
@@ -46,7 +56,10 @@ func TestConsoleScoresDigestsAndServesMetrics(t *testing.T) {
 				missing = w
 			}
 		}
-		if missing == "" {
+		if err := conn.QueryRow(ctx, `SELECT count(*), coalesce(max(day), '1970-01-01') FROM digest_days`).Scan(&days, &day); err != nil {
+			t.Fatal(err)
+		}
+		if missing == "" && days > 0 {
 			break
 		}
 		select {
@@ -55,27 +68,17 @@ func TestConsoleScoresDigestsAndServesMetrics(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics after a minute lack %q:\n%s", missing, body)
+			t.Fatalf("after a minute: metrics lack %q (digest days %d):\n%s", missing, days, body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if days != 1 || day.Format(time.DateOnly) != yesterday {
+		t.Errorf("digest days: %d, the last %s; want yesterday's (%s)", days, day.Format(time.DateOnly), yesterday)
 	}
 	if resp, err := http.Get("http://" + addr + "/metrics"); err != nil || resp.StatusCode == http.StatusOK {
 		t.Errorf("the console's own listener serves /metrics: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
-	}
-	conn, err := pgx.Connect(ctx, env[envPG])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var days int
-	var day time.Time
-	if err := conn.QueryRow(ctx, `SELECT count(*), coalesce(max(day), '1970-01-01') FROM digest_days`).Scan(&days, &day); err != nil {
-		t.Fatal(err)
-	}
-	if y := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly); days != 1 || day.Format(time.DateOnly) != y {
-		t.Errorf("digest days: %d, the last %s; want yesterday's (%s)", days, day.Format(time.DateOnly), y)
 	}
 	cancel()
 	if err := <-done; err != nil {
