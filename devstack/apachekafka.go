@@ -361,16 +361,26 @@ func EnsureKafkaJars(ctx context.Context, jarsDir, version string) error {
 		}
 		jarsDir = d
 	}
+	return ensureMavenJars(ctx, jarsDir, "kafka "+version, kafkaPom(version), "kafka_2.13-*.jar")
+}
+
+// ensureMavenJars makes jarsDir hold the runtime dependencies of pom,
+// fetched from Maven Central with `mvn dependency:copy-dependencies`
+// (installing Debian's maven package when mvn is missing and we are root),
+// and checks that a jar matching main is among them. It runs Maven once: a
+// marker file in jarsDir records a completed download, and a lock file
+// serializes concurrent callers (parallel tests, several processes).
+func ensureMavenJars(ctx context.Context, jarsDir, what, pom, main string) error {
 	marker := filepath.Join(jarsDir, kafkaJarsMarker)
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
 	if err := os.MkdirAll(jarsDir, 0o755); err != nil {
-		return fmt.Errorf("ensure kafka jars: %w", err)
+		return fmt.Errorf("ensure %s jars: %w", what, err)
 	}
 	lock, err := lockFileWait(ctx, filepath.Join(jarsDir, ".keel-jars.lock"))
 	if err != nil {
-		return fmt.Errorf("ensure kafka jars: %w", err)
+		return fmt.Errorf("ensure %s jars: %w", what, err)
 	}
 	defer lock.Close()
 	if _, err := os.Stat(marker); err == nil {
@@ -378,34 +388,33 @@ func EnsureKafkaJars(ctx context.Context, jarsDir, version string) error {
 	}
 	mvn, err := ensureMaven(ctx)
 	if err != nil {
-		return fmt.Errorf("ensure kafka jars: %w", err)
+		return fmt.Errorf("ensure %s jars: %w", what, err)
 	}
 	// Drop jars of an interrupted earlier attempt so the classpath holds
 	// exactly one version of everything.
 	old, _ := filepath.Glob(filepath.Join(jarsDir, "*.jar"))
 	for _, f := range old {
 		if err := os.Remove(f); err != nil {
-			return fmt.Errorf("ensure kafka jars: remove partial download: %w", err)
+			return fmt.Errorf("ensure %s jars: remove partial download: %w", what, err)
 		}
 	}
-	pom := filepath.Join(jarsDir, "pom.xml")
-	if err := os.WriteFile(pom, []byte(kafkaPom(version)), 0o644); err != nil {
-		return fmt.Errorf("ensure kafka jars: write pom.xml: %w", err)
+	pomPath := filepath.Join(jarsDir, "pom.xml")
+	if err := os.WriteFile(pomPath, []byte(pom), 0o644); err != nil {
+		return fmt.Errorf("ensure %s jars: write pom.xml: %w", what, err)
 	}
-	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-f", pom,
+	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-f", pomPath,
 		mavenDependencyPlugin+":copy-dependencies",
 		"-DoutputDirectory="+jarsDir, "-DincludeScope=runtime")
 	cmd.Dir = jarsDir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ensure kafka jars: mvn copy-dependencies for kafka %s: %w\n%s", version, err, tailString(string(out), 40))
+		return fmt.Errorf("ensure %s jars: mvn copy-dependencies: %w\n%s", what, err, tailString(string(out), 40))
 	}
-	jars, _ := filepath.Glob(filepath.Join(jarsDir, "kafka_2.13-*.jar"))
-	if len(jars) == 0 {
-		return fmt.Errorf("ensure kafka jars: mvn finished but no kafka_2.13 jar in %s", jarsDir)
+	if jars, _ := filepath.Glob(filepath.Join(jarsDir, main)); len(jars) == 0 {
+		return fmt.Errorf("ensure %s jars: mvn finished but no %s in %s", what, main, jarsDir)
 	}
-	if err := os.WriteFile(marker, []byte("kafka "+version+"\n"), 0o644); err != nil {
-		return fmt.Errorf("ensure kafka jars: write marker: %w", err)
+	if err := os.WriteFile(marker, []byte(what+"\n"), 0o644); err != nil {
+		return fmt.Errorf("ensure %s jars: write marker: %w", what, err)
 	}
 	return nil
 }

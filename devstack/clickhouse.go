@@ -26,6 +26,9 @@ type ClickHouseConfig struct {
 	TCPPort int
 	// HTTPPort is the HTTP interface port; 0 picks a free one.
 	HTTPPort int
+	// InterserverPort is the port replicas fetch parts from each other on,
+	// set on a node of a replicated cluster only (0: none).
+	InterserverPort int
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
 	// Cluster, when set, declares a cluster in the server's
@@ -34,12 +37,14 @@ type ClickHouseConfig struct {
 	Cluster *ClusterDecl
 }
 
-// ClusterDecl is a cluster as a server's config declares it: a name and
-// its shards, each one server (one replica) given by its native-protocol
-// address on loopback.
+// ClusterDecl is a cluster as a server's config declares it: a name, its
+// shards, each a list of replicas given by their native-protocol addresses
+// on loopback, and the ZooKeeper the servers replicate through ("" for
+// none: then every shard is one server).
 type ClusterDecl struct {
-	Name   string
-	Shards []string // "127.0.0.1:PORT"
+	Name      string
+	Shards    [][]string // each shard's replicas, "127.0.0.1:PORT"
+	ZooKeeper string     // "127.0.0.1:PORT", or ""
 }
 
 // ClickHouse is a running (or stopped) throwaway ClickHouse server. Its
@@ -48,6 +53,7 @@ type ClickHouse struct {
 	dir        string
 	tcpPort    int
 	httpPort   int
+	interPort  int // interserver_http_port; 0 for none
 	serverPath string
 	configPath string
 	cluster    *ClusterDecl
@@ -97,6 +103,7 @@ func StartClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, er
 		dir:        dir,
 		tcpPort:    tcpPort,
 		httpPort:   httpPort,
+		interPort:  cfg.InterserverPort,
 		serverPath: serverPath,
 		configPath: filepath.Join(dir, "config.xml"),
 		cluster:    cfg.Cluster,
@@ -114,7 +121,7 @@ func StartClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, er
 	if err := os.WriteFile(c.configPath, c.config(), 0o644); err != nil {
 		return nil, fmt.Errorf("start clickhouse: write config: %w", err)
 	}
-	if err := os.WriteFile(c.usersPath(), []byte(chUsersXML), 0o644); err != nil {
+	if err := os.WriteFile(c.usersPath(), []byte(c.usersXML()), 0o644); err != nil {
 		return nil, fmt.Errorf("start clickhouse: write users config: %w", err)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -157,20 +164,48 @@ func (c *ClickHouse) config() []byte {
 }
 
 // remoteServers renders the <remote_servers> section of a cluster node's
-// config: one shard per address, each a single replica; empty for a
-// server of its own.
+// config, and with a ZooKeeper its <zookeeper> section; empty for a server
+// of its own. With replicas, internal_replication: a Distributed table
+// writes a row to one replica of its shard, and the replicated table
+// copies it to the others (without it, the Distributed table would write
+// it to every replica itself).
 func (c *ClickHouse) remoteServers(esc func(string) string) string {
 	if c.cluster == nil {
 		return ""
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "  <remote_servers>\n    <%s>\n", esc(c.cluster.Name))
-	for _, addr := range c.cluster.Shards {
-		host, port, _ := strings.Cut(addr, ":")
-		fmt.Fprintf(&sb, "      <shard><replica><host>%s</host><port>%s</port></replica></shard>\n", esc(host), esc(port))
+	for _, replicas := range c.cluster.Shards {
+		sb.WriteString("      <shard>")
+		if c.cluster.ZooKeeper != "" {
+			sb.WriteString("<internal_replication>true</internal_replication>")
+		}
+		for _, addr := range replicas {
+			host, port, _ := strings.Cut(addr, ":")
+			fmt.Fprintf(&sb, "<replica><host>%s</host><port>%s</port></replica>", esc(host), esc(port))
+		}
+		sb.WriteString("</shard>\n")
 	}
 	fmt.Fprintf(&sb, "    </%s>\n  </remote_servers>\n", esc(c.cluster.Name))
+	if c.interPort != 0 {
+		fmt.Fprintf(&sb, "  <interserver_http_host>127.0.0.1</interserver_http_host>\n  <interserver_http_port>%d</interserver_http_port>\n", c.interPort)
+	}
+	if zk := c.cluster.ZooKeeper; zk != "" {
+		host, port, _ := strings.Cut(zk, ":")
+		fmt.Fprintf(&sb, "  <zookeeper><node><host>%s</host><port>%s</port></node><session_timeout_ms>30000</session_timeout_ms></zookeeper>\n", esc(host), esc(port))
+	}
 	return sb.String()
+}
+
+// usersXML is chUsersXML, with load_balancing in_order on a replicated
+// cluster: a Distributed table reads and writes the first live replica of
+// each shard, so what a loader reads back is what it wrote, not a replica
+// still fetching it.
+func (c *ClickHouse) usersXML() string {
+	if c.cluster == nil || c.cluster.ZooKeeper == "" {
+		return chUsersXML
+	}
+	return strings.Replace(chUsersXML, "<load_balancing>random</load_balancing>", "<load_balancing>in_order</load_balancing>", 1)
 }
 
 // chUsersXML is the users config: Debian's /etc/clickhouse-server/users.xml
@@ -227,6 +262,14 @@ func (c *ClickHouse) serverLog() string { return filepath.Join(c.dir, "server.lo
 func (c *ClickHouse) errLog() string    { return filepath.Join(c.dir, "err.log") }
 func (c *ClickHouse) stdoutLog() string { return filepath.Join(c.dir, "stdout.log") }
 
+// ports are the ports the server listens on.
+func (c *ClickHouse) ports() []int {
+	if c.interPort != 0 {
+		return []int{c.tcpPort, c.httpPort, c.interPort}
+	}
+	return []int{c.tcpPort, c.httpPort}
+}
+
 // Addr returns the native-protocol address, "127.0.0.1:TCPPORT".
 func (c *ClickHouse) Addr() string { return fmt.Sprintf("127.0.0.1:%d", c.tcpPort) }
 
@@ -248,7 +291,7 @@ func (c *ClickHouse) Start(ctx context.Context) error {
 	if err := c.checkNotRunning(); err != nil {
 		return fmt.Errorf("start clickhouse: %w", err)
 	}
-	if err := checkPortsFree(c.tcpPort, c.httpPort); err != nil {
+	if err := checkPortsFree(c.ports()...); err != nil {
 		return fmt.Errorf("start clickhouse: %w", err)
 	}
 	cmd := exec.Command(c.serverPath, "--config-file="+c.configPath)

@@ -18,21 +18,30 @@ type ClickHouseClusterConfig struct {
 	Dir string
 	// Name is the cluster's name in every node's <remote_servers>.
 	Name string
-	// Shards is the number of nodes, each a shard of one replica; at least 1.
+	// Shards is the number of shards; at least 1.
 	Shards int
+	// Replicas is the number of servers of each shard (default 1). More
+	// than one needs ZooKeeper.
+	Replicas int
+	// ZooKeeper is the address ("127.0.0.1:PORT") of the ZooKeeper the
+	// nodes replicate through (StartZooKeeper); "" for none.
+	ZooKeeper string
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
 }
 
 // ClickHouseCluster is a set of throwaway ClickHouse servers that declare
-// each other as the shards of one cluster, what `keel migrate
-// --clickhouse-cluster` needs. Without ZooKeeper there is no replication:
-// each shard is one server.
+// each other as the shards (and the replicas of each shard) of one
+// cluster, what `keel migrate --clickhouse-cluster` needs. Without
+// ZooKeeper there is no replication: each shard is one server.
 type ClickHouseCluster struct {
 	// Name is the cluster's name, as system.clusters lists it.
 	Name string
-	// Nodes are the servers, in shard order (Nodes[0] is shard 1).
+	// Nodes are the servers, shard by shard and in each shard replica by
+	// replica: Nodes[s*Replicas+r] is replica r+1 of shard s+1.
 	Nodes []*ClickHouse
+	// Replicas is the number of servers of each shard.
+	Replicas int
 }
 
 // clusterName is what a cluster's name may be: an XML element name and a
@@ -52,11 +61,26 @@ func StartClickHouseCluster(ctx context.Context, cfg ClickHouseClusterConfig) (*
 		return nil, fmt.Errorf("start clickhouse cluster: name %q: want letters, digits and _", cfg.Name)
 	case cfg.Shards < 1:
 		return nil, fmt.Errorf("start clickhouse cluster: %d shards: want at least 1", cfg.Shards)
+	case cfg.Replicas < 0:
+		return nil, fmt.Errorf("start clickhouse cluster: %d replicas: want at least 1", cfg.Replicas)
 	}
-	// Two ports a node, all distinct: free-port picks can repeat.
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Replicas > 1 && cfg.ZooKeeper == "" {
+		return nil, fmt.Errorf("start clickhouse cluster: %d replicas a shard need a ZooKeeper", cfg.Replicas)
+	}
+	nodes := cfg.Shards * cfg.Replicas
+	// Two ports a node (three with ZooKeeper: replicas fetch parts from
+	// each other over interserver HTTP), all distinct: free-port picks can
+	// repeat.
+	per := 2
+	if cfg.ZooKeeper != "" {
+		per = 3
+	}
 	seen := map[int]bool{}
-	ports := make([]int, 0, 2*cfg.Shards)
-	for len(ports) < 2*cfg.Shards {
+	ports := make([]int, 0, per*nodes)
+	for len(ports) < per*nodes {
 		p, err := FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("start clickhouse cluster: %w", err)
@@ -66,19 +90,27 @@ func StartClickHouseCluster(ctx context.Context, cfg ClickHouseClusterConfig) (*
 			ports = append(ports, p)
 		}
 	}
-	decl := &ClusterDecl{Name: cfg.Name}
-	for i := range cfg.Shards {
-		decl.Shards = append(decl.Shards, fmt.Sprintf("127.0.0.1:%d", ports[2*i]))
+	decl := &ClusterDecl{Name: cfg.Name, ZooKeeper: cfg.ZooKeeper}
+	for s := range cfg.Shards {
+		var replicas []string
+		for r := range cfg.Replicas {
+			replicas = append(replicas, fmt.Sprintf("127.0.0.1:%d", ports[per*(s*cfg.Replicas+r)]))
+		}
+		decl.Shards = append(decl.Shards, replicas)
 	}
-	c := &ClickHouseCluster{Name: cfg.Name, Nodes: make([]*ClickHouse, cfg.Shards)}
+	c := &ClickHouseCluster{Name: cfg.Name, Nodes: make([]*ClickHouse, nodes), Replicas: cfg.Replicas}
 	g, gctx := errgroup.WithContext(ctx)
-	for i := range cfg.Shards {
+	for i := range nodes {
 		g.Go(func() error {
 			log := orDiscard(cfg.Logger).With("node", i+1)
-			ch, err := StartClickHouse(gctx, ClickHouseConfig{
-				Dir: filepath.Join(cfg.Dir, fmt.Sprintf("node%d", i+1)), TCPPort: ports[2*i], HTTPPort: ports[2*i+1],
+			node := ClickHouseConfig{
+				Dir: filepath.Join(cfg.Dir, fmt.Sprintf("node%d", i+1)), TCPPort: ports[per*i], HTTPPort: ports[per*i+1],
 				Logger: log, Cluster: decl,
-			})
+			}
+			if per == 3 {
+				node.InterserverPort = ports[per*i+2]
+			}
+			ch, err := StartClickHouse(gctx, node)
 			c.Nodes[i] = ch
 			return err
 		})

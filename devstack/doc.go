@@ -9,8 +9,9 @@
 // caller-chosen directory, and can be stopped, killed and started again on
 // the same ports with the same data, which is what crash/restart tests need.
 // StartClickHouseCluster starts several ClickHouse servers that declare
-// each other as the shards of one cluster, for `keel migrate
-// --clickhouse-cluster` and its tests.
+// each other as the shards (and replicas) of one cluster, for `keel migrate
+// --clickhouse-cluster` and its tests; StartZooKeeper runs the standalone
+// ZooKeeper (jars from Maven Central too) that replicas coordinate through.
 //
 // Child processes get a parent-death signal, so a test binary that is killed
 // does not leave servers behind; they are also put in their own process
