@@ -5,12 +5,15 @@ package migrations
 // `keel migrate --clickhouse-cluster NAME` makes Keel's schema on every
 // server of a cluster the servers declare in <remote_servers>, with
 // Distributed tables in front, so that every query Keel runs works on the
-// cluster unchanged. Read from system.clusters of the server keel migrate
-// connects to, each shard must be one server: the tables are plain
-// MergeTrees, made node by node, since `ON CLUSTER` DDL and
-// Replicated*MergeTree need ZooKeeper (or ClickHouse Keeper), which
-// ClickHouse 18.16 cannot run itself. Replication is therefore not Keel's:
-// a lost shard loses its tenants' rows.
+// cluster unchanged. The cluster is read from system.clusters of the
+// server keel migrate connects to. Two kinds:
+//
+//   - Without ZooKeeper (or ClickHouse Keeper) in the servers' config, each
+//     shard must be one server, and its tables are plain MergeTrees:
+//     replication is not Keel's, and a lost shard loses its tenants' rows.
+//   - With ZooKeeper configured (its system.zookeeper table is there), the
+//     tables are Replicated*MergeTrees and a shard may have several
+//     replicas (below, "Replicas").
 //
 // On each node, for the database D the URL names:
 //
@@ -56,6 +59,34 @@ package migrations
 // changed (an ALTER added a column: 0008's events.key_id), and drop those
 // of tables a migration dropped (0007's hourly rollups); (3) record in D
 // the versions and zone of D_local.
+
+// # Replicas
+//
+// With ZooKeeper, each shard's first replica (in system.clusters' order)
+// runs the migrations as a single server does, each CREATE TABLE's engine
+// made its Replicated twin: ReplacingMergeTree(v) becomes
+// ReplicatedReplacingMergeTree('/clickhouse/keel/D_local/TABLE/shardN-G',
+// 'HOST:PORT', v), where HOST:PORT is the replica as the cluster lists it
+// and G is new for each run of keel migrate. Every other replica of the
+// shard then becomes a copy of the first: it makes (or makes again, when
+// its definition is not the first replica's) each table and view from the
+// first replica's own CREATE, with its own replica name, waits until it
+// has fetched the shard's rows (SYSTEM SYNC REPLICA), and records the same
+// versions and zone. So the data statements of a migration (0010's
+// rebuild from events) and its ALTERs run once a shard and reach the other
+// replicas by replication, and a table the first replica made again (a
+// change of zone) gets a new path, G, which the other replicas join once
+// they drop their old copy — never mixing the old rows with the new.
+// (ON CLUSTER would queue each DDL statement in ZooKeeper for every node
+// to run on its own, and answer after a timeout with what the nodes did;
+// the data statements cannot go that way and run once a shard anyway.
+// Node by node, each node's versions are recorded and a failure names its
+// node.)
+//
+// Rows reach one replica of a shard (internal_replication in the servers'
+// <remote_servers>, which a replicated cluster needs) and the others fetch
+// them; materialized views run on the replica an insert reached, and their
+// rollups replicate like any table.
 
 import (
 	"context"
@@ -182,16 +213,22 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Node is one server of a cluster, as system.clusters lists it.
 type Node struct {
-	Shard  int
-	Weight int // the shard's weight: its share of the rows
-	Host   string
-	Port   int // native protocol
+	Shard   int
+	Replica int // 1 for a shard's first server
+	Weight  int // the shard's weight: its share of the rows
+	Host    string
+	Port    int // native protocol
 }
 
 // Addr is the node's native-protocol address.
 func (n Node) Addr() string { return net.JoinHostPort(n.Host, strconv.Itoa(n.Port)) }
 
-func (n Node) String() string { return fmt.Sprintf("node %s (shard %d)", n.Addr(), n.Shard) }
+func (n Node) String() string {
+	if n.Replica > 1 {
+		return fmt.Sprintf("node %s (shard %d, replica %d)", n.Addr(), n.Shard, n.Replica)
+	}
+	return fmt.Sprintf("node %s (shard %d)", n.Addr(), n.Shard)
+}
 
 func clusterQuery(cluster string) string {
 	return "SELECT shard_num, shard_weight, replica_num, host_name, port FROM system.clusters WHERE cluster = " + quote(cluster) + " ORDER BY shard_num, replica_num"
@@ -202,10 +239,9 @@ func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// ClusterNodes returns the shards of cluster as the server conn is
-// connected to declares them, in shard order. It is an error when the
-// cluster is not declared there, or when a shard has more than one replica:
-// Keel makes plain tables node by node, which replicas would not share.
+// ClusterNodes returns the servers of cluster as the server conn is
+// connected to declares them, shard by shard and in each shard replica by
+// replica. It is an error when the cluster is not declared there.
 func ClusterNodes(ctx context.Context, conn driver.Conn, cluster string) ([]Node, error) {
 	if !identifier.MatchString(cluster) {
 		return nil, fmt.Errorf("clickhouse cluster %q: want letters, digits and _", cluster)
@@ -223,10 +259,7 @@ func ClusterNodes(ctx context.Context, conn driver.Conn, cluster string) ([]Node
 		if err := rows.Scan(&shard, &weight, &replica, &host, &port); err != nil {
 			return nil, fmt.Errorf("read clickhouse cluster %s: %w", cluster, err)
 		}
-		if replica > 1 {
-			return nil, fmt.Errorf("clickhouse cluster %s: shard %d has %d replicas or more; without ZooKeeper Keel makes plain tables on each server, so every shard must be one server", cluster, shard, replica)
-		}
-		nodes = append(nodes, Node{Shard: int(shard), Weight: int(weight), Host: host, Port: int(port)})
+		nodes = append(nodes, Node{Shard: int(shard), Replica: int(replica), Weight: int(weight), Host: host, Port: int(port)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read clickhouse cluster %s: %w", cluster, err)
@@ -294,9 +327,27 @@ func ApplyClickHouseCluster(ctx context.Context, conn driver.Conn, dial Dial, cl
 			return nil, err
 		}
 	}
+	replicated, err := hasZooKeeper(ctx, open)
+	if err != nil {
+		return nil, err
+	}
 	var out []NodeMigrations
+	gen := strconv.FormatInt(time.Now().UnixMilli(), 36) // this run's, in new tables' paths
+	var first *clusterNode                               // with replicas: the shard's first
 	for _, n := range open {
-		applied, err := ApplyClickHouse(ctx, n.local, zone)
+		var applied []Migration
+		switch {
+		case !replicated:
+			applied, err = ApplyClickHouse(ctx, n.local, zone)
+		case first == nil || first.Shard != n.Shard:
+			first = n
+			applied, err = applyClickHouse(ctx, n.local, zone, replicatedEngine(local, n.Node, gen))
+			if err == nil {
+				err = n.checkReplicated(ctx, local)
+			}
+		default:
+			applied, err = n.copyReplica(ctx, first, local)
+		}
 		if len(applied) > 0 {
 			out = append(out, NodeMigrations{Node: n.Node, Applied: applied})
 		}
@@ -483,16 +534,8 @@ func (n *clusterNode) record(ctx context.Context, zone string) error {
 		if m.Version <= mainHave || m.Version > localHave {
 			continue
 		}
-		b, err := n.main.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
-		if err == nil {
-			if err = b.Append(uint32(m.Version), m.Name, time.Now().UTC()); err == nil {
-				err = b.Send()
-			} else {
-				b.Abort()
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("migrate clickhouse cluster: %s: record %04d_%s: %w", n, m.Version, m.Name, err)
+		if err := recordVersion(ctx, n.main, m); err != nil {
+			return fmt.Errorf("migrate clickhouse cluster: %s: %w", n, err)
 		}
 	}
 	recorded, err := ClickHouseZone(ctx, n.main)
@@ -527,5 +570,9 @@ func ClusterStatements(cluster, main string) []string {
 	for _, t := range Tables() {
 		out = append(out, columnsQuery(local, t), frontDDL(main, cluster, t))
 	}
+	// A replicated cluster's own queries that need no ZooKeeper (its
+	// Replicated engines and system.zookeeper do: the replicated cluster
+	// test runs them on 18.16).
+	out = append(out, zooKeeperQuery, enginesQuery(local), showCreate(local, "events"), replicaPathQuery(local, "events"), queueQuery(local, "events"))
 	return out
 }

@@ -222,6 +222,21 @@ const chVersionTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // (zone.go); a pending zoned migration is always made from scratch, so the
 // leftovers of a run cut off in another zone cannot stay.
 func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migration, error) {
+	return applyClickHouse(ctx, conn, zone, nil)
+}
+
+// execFunc runs one statement of a migration.
+type execFunc func(ctx context.Context, conn driver.Conn, stmt string) error
+
+func plainExec(ctx context.Context, conn driver.Conn, stmt string) error { return conn.Exec(ctx, stmt) }
+
+// applyClickHouse is ApplyClickHouse with each statement of a migration
+// run by exec (nil: as written): a replicated cluster's tables get their
+// Replicated engines so (replicas.go).
+func applyClickHouse(ctx context.Context, conn driver.Conn, zone string, exec execFunc) ([]Migration, error) {
+	if exec == nil {
+		exec = plainExec
+	}
 	if err := CheckZone(zone); err != nil {
 		return nil, fmt.Errorf("migrate clickhouse: %w", err)
 	}
@@ -256,12 +271,12 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migr
 			if err := unrecord(); err != nil {
 				return applied, err
 			}
-			if err := remake(ctx, conn, m, zone); err != nil {
+			if err := remake(ctx, conn, m, zone, exec); err != nil {
 				return applied, err
 			}
 		case m.Version > have:
 			for i, stmt := range m.Statements() {
-				if err := conn.Exec(ctx, stmt); err != nil && !columnAdded(stmt, err) {
+				if err := exec(ctx, conn, stmt); err != nil && !columnAdded(stmt, err) {
 					return applied, fmt.Errorf("migrate clickhouse %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 				}
 			}
@@ -269,24 +284,15 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migr
 			if err := unrecord(); err != nil {
 				return applied, err
 			}
-			if err := remake(ctx, conn, m, zone); err != nil {
+			if err := remake(ctx, conn, m, zone, exec); err != nil {
 				return applied, err
 			}
 			continue // applied before: its version is recorded
 		default:
 			continue
 		}
-		// Never INSERT … VALUES through Exec on ClickHouse 18.16 (it hangs);
-		// a one-row batch is the native protocol's way.
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
-		if err != nil {
-			return applied, fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
-		}
-		if err := b.Append(uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
-			return applied, fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
-		}
-		if err := b.Send(); err != nil {
-			return applied, fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
+		if err := recordVersion(ctx, conn, m); err != nil {
+			return applied, err
 		}
 		applied = append(applied, m)
 	}
@@ -296,6 +302,24 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, zone string) ([]Migr
 		}
 	}
 	return applied, nil
+}
+
+// recordVersion records that m is applied. Never INSERT … VALUES through
+// Exec on ClickHouse 18.16 (it hangs): a one-row batch is the native
+// protocol's way.
+func recordVersion(ctx context.Context, conn driver.Conn, m Migration) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	if err == nil {
+		if err = b.Append(uint32(m.Version), m.Name, time.Now().UTC()); err == nil {
+			err = b.Send()
+		} else {
+			b.Abort()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("migrate clickhouse %04d_%s: record version: %w", m.Version, m.Name, err)
+	}
+	return nil
 }
 
 // columnAdded reports whether err is ClickHouse refusing stmt, an ALTER

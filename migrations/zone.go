@@ -91,7 +91,7 @@ func (m Migration) objects() []string {
 // is gone. An event inserted while this runs is in events before the
 // file's backfill reads them, or rolled up by its view, or both; the
 // rollups hold sets and maxima, so both is harmless.
-func remake(ctx context.Context, conn driver.Conn, m Migration, zone string) error {
+func remake(ctx context.Context, conn driver.Conn, m Migration, zone string, exec execFunc) error {
 	objs := m.objects()
 	for i := len(objs) - 1; i >= 0; i-- {
 		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+objs[i]); err != nil {
@@ -99,7 +99,7 @@ func remake(ctx context.Context, conn driver.Conn, m Migration, zone string) err
 		}
 	}
 	for i, stmt := range m.StatementsIn(zone) {
-		if err := conn.Exec(ctx, stmt); err != nil {
+		if err := exec(ctx, conn, stmt); err != nil {
 			return fmt.Errorf("migrate clickhouse %04d_%s in %s statement %d: %w", m.Version, m.Name, zone, i+1, err)
 		}
 	}

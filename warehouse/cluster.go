@@ -30,7 +30,9 @@ import (
 //     cityHash64 as ClickHouse computes it, modulo the shards' weights as
 //     the Distributed engine does — and inserts straight into that shard's
 //     local table, sparing the hop. Rows land where the Distributed table
-//     would have put them, so both roads may be used side by side.
+//     would have put them, so both roads may be used side by side. On a
+//     replicated cluster they go to the shard's first replica, or when it
+//     fails to the next, and replication copies them to the others.
 //
 // Either way a batch that spans shards is several inserts and can fail
 // between them; the loaders handle that as they handle a batch that spans
@@ -73,16 +75,30 @@ func (s *Store) UseCluster(ctx context.Context, cluster string, mode InsertMode)
 	if err != nil {
 		return err
 	}
+	// A replica that cannot be reached is left out while its shard has
+	// another (replication brings it what it misses); a shard with none
+	// is an error.
 	r := &shardRouter{}
-	for i, n := range nodes {
+	var unreachable []error
+	for _, n := range nodes {
+		if len(r.shards) == 0 || r.numbers[len(r.shards)-1] != n.Shard {
+			r.shards, r.numbers = append(r.shards, nil), append(r.numbers, n.Shard)
+			for range n.Weight {
+				r.slots = append(r.slots, len(r.shards)-1)
+			}
+		}
 		conn, err := s.Dial(ctx, n.Addr(), migrations.LocalDatabase(main))
 		if err != nil {
-			r.close()
-			return fmt.Errorf("clickhouse cluster %s: %s: %w", cluster, n, err)
+			unreachable = append(unreachable, fmt.Errorf("%s: %w", n, err))
+			continue
 		}
-		r.nodes, r.shards = append(r.nodes, n), append(r.shards, conn)
-		for range n.Weight {
-			r.slots = append(r.slots, i)
+		last := len(r.shards) - 1
+		r.shards[last] = append(r.shards[last], replica{node: n, conn: conn})
+	}
+	for i, sh := range r.shards {
+		if len(sh) == 0 {
+			r.close()
+			return fmt.Errorf("clickhouse cluster %s: no server of shard %d can be reached: %w", cluster, r.numbers[i], errors.Join(unreachable...))
 		}
 	}
 	if len(r.slots) == 0 {
@@ -93,16 +109,26 @@ func (s *Store) UseCluster(ctx context.Context, cluster string, mode InsertMode)
 	return nil
 }
 
-// shardRouter sends each inserted row to its shard's local table.
+// shardRouter sends each inserted row to its shard's local table: to the
+// shard's first replica, or when it fails to the next (a replicated
+// cluster copies the rows to the others).
 type shardRouter struct {
-	nodes  []migrations.Node
-	shards []driver.Conn // the local database of each node
-	slots  []int         // the Distributed engine's slots: shard i appears Weight times, in shard order
+	shards  [][]replica // each shard's reachable replicas, in the cluster's order
+	numbers []int       // the shard number of each
+	slots   []int       // the Distributed engine's slots: shard i appears its weight times, in shard order
+}
+
+// replica is one server of a shard, connected to its local database.
+type replica struct {
+	node migrations.Node
+	conn driver.Conn
 }
 
 func (r *shardRouter) close() {
-	for _, c := range r.shards {
-		c.Close()
+	for _, sh := range r.shards {
+		for _, rep := range sh {
+			rep.conn.Close()
+		}
 	}
 }
 
@@ -134,8 +160,20 @@ func (r *shardRouter) send(ctx context.Context, insert string, cols []any) error
 				part[i] = pick(c, picked)
 			}
 		}
-		if err := sendTo(ctx, r.shards[sh], insert, part...); err != nil {
-			return fmt.Errorf("%s: %w", r.nodes[sh], err)
+		var errs []error
+		for _, rep := range r.shards[sh] {
+			err := sendTo(ctx, rep.conn, insert, part...)
+			if err == nil {
+				errs = nil
+				break
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", rep.node, err))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
 	return nil

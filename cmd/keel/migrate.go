@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/keelhq/keel/ingest/collector"
 	"github.com/keelhq/keel/migrations"
@@ -100,7 +101,7 @@ func (f *migrateFlags) migrateClickHouse(ctx context.Context, store *warehouse.S
 	nodes, err := migrations.ApplyClickHouseCluster(ctx, store.Conn(), store.Dial, f.cluster, zone)
 	for _, n := range nodes {
 		for _, m := range n.Applied {
-			fmt.Fprintf(stdout, "clickhouse %s (shard %d): applied %04d_%s\n", n.Node.Addr(), n.Node.Shard, m.Version, m.Name)
+			fmt.Fprintf(stdout, "clickhouse %s: applied %04d_%s\n", strings.TrimPrefix(n.Node.String(), "node "), m.Version, m.Name)
 		}
 	}
 	return err
