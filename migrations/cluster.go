@@ -62,26 +62,28 @@ package migrations
 
 // # Replicas
 //
-// With ZooKeeper, each shard's first replica (in system.clusters' order)
-// runs the migrations as a single server does, each CREATE TABLE's engine
-// made its Replicated twin: ReplacingMergeTree(v) becomes
-// ReplicatedReplacingMergeTree('/clickhouse/keel/D_local/TABLE/shardN-G',
-// 'HOST:PORT', v), where HOST:PORT is the replica as the cluster lists it
-// and G is new for each run of keel migrate. Every other replica of the
-// shard then becomes a copy of the first: it makes (or makes again, when
-// its definition is not the first replica's) each table and view from the
-// first replica's own CREATE, with its own replica name, waits until it
-// has fetched the shard's rows (SYSTEM SYNC REPLICA), and records the same
-// versions and zone. So the data statements of a migration (0010's
-// rebuild from events) and its ALTERs run once a shard and reach the other
-// replicas by replication, and a table the first replica made again (a
-// change of zone) gets a new path, G, which the other replicas join once
-// they drop their old copy — never mixing the old rows with the new.
-// (ON CLUSTER would queue each DDL statement in ZooKeeper for every node
-// to run on its own, and answer after a timeout with what the nodes did;
-// the data statements cannot go that way and run once a shard anyway.
-// Node by node, each node's versions are recorded and a failure names its
-// node.)
+// With ZooKeeper, each shard has a source: the replica whose schema is the
+// furthest along — on a new cluster the first in system.clusters' order —
+// so that a new, empty server listed first never becomes the model of the
+// others. The source runs the migrations as a single server does, each
+// CREATE TABLE's engine made its Replicated twin: ReplacingMergeTree(v)
+// becomes ReplicatedReplacingMergeTree(
+// '/clickhouse/keel/D_local/TABLE/shardN-G', 'HOST:PORT', v), where
+// HOST:PORT is the replica as the cluster lists it and G is new for each
+// run of keel migrate. Every other replica of the shard then becomes a
+// copy of the source: it makes (or makes again, when its definition is not
+// the source's) each table and view from the source's own CREATE, with its
+// own replica name, waits until it has fetched the shard's rows, and
+// records the same versions and zone. So the data statements of a
+// migration (0010's rebuild from events) and its ALTERs run once a shard
+// and reach the other replicas by replication, and a table the source made
+// again (a change of zone) gets a new path, G, which the other replicas
+// join once they drop their old copy — never mixing the old rows with the
+// new. (ON CLUSTER would queue each DDL statement in ZooKeeper for every
+// node to run on its own, and answer after a timeout with what the nodes
+// did; the data statements cannot go that way and run once a shard
+// anyway. Node by node, each node's versions are recorded and a failure
+// names its node.)
 //
 // Rows reach one replica of a shard (internal_replication in the servers'
 // <remote_servers>, which a replicated cluster needs) and the others fetch
@@ -331,10 +333,16 @@ func ApplyClickHouseCluster(ctx context.Context, conn driver.Conn, dial Dial, cl
 	if err != nil {
 		return nil, err
 	}
+	order := open
+	if replicated {
+		if order, err = sourcesFirst(ctx, open); err != nil {
+			return nil, err
+		}
+	}
 	var out []NodeMigrations
 	gen := strconv.FormatInt(time.Now().UnixMilli(), 36) // this run's, in new tables' paths
-	var first *clusterNode                               // with replicas: the shard's first
-	for _, n := range open {
+	var first *clusterNode                               // with replicas: the shard's source
+	for _, n := range order {
 		var applied []Migration
 		switch {
 		case !replicated:

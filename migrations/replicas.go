@@ -49,7 +49,7 @@ func hasZooKeeper(ctx context.Context, nodes []*clusterNode) (bool, error) {
 
 var mergeTreeEngine = regexp.MustCompile(`ENGINE\s*=\s*([A-Za-z]*)MergeTree\(([^)]*)\)`)
 
-// replicatedEngine runs the statements of the migrations on the first
+// replicatedEngine runs the statements of the migrations on the source
 // replica n of a shard: each CREATE TABLE of Keel's tables gets the
 // Replicated twin of its engine, at a path of its own for this run (gen)
 // and with n's address as the replica's name, and is waited on until the
@@ -145,7 +145,42 @@ func waitFetched(ctx context.Context, conn driver.Conn, database, table string) 
 	}
 }
 
-// checkReplicated refuses a first replica whose tables are not
+// sourcesFirst orders the nodes shard by shard with each shard's source
+// first: the replica whose local schema records the highest version, the
+// earliest in the cluster's order among equals.
+func sourcesFirst(ctx context.Context, nodes []*clusterNode) ([]*clusterNode, error) {
+	version := map[*clusterNode]int{}
+	for _, n := range nodes {
+		if err := n.local.Exec(ctx, chVersionTable); err != nil {
+			return nil, fmt.Errorf("migrate clickhouse cluster: %s: bookkeeping tables: %w", n, err)
+		}
+		v, err := clickhouseVersion(ctx, n.local)
+		if err != nil {
+			return nil, fmt.Errorf("migrate clickhouse cluster: %s: %w", n, err)
+		}
+		version[n] = v
+	}
+	out := slices.Clone(nodes)
+	for start := 0; start < len(out); {
+		end := start
+		for end < len(out) && out[end].Shard == out[start].Shard {
+			end++
+		}
+		src := start
+		for i := start + 1; i < end; i++ {
+			if version[out[i]] > version[out[src]] {
+				src = i
+			}
+		}
+		n := out[src]
+		copy(out[start+1:src+1], out[start:src])
+		out[start] = n
+		start = end
+	}
+	return out, nil
+}
+
+// checkReplicated refuses a source whose tables are not
 // replicated: a cluster migrated before its servers had ZooKeeper keeps
 // its plain tables (CREATE TABLE IF NOT EXISTS leaves them), and a replica
 // copied from them would share nothing.
@@ -206,7 +241,7 @@ func objectsOf(ctx context.Context, conn driver.Conn, database string) ([]object
 // replicaName swaps the replica's name in a Replicated engine's arguments.
 var replicaName = regexp.MustCompile(`(Replicated[A-Za-z]*MergeTree\('[^']*', ')[^']*(')`)
 
-// copyReplica makes replica n of a shard a copy of its first replica src:
+// copyReplica makes replica n of a shard a copy of its source src:
 // every table and view src's local database has, with n's replica name;
 // an object whose definition is not src's (src made it again) is dropped
 // and made again, and one src no longer has is dropped, views before the
@@ -246,7 +281,7 @@ func (n *clusterNode) copyReplica(ctx context.Context, src *clusterNode, local s
 			continue
 		}
 		if err := n.local.Exec(ctx, "DROP TABLE IF EXISTS "+local+"."+o.name); err != nil {
-			return nil, fmt.Errorf("migrate clickhouse cluster: drop %s, which is not the first replica's: %w", o.name, err)
+			return nil, fmt.Errorf("migrate clickhouse cluster: drop %s, which is not the source replica's: %w", o.name, err)
 		}
 	}
 	var fetch []string
@@ -255,7 +290,7 @@ func (n *clusterNode) copyReplica(ctx context.Context, src *clusterNode, local s
 			continue
 		}
 		if err := n.local.Exec(ctx, o.create); err != nil {
-			return nil, fmt.Errorf("migrate clickhouse cluster: make %s as the first replica has it: %w", o.name, err)
+			return nil, fmt.Errorf("migrate clickhouse cluster: make %s as the source replica has it: %w", o.name, err)
 		}
 		if strings.HasPrefix(o.engine, "Replicated") {
 			fetch = append(fetch, o.name)

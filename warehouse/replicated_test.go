@@ -24,7 +24,8 @@ import (
 // makes the rollups again on every replica; with the first replica of each
 // shard killed, the other nodes still answer every count as a single
 // server does and take new events (both insert modes), which the killed
-// replicas fetch when they come back.
+// replicas fetch when they come back; and a server replaced by an empty
+// one gets its shard's tables and rows from the replica that kept them.
 func TestReplicatedCluster(t *testing.T) {
 	stack := teststack.Get(t)
 	ctx := t.Context()
@@ -190,6 +191,25 @@ func TestReplicatedCluster(t *testing.T) {
 		}
 	}
 	sameReplicas(t, nodes, "after the first replicas came back")
+	sameAsOneServer(t, ref, nodes, prefix, now, tokyo)
+
+	// Shard 1's first server is replaced by an empty one (its local
+	// database gone): keel migrate makes it a copy of the replica that
+	// kept the schema, which it must not wipe to match the newcomer.
+	if err := nodes[0].Conn().Exec(ctx, "DROP DATABASE default_local"); err != nil {
+		t.Fatal(err)
+	}
+	applied, err = migrations.ApplyClickHouseCluster(ctx, nodes[0].Conn(), nodes[0].Dial, testCluster, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 1 || applied[0].Node.Addr() != c.Nodes[0].Addr() || len(applied[0].Applied) != len(migrations.ClickHouse()) {
+		t.Errorf("migrate after replacing a server: applied %+v, want every version recorded on it alone", applied)
+	}
+	if _, distinct := counts(t, nodes[1], prefix); distinct != want {
+		t.Errorf("the replica that kept the schema: %d distinct events, want %d", distinct, want)
+	}
+	sameReplicas(t, nodes, "after replacing a server")
 	sameAsOneServer(t, ref, nodes, prefix, now, tokyo)
 }
 
