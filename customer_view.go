@@ -62,15 +62,17 @@ func (c CustomerRef) OwnedBy(id int64) bool {
 	return id != 0 && (c.SalesOwner == id || c.CSMOwner == id)
 }
 
-// CustomerOwner is a customer's name and owners as stored, nothing
-// derived: what a page putting customers beside their health scores needs
-// of them, one cheap query whatever their number (CustomerRef also
-// derives every customer's status, which such a page does not show).
+// CustomerOwner is a customer's name, tenant and owners as stored,
+// nothing derived: what a page putting customers beside their health
+// scores or their activity needs of them, one cheap query whatever their
+// number (CustomerRef also derives every customer's status, which such a
+// page does not show, or needs for a few).
 type CustomerOwner struct {
 	ID         int64
 	Name       string
-	SalesOwner int64 // employee id; 0 = none
-	CSMOwner   int64 // employee id; 0 = none
+	TenantID   string // "" = not linked to a tenant yet
+	SalesOwner int64  // employee id; 0 = none
+	CSMOwner   int64  // employee id; 0 = none
 }
 
 // OwnedBy reports whether employee id is the customer's sales or CSM owner.

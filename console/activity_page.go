@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,7 +22,8 @@ import (
 // every tenant's trend (the customer list's reading) and the company's
 // daily totals are readings shared by every request, read again at most
 // once a minute (sharedReading); the customers beside them come from one
-// Postgres query (Names.CustomerRefs).
+// plain Postgres read (Names.CustomerOwners), their statuses only for the
+// few that need one.
 
 // Dashboard rules. They are the page's, not METRICS.md's: how long a
 // silence must be to be listed, how many logins a customer must have had
@@ -49,6 +51,9 @@ type actRow struct {
 	DaysSince      int     // days since the last login; -1 = none in the lookback
 	LastLogin      string  // its day in the reporting timezone; "" = none
 	ActiveUsers30  int64
+
+	customer int64         // the customer's id, when Known
+	last     warehouse.Day // the day of the last login, when DaysSince >= 0
 }
 
 // actTable is one table of the dashboard: its first rows, how many there
@@ -94,7 +99,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		var (
 			totals []warehouse.DailyTotal
 			trends []warehouse.TenantTrend
-			refs   []keel.CustomerRef
+			refs   []keel.CustomerOwner
 			names  map[string]string
 		)
 		g, gctx := errgroup.WithContext(ctx)
@@ -114,7 +119,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 			return err
 		})
 		g.Go(func() (err error) {
-			refs, err = s.Names.CustomerRefs(gctx)
+			refs, err = s.Names.CustomerOwners(gctx, nil)
 			return err
 		})
 		g.Go(func() (err error) {
@@ -124,7 +129,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-		byTenant := map[string]keel.CustomerRef{}
+		byTenant := make(map[string]keel.CustomerOwner, len(refs))
 		for _, c := range refs {
 			if c.TenantID != "" {
 				byTenant[c.TenantID] = c
@@ -141,7 +146,10 @@ func (s *server) handleActivity() http.HandlerFunc {
 		if n := len(totals); n > 1 {
 			d.Yesterday = totals[n-2]
 		}
-		var up, down, declines, silent []actRow
+		// The rows are made once and the tables hold pointers to them: at
+		// 10,000 tenants the sorting moves pointers, and only the rows shown
+		// get their links and days written out (table below).
+		rows := make([]actRow, 0, len(trends))
 		for _, t := range trends {
 			c, known := byTenant[t.Tenant]
 			if mine && !c.OwnedBy(me.ID) {
@@ -149,24 +157,29 @@ func (s *server) handleActivity() http.HandlerFunc {
 			}
 			row := actRow{
 				Tenant: t.Tenant, Known: known, Trend: t.Trend, Last: t.Last, Previous: t.Previous,
-				Change: t.Change, ActiveUsers30: t.ActiveUsers30, DaysSince: -1,
+				Change: t.Change, ActiveUsers30: t.ActiveUsers30, DaysSince: -1, customer: c.ID,
 			}
 			if known {
-				row.Name, row.Link = c.Name, "/customers/"+strconv.FormatInt(c.ID, 10)
+				row.Name = c.Name
 			} else {
-				row.Name, row.Link = names[t.Tenant], actTenantPath+url.PathEscape(t.Tenant)
+				row.Name = names[t.Tenant]
 			}
 			if !t.LastLogin.IsZero() {
-				last := warehouse.DayOf(t.LastLogin, s.location())
-				row.DaysSince, row.LastLogin = actDaysBetween(last, today), last.String()
+				row.last = warehouse.DayOf(t.LastLogin, s.location())
+				row.DaysSince = actDaysBetween(row.last, today)
 			}
-			switch t.Trend {
+			rows = append(rows, row)
+		}
+		var up, down, declines, silent []*actRow
+		for i := range rows {
+			row := &rows[i]
+			switch row.Trend {
 			case keel.TrendUp:
 				up = append(up, row)
 			case keel.TrendDown:
 				down = append(down, row)
 			}
-			if t.Previous >= actDeclineBase && t.Last < t.Previous {
+			if row.Previous >= actDeclineBase && row.Last < row.Previous {
 				declines = append(declines, row)
 			}
 			if row.DaysSince < 0 || row.DaysSince >= actSilentDays {
@@ -179,25 +192,57 @@ func (s *server) handleActivity() http.HandlerFunc {
 		for _, t := range trends {
 			seen[t.Tenant] = true
 		}
+		// Their status is derived for them alone (for every customer it is
+		// a fifth of a second of Postgres at 10,000).
+		var quiet []keel.CustomerOwner
+		var ids []int64
 		for _, c := range refs {
-			if c.TenantID == "" || seen[c.TenantID] || (mine && !c.OwnedBy(me.ID)) {
-				continue
+			if c.TenantID != "" && !seen[c.TenantID] && (!mine || c.OwnedBy(me.ID)) {
+				quiet, ids = append(quiet, c), append(ids, c.ID)
 			}
-			switch c.Status {
+		}
+		statuses, err := s.Names.CustomerStatuses(ctx, ids)
+		if err != nil {
+			return err
+		}
+		type named struct {
+			key string // the name in lower case, as the list reads
+			c   keel.CustomerOwner
+		}
+		var paying []named
+		for _, c := range quiet {
+			switch statuses[c.ID] {
 			case keel.CustomerTrial, keel.CustomerActive, keel.CustomerRenewed:
-				silent = append(silent, actRow{Tenant: c.TenantID, Known: true, Trend: keel.TrendFlat, DaysSince: -1,
-					Name: c.Name, Link: "/customers/" + strconv.FormatInt(c.ID, 10)})
+				paying = append(paying, named{strings.ToLower(c.Name), c})
 			}
+		}
+		slices.SortFunc(paying, func(a, b named) int { return cmp.Or(strings.Compare(a.key, b.key), cmp.Compare(a.c.ID, b.c.ID)) })
+		for _, p := range paying {
+			silent = append(silent, &actRow{Tenant: p.c.TenantID, Known: true, Trend: keel.TrendFlat, DaysSince: -1,
+				Name: p.c.Name, customer: p.c.ID})
 		}
 		// Up and down by how many logins moved, so a handful of logins
 		// does not lead the list; declines by the relative fall among
 		// customers big enough to count; the silent longest first.
-		slices.SortStableFunc(up, func(a, b actRow) int { return cmp.Compare(b.Last-b.Previous, a.Last-a.Previous) })
-		slices.SortStableFunc(down, func(a, b actRow) int { return cmp.Compare(a.Last-a.Previous, b.Last-b.Previous) })
-		slices.SortStableFunc(declines, func(a, b actRow) int { return cmp.Compare(a.Change, b.Change) })
-		slices.SortStableFunc(silent, func(a, b actRow) int { return cmp.Compare(actSilence(b), actSilence(a)) })
-		table := func(rows []actRow, n int) actTable {
-			return actTable{Rows: actFirst(rows, n), Total: len(rows), Days: d.TrendDays}
+		slices.SortStableFunc(up, func(a, b *actRow) int { return cmp.Compare(b.Last-b.Previous, a.Last-a.Previous) })
+		slices.SortStableFunc(down, func(a, b *actRow) int { return cmp.Compare(a.Last-a.Previous, b.Last-b.Previous) })
+		slices.SortStableFunc(declines, func(a, b *actRow) int { return cmp.Compare(a.Change, b.Change) })
+		slices.SortStableFunc(silent, func(a, b *actRow) int { return cmp.Compare(actSilence(b), actSilence(a)) })
+		table := func(rows []*actRow, n int) actTable {
+			shown := make([]actRow, 0, min(n, len(rows)))
+			for _, r := range actFirst(rows, n) {
+				row := *r
+				if row.Known {
+					row.Link = "/customers/" + strconv.FormatInt(row.customer, 10)
+				} else {
+					row.Link = actTenantPath + url.PathEscape(row.Tenant)
+				}
+				if row.DaysSince >= 0 {
+					row.LastLogin = row.last.String()
+				}
+				shown = append(shown, row)
+			}
+			return actTable{Rows: shown, Total: len(rows), Days: d.TrendDays}
 		}
 		d.Up, d.Down, d.Declines, d.Silent = table(up, actTrendRows), table(down, actTrendRows), table(declines, actDeclineRows), table(silent, actSilentRows)
 		s.render(w, r, http.StatusOK, "activity", page{Title: l.T("Activity"), Nav: "activity", Data: d})
@@ -206,7 +251,7 @@ func (s *server) handleActivity() http.HandlerFunc {
 }
 
 // actSilence orders the silent: no login in the whole lookback is the longest.
-func actSilence(r actRow) int {
+func actSilence(r *actRow) int {
 	if r.DaysSince < 0 {
 		return warehouse.TrendLookbackDays + 1
 	}

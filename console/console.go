@@ -41,10 +41,12 @@ type Warehouse interface {
 // to (from Postgres).
 type Names interface {
 	TenantNames(ctx context.Context) (map[string]string, error)
-	CustomerRefs(ctx context.Context) ([]keel.CustomerRef, error)
-	// CustomerOwners are customers ids (nil: all) with their names and
-	// owners, nothing derived: for the health pages, which show no status.
+	// CustomerOwners are customers ids (nil: all) with their names,
+	// tenants and owners, nothing derived: for the health and activity
+	// pages, which show no status or (CustomerStatuses) a few.
 	CustomerOwners(ctx context.Context, ids []int64) ([]keel.CustomerOwner, error)
+	// CustomerStatuses derives the status of customers ids only.
+	CustomerStatuses(ctx context.Context, ids []int64) (map[int64]keel.CustomerStatus, error)
 	CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, error)
 	CustomerOwnerIDs(ctx context.Context) ([]keel.CustomerOwner, error)
 	// ReviewCustomers is a page of the weekly review's customers by name

@@ -40,14 +40,14 @@ ORDER BY lower(c.name), c.id`, db.today())
 }
 
 // CustomerOwners returns customers ids (nil: every customer) by id, each
-// with its name and owners as stored — nothing derived, so it is one plain
-// read of the customers table however many there are. An id that names no
-// customer is left out.
+// with its name, tenant and owners as stored — nothing derived, so it is
+// one plain read of the customers table however many there are. An id
+// that names no customer is left out.
 func (db *DB) CustomerOwners(ctx context.Context, ids []int64) ([]keel.CustomerOwner, error) {
 	if ids != nil && len(ids) == 0 {
 		return []keel.CustomerOwner{}, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, name, coalesce(sales_owner, 0), coalesce(csm_owner, 0) FROM customers
+	rows, err := db.pool.Query(ctx, `SELECT id, name, coalesce(tenant_id, ''), coalesce(sales_owner, 0), coalesce(csm_owner, 0) FROM customers
 WHERE $1::bigint[] IS NULL OR id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list customer owners: %w", err)
@@ -56,7 +56,7 @@ WHERE $1::bigint[] IS NULL OR id = ANY($1) ORDER BY id`, ids)
 	out := []keel.CustomerOwner{}
 	for rows.Next() {
 		var c keel.CustomerOwner
-		if err := rows.Scan(&c.ID, &c.Name, &c.SalesOwner, &c.CSMOwner); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.TenantID, &c.SalesOwner, &c.CSMOwner); err != nil {
 			return nil, fmt.Errorf("list customer owners: %w", err)
 		}
 		out = append(out, c)
@@ -93,7 +93,7 @@ func (db *DB) CustomersOwnedBy(ctx context.Context, employee int64) ([]int64, er
 }
 
 // CustomerOwnerIDs returns every customer by id with its owners and no
-// name: what counting customers by owner needs, a fraction of the bytes of
+// name or tenant: what counting customers by owner needs, a fraction of the bytes of
 // CustomerOwners at 10,000 customers (pages name only the rows they show).
 func (db *DB) CustomerOwnerIDs(ctx context.Context) ([]keel.CustomerOwner, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, coalesce(sales_owner, 0), coalesce(csm_owner, 0) FROM customers ORDER BY id`)
@@ -111,6 +111,39 @@ func (db *DB) CustomerOwnerIDs(ctx context.Context) ([]keel.CustomerOwner, error
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list customer owners: %w", err)
+	}
+	return out, nil
+}
+
+// CustomerStatuses returns the status as derived today of customers ids
+// (those that name no customer left out): what a page needs that shows
+// the status of a few of many customers. For every customer it is about
+// 0.2 s of Postgres at 10,000 (CustomerRefs); for a few, a few
+// milliseconds.
+func (db *DB) CustomerStatuses(ctx context.Context, ids []int64) (map[int64]keel.CustomerStatus, error) {
+	out := map[int64]keel.CustomerStatus{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	status := strings.Replace(strings.ReplaceAll(customerStatusSQL, "$today", "$2::date"),
+		"FROM live_terms GROUP BY", "FROM live_terms WHERE customer_id = ANY($1) GROUP BY", 1)
+	rows, err := db.pool.Query(ctx, `SELECT c.id, coalesce(st.status, 'prospect')
+FROM customers c LEFT JOIN (`+status+`) st ON st.customer_id = c.id
+WHERE c.id = ANY($1)`, ids, db.today())
+	if err != nil {
+		return nil, fmt.Errorf("derive customer statuses: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, fmt.Errorf("derive customer statuses: %w", err)
+		}
+		out[id] = keel.CustomerStatus(st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("derive customer statuses: %w", err)
 	}
 	return out, nil
 }

@@ -58,6 +58,44 @@ func TestCustomerRefs(t *testing.T) {
 	if !want[1].OwnedBy(e.sales.ID) || !want[1].OwnedBy(e.csm.ID) || want[0].OwnedBy(e.sales.ID) || want[2].OwnedBy(0) {
 		t.Errorf("OwnedBy disagrees with the owners")
 	}
+
+	// CustomerStatuses derives the same statuses for the customers asked
+	// only: a churned one too, and an id of no customer left out.
+	churned := add(keel.Customer{Name: prefix + " d churned", TenantID: "refs-" + e.id + "-d"})
+	e.approved(t, churned, keel.OrderNew, lineFrom(s.pro, 1, 1, keel.Date(e.now()).AddDate(0, -3, 0)))
+	statuses, err := e.db.CustomerStatuses(e.ctx, []int64{paying, churned, unlinked, -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSt := map[int64]keel.CustomerStatus{paying: keel.CustomerActive, unlinked: keel.CustomerProspect}
+	if v, err := e.db.Customer(e.ctx, churned); err != nil {
+		t.Fatal(err)
+	} else if wantSt[churned] = v.Status; v.Status != keel.CustomerChurned {
+		t.Fatalf("a term that ended two months ago: the customer is %s, want churned", v.Status)
+	}
+	if fmt.Sprint(statuses) != fmt.Sprint(wantSt) {
+		t.Errorf("statuses of some: %v, want %v", statuses, wantSt)
+	}
+	refs, err = e.db.CustomerRefs(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range refs {
+		ids = append(ids, r.ID)
+	}
+	every, err := e.db.CustomerStatuses(e.ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refs {
+		if every[r.ID] != r.Status {
+			t.Errorf("customer %d: status %q, its ref says %q", r.ID, every[r.ID], r.Status)
+		}
+	}
+	if none, err := e.db.CustomerStatuses(e.ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("statuses of none: %v %v", none, err)
+	}
 }
 
 func TestCustomerOwners(t *testing.T) {
@@ -106,7 +144,7 @@ func TestCustomerOwners(t *testing.T) {
 	}
 	for _, c := range all {
 		r := byID[c.ID]
-		if r.Name != c.Name || r.SalesOwner != c.SalesOwner || r.CSMOwner != c.CSMOwner {
+		if r.Name != c.Name || r.TenantID != c.TenantID || r.SalesOwner != c.SalesOwner || r.CSMOwner != c.CSMOwner {
 			t.Errorf("customer %d: owners %+v, ref %+v", c.ID, c, r)
 		}
 	}
