@@ -223,18 +223,38 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 
 		// The customers, the lowest score first, paying ones before those
 		// scored without MRR (warehouse.HealthList).
+		// An owner's customers (half of 10,000 for a CSM) are picked and
+		// ordered from the day's briefs in memory, as HealthList orders
+		// them, and only the page's are read whole: sent to ClickHouse as a
+		// list of ids they cost ~0.1 s a view.
 		f := warehouse.HealthListFilter{Day: last, Band: band, Limit: p.Limit, Offset: p.Offset}
+		var total int
 		if owner != 0 {
-			f.Customers = []uint64{}
-			for _, c := range owners {
-				if c.OwnedBy(owner) {
-					f.Customers = append(f.Customers, uint64(c.ID))
+			var mine []warehouse.HealthBrief
+			o := 0
+			for _, b := range now {
+				for o < len(owners) && owners[o].ID < b.CustomerID {
+					o++
+				}
+				if o < len(owners) && owners[o].ID == b.CustomerID && owners[o].OwnedBy(owner) && (band == "" || b.Band == band) {
+					mine = append(mine, b)
 				}
 			}
+			slices.SortFunc(mine, func(a, b warehouse.HealthBrief) int {
+				return cmp.Or(boolCompare(a.MRR == 0, b.MRR == 0), cmp.Compare(a.Score, b.Score), cmp.Compare(a.CustomerID, b.CustomerID))
+			})
+			total = len(mine)
+			f = warehouse.HealthListFilter{Day: last, Customers: []uint64{}, Limit: p.Limit}
+			for _, b := range mine[min(p.Offset, total):min(p.Offset+p.Limit, total)] {
+				f.Customers = append(f.Customers, uint64(b.CustomerID))
+			}
 		}
-		rows, total, err := s.Health.HealthList(ctx, f)
+		rows, n, err := s.Health.HealthList(ctx, f)
 		if err != nil {
 			return err
+		}
+		if owner == 0 {
+			total = n
 		}
 		// Names of the customers shown only.
 		var shown []int64
@@ -342,4 +362,15 @@ func (s *server) healthDrops(ctx context.Context, stamp warehouse.HealthStamp) (
 		}
 		return out, nil
 	})
+}
+
+// boolCompare orders false before true.
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

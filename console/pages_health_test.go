@@ -309,6 +309,28 @@ func TestHealthPage(t *testing.T) {
 	if got := list(fmt.Sprintf("/health?owner=%d", c.emps["csm2"].ID)); fmt.Sprint(got) != fmt.Sprint([]int64{c.fading}) {
 		t.Errorf("csm2's customers %v", got)
 	}
+	// An owner's list is the whole list's order kept, for every owner and
+	// with a band too (it is picked from the day's briefs in memory).
+	owners, err := c.db.CustomerOwners(t.Context(), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"csm", "csm2", "sales"} {
+		id := c.emps[who].ID
+		for _, band := range []string{"", "red", "green"} {
+			var want []int64
+			for _, x := range all {
+				for _, o := range owners {
+					if o.ID == x && o.OwnedBy(id) && (band == "" || c.stored(x, c.yesterday).Band == keel.Band(band)) {
+						want = append(want, x)
+					}
+				}
+			}
+			if got := list(fmt.Sprintf("/health?owner=%d&band=%s", id, band)); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s's customers in band %q: %v, want %v", who, band, got, want)
+			}
+		}
+	}
 	wantPage(t, "bad band", b.get("/health?band=blue"), http.StatusBadRequest, "band: ")
 	if r := c.signIn("finance").get("/health"); r.status != http.StatusOK {
 		t.Errorf("finance's /health: %d", r.status)
