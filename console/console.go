@@ -35,6 +35,7 @@ type Warehouse interface {
 	DailyTotals(ctx context.Context, from, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.DailyTotal, error)
 	TenantTrends(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings) ([]warehouse.TenantTrend, error)
 	TenantTrendsOf(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings, tenants []string) ([]warehouse.TenantTrend, error)
+	TenantTrendsOfTwo(ctx context.Context, to warehouse.Day, s warehouse.ActivitySettings, second keel.TrendRule, tenants []string) ([]warehouse.TenantTrend, []warehouse.TenantTrend, error)
 }
 
 // Names gives tenants their display names and the customers they belong

@@ -165,11 +165,8 @@ func (s *server) handleReview() http.HandlerFunc {
 			})
 		}
 		g.Go(func() (err error) {
-			trends, err = s.Warehouse.TenantTrendsOf(gctx, sunday, s.Settings, tenants)
-			return err
-		})
-		g.Go(func() (err error) {
-			weeks, err = s.Warehouse.TenantTrendsOf(gctx, sunday, weekly, tenants)
+			// Both from one read of the rollup.
+			trends, weeks, err = s.Warehouse.TenantTrendsOfTwo(gctx, sunday, s.Settings, weekly.Trend, tenants)
 			return err
 		})
 		if err := g.Wait(); err != nil {

@@ -3,6 +3,8 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keelhq/keel"
@@ -109,13 +111,25 @@ type TenantTrend struct {
 // none), the windows read the sets of logins and users over the 30 days
 // or the trend windows (reading the sets over the whole lookback took
 // about twice as long).
-func tenantTrendsQuery(to Day, s ActivitySettings, tenants []string) (string, []any) {
-	prevFirst, prevLast, lastFirst, lastLast := s.trendWindows(to)
+func tenantTrendsQuery(to Day, s ActivitySettings, tenants []string, more ...keel.TrendRule) (string, []any) {
 	start30 := to.AddDays(-29)
 	lookback := to.AddDays(1 - TrendLookbackDays)
+	// The windows of s's rule, then of each further rule: their columns
+	// are last and previous, then last_1, previous_1, …
+	type windows struct{ prevFirst, prevLast, lastFirst, lastLast Day }
+	var ws []windows
+	for _, r := range append([]keel.TrendRule{s.Trend}, more...) {
+		sr := s
+		sr.Trend = r
+		var w windows
+		w.prevFirst, w.prevLast, w.lastFirst, w.lastLast = sr.trendWindows(to)
+		ws = append(ws, w)
+	}
 	windowsStart := start30
-	if prevFirst.Before(windowsStart) {
-		windowsStart = prevFirst
+	for _, w := range ws {
+		if w.prevFirst.Before(windowsStart) {
+			windowsStart = w.prevFirst
+		}
 	}
 	// The tenants, when listed, are a set the key's first column is looked
 	// up in, so a page of customers reads only its own tenants' rows.
@@ -123,7 +137,20 @@ func tenantTrendsQuery(to Day, s ActivitySettings, tenants []string) (string, []
 	if tenants != nil {
 		only = " AND tenant_id IN (SELECT arrayJoin(?))"
 	}
-	sql := `SELECT tenant_id, last, previous, active_users_30, last_login
+	var cols, counts strings.Builder
+	var windowArgs []any
+	for i, w := range ws {
+		suffix := ""
+		if i > 0 {
+			suffix = "_" + strconv.Itoa(i)
+		}
+		cols.WriteString("last" + suffix + ", previous" + suffix + ", ")
+		counts.WriteString(`
+        uniqExactMergeIf(logins, day >= toDate(?) AND day <= toDate(?)) AS last` + suffix + `,
+        uniqExactMergeIf(logins, day >= toDate(?) AND day <= toDate(?)) AS previous` + suffix + `,`)
+		windowArgs = append(windowArgs, date(w.lastFirst), date(w.lastLast), date(w.prevFirst), date(w.prevLast))
+	}
+	sql := `SELECT tenant_id, ` + cols.String() + `active_users_30, last_login
 FROM (
     SELECT tenant_id, toStartOfHour(maxMerge(last_login)) AS last_login
     FROM activity_daily
@@ -131,9 +158,7 @@ FROM (
     GROUP BY tenant_id
 ) AS lookback
 ANY LEFT JOIN (
-    SELECT tenant_id,
-        uniqExactMergeIf(logins, day >= toDate(?) AND day <= toDate(?)) AS last,
-        uniqExactMergeIf(logins, day >= toDate(?) AND day <= toDate(?)) AS previous,
+    SELECT tenant_id,` + counts.String() + `
         uniqExactMergeIf(` + s.usersColumn() + `, day >= toDate(?)) AS active_users_30
     FROM activity_daily
     WHERE day >= toDate(?) AND day <= toDate(?)` + only + `
@@ -144,7 +169,8 @@ ORDER BY tenant_id`
 	if tenants != nil {
 		args = append(args, tenants)
 	}
-	args = append(args, date(lastFirst), date(lastLast), date(prevFirst), date(prevLast), date(start30), date(windowsStart), date(to))
+	args = append(args, windowArgs...)
+	args = append(args, date(start30), date(windowsStart), date(to))
 	if tenants != nil {
 		args = append(args, tenants)
 	}
@@ -169,43 +195,79 @@ func (st *Store) TenantTrendsOf(ctx context.Context, to Day, s ActivitySettings,
 	return st.tenantTrends(ctx, to, s, tenants)
 }
 
+// TenantTrendsOfTwo is TenantTrendsOf under s's trend rule and under
+// second at once, from one read of the rollup: what the weekly review
+// shows, the trend and the week's logins against the week before.
+func (st *Store) TenantTrendsOfTwo(ctx context.Context, to Day, s ActivitySettings, second keel.TrendRule, tenants []string) (first, other []TenantTrend, err error) {
+	if tenants == nil {
+		tenants = []string{}
+	}
+	out, err := st.tenantTrendsUnder(ctx, to, s, tenants, second)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out[0], out[1], nil
+}
+
 // tenantTrends reads the trends of the tenants, or of every tenant when
 // tenants is nil.
 func (st *Store) tenantTrends(ctx context.Context, to Day, s ActivitySettings, tenants []string) ([]TenantTrend, error) {
+	out, err := st.tenantTrendsUnder(ctx, to, s, tenants)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// tenantTrendsUnder reads the trends under s's rule and each further
+// rule, one list each, in one query.
+func (st *Store) tenantTrendsUnder(ctx context.Context, to Day, s ActivitySettings, tenants []string, more ...keel.TrendRule) ([][]TenantTrend, error) {
 	s = s.withDefaults()
+	rules := append([]keel.TrendRule{s.Trend}, more...)
+	out := make([][]TenantTrend, len(rules))
+	for i := range out {
+		out[i] = []TenantTrend{}
+	}
 	if to == (Day{}) {
 		return nil, keel.Invalid("to", "required")
 	}
 	if tenants != nil && len(tenants) == 0 {
-		return []TenantTrend{}, nil
+		return out, nil
 	}
 	if err := st.CheckZone(ctx, s.Location); err != nil {
 		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
 	}
-	sql, args := tenantTrendsQuery(to, s, tenants)
+	sql, args := tenantTrendsQuery(to, s, tenants, more...)
 	rows, err := st.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
 	}
 	defer rows.Close()
-	out := []TenantTrend{}
+	counts := make([]uint64, 2*len(rules))
 	for rows.Next() {
-		var t TenantTrend
-		var last, previous, active uint64
+		var tenant string
+		var active uint64
 		var lastLogin time.Time
-		if err := rows.Scan(&t.Tenant, &last, &previous, &active, &lastLogin); err != nil {
+		dest := []any{&tenant}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
+		dest = append(dest, &active, &lastLogin)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
 		}
-		t.Last, t.Previous, t.ActiveUsers30 = int64(last), int64(previous), int64(active)
-		t.Trend = s.Trend.Of(t.Last, t.Previous)
-		if t.Previous > 0 {
-			t.Change = float64(t.Last-t.Previous) / float64(t.Previous)
+		for i, r := range rules {
+			t := TenantTrend{Tenant: tenant, Last: int64(counts[2*i]), Previous: int64(counts[2*i+1]), ActiveUsers30: int64(active)}
+			t.Trend = r.Of(t.Last, t.Previous)
+			if t.Previous > 0 {
+				t.Change = float64(t.Last-t.Previous) / float64(t.Previous)
+			}
+			// maxMerge over no login is the DateTime zero, 1970-01-01.
+			if lastLogin.Unix() > 0 {
+				t.LastLogin = lastLogin.UTC()
+			}
+			out[i] = append(out[i], t)
 		}
-		// maxIf over no row is the DateTime zero, 1970-01-01: no login.
-		if lastLogin.Unix() > 0 {
-			t.LastLogin = lastLogin.UTC()
-		}
-		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)

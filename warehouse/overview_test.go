@@ -456,6 +456,26 @@ func TestTenantTrendsOnKnownData(t *testing.T) {
 			if d := diffTrends(of, want); d != "" {
 				t.Errorf("TenantTrendsOf as of %s:\n%s", to, d)
 			}
+			// Under two rules at once (one-week windows beside the
+			// settings'), each list as if asked alone.
+			weekly := keel.TrendRule{Window: 7 * 24 * time.Hour, Up: 0.2, Down: -0.2}
+			asked := []string{"ovw-t-up", "ovw-t-quiet", "ovw-t-none", "ovw-t-o'neil"}
+			first, second, err := s.TenantTrendsOfTwo(context.Background(), to, tt.s, weekly, asked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw := tt.s
+			sw.Trend = weekly
+			alone, err := s.TenantTrendsOf(context.Background(), to, sw, asked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffTrends(first, want); d != "" {
+				t.Errorf("TenantTrendsOfTwo, the settings' rule, as of %s:\n%s", to, d)
+			}
+			if d := diffTrends(second, alone); d != "" || len(alone) == 0 {
+				t.Errorf("TenantTrendsOfTwo, one-week windows, as of %s:\n%s", to, d)
+			}
 		})
 	}
 	if got, err := s.TenantTrendsOf(context.Background(), to, ActivitySettings{}, nil); err != nil || len(got) != 0 {

@@ -117,6 +117,8 @@ func everyStatement(t *testing.T) []namedSQL {
 	add("tenant trends", q, a)
 	q, a = tenantTrendsQuery(to, ActivitySettings{Location: sh, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}, Now: wednesday}.withDefaults(), []string{"t-1", "t-'2"})
 	add("tenant trends of two tenants (Shanghai, logins only, 60-day windows, a day not over)", q, a)
+	q, a = tenantTrendsQuery(to, ActivitySettings{}.withDefaults(), []string{"t-1"}, keel.TrendRule{Window: 7 * 24 * time.Hour})
+	add("tenant trends of a tenant under two rules", q, a)
 	q, a = scoreInputsQuery(to, ActivitySettings{}.withDefaults(), keel.HealthSettings{})
 	add("score inputs of a day", q, a)
 	q, a = scoreInputsQuery(Day{2026, 11, 18}, ActivitySettings{Location: kolkata, LoginsOnly: true, Trend: keel.TrendRule{Window: 60 * 24 * time.Hour}, Now: wednesday}.withDefaults(), keel.HealthSettings{BaselineWeeks: 12})
