@@ -116,32 +116,36 @@ func (s *server) handleReview() http.HandlerFunc {
 			trends, weeks []warehouse.TenantTrend
 			weekFollowUps []keel.FollowUp
 		)
+		// The page of customers, by name, paged in Postgres, their status
+		// derived for the page only: of every customer, read beside the
+		// employees; of those with follow-ups that week, once these are
+		// known (they are the list itself).
+		var (
+			list  []keel.CustomerRef
+			total int
+		)
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() (err error) {
 			emps, err = s.employees.Employees(gctx)
 			return err
 		})
-		if only {
-			// Which customers had follow-ups that week is the list itself.
-			g.Go(func() (err error) {
-				weekFollowUps, err = s.followUps.FollowUpsBetween(gctx, from, to, nil)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		var had []int64 // nil: every customer; a customer listed twice counts once
-		if only {
-			had = []int64{}
-			for _, f := range weekFollowUps {
-				had = append(had, f.CustomerID)
+		g.Go(func() (err error) {
+			if only {
+				if weekFollowUps, err = s.followUps.FollowUpsBetween(gctx, from, to, nil); err != nil {
+					return err
+				}
 			}
-		}
-		// The page of customers, by name, paged in Postgres, their status
-		// derived for the page only.
-		list, total, err := s.Names.ReviewCustomers(ctx, owner, had, p)
-		if err != nil {
+			var had []int64 // nil: every customer; a customer listed twice counts once
+			if only {
+				had = []int64{}
+				for _, f := range weekFollowUps {
+					had = append(had, f.CustomerID)
+				}
+			}
+			list, total, err = s.Names.ReviewCustomers(gctx, owner, had, p)
+			return err
+		})
+		if err := g.Wait(); err != nil {
 			return err
 		}
 		ids := make([]int64, len(list))
