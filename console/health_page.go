@@ -240,8 +240,14 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 					mine = append(mine, b)
 				}
 			}
+			unpaid := func(b warehouse.HealthBrief) int { // the query's "mrr = 0": paying first
+				if b.MRR == 0 {
+					return 1
+				}
+				return 0
+			}
 			slices.SortFunc(mine, func(a, b warehouse.HealthBrief) int {
-				return cmp.Or(boolCompare(a.MRR == 0, b.MRR == 0), cmp.Compare(a.Score, b.Score), cmp.Compare(a.CustomerID, b.CustomerID))
+				return cmp.Or(cmp.Compare(unpaid(a), unpaid(b)), cmp.Compare(a.Score, b.Score), cmp.Compare(a.CustomerID, b.CustomerID))
 			})
 			total = len(mine)
 			f = warehouse.HealthListFilter{Day: last, Customers: []uint64{}, Limit: p.Limit}
@@ -362,15 +368,4 @@ func (s *server) healthDrops(ctx context.Context, stamp warehouse.HealthStamp) (
 		}
 		return out, nil
 	})
-}
-
-// boolCompare orders false before true.
-func boolCompare(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

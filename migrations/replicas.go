@@ -4,6 +4,7 @@ package migrations
 // in cluster.go.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,6 +206,14 @@ type object struct {
 
 func (o object) view() bool { return o.engine == "MaterializedView" || o.engine == "View" }
 
+// rank orders tables (0) before views (1): the order they are made in.
+func (o object) rank() int {
+	if o.view() {
+		return 1
+	}
+	return 0
+}
+
 func showCreate(database, name string) string { return "SHOW CREATE TABLE " + database + "." + name }
 
 // objectsOf returns Keel's tables and views in database (the bookkeeping
@@ -234,7 +243,7 @@ func objectsOf(ctx context.Context, conn driver.Conn, database string) ([]object
 			return nil, fmt.Errorf("migrate clickhouse cluster: %s of %s: %w", showCreate(database, o.name), database, err)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b object) int { return boolOrder(a.view(), b.view()) })
+	slices.SortStableFunc(out, func(a, b object) int { return cmp.Compare(a.rank(), b.rank()) })
 	return out, nil
 }
 
@@ -274,7 +283,7 @@ func (n *clusterNode) copyReplica(ctx context.Context, src *clusterNode, local s
 	views := slices.ContainsFunc(have, func(o object) bool { return !o.view() && changed(o) })
 	kept := map[string]bool{}
 	drops := slices.Clone(have)
-	slices.SortStableFunc(drops, func(a, b object) int { return boolOrder(!a.view(), !b.view()) })
+	slices.SortStableFunc(drops, func(a, b object) int { return cmp.Compare(b.rank(), a.rank()) })
 	for _, o := range drops {
 		if !changed(o) && !(views && o.view()) {
 			kept[o.name] = true
@@ -334,15 +343,4 @@ func (n *clusterNode) copyReplica(ctx context.Context, src *clusterNode, local s
 		}
 	}
 	return applied, nil
-}
-
-// boolOrder orders false before true.
-func boolOrder(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }
