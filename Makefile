@@ -1,6 +1,7 @@
 # Keel's two commands: `make run` and `make test`. Both install what is
 # missing (Debian packages with apt-get, Go modules, chDB in a virtualenv;
-# the Kafka jars are fetched from Maven Central by the tests that need them).
+# the Kafka and ZooKeeper jars are fetched from Maven Central by the tests
+# that need them).
 
 GO      ?= go
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
