@@ -530,32 +530,45 @@ func columns(ctx context.Context, conn driver.Conn, database, table string) ([]s
 // record copies D_local's versions and zone to D, once every node has its
 // tables and fronts: what services check when they start.
 func (n *clusterNode) record(ctx context.Context, zone string) error {
-	localHave, err := clickhouseVersion(ctx, n.local)
-	if err != nil {
-		return fmt.Errorf("%s: %w", n, err)
-	}
-	mainHave, err := clickhouseVersion(ctx, n.main)
-	if err != nil {
-		return fmt.Errorf("%s: %w", n, err)
-	}
-	for _, m := range ClickHouse() {
-		if m.Version <= mainHave || m.Version > localHave {
-			continue
-		}
-		if err := recordVersion(ctx, n.main, m); err != nil {
-			return fmt.Errorf("migrate clickhouse cluster: %s: %w", n, err)
-		}
-	}
-	recorded, err := ClickHouseZone(ctx, n.main)
-	if err != nil {
-		return fmt.Errorf("%s: %w", n, err)
-	}
-	if recorded != zone {
-		if err := recordZone(ctx, n.main, zone); err != nil {
-			return fmt.Errorf("%s: %w", n, err)
-		}
+	if _, err := copyBookkeeping(ctx, n.local, n.main, zone); err != nil {
+		return fmt.Errorf("migrate clickhouse cluster: %s: %w", n, err)
 	}
 	return nil
+}
+
+// copyBookkeeping records in to the versions from has and to lacks, and
+// zone when to records another: what a database's schema_migrations and
+// schema_timezone say once its tables are from's. It returns the versions
+// it recorded.
+func copyBookkeeping(ctx context.Context, from, to driver.Conn, zone string) ([]Migration, error) {
+	fromHave, err := clickhouseVersion(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	toHave, err := clickhouseVersion(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	var recorded []Migration
+	for _, m := range ClickHouse() {
+		if m.Version <= toHave || m.Version > fromHave {
+			continue
+		}
+		if err := recordVersion(ctx, to, m); err != nil {
+			return recorded, err
+		}
+		recorded = append(recorded, m)
+	}
+	have, err := ClickHouseZone(ctx, to)
+	if err != nil {
+		return recorded, err
+	}
+	if have != zone {
+		if err := recordZone(ctx, to, zone); err != nil {
+			return recorded, err
+		}
+	}
+	return recorded, nil
 }
 
 // ClusterStatements returns the statements ApplyClickHouseCluster runs

@@ -99,22 +99,33 @@ func waitActive(ctx context.Context, conn driver.Conn, database, table string) e
 		return fmt.Errorf("replica of %s.%s: %w", database, table, err)
 	}
 	deadline := time.Now().Add(time.Minute)
-	for {
+	return pollUntil(ctx, 50*time.Millisecond, func() (bool, error) {
 		var active uint64
 		err := conn.QueryRow(ctx, isActiveQuery(path)).Scan(&active)
 		if err == nil && active > 0 {
-			return nil
+			return true, nil
 		}
 		if time.Now().After(deadline) {
 			if err == nil {
 				err = errors.New("not active after a minute: is ZooKeeper reachable, and does the server's config give interserver_http_port?")
 			}
-			return fmt.Errorf("replica of %s.%s: %w", database, table, err)
+			return false, fmt.Errorf("replica of %s.%s: %w", database, table, err)
+		}
+		return false, nil // not yet, or ZooKeeper still answering its session
+	})
+}
+
+// pollUntil calls check every so often until it says done or fails, or
+// ctx ends.
+func pollUntil(ctx context.Context, every time.Duration, check func() (bool, error)) error {
+	for {
+		if done, err := check(); done || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 }
@@ -130,30 +141,26 @@ func queueQuery(database, table string) string {
 // need more than.) A new table's queue may wait up to 10 s for the
 // server's background pool to look at it first.
 func waitFetched(ctx context.Context, conn driver.Conn, database, table string) error {
-	for {
+	return pollUntil(ctx, 100*time.Millisecond, func() (bool, error) {
 		var queued uint32
 		if err := conn.QueryRow(ctx, queueQuery(database, table)).Scan(&queued); err != nil {
-			return fmt.Errorf("replica of %s.%s: %w", database, table, err)
+			return false, fmt.Errorf("replica of %s.%s: %w", database, table, err)
 		}
-		if queued == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return queued == 0, nil
+	})
 }
 
 // sourcesFirst orders the nodes shard by shard with each shard's source
 // first: the replica whose local schema records the highest version, the
-// earliest in the cluster's order among equals.
+// earliest in the cluster's order among equals. It makes every node's
+// local bookkeeping tables, which a replica copied keeps for itself.
 func sourcesFirst(ctx context.Context, nodes []*clusterNode) ([]*clusterNode, error) {
 	version := map[*clusterNode]int{}
 	for _, n := range nodes {
-		if err := n.local.Exec(ctx, chVersionTable); err != nil {
-			return nil, fmt.Errorf("migrate clickhouse cluster: %s: bookkeeping tables: %w", n, err)
+		for _, ddl := range []string{chVersionTable, chZoneTable} {
+			if err := n.local.Exec(ctx, ddl); err != nil {
+				return nil, fmt.Errorf("migrate clickhouse cluster: %s: bookkeeping tables: %w", n, err)
+			}
 		}
 		v, err := clickhouseVersion(ctx, n.local)
 		if err != nil {
@@ -254,15 +261,11 @@ var replicaName = regexp.MustCompile(`(Replicated[A-Za-z]*MergeTree\('[^']*', ')
 // every table and view src's local database has, with n's replica name;
 // an object whose definition is not src's (src made it again) is dropped
 // and made again, and one src no longer has is dropped, views before the
-// tables they fill (every view, when a table goes). A replicated table n makes is waited on until it has
-// fetched the shard's rows. Then n records src's versions and zone. It
-// returns the migrations n had not recorded.
+// tables they fill (every view, when a table goes). A replicated table n
+// makes is waited on until it has fetched the shard's rows. Then n
+// records src's versions and zone (its bookkeeping tables are
+// sourcesFirst's). It returns the migrations n had not recorded.
 func (n *clusterNode) copyReplica(ctx context.Context, src *clusterNode, local string) ([]Migration, error) {
-	for _, ddl := range []string{chVersionTable, chZoneTable} {
-		if err := n.local.Exec(ctx, ddl); err != nil {
-			return nil, fmt.Errorf("migrate clickhouse cluster: bookkeeping tables: %w", err)
-		}
-	}
 	want, err := objectsOf(ctx, src.local, local)
 	if err != nil {
 		return nil, err
@@ -313,34 +316,9 @@ func (n *clusterNode) copyReplica(ctx context.Context, src *clusterNode, local s
 			return nil, fmt.Errorf("migrate clickhouse cluster: %w", err)
 		}
 	}
-	srcHave, err := clickhouseVersion(ctx, src.local)
-	if err != nil {
-		return nil, err
-	}
-	nHave, err := clickhouseVersion(ctx, n.local)
-	if err != nil {
-		return nil, err
-	}
-	var applied []Migration
-	for _, m := range ClickHouse() {
-		if m.Version <= nHave || m.Version > srcHave {
-			continue
-		}
-		if err := recordVersion(ctx, n.local, m); err != nil {
-			return applied, err
-		}
-		applied = append(applied, m)
-	}
 	zone, err := ClickHouseZone(ctx, src.local)
 	if err != nil {
-		return applied, err
+		return nil, err
 	}
-	if recorded, err := ClickHouseZone(ctx, n.local); err != nil {
-		return applied, err
-	} else if recorded != zone {
-		if err := recordZone(ctx, n.local, zone); err != nil {
-			return applied, err
-		}
-	}
-	return applied, nil
+	return copyBookkeeping(ctx, src.local, n.local, zone)
 }
