@@ -150,7 +150,9 @@ func (s *server) handleActivity() http.HandlerFunc {
 		// 10,000 tenants the sorting moves pointers, and only the rows shown
 		// get their links and days written out (table below).
 		rows := make([]actRow, 0, len(trends))
+		seen := make(map[string]bool, len(trends))
 		for _, t := range trends {
+			seen[t.Tenant] = true
 			c, known := byTenant[t.Tenant]
 			if mine && !c.OwnedBy(me.ID) {
 				continue
@@ -188,10 +190,6 @@ func (s *server) handleActivity() http.HandlerFunc {
 		}
 		// A paying customer whose tenant sent nothing at all in the lookback
 		// has no trend row, yet is the quietest of all.
-		seen := make(map[string]bool, len(trends))
-		for _, t := range trends {
-			seen[t.Tenant] = true
-		}
 		// Their status is derived for them alone (for every customer it is
 		// a fifth of a second of Postgres at 10,000).
 		var quiet []keel.CustomerOwner

@@ -144,6 +144,9 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		csms := map[int64]*csmBand{}
 		// Both are by customer id: each brief's CSM is found walking the
 		// owners alongside, with no map of 10,000 customers built per view.
+		// The same walk picks the owner's customers, when the list is of
+		// an owner's (below).
+		var mine []warehouse.HealthBrief
 		o := 0
 		for _, b := range now {
 			for o < len(owners) && owners[o].ID < b.CustomerID {
@@ -152,6 +155,9 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 			var csm int64
 			if o < len(owners) && owners[o].ID == b.CustomerID {
 				csm = owners[o].CSMOwner
+				if owner != 0 && owners[o].OwnedBy(owner) && (band == "" || b.Band == band) {
+					mine = append(mine, b)
+				}
 			}
 			counts[b.Band]++
 			if b.Currency != "" {
@@ -230,16 +236,6 @@ func (s *server) handleHealthPage() http.HandlerFunc {
 		f := warehouse.HealthListFilter{Day: last, Band: band, Limit: p.Limit, Offset: p.Offset}
 		var total int
 		if owner != 0 {
-			var mine []warehouse.HealthBrief
-			o := 0
-			for _, b := range now {
-				for o < len(owners) && owners[o].ID < b.CustomerID {
-					o++
-				}
-				if o < len(owners) && owners[o].ID == b.CustomerID && owners[o].OwnedBy(owner) && (band == "" || b.Band == band) {
-					mine = append(mine, b)
-				}
-			}
 			unpaid := func(b warehouse.HealthBrief) int { // the query's "mrr = 0": paying first
 				if b.MRR == 0 {
 					return 1

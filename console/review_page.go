@@ -130,13 +130,11 @@ func (s *server) handleReview() http.HandlerFunc {
 			return err
 		})
 		g.Go(func() (err error) {
+			var had []int64 // nil: every customer; a customer listed twice counts once
 			if only {
 				if weekFollowUps, err = s.followUps.FollowUpsBetween(gctx, from, to, nil); err != nil {
 					return err
 				}
-			}
-			var had []int64 // nil: every customer; a customer listed twice counts once
-			if only {
 				had = []int64{}
 				for _, f := range weekFollowUps {
 					had = append(had, f.CustomerID)
