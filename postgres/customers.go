@@ -333,15 +333,27 @@ func customerViews(ctx context.Context, q querier, cs []keel.Customer, today tim
 }
 
 // customerStatusSQL is keel.StatusOf in SQL over live_terms, for filtering
-// a list by status: $today is the day. A customer with no live terms has
-// no row (a prospect). A test checks it against keel.StatusOf.
+// a list by status: $today is the day, $of the customers whose terms are
+// read. A customer with no live terms has no row (a prospect). A test
+// checks it against keel.StatusOf. Use customerStatusQuery.
 const customerStatusSQL = `SELECT customer_id, CASE
 	WHEN bool_or(NOT trial AND starts_on <= $today AND $today < ends_on)
 	     AND bool_or(NOT trial AND order_kind = 'renewal') THEN 'renewed'
 	WHEN bool_or(NOT trial AND $today < ends_on) THEN 'active'
 	WHEN bool_or(NOT trial) THEN 'churned'
 	ELSE 'trial' END AS status
-	FROM live_terms GROUP BY customer_id`
+	FROM live_terms WHERE $of GROUP BY customer_id`
+
+// customerStatusQuery is customerStatusSQL on the day of the parameter
+// today (as "$N") for the customers that condition of on customer_id
+// selects ("" = every customer): a page showing a few customers' status
+// derives theirs only (every customer's is ~0.2 s of Postgres at 10,000).
+func customerStatusQuery(today, of string) string {
+	if of == "" {
+		of = "true"
+	}
+	return strings.NewReplacer("$today", today+"::date", "$of", of).Replace(customerStatusSQL)
+}
 
 // Customers lists customers by name with their derived state, and the
 // number that match the filter: Query in the name or tenant id (any case),
@@ -361,7 +373,7 @@ func (db *DB) Customers(ctx context.Context, f keel.CustomerFilter) ([]keel.Cust
 	from := ` FROM customers c`
 	if f.Status != "" {
 		day := c.arg(today)
-		from += ` LEFT JOIN (` + strings.ReplaceAll(customerStatusSQL, "$today", day+"::date") + `) st ON st.customer_id = c.id`
+		from += ` LEFT JOIN (` + customerStatusQuery(day, "") + `) st ON st.customer_id = c.id`
 		c.add("coalesce(st.status, 'prospect') = ?", string(f.Status))
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/keelhq/keel"
 )
@@ -14,7 +13,7 @@ import (
 // activity (the activity dashboard links tenants to customers through it,
 // the weekly review lists customers from it).
 func (db *DB) CustomerRefs(ctx context.Context) ([]keel.CustomerRef, error) {
-	status := strings.ReplaceAll(customerStatusSQL, "$today", "$1::date")
+	status := customerStatusQuery("$1", "")
 	rows, err := db.pool.Query(ctx, `SELECT c.id, c.name, coalesce(c.tenant_id, ''), coalesce(c.sales_owner, 0),
     coalesce(c.csm_owner, 0), coalesce(st.status, 'prospect')
 FROM customers c LEFT JOIN (`+status+`) st ON st.customer_id = c.id
@@ -125,8 +124,7 @@ func (db *DB) CustomerStatuses(ctx context.Context, ids []int64) (map[int64]keel
 	if len(ids) == 0 {
 		return out, nil
 	}
-	status := strings.Replace(strings.ReplaceAll(customerStatusSQL, "$today", "$2::date"),
-		"FROM live_terms GROUP BY", "FROM live_terms WHERE customer_id = ANY($1) GROUP BY", 1)
+	status := customerStatusQuery("$2", "customer_id = ANY($1)")
 	rows, err := db.pool.Query(ctx, `SELECT c.id, coalesce(st.status, 'prospect')
 FROM customers c LEFT JOIN (`+status+`) st ON st.customer_id = c.id
 WHERE c.id = ANY($1)`, ids, db.today())
@@ -167,8 +165,7 @@ func (db *DB) ReviewCustomers(ctx context.Context, owner int64, ids []int64, p k
 	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM customers c `+where, owner, ids).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count review customers: %w", err)
 	}
-	status := strings.Replace(strings.ReplaceAll(customerStatusSQL, "$today", "$5::date"),
-		"FROM live_terms GROUP BY", "FROM live_terms WHERE customer_id IN (SELECT id FROM page) GROUP BY", 1)
+	status := customerStatusQuery("$5", "customer_id IN (SELECT id FROM page)")
 	rows, err := db.pool.Query(ctx, `WITH page AS (
     SELECT c.id, c.name, coalesce(c.tenant_id, '') AS tenant_id, coalesce(c.sales_owner, 0) AS sales_owner, coalesce(c.csm_owner, 0) AS csm_owner
     FROM customers c `+where+`
