@@ -224,6 +224,11 @@ func (st *Store) tenantTrends(ctx context.Context, to Day, s ActivitySettings, t
 func (st *Store) tenantTrendsUnder(ctx context.Context, to Day, s ActivitySettings, tenants []string, more ...keel.TrendRule) ([][]TenantTrend, error) {
 	s = s.withDefaults()
 	rules := append([]keel.TrendRule{s.Trend}, more...)
+	for i, r := range rules {
+		if r == (keel.TrendRule{}) { // as s's own rule: unset is the default
+			rules[i] = keel.DefaultTrendRule
+		}
+	}
 	out := make([][]TenantTrend, len(rules))
 	for i := range out {
 		out[i] = []TenantTrend{}
@@ -237,7 +242,7 @@ func (st *Store) tenantTrendsUnder(ctx context.Context, to Day, s ActivitySettin
 	if err := st.CheckZone(ctx, s.Location); err != nil {
 		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
 	}
-	sql, args := tenantTrendsQuery(to, s, tenants, more...)
+	sql, args := tenantTrendsQuery(to, s, tenants, rules[1:]...)
 	rows, err := st.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
@@ -256,15 +261,17 @@ func (st *Store) tenantTrendsUnder(ctx context.Context, to Day, s ActivitySettin
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("tenant trends as of %s: %w", to, err)
 		}
+		// maxMerge over no login is the DateTime zero, 1970-01-01.
+		if lastLogin.Unix() > 0 {
+			lastLogin = lastLogin.UTC()
+		} else {
+			lastLogin = time.Time{}
+		}
 		for i, r := range rules {
-			t := TenantTrend{Tenant: tenant, Last: int64(counts[2*i]), Previous: int64(counts[2*i+1]), ActiveUsers30: int64(active)}
+			t := TenantTrend{Tenant: tenant, Last: int64(counts[2*i]), Previous: int64(counts[2*i+1]), ActiveUsers30: int64(active), LastLogin: lastLogin}
 			t.Trend = r.Of(t.Last, t.Previous)
 			if t.Previous > 0 {
 				t.Change = float64(t.Last-t.Previous) / float64(t.Previous)
-			}
-			// maxMerge over no login is the DateTime zero, 1970-01-01.
-			if lastLogin.Unix() > 0 {
-				t.LastLogin = lastLogin.UTC()
 			}
 			out[i] = append(out[i], t)
 		}

@@ -476,6 +476,21 @@ func TestTenantTrendsOnKnownData(t *testing.T) {
 			if d := diffTrends(second, alone); d != "" || len(alone) == 0 {
 				t.Errorf("TenantTrendsOfTwo, one-week windows, as of %s:\n%s", to, d)
 			}
+			// An unset second rule is the default rule, as an unset rule
+			// of the settings is.
+			_, unset, err := s.TenantTrendsOfTwo(context.Background(), to, tt.s, keel.TrendRule{}, asked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sd := tt.s
+			sd.Trend = keel.DefaultTrendRule
+			byDefault, err := s.TenantTrendsOf(context.Background(), to, sd, asked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffTrends(unset, byDefault); d != "" || len(byDefault) == 0 {
+				t.Errorf("TenantTrendsOfTwo, an unset second rule, as of %s:\n%s", to, d)
+			}
 		})
 	}
 	if got, err := s.TenantTrendsOf(context.Background(), to, ActivitySettings{}, nil); err != nil || len(got) != 0 {
